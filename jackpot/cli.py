@@ -1,0 +1,150 @@
+"""The ``jackpot`` command: one entry point for every process and operator task."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from jackpot.settings import get_settings
+
+
+def _configure_logging(level: str) -> None:
+    from jackpot.logs import configure
+
+    configure(level)
+
+
+@click.group()
+@click.option("--log-level", default="info", show_default=True, help="debug, info, warning, error")
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
+    """Operator-owned progressive jackpot engine."""
+    ctx.ensure_object(dict)
+    ctx.obj["log_level"] = log_level
+    _configure_logging(log_level)
+
+
+# ------------------------------------------------------------------ local stack
+@main.group()
+def stack() -> None:
+    """Start, stop and inspect the local Kafka, PostgreSQL and Redis."""
+
+
+@stack.command("up")
+def stack_up() -> None:
+    """Install what is missing and start the local stack (idempotent)."""
+    from jackpot.ops.stack import Stack, StackError
+
+    try:
+        Stack().up()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the services this stack started (and nothing else)."""
+    from jackpot.ops.stack import Stack
+
+    Stack().down()
+
+
+@stack.command("status")
+def stack_status() -> None:
+    from jackpot.ops.stack import Stack
+
+    click.echo(json.dumps(Stack().status(), indent=2))
+
+
+# ------------------------------------------------------------ schema and topics
+@main.command()
+def migrate() -> None:
+    """Apply pending PostgreSQL migrations."""
+    from jackpot.sinks.migrate import migrate as run
+
+    applied = asyncio.run(run(get_settings().database_url))
+    click.echo(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+
+
+@main.command()
+def topics() -> None:
+    """Create the Kafka topics with the configured partition count."""
+    from jackpot.streams.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(get_settings()))
+    click.echo(f"created: {', '.join(created) if created else 'nothing (all exist)'}")
+
+
+# ------------------------------------------------------------------- processes
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a stream worker (router, jackpot agent, sinks). Scale by adding processes."""
+    from jackpot.streams.worker import run_worker
+
+    run_worker(get_settings(), ctx.obj["log_level"])
+
+
+@main.command()
+def gateway() -> None:
+    """Run the public WebSocket ticker gateway."""
+    from aiohttp import web
+
+    from jackpot.gateway.ticker import create_gateway
+
+    s = get_settings()
+    web.run_app(create_gateway(s), host=s.gateway_host, port=s.gateway_port, print=None)
+
+
+# -------------------------------------------------------------------- configs
+@main.group()
+def config() -> None:
+    """Publish jackpot configurations."""
+
+
+@config.command("apply")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--demo", is_flag=True, help="Publish the day-one demo portfolio.")
+def config_apply(files: tuple[Path, ...], demo: bool) -> None:
+    """Validate and publish jackpot configs (JSON files) to the configs topic."""
+    from jackpot.streams.publish import demo_portfolio, publish_configs
+
+    docs = [json.loads(p.read_text()) for p in files]
+    if demo:
+        docs += demo_portfolio()
+    if not docs:
+        raise click.UsageError("give config files or --demo")
+    ids = asyncio.run(publish_configs(get_settings(), docs))
+    click.echo(f"published {len(ids)} config(s): {', '.join(ids)}")
+
+
+# ------------------------------------------------------------------------ bets
+@main.command()
+@click.option("--rate", type=float, default=50.0, show_default=True, help="bets per second (0 = as fast as possible)")
+@click.option("--count", type=int, default=0, help="stop after this many bets (0 = run until interrupted)")
+@click.option("--players", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=None, help="random seed for a reproducible stream")
+def bets(rate: float, count: int, players: int, seed: int | None) -> None:
+    """Produce realistic Avro BetPlaced events (a reference producer)."""
+    from jackpot.streams.loadgen import run_loadgen
+
+    asyncio.run(run_loadgen(get_settings(), rate=rate, count=count, players=players, seed=seed))
+
+
+# ------------------------------------------------------------------------ demo
+@main.command()
+@click.option("--rate", type=float, default=20.0, show_default=True, help="bets per second")
+def demo(rate: float) -> None:
+    """Run everything: local stack, worker, gateway, demo portfolio and a trickle of bets."""
+    from jackpot.ops.demo import run_demo
+
+    sys.exit(run_demo(get_settings(), rate=rate))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

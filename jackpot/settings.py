@@ -1,0 +1,64 @@
+"""One typed settings object, read from the environment once at start-up.
+
+Defaults point at the local stack that ``jackpot stack up`` starts, so a fresh
+clone works with no configuration; production sets the URLs.  A URL given
+explicitly in the environment means "this service is managed elsewhere": the
+local stack then leaves it alone.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Connections (production: managed services, configured by URL).
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/jackpot"
+    redis_url: str = "redis://127.0.0.1:16379/0"
+
+    # Topology.
+    app_id: str = Field("jackpot-engine", alias="JACKPOT_APP_ID")
+    partitions: int = Field(8, alias="JACKPOT_PARTITIONS", ge=1, le=1024)
+    topic_prefix: str = Field("", alias="JACKPOT_TOPIC_PREFIX")
+    standby_replicas: int = Field(1, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
+    data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
+    worker_web_port: int = Field(6066, alias="JACKPOT_WORKER_WEB_PORT")
+
+    # Hot path tuning.
+    batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)
+    batch_within_s: float = Field(0.02, alias="JACKPOT_BATCH_WITHIN_S", gt=0)
+
+    # Gateway.
+    gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")
+    gateway_port: int = Field(8780, alias="JACKPOT_GATEWAY_PORT")
+
+    # Local stack (ignored for services configured by URL).
+    stack_dir: Path = Field(REPO_ROOT / ".stack", alias="JACKPOT_STACK_DIR")
+    cache_dir: Path = Field(Path.home() / ".cache" / "jackpot", alias="JACKPOT_CACHE_DIR")
+    kafka_version: str = Field("3.9.1", alias="JACKPOT_KAFKA_VERSION")
+    stack_mode: str = Field("local", alias="JACKPOT_STACK", pattern="^(local|containers)$")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+    def is_external(self, field: str) -> bool:
+        """True when the operator configured this URL explicitly."""
+        return field in self.model_fields_set
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+"""The Faust application: one app per process, configured from :class:`Settings`.
+
+Everything that touches a jackpot's state runs in agents of this app, partitioned by
+``jackpot_id``; the app itself only carries the shared configuration that makes that
+safe (pre-created topics, at-least-once commits after a producer flush, rocksdict
+stores sized explicitly, standby replicas for fail-over).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from jackpot.settings import Settings
+
+# RocksDB defaults to a 2 GiB block cache and 3 x 64 MiB write buffers per partition
+# per table; with 8+ partitions that is memory the worker does not have.
+ROCKSDB_OPTIONS = {
+    "driver": "rocksdict",
+    "block_cache_size": 8 * 1024 * 1024,
+    "block_cache_compressed_size": 0,
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "target_file_size_base": 8 * 1024 * 1024,
+    "max_open_files": 256,
+}
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        # Source topics are created by `jackpot topics`/the worker start-up with the
+        # partition count we mean; Faust must not invent its own.
+        topic_allow_declare=True,
+        table_standby_replicas=settings.standby_replicas,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        stream_wait_empty=False,
+        # Health, readiness and metrics are served by the worker's own small HTTP
+        # server (streams/health.py); Faust's web UI is not part of the product.
+        web_enabled=False,
+        # The table value already carries the ids of what it applied (see tables/),
+        # so duplicates after a crash are skipped by the agent itself.
+        stream_recovery_delay=0.0,
+        recovery_consistency_check=True,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    return app

@@ -1,0 +1,74 @@
+"""The topic catalogue: every topic this system reads or writes, with its partitioning.
+
+Source topics are created up front with the partition count we mean, because an
+auto-created one-partition topic would silently break co-partitioning between the
+jackpot inputs and the changelog of the table keyed by ``jackpot_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from jackpot.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str  # what the key is; documents the partitioning
+    compacted: bool = False
+    partitions: int | None = None  # None: the app's partition count
+    config: dict[str, str] = field(default_factory=dict)
+
+
+# Inputs from providers and the platform.
+BETS = TopicSpec("bets", key="player_id")
+# Internal: one request per matched jackpot, repartitioned for the single writer.
+CONTRIBUTIONS = TopicSpec("jackpot-contributions", key="jackpot_id")
+# Jackpot configuration (latest per jackpot), read by every worker.
+CONFIGS = TopicSpec("jackpot-configs", key="jackpot_id", compacted=True)
+# Outbound events.
+POOL_UPDATED = TopicSpec("pool-updated", key="jackpot_id")
+# Ledger events for the PostgreSQL sink.
+LEDGER = TopicSpec("ledger-contributions", key="jackpot_id")
+# Anything that could not be processed, kept whole with the reason.
+DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
+
+ALL = (BETS, CONTRIBUTIONS, CONFIGS, POOL_UPDATED, LEDGER, DEAD_LETTERS)
+
+
+def topic_config(spec: TopicSpec) -> dict[str, str]:
+    cfg = {"cleanup.policy": "compact" if spec.compacted else "delete"}
+    if not spec.compacted:
+        cfg["retention.ms"] = str(7 * 24 * 3600 * 1000)
+    cfg.update(spec.config)
+    return cfg
+
+
+async def ensure_topics(settings: Settings, specs=ALL) -> list[str]:
+    """Create missing topics; return the names created. Existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=settings.topic(s.name),
+                num_partitions=s.partitions or settings.partitions,
+                replication_factor=1,
+                topic_configs=topic_config(s),
+            )
+            for s in specs
+            if settings.topic(s.name) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
