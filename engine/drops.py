@@ -1,0 +1,238 @@
+"""The pool side of a drop: lock the prize, pay it, record the hit, reseed, release.
+
+*When* a drop happens (the 7 trigger checks, evaluation delay, must-drop relaxation) and *who*
+wins (distribution modes) belong to the trigger and selection stages; payout talks to the
+wallet. They call these three functions, which keep the money rules in one place:
+
+- ``begin_drop``  locks the pool (jackpot -> DROPPING) and fixes the prize: the displayed amount,
+  rounded down to a whole unit for ``integer_wins_only``. Contributions to a locked pool are held
+  in pending (spec payout step 1: "Contributions queue").
+- ``settle_drop`` after the wallet confirms: debits the prize (the only way the displayed amount
+  goes down apart from typed adjustments), records the hit (last N kept, N >= 25), reveals the
+  cycle seed, starts the next cycle (seed + hidden carry-over), applies the held contributions,
+  and returns the jackpot to ACTIVE (or EXPIRED after a final drop) when no drop is left.
+- ``abort_drop``  releases the lock without paying (declined approval returning to the pool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .compiled import CompiledJackpot
+from .config import JackpotStatus, JackpotType, LevelStatus
+from .contribution import flush_pending, pool_updated_event
+from .errors import DropRejected
+from .events import DROP_ABORTED, DROP_STARTED, JACKPOT_RESEEDED, WIN_RECORDED, EngineEvent, make_event
+from .lifecycle import SYSTEM, transition_jackpot
+from .money import floor_to_unit
+from .pool import Hit, JackpotState
+from .rng import SEED_BYTES, CycleDraws
+from .seeding import reveal_event, start_cycle
+
+__all__ = ["Winner", "DropTicket", "DropSettlement", "begin_drop", "settle_drop", "abort_drop"]
+
+J = JackpotStatus
+
+
+@dataclass(slots=True, frozen=True)
+class Winner:
+    player_id: str
+    game_id: str
+    brand_id: str
+    bet_id: str
+
+
+@dataclass(slots=True)
+class DropTicket:
+    level_id: str
+    currency: str
+    cycle: int
+    win_amount: int
+    events: list[EngineEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DropSettlement:
+    level_id: str
+    currency: str
+    win_amount: int
+    hit: Hit
+    draws: CycleDraws | None  # the new cycle (None after a final drop)
+    events: list[EngineEvent] = field(default_factory=list)
+
+
+def begin_drop(
+    cj: CompiledJackpot,
+    state: JackpotState,
+    level_id: str,
+    currency: str,
+    *,
+    cause_id: str,
+    now: int,
+    actor: str = SYSTEM,
+) -> DropTicket:
+    """Lock a pool for a drop and fix the prize. Jackpot goes to DROPPING."""
+    cl = cj.level(level_id)
+    pool = state.pool(level_id, currency)
+    if state.status not in (J.ACTIVE, J.DROPPING):
+        raise DropRejected(f"no drops while the jackpot is {state.status}")
+    ls = state.level_status[cl.level_id]
+    if ls == LevelStatus.NO_WIN:
+        raise DropRejected(f"level '{cl.name}' is in NO_WIN mode: it grows but never drops")
+    if ls != LevelStatus.ENABLED:
+        raise DropRejected(f"level '{cl.name}' is {ls}")
+    if pool.cycle == 0 or pool.closed:
+        raise DropRejected(f"pool {level_id}/{currency} has no running cycle")
+    if pool.locked:
+        raise DropRejected(f"pool {level_id}/{currency} already has a drop in progress")
+    win = floor_to_unit(pool.visible) if cl.integer_wins_only else pool.visible
+    if win <= 0:
+        raise DropRejected(f"pool {level_id}/{currency} has nothing to pay")
+    pool.locked = True
+    pool.lock_amount = win
+    events: list[EngineEvent] = []
+    if state.status == J.ACTIVE:
+        events += transition_jackpot(
+            cj, state, J.DROPPING, actor=actor, reason=f"drop on level '{cl.name}' ({currency})",
+            cause_id=cause_id, now=now, _internal=True,
+        )
+    events.append(
+        make_event(
+            DROP_STARTED,
+            cj.jackpot_id,
+            cause_id,
+            now,
+            {"cycle_number": pool.cycle, "win_amount": win, "started_by": actor},
+            level_id=cl.level_id,
+            currency=currency,
+        )
+    )
+    return DropTicket(cl.level_id, currency, pool.cycle, win, events)
+
+
+def _release(cj: CompiledJackpot, state: JackpotState, *, final: bool, cause_id: str, now: int, why: str) -> list[EngineEvent]:
+    if state.status != J.DROPPING or state.locked_pools():
+        return []
+    new = J.EXPIRED if final else J.ACTIVE
+    return transition_jackpot(cj, state, new, actor=SYSTEM, reason=why, cause_id=cause_id, now=now, _internal=True)
+
+
+def settle_drop(
+    cj: CompiledJackpot,
+    state: JackpotState,
+    level_id: str,
+    currency: str,
+    winner: Winner,
+    *,
+    next_seed: bytes | None,
+    cause_id: str,
+    now: int,
+    final: bool = False,
+) -> DropSettlement:
+    """Pay the locked prize, record the hit, reveal the seed, reseed, release.
+
+    ``final=True`` (timed/promotional end): no new cycle; the remaining reserve stays on the
+    pool's meters for transfer, and the jackpot goes to EXPIRED once no drop is left.
+    """
+    cl = cj.level(level_id)
+    pool = state.pool(level_id, currency)
+    if not pool.locked:
+        raise DropRejected(f"pool {level_id}/{currency} has no drop in progress")
+    if final and cj.type not in (JackpotType.TIMED.value, JackpotType.PROMOTIONAL.value):
+        raise DropRejected(f"a final drop is for TIMED or PROMOTIONAL jackpots; this one is {cj.type}")
+    if not final and (next_seed is None or len(next_seed) != SEED_BYTES):
+        raise DropRejected(f"reseeding needs the next cycle's {SEED_BYTES}-byte seed")
+
+    win = pool.lock_amount
+    pool.visible -= win
+    m = pool.meters
+    m.won += win
+    m.hits += 1
+    hit = Hit(win, now, winner.player_id, winner.game_id, winner.brand_id, winner.bet_id, pool.cycle)
+    pool.hits.append(hit)
+    if len(pool.hits) > cj.hit_history:
+        del pool.hits[: len(pool.hits) - cj.hit_history]
+    # what the prize left on display (fraction of an integer-only win) funds the next seed
+    pool.carry += pool.visible
+    pool.visible = 0
+
+    events: list[EngineEvent] = [
+        make_event(
+            WIN_RECORDED,
+            cj.jackpot_id,
+            cause_id,
+            now,
+            {
+                "cycle_number": pool.cycle,
+                "win_amount": win,
+                "winner_player_id": winner.player_id,
+                "winner_game_id": winner.game_id,
+                "winner_brand_id": winner.brand_id,
+                "trigger_bet_id": winner.bet_id,
+            },
+            level_id=cl.level_id,
+            currency=currency,
+        ),
+        reveal_event(cj, pool, cause_id, now),
+    ]
+    pool.locked = False
+    pool.lock_amount = 0
+    draws = None
+    if final:
+        pool.carry += pool.hidden + pool.pending
+        pool.hidden = pool.pending = pool.pending_house = 0
+        pool.closed = True
+    else:
+        draws = start_cycle(cj, state, cl.level_id, currency, next_seed, cause=cause_id, now=now, events=events)
+        events.append(
+            make_event(
+                JACKPOT_RESEEDED,
+                cj.jackpot_id,
+                cause_id,
+                now,
+                {"new_seed_amount": pool.seed_amount, "cycle_number": pool.cycle, "commitment": pool.commitment},
+                level_id=cl.level_id,
+                currency=currency,
+            )
+        )
+        flush_pending(cj, state, cl.index, currency, cause_id, now, events)
+    events.append(pool_updated_event(cj, pool, cause_id, now))
+    events += _release(cj, state, final=final, cause_id=cause_id, now=now, why="final drop settled" if final else "drop settled and reseeded")
+    return DropSettlement(cl.level_id, currency, win, hit, draws, events)
+
+
+def abort_drop(
+    cj: CompiledJackpot,
+    state: JackpotState,
+    level_id: str,
+    currency: str,
+    *,
+    actor: str,
+    reason: str,
+    cause_id: str,
+    now: int,
+) -> list[EngineEvent]:
+    """Release a locked pool without paying; the prize stays in the pool, no reseed."""
+    if not reason:
+        raise DropRejected("aborting a drop needs a reason")
+    cl = cj.level(level_id)
+    pool = state.pool(level_id, currency)
+    if not pool.locked:
+        raise DropRejected(f"pool {level_id}/{currency} has no drop in progress")
+    pool.locked = False
+    pool.lock_amount = 0
+    events = [
+        make_event(
+            DROP_ABORTED,
+            cj.jackpot_id,
+            cause_id,
+            now,
+            {"cycle_number": pool.cycle, "actor": actor, "reason": reason},
+            level_id=cl.level_id,
+            currency=currency,
+        )
+    ]
+    flush_pending(cj, state, cl.index, currency, cause_id, now, events)
+    events.append(pool_updated_event(cj, pool, cause_id, now))
+    events += _release(cj, state, final=False, cause_id=cause_id, now=now, why=f"drop aborted: {reason}")
+    return events

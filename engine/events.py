@@ -1,0 +1,122 @@
+"""Outbound engine events as plain records with deterministic ids.
+
+Every event carries ``event_id``, ``event_type``, ``event_version``, ``timestamp`` (UTC epoch
+milliseconds, taken from the cause, never from a wall clock) and a JSON-compatible ``payload``
+(money as int micros). The id is a UUIDv5 of the event type, the pool it concerns and its
+cause (the source bet id or operator command id), so replaying the same input reproduces the
+same ids and downstream consumers can deduplicate. ``uuid4`` is never used.
+
+One generic record type (rather than a class per event) keeps the model open for the later
+engagement products (cash drops, raffles) that share the bus.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EVENT_NAMESPACE",
+    "EVENT_VERSION",
+    "EngineEvent",
+    "event_id",
+    "make_event",
+    "POOL_UPDATED",
+    "POOL_APPROACHING_MAX",
+    "POOL_AT_MAX",
+    "WARN_THRESHOLD_REACHED",
+    "JACKPOT_STATE_CHANGED",
+    "JACKPOT_RESEEDED",
+    "CYCLE_STARTED",
+    "CYCLE_REVEALED",
+    "WIN_RECORDED",
+    "POOL_ADJUSTED",
+    "CONTRIBUTION_REJECTED",
+    "DROP_STARTED",
+    "DROP_ABORTED",
+]
+
+EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:jackpot:engine:events")
+EVENT_VERSION = 1
+
+# Spec events
+POOL_UPDATED = "PoolUpdated"
+POOL_APPROACHING_MAX = "PoolApproachingMax"
+WARN_THRESHOLD_REACHED = "WarnThresholdReached"
+JACKPOT_STATE_CHANGED = "JackpotStateChanged"
+JACKPOT_RESEEDED = "JackpotReseeded"
+# Spec mentions, engine-defined payloads
+POOL_AT_MAX = "PoolAtMax"
+# Audit and operator events added by the engine
+CYCLE_STARTED = "CycleStarted"  # commitment published at cycle start (provably fair)
+CYCLE_REVEALED = "CycleRevealed"  # seed revealed after the drop (audit log only)
+WIN_RECORDED = "WinRecorded"  # pool debited by a win; the hit record (regulatory items 2-3)
+POOL_ADJUSTED = "PoolAdjusted"  # typed adjustment with reason code and actor (item 5)
+CONTRIBUTION_REJECTED = "ContributionRejected"  # single-contribution bound exceeded (item 1)
+DROP_STARTED = "DropStarted"
+DROP_ABORTED = "DropAborted"
+
+
+@dataclass(slots=True, frozen=True)
+class EngineEvent:
+    event_type: str
+    event_id: str
+    timestamp: int
+    jackpot_id: str
+    payload: dict[str, Any]
+    event_version: int = EVENT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "event_version": self.event_version,
+            "timestamp": self.timestamp,
+            "jackpot_id": self.jackpot_id,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "EngineEvent":
+        return cls(
+            event_type=d["event_type"],
+            event_id=d["event_id"],
+            timestamp=d["timestamp"],
+            jackpot_id=d["jackpot_id"],
+            payload=d["payload"],
+            event_version=d.get("event_version", EVENT_VERSION),
+        )
+
+
+def event_id(event_type: str, jackpot_id: str, level_id: str | None, currency: str | None, cause: str) -> str:
+    """UUIDv5 of the event's identity: same cause, same id."""
+    name = f"{event_type}|{jackpot_id}|{level_id or ''}|{currency or ''}|{cause}"
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+
+
+def make_event(
+    event_type: str,
+    jackpot_id: str,
+    cause: str,
+    timestamp: int,
+    payload: dict[str, Any],
+    *,
+    level_id: str | None = None,
+    currency: str | None = None,
+) -> EngineEvent:
+    """Build an event whose payload starts with jackpot_id, level_id and currency."""
+    body: dict[str, Any] = {"jackpot_id": jackpot_id}
+    if level_id is not None:
+        body["level_id"] = level_id
+    if currency is not None:
+        body["currency"] = currency
+    body.update(payload)
+    body["timestamp"] = timestamp
+    return EngineEvent(
+        event_type=event_type,
+        event_id=event_id(event_type, jackpot_id, level_id, currency, cause),
+        timestamp=timestamp,
+        jackpot_id=jackpot_id,
+        payload=body,
+    )
