@@ -15,11 +15,12 @@ import logging
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from jackpot.settings import Settings
 from jackpot.sinks.live import LiveValues, public_pool_view
 from jackpot.streams.codec import DecodeError, catalog
+from jackpot.streams.kafka import assign_all
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -70,9 +71,7 @@ class TickerGateway:
             enable_auto_commit=False,
         )
         await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        self._consumer.assign(tps)
+        tps = await assign_all(self._consumer, topic)
         await self._consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the end position now, before any client connects
             await self._consumer.position(tp)

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
 
+    def to_env(self) -> dict[str, str]:
+        """Environment for a child process that must see exactly these settings."""
+        env = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            env[(info.alias or name).upper()] = str(value)
+        return env
+
     def is_external(self, field: str) -> bool:
         """True when the operator configured this URL explicitly."""
         return field in self.model_fields_set

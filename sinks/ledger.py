@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 import asyncpg
 
@@ -19,9 +20,11 @@ CONTRIBUTION_COLUMNS = (
 )
 LEVEL_COLUMNS = (
     "event_id", "bet_ts", "jackpot_id", "level_id", "currency",
-    "net_amount", "visible_amount", "hidden_amount", "overflow_amount",
+    "net_amount", "visible_amount", "hidden_amount", "overflow_amount", "pending_amount",
+    "transfer_in_amount",
 )
 PARTITIONED = ("contributions", "contribution_levels")
+log = logging.getLogger(__name__)
 
 
 def month_bounds(ts: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -44,6 +47,7 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
             levels.append((
                 e["event_id"], ts, e["jackpot_id"], lv["level_id"], e["currency"],
                 lv["net_amount"], lv["visible_amount"], lv["hidden_amount"], lv["overflow_amount"],
+                lv["pending_amount"], lv["transfer_in_amount"],
             ))
     return contributions, levels
 
@@ -90,11 +94,11 @@ class LedgerWriter:
             async with conn.transaction():
                 await conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS stage_contributions "
-                    "(LIKE contributions) ON COMMIT DELETE ROWS"
+                    "(LIKE contributions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
                 await conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS stage_contribution_levels "
-                    "(LIKE contribution_levels) ON COMMIT DELETE ROWS"
+                    "(LIKE contribution_levels INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
                 await conn.copy_records_to_table(
                     "stage_contributions", records=contributions, columns=CONTRIBUTION_COLUMNS
@@ -118,7 +122,9 @@ class LedgerWriter:
 async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=None, on_recovery=None) -> int:
     """Retry until PostgreSQL takes the batch: the caller does not ack until then.
 
-    Bets keep queueing on Kafka while the database is down; nothing is dropped.
+    Bets keep queueing on Kafka while the database is down; nothing is dropped.  Any
+    other error is retried too (and logged every time): a ledger row is never skipped,
+    so a bug stalls this partition loudly instead of losing money from the record.
     """
     delay = 0.2
     down = False
@@ -134,5 +140,7 @@ async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=N
                 await on_outage(exc)
             down = True
             await writer.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        except Exception:
+            log.exception("ledger batch refused by PostgreSQL; retrying (partition stalled)")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)

@@ -12,18 +12,6 @@ import faust
 
 from jackpot.settings import Settings
 
-# RocksDB defaults to a 2 GiB block cache and 3 x 64 MiB write buffers per partition
-# per table; with 8+ partitions that is memory the worker does not have.
-ROCKSDB_OPTIONS = {
-    "driver": "rocksdict",
-    "block_cache_size": 8 * 1024 * 1024,
-    "block_cache_compressed_size": 0,
-    "write_buffer_size": 4 * 1024 * 1024,
-    "max_write_buffer_number": 2,
-    "target_file_size_base": 8 * 1024 * 1024,
-    "max_open_files": 256,
-}
-
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(

@@ -14,7 +14,9 @@ import json
 import logging
 from typing import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+
+from jackpot.streams.kafka import assign_all
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,7 @@ class ConfigView:
             auto_offset_reset="earliest",
         )
         await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(self.topic)
-        while not parts:
-            await asyncio.sleep(0.2)
-            await self._consumer._client.force_metadata_update()  # topic may be created just now
-            parts = self._consumer.partitions_for_topic(self.topic)
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        self._consumer.assign(tps)
+        tps = await assign_all(self._consumer, self.topic)
         await self._consumer.seek_to_beginning(*tps)
         end = await self._consumer.end_offsets(tps)
         self._task = asyncio.create_task(self._follow(end), name="config-view")

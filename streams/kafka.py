@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from jackpot.settings import Settings
 
@@ -27,3 +28,25 @@ async def producer(settings: Settings, **overrides) -> AsyncIterator[AIOKafkaPro
         yield prod
     finally:
         await prod.stop()
+
+
+async def assign_all(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0) -> list[TopicPartition]:
+    """Assign every partition of ``topic`` to a group-less consumer.
+
+    A fresh consumer knows no topic metadata yet; ask for it until the topic shows up
+    (it may have been created a moment ago).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            break
+        if loop.time() > deadline:
+            raise TimeoutError(f"topic {topic} has no partitions (does it exist?)")
+        consumer._client.add_topic(topic)
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer.assign(tps)
+    return tps

@@ -32,8 +32,11 @@ CREATE TABLE contribution_levels (
     visible_amount  numeric(20,6) NOT NULL CHECK (visible_amount >= 0),
     hidden_amount   numeric(20,6) NOT NULL CHECK (hidden_amount >= 0),
     overflow_amount numeric(20,6) NOT NULL CHECK (overflow_amount >= 0),
+    pending_amount  numeric(20,6) NOT NULL CHECK (pending_amount >= 0),
+    transfer_in_amount numeric(20,6) NOT NULL CHECK (transfer_in_amount >= 0),
     PRIMARY KEY (event_id, level_id, bet_ts),
-    CHECK (net_amount = visible_amount + hidden_amount + overflow_amount)
+    -- a level's own share is fully accounted for; transfers in come from other levels' overflow
+    CHECK (net_amount = visible_amount + hidden_amount + overflow_amount + pending_amount)
 ) PARTITION BY RANGE (bet_ts);
 
 CREATE INDEX contribution_levels_pool ON contribution_levels (jackpot_id, level_id, currency, bet_ts);

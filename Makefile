@@ -1,0 +1,22 @@
+# The two commands of the README's quick start, plus a few conveniences.
+# Each target installs what is missing by itself (ops/bootstrap.sh, then `jackpot stack up`).
+
+.PHONY: demo test test-unit stack-up stack-down bootstrap
+
+bootstrap:
+	@ops/bootstrap.sh
+
+demo: bootstrap
+	.venv/bin/jackpot demo
+
+test: bootstrap
+	.venv/bin/python -m pytest -q
+
+test-unit: bootstrap
+	.venv/bin/python -m pytest -q tests/unit
+
+stack-up: bootstrap
+	.venv/bin/jackpot stack up
+
+stack-down: bootstrap
+	.venv/bin/jackpot stack down

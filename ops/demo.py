@@ -1,0 +1,102 @@
+"""``jackpot demo``: the whole system on one machine, until interrupted.
+
+Starts the local stack (only what is not already running), a worker, the ticker
+gateway, publishes the day-one portfolio and produces a trickle of bets.  On Ctrl-C
+or SIGTERM it stops its children and then the services it started itself, so
+nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from jackpot.ops.stack import Stack, StackError, log
+from jackpot.settings import Settings
+
+
+def spawn(args: list[str], logfile) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "jackpot.cli", *args], stdout=logfile, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ.copy(),
+    )
+
+
+def stop_children(children: list[subprocess.Popen], timeout: float = 30.0) -> None:
+    for proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise StackError(f"a demo process exited early (code {p.returncode}); see .stack/demo-*.log")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise StackError(f"{url} did not become ready within {timeout:.0f}s")
+
+
+def run_demo(settings: Settings, rate: float) -> int:
+    from jackpot.sinks.migrate import migrate
+    from jackpot.streams.loadgen import run_loadgen
+    from jackpot.streams.publish import demo_portfolio, publish_configs
+    from jackpot.streams.topics import ensure_topics
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    stack = Stack(settings)
+    started: list[str] = []
+    children: list[subprocess.Popen] = []
+    logs = []
+    try:
+        started = stack.up()
+
+        async def prepare() -> list[str]:
+            await ensure_topics(settings)
+            await migrate(settings.database_url)
+            return await publish_configs(settings, demo_portfolio())
+
+        ids = asyncio.run(prepare())
+        log(f"demo portfolio published: {', '.join(ids)}")
+        for name in ("worker", "gateway"):
+            f = open(settings.stack_dir / f"demo-{name}.log", "ab")
+            logs.append(f)
+            children.append(spawn([name], f))
+        base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        wait_http(f"{base}/ready", 90, children)
+        print(f"\n  Live tickers: {base}/\n  (Ctrl-C to stop; logs in {settings.stack_dir}/demo-*.log)\n",
+              flush=True)
+        asyncio.run(run_loadgen(settings, rate=rate, count=0, players=2000, seed=None))
+    except KeyboardInterrupt:
+        print("\nstopping demo…", file=sys.stderr)
+    except StackError as exc:
+        log(f"error: {exc}")
+        return 1
+    finally:
+        stop_children(children)
+        for f in logs:
+            f.close()
+        stack.down(only=started)
+    return 0

@@ -1,0 +1,188 @@
+"""The seam between wire records (Avro dicts) and the pure engine.
+
+Agents decode Avro, call these functions, and encode what comes back; the engine
+never sees Avro, Kafka or time, and this module never does arithmetic on money
+beyond converting Avro decimals to integer micros and back at the edge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable
+
+from jackpot.engine.compiled import CompiledJackpot, compile_jackpot
+from jackpot.engine.config import Jackpot
+from jackpot.engine.contribution import Bet, ContributionResult, apply_contribution, pool_updated_event
+from jackpot.engine.events import event_id
+from jackpot.engine.lifecycle import activate, new_jackpot_state
+from jackpot.engine.money import from_micros, to_micros
+from jackpot.engine.pool import JackpotState
+from jackpot.engine.rng import os_seed_source
+
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+SYSTEM = "system"
+
+
+class RejectedBet(ValueError):
+    """A bet that decodes but is not a valid bet (negative amount, unknown currency...)."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one contribution request did, in wire terms."""
+
+    result: ContributionResult
+    ledger: dict | None  # ContributionApplied record, when anything was booked
+    touched: tuple[tuple[str, str], ...]  # (level_id, currency) pools that changed
+    timestamp: int  # epoch ms of the bet: the time of everything it caused
+
+
+def ms(ts: dt.datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def from_ms(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+
+
+class Pipeline:
+    """Stateless helpers; one instance per worker."""
+
+    # ------------------------------------------------------------- configs
+    @staticmethod
+    def compile(doc: dict) -> CompiledJackpot:
+        return compile_jackpot(Jackpot.model_validate(doc))
+
+    # -------------------------------------------------------------- router
+    @staticmethod
+    def validate_bet(bet: dict) -> None:
+        """Reject bets that decode but cannot be real (the router dead-letters them)."""
+        amount: Decimal = bet["bet_amount"]
+        if amount <= 0:
+            raise RejectedBet(f"bet_amount: must be positive, got {amount}")
+        if not CURRENCY_RE.match(bet["currency"]):
+            raise RejectedBet(f"currency: {bet['currency']!r} is not an ISO 4217 code")
+        for field in ("player_id", "game_id", "brand_id"):
+            if not bet[field]:
+                raise RejectedBet(f"{field}: must not be empty")
+        to_micros(amount)  # more decimals than the money scale raise here
+
+    @staticmethod
+    def match(configs, bet: dict) -> Iterable[str]:
+        """Jackpots this bet may feed: live, and the bet's brand, currency and game take part.
+
+        The jackpot agent re-checks contribution eligibility authoritatively (pipeline
+        steps 1-2); this filter only keeps irrelevant bets off the jackpot partitions.
+        """
+        for jackpot_id, cj in configs.compiled.items():
+            if (
+                cj.config.status in ("ACTIVE", "PAUSED")
+                and bet["brand_id"] in cj.brands
+                and bet["currency"] in cj.currencies
+                and bet["game_id"] in cj.games
+            ):
+                yield jackpot_id
+
+    @staticmethod
+    def contribution_request(jackpot_id: str, bet: dict, partition: int, offset: int) -> dict:
+        return {
+            "event_id": event_id("ContributionRequest", jackpot_id, None, None, str(bet["event_id"])),
+            "timestamp": bet["timestamp"],
+            "jackpot_id": jackpot_id,
+            "bet_id": str(bet["event_id"]),
+            "player_id": bet["player_id"],
+            "game_id": bet["game_id"],
+            "brand_id": bet["brand_id"],
+            "currency": bet["currency"],
+            "bet_amount": bet["bet_amount"],
+            "bet_type": bet["bet_type"],
+            "session_id": bet["session_id"],
+            "bet_timestamp": bet["timestamp"],
+            "source_partition": partition,
+            "source_offset": offset,
+        }
+
+    # ------------------------------------------------------------- jackpot
+    @staticmethod
+    def new_state(cj: CompiledJackpot, now: int) -> tuple[JackpotState, list]:
+        """A jackpot seen for the first time: DRAFT, activated at once if its config says ACTIVE."""
+        state = new_jackpot_state(cj)
+        events = []
+        if cj.config.status == "ACTIVE":
+            events = activate(cj, state, os_seed_source, actor=SYSTEM, reason="configured active",
+                              cause_id=f"activate:{cj.fingerprint}", now=now)
+        return state, events
+
+    @staticmethod
+    def load_state(doc: dict[str, Any]) -> JackpotState:
+        return JackpotState.from_dict(doc)
+
+    @staticmethod
+    def dump_state(state: JackpotState) -> dict[str, Any]:
+        return state.to_dict()
+
+    @staticmethod
+    def contribute(cj: CompiledJackpot, state: JackpotState, req: dict) -> Outcome:
+        bet = Bet(
+            bet_id=str(req["bet_id"]),
+            player_id=req["player_id"],
+            game_id=req["game_id"],
+            brand_id=req["brand_id"],
+            currency=req["currency"],
+            bet_amount=to_micros(req["bet_amount"]),
+            bet_type=req["bet_type"],
+            session_id=req["session_id"],
+            timestamp=ms(req["bet_timestamp"]),
+        )
+        result = apply_contribution(cj, state, bet)
+        if not result.applied:
+            return Outcome(result, None, (), bet.timestamp)
+        touched = tuple((lc.level_id, bet.currency) for lc in result.levels)
+        ledger = {
+            "event_id": event_id("ContributionApplied", cj.jackpot_id, None, bet.currency, bet.bet_id),
+            "timestamp": req["bet_timestamp"],
+            "jackpot_id": cj.jackpot_id,
+            "bet_id": bet.bet_id,
+            "player_id": bet.player_id,
+            "game_id": bet.game_id,
+            "brand_id": bet.brand_id,
+            "currency": bet.currency,
+            "bet_amount": req["bet_amount"],
+            "gross_amount": from_micros(result.gross),
+            "house_cut_amount": from_micros(result.house_cut),
+            "bet_timestamp": req["bet_timestamp"],
+            "levels": [
+                {
+                    "level_id": lc.level_id,
+                    "net_amount": from_micros(lc.net),
+                    "visible_amount": from_micros(lc.visible),
+                    "hidden_amount": from_micros(lc.hidden),
+                    "overflow_amount": from_micros(lc.overflow),
+                    "pending_amount": from_micros(lc.pending),
+                    "transfer_in_amount": from_micros(lc.transfer_in),
+                }
+                for lc in result.levels
+            ],
+        }
+        return Outcome(result, ledger, touched, bet.timestamp)
+
+    @staticmethod
+    def pool_updated(cj: CompiledJackpot, state: JackpotState, level_id: str, currency: str,
+                     sequence: int, now: int) -> dict:
+        """The PoolUpdated record for one pool, identified by the jackpot's input sequence."""
+        ev = pool_updated_event(cj, state.pool(level_id, currency), f"seq:{sequence}", now)
+        p = ev.payload
+        return {
+            "event_id": ev.event_id,
+            "timestamp": from_ms(ev.timestamp),
+            "jackpot_id": cj.jackpot_id,
+            "level_id": level_id,
+            "currency": currency,
+            "current_amount": from_micros(p["current_amount"]),
+            "visible_amount": from_micros(p["visible_amount"]),
+            "state": p["state"],
+            "sequence": sequence,
+        }

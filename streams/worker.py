@@ -1,0 +1,235 @@
+"""The stream worker: router, jackpot agent and sinks wired into one Faust app.
+
+Topology (see ARCHITECTURE.md section 3):
+
+    bets (key player_id) --router--> jackpot-contributions (key jackpot_id)
+    jackpot-contributions --jackpot agent--> pool-updated, ledger-contributions
+    ledger-contributions --ledger sink--> PostgreSQL
+    pool-updated --live sink--> Redis
+
+Run N of these processes to scale: Kafka spreads the partitions over them and the
+jackpot table follows its partitions (standby replicas make the hand-over fast).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from jackpot.settings import Settings
+from jackpot.sinks.ledger import LedgerWriter, write_with_retry
+from jackpot.sinks.live import LiveValues
+from jackpot.streams import topics as T
+from jackpot.streams.app import create_app
+from jackpot.streams.codec import DecodeError, EncodeError, catalog
+from jackpot.streams.configs import ConfigView
+from jackpot.streams.deadletter import dead_letter, encode_dead_letter
+from jackpot.streams.pipeline import Pipeline, RejectedBet
+from jackpot.tables.jackpots import JackpotRecord, jackpot_table
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Builds the app and its agents; holds the handles the agents share."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.codec = catalog()
+        self.pipeline = Pipeline()
+        self.configs = ConfigView(settings.kafka_bootstrap_servers, settings.topic(T.CONFIGS.name),
+                                  self.pipeline.compile)
+        self.ledger = LedgerWriter(settings.database_url)
+        self.live = LiveValues(settings.redis_url)
+        app = self.app
+
+        def topic(spec: T.TopicSpec) -> faust.TopicT:
+            return app.topic(settings.topic(spec.name), key_serializer="raw", value_serializer="raw",
+                             partitions=spec.partitions or settings.partitions, internal=False)
+
+        self.bets_topic = topic(T.BETS)
+        self.contributions_topic = topic(T.CONTRIBUTIONS)
+        self.pool_updated_topic = topic(T.POOL_UPDATED)
+        self.ledger_topic = topic(T.LEDGER)
+        self.dead_letters_topic = topic(T.DEAD_LETTERS)
+        self.table = jackpot_table(app, settings)
+
+        app.agent(self.bets_topic, name="router", concurrency=1)(self.router)
+        app.agent(self.contributions_topic, name="jackpot", concurrency=1)(self.jackpot_agent)
+        app.agent(self.ledger_topic, name="ledger-sink", concurrency=1)(self.ledger_sink)
+        app.agent(self.pool_updated_topic, name="live-sink", concurrency=1)(self.live_sink)
+        app.task(self._start_config_view)
+        app.service(_closer(self))
+
+    async def _start_config_view(self) -> None:
+        await self.configs.start()
+        log.info("config view ready", extra={"jackpots": len(self.configs.compiled)})
+
+    # ------------------------------------------------------------ dead letters
+    async def dead(self, stage: str, event: EventT, exc: Exception) -> None:
+        msg = event.message
+        record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                             msg.headers, exc)
+        await self.dead_letters_topic.send(key=msg.key, value=encode_dead_letter(record))
+
+    # ------------------------------------------------------------------ router
+    async def router(self, stream: faust.StreamT) -> None:
+        """Decode bets, match them against active jackpots, fan out by jackpot_id."""
+        await self.configs.ready.wait()
+        async for event in stream.events():
+            msg = event.message
+            try:
+                _, bet = self.codec.decode(event.value, expect="BetPlaced")
+                self.pipeline.validate_bet(bet)
+            except (DecodeError, RejectedBet) as exc:
+                await self.dead("router", event, exc)
+                continue
+            for jackpot_id in self.pipeline.match(self.configs, bet):
+                request = self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset)
+                await self.contributions_topic.send(
+                    key=jackpot_id.encode(), value=self.codec.encode("ContributionRequest", request)
+                )
+
+    # ----------------------------------------------------------- jackpot agent
+    async def jackpot_agent(self, stream: faust.StreamT) -> None:
+        """The single writer of each jackpot: applies contributions in partition order.
+
+        A batch is applied to the in-memory state and written to the table once per
+        jackpot; PoolUpdated is coalesced to one event per touched pool per batch.
+        """
+        await self.configs.ready.wait()
+        s = self.settings
+        async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+            by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
+            for ev in events:
+                by_jackpot[ev.message.key or b""].append(ev)
+            for key, evs in by_jackpot.items():
+                await self._apply_jackpot_batch(stream, key, evs)
+
+    async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes, evs: list[EventT]) -> None:
+        jackpot_id = key.decode(errors="replace")
+        compiled = self.configs.compiled.get(jackpot_id)
+        if compiled is None:
+            for ev in evs:
+                await self.dead("jackpot", ev, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
+            return
+        # Table reads and writes go to the RocksDB partition (and changelog partition) of
+        # the stream's "current event". A batch can span partitions, so point it at this
+        # jackpot's own events before touching its value.
+        stream._set_current_event(evs[-1])
+        stored = self.table.get(key)
+        touched: set[tuple[str, str]] = set()
+        if stored:
+            record = JackpotRecord.from_dict(stored)
+            state = self.pipeline.load_state(record.state)
+        else:
+            first = self._first_timestamp(evs)
+            state, events = self.pipeline.new_state(compiled, first)
+            record = JackpotRecord({}, config_version=compiled.fingerprint)
+            touched.update((e.payload["level_id"], e.payload["currency"])
+                           for e in events if e.event_type == "PoolUpdated")
+        ledger_out: list[dict] = []
+        now = self._first_timestamp(evs)
+        changed = not stored
+        for ev in evs:
+            try:
+                _, req = self.codec.decode(ev.value, expect="ContributionRequest")
+            except DecodeError as exc:
+                await self.dead("jackpot", ev, exc)
+                continue
+            if record.already_applied_bet(req["source_partition"], req["source_offset"]):
+                continue  # replay after a crash: this bet is already in the state
+            outcome = self.pipeline.contribute(compiled, state, req)
+            record.mark_bet(req["source_partition"], req["source_offset"])
+            record.sequence += 1
+            changed = True
+            now = max(now, outcome.timestamp)
+            if outcome.ledger is not None:
+                ledger_out.append(outcome.ledger)
+            touched.update(outcome.touched)
+        if not changed:
+            return
+        record.state = self.pipeline.dump_state(state)
+        self.table[key] = record.to_dict()
+        for entry in ledger_out:
+            await self.ledger_topic.send(key=key, value=self.codec.encode("ContributionApplied", entry))
+        for level_id, currency in sorted(touched):
+            update = self.pipeline.pool_updated(compiled, state, level_id, currency, record.sequence, now)
+            await self.pool_updated_topic.send(key=key, value=self.codec.encode("PoolUpdated", update))
+
+    def _first_timestamp(self, evs: list[EventT]) -> int:
+        """Time of the first input, so a jackpot's creation is stamped by its cause."""
+        return int(evs[0].message.timestamp * 1000)
+
+    # ------------------------------------------------------------------- sinks
+    async def ledger_sink(self, stream: faust.StreamT) -> None:
+        """Ledger events -> PostgreSQL, batched and idempotent; acks only after commit."""
+        async for events in stream.take_events(2000, within=0.25):
+            records = []
+            for ev in events:
+                try:
+                    records.append(self.codec.decode(ev.value, expect="ContributionApplied")[1])
+                except DecodeError as exc:
+                    await self.dead("ledger-sink", ev, exc)
+            await write_with_retry(self.ledger, records, on_outage=self._db_outage)
+
+    async def _db_outage(self, exc: Exception) -> None:
+        log.error("ledger database unavailable; holding offsets until it returns",
+                  extra={"error": str(exc)})
+
+    async def live_sink(self, stream: faust.StreamT) -> None:
+        """PoolUpdated -> Redis (compare-and-set on sequence, so replays never go back)."""
+        async for events in stream.take_events(1000, within=0.05):
+            updates = []
+            for ev in events:
+                try:
+                    updates.append(self.codec.decode(ev.value, expect="PoolUpdated")[1])
+                except DecodeError as exc:
+                    await self.dead("live-sink", ev, exc)
+            while True:
+                try:
+                    await self.live.apply_pool_updates(updates)
+                    break
+                except (OSError, ConnectionError) as exc:
+                    log.error("redis unavailable, retrying", extra={"error": str(exc)})
+                    await asyncio.sleep(1.0)
+
+
+def _closer(worker: Worker) -> Any:
+    """A service that closes the worker's own connections when the app stops."""
+    import mode
+
+    class Closer(mode.Service):
+        async def on_stop(self) -> None:
+            await worker.configs.stop()
+            await worker.ledger.close()
+            await worker.live.close()
+
+    return Closer
+
+
+def build_worker(settings: Settings) -> Worker:
+    return Worker(settings)
+
+
+def run_worker(settings: Settings, log_level: str = "info") -> None:
+    """Create topics and schema if needed, then run until SIGTERM/SIGINT."""
+    from jackpot.sinks.migrate import migrate
+    from jackpot.streams.topics import ensure_topics
+
+    async def prepare() -> None:
+        await ensure_topics(settings)
+        await migrate(settings.database_url)
+
+    asyncio.run(prepare())
+    worker = build_worker(settings)
+    faust_worker = faust.Worker(worker.app, loglevel=log_level.upper(), quiet=True,
+                                override_logging=False)
+    faust_worker.execute_from_commandline()

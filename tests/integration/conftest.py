@@ -1,0 +1,139 @@
+"""Fixtures for tests against the real stack: Kafka, PostgreSQL and Redis, started if needed.
+
+Each test session gets its own app id, topic prefix and worker data directory, so
+a second run in a row never sees the first run's offsets, tables or topics; the
+services themselves are shared and reused.  Only services this session started are
+stopped at its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from jackpot.ops.stack import Stack
+from jackpot.settings import REPO_ROOT, Settings
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack():
+    stack = Stack(Settings())
+    started = stack.up()
+    yield stack
+    stack.down(only=started)
+
+
+@pytest.fixture(scope="session")
+def settings(stack, tmp_path_factory) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    s = Settings(
+        JACKPOT_APP_ID=f"jackpot-test-{run}",
+        JACKPOT_TOPIC_PREFIX=f"t-{run}.",
+        JACKPOT_DATA_DIR=tmp_path_factory.mktemp("worker-data"),
+        JACKPOT_GATEWAY_PORT=free_port(),
+        JACKPOT_WORKER_WEB_PORT=free_port(),
+        JACKPOT_BATCH_WITHIN_S="0.01",
+    )
+    from jackpot.sinks.migrate import migrate
+    from jackpot.streams.topics import ensure_topics
+
+    async def prepare() -> None:
+        await ensure_topics(s)
+        await migrate(s.database_url)
+
+    asyncio.run(prepare())
+    return s
+
+
+class Proc:
+    """A `jackpot ...` child process with its log kept as a test artifact."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.name = name
+        self.log_path = ARTIFACTS / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jackpot.cli", *args], stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def spawn(settings):
+    procs: list[Proc] = []
+
+    def _spawn(name: str, *args: str, **env_overrides: str) -> Proc:
+        env = settings.to_env()
+        env.update({k: str(v) for k, v in env_overrides.items()})
+        p = Proc(name, list(args), env)
+        procs.append(p)
+        return p
+
+    yield _spawn
+    for p in procs:
+        p.stop()
+
+
+async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    """Poll an async or sync predicate until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name

@@ -1,0 +1,100 @@
+"""Shared helpers for integration tests: configs, topic readers, HTTP waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer
+
+from jackpot.settings import Settings
+from jackpot.streams.codec import catalog
+from jackpot.streams.kafka import assign_all
+
+
+def one_level_config(jackpot_id: str | None = None, **over) -> dict:
+    """A one-jackpot, one-level config with the specification's worked-example numbers."""
+    doc = {
+        "jackpot_id": jackpot_id or str(uuid.uuid4()),
+        "name": "Skeleton Fortune",
+        "internal_name": "skeleton-fortune",
+        "type": "PERSISTENT",
+        "status": "ACTIVE",
+        "brands": ["brand-royal"],
+        "currencies": ["EUR"],
+        "games": [{"game_id": "starburst", "coefficient": "1.2"}],
+        "contribution_rate": "0.015",
+        "house_cut": "0.10",
+        "compliance_profile": {"jurisdiction_code": "MT", "allowed_distribution_modes": [1]},
+        "levels": [
+            {
+                "level_id": str(uuid.uuid4()),
+                "name": "Grand",
+                "display_order": 1,
+                "contribution_split": "1",
+                "seed_from": "1000",
+                "seed_to": "1000",
+                "win_from": "5000",
+                "win_to": "6000",
+                "win_max": "10000",
+            }
+        ],
+    }
+    doc.update(over)
+    return doc
+
+
+async def read_topic(settings: Settings, topic: str, key: bytes | None = None,
+                     timeout: float = 5.0) -> list:
+    """Every record of ``topic`` (optionally only ``key``), from the beginning to the end now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await assign_all(consumer, topic)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out = []
+        remaining = {tp for tp in tps if end[tp] > 0}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while remaining and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, msgs in batches.items():
+                out.extend(m for m in msgs if key is None or m.key == key)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_events(settings: Settings, topic: str, key: bytes | None = None) -> list[dict]:
+    codec = catalog()
+    return [codec.decode(m.value)[1] for m in await read_topic(settings, topic, key)]
+
+
+async def table_value(settings: Settings, table: str, key: bytes) -> dict | None:
+    """The latest value of a Faust table key, read from its changelog topic."""
+    msgs = await read_topic(settings, f"{settings.app_id}-{table}-changelog", key)
+    return json.loads(msgs[-1].value) if msgs else None
+
+
+async def http_ready(url: str, timeout: float = 90.0, procs=()) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while loop.time() < deadline:
+            for p in procs:
+                assert p.alive(), f"{p.name} exited early:\n{p.log_tail()}"
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"{url} not ready after {timeout}s")

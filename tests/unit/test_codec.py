@@ -1,0 +1,78 @@
+"""The Avro wire codec: round trips, money at the edge of its scale, precise refusals."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from jackpot.streams.codec import DecodeError, EncodeError, catalog
+
+
+def bet(**over):
+    rec = {
+        "event_id": str(uuid.UUID(int=1)),
+        "timestamp": dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.timezone.utc),
+        "player_id": "p-1", "game_id": "starburst", "brand_id": "brand-royal", "currency": "EUR",
+        "bet_amount": Decimal("2.00"), "bet_type": "real", "session_id": "s-1",
+    }
+    rec.update(over)
+    return rec
+
+
+def test_bet_round_trip_keeps_every_field_exactly():
+    name, back = catalog().decode(catalog().encode("BetPlaced", bet()))
+    assert name == "BetPlaced"
+    assert back["bet_amount"] == Decimal("2.000000")
+    assert back["timestamp"] == dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.timezone.utc)
+    assert back["event_type"] == "BetPlaced" and back["event_version"] == 1
+    assert str(back["event_id"]) == str(uuid.UUID(int=1))
+
+
+@pytest.mark.parametrize("amount", ["0.000001", "99999999999999.999999", "0"])
+def test_money_at_the_edges_of_its_scale(amount):
+    _, back = catalog().decode(catalog().encode("BetPlaced", bet(bet_amount=Decimal(amount))))
+    assert back["bet_amount"] == Decimal(amount)
+
+
+def test_more_decimals_than_the_scale_is_refused():
+    with pytest.raises(EncodeError, match="BetPlaced"):
+        catalog().encode("BetPlaced", bet(bet_amount=Decimal("0.0000001")))
+
+
+def test_missing_field_is_named():
+    rec = bet()
+    del rec["player_id"]
+    with pytest.raises(EncodeError, match="player_id"):
+        catalog().encode("BetPlaced", rec)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty message"),
+        (b"garbage!!!!!", "bad magic"),
+        (b"\xc3\x01" + b"\x00" * 8 + b"\x02", "unknown schema fingerprint"),
+    ],
+)
+def test_undecodable_messages_say_why(data, reason):
+    with pytest.raises(DecodeError, match=reason):
+        catalog().decode(data)
+
+
+def test_truncated_body_is_refused():
+    data = catalog().encode("BetPlaced", bet())
+    with pytest.raises(DecodeError, match="BetPlaced"):
+        catalog().decode(data[:-4])
+
+
+def test_trailing_bytes_are_refused():
+    data = catalog().encode("BetPlaced", bet())
+    with pytest.raises(DecodeError, match="trailing"):
+        catalog().decode(data + b"\x00")
+
+
+def test_wrong_event_type_for_the_topic_is_refused():
+    data = catalog().encode("BetPlaced", bet())
+    with pytest.raises(DecodeError, match="unexpected event type"):
+        catalog().decode(data, expect="PoolUpdated")
