@@ -55,7 +55,17 @@ from .errors import (
     SeedingRejected,
 )
 from .events import EngineEvent
-from .lifecycle import activate, archive, expire, new_jackpot_state, pause, resume, set_level_status, transition_jackpot
+from .lifecycle import (
+    activate,
+    archive,
+    ensure_pools,
+    expire,
+    new_jackpot_state,
+    pause,
+    resume,
+    set_level_status,
+    transition_jackpot,
+)
 from .money import from_micros, to_micros
 from .pool import JackpotState, PoolState, reconcile, regulatory_meters
 from .rng import commitment, new_cycle_seed, rederive_cycle
@@ -104,6 +114,7 @@ __all__ = [
     "commitment",
     "compile_jackpot",
     "cycle_counters",
+    "ensure_pools",
     "expected_cycle",
     "expire",
     "from_micros",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from enum import Enum
-from uuid import UUID
-from dataclasses import dataclass, field
 from fractions import Fraction
+from uuid import UUID
 
 from .config import Jackpot, Level, LevelStatus, OverflowMode
 from .money import exact_fraction, ratio, to_micros

@@ -154,7 +154,7 @@ class LevelContribution:
     overflow: int = 0
     overflow_reserve: int = 0
     overflow_revenue: int = 0
-    redirected: list[tuple[str, int]] = field(default_factory=list)
+    redirected: tuple[tuple[str, int], ...] = ()
     pending: int = 0
     transfer_in: int = 0
     transfer_visible: int = 0
@@ -411,7 +411,7 @@ def _redirect(
         tp.meters.transfers_in += take
         touched.append(tp)
         if lc is not None:
-            lc.redirected.append((tl.level_id, take))
+            lc.redirected += ((tl.level_id, take),)
         if transfers is not None:
             transfers.append((t, take, take - hidden, hidden))
         left -= take
@@ -428,8 +428,12 @@ def flush_pending(
     cause: str,
     now: int,
     events: list[EngineEvent],
+    batch_touched: dict[tuple[str, str], tuple[PoolState, str, int]] | None = None,
 ) -> int:
-    """Apply a pool's pending contributions (after resume or unlock). Returns the amount applied."""
+    """Apply a pool's pending contributions (after resume or unlock). Returns the amount applied.
+
+    With ``batch_touched`` the PoolUpdated events are left to the caller (one per pool when
+    several pools are flushed for the same command)."""
     cl = cj.levels[level_idx]
     pools_cur = state.pools[currency]
     pool = pools_cur[cl.level_id]
@@ -444,7 +448,7 @@ def flush_pending(
     pool.cycle_gross += amount + house
     touched: list[PoolState] = []
     credit_level(cj, state, pools_cur, level_idx, amount, None, touched)
-    _after_credit(cj, touched, cause, now, events, None)
+    _after_credit(cj, touched, cause, now, events, batch_touched)
     return amount
 
 
@@ -502,6 +506,8 @@ def _apply(
     bet: Bet,
     batch_touched: dict[tuple[str, str], tuple[PoolState, str, int]] | None,
 ) -> ContributionResult:
+    if state.jackpot_id != cj.jackpot_id:
+        raise ValueError(f"state of jackpot {state.jackpot_id} applied with the config of {cj.jackpot_id}")
     status = state.status
     if status not in _ACCEPTING:
         return _discard(cj, bet, Reason.JACKPOT_NOT_ACCEPTING, f"jackpot is {status}")
@@ -516,7 +522,7 @@ def _apply(
         return _discard(cj, bet, Reason.BRAND_NOT_ELIGIBLE, f"brand {bet.brand_id} is not in this jackpot")
     currency = bet.currency
     pools_cur = state.pools.get(currency)
-    if pools_cur is None:
+    if pools_cur is None or currency not in cj.currencies:
         return _discard(cj, bet, Reason.CURRENCY_NOT_SUPPORTED, f"currency {currency} is not supported")
     if bet.player_excluded:
         return _discard(cj, bet, Reason.PLAYER_EXCLUDED, "player is excluded")

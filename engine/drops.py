@@ -110,6 +110,13 @@ def begin_drop(
     return DropTicket(cl.level_id, currency, pool.cycle, win, events)
 
 
+def _final_update(cj: CompiledJackpot, pool, cause_id: str, now: int, events: list[EngineEvent]) -> None:
+    """Publish the pool's latest PoolUpdated once (applying the queue may already have)."""
+    ev = pool_updated_event(cj, pool, cause_id, now)
+    events[:] = [e for e in events if e.event_id != ev.event_id]
+    events.append(ev)
+
+
 def _release(cj: CompiledJackpot, state: JackpotState, *, final: bool, cause_id: str, now: int, why: str) -> list[EngineEvent]:
     if state.status != J.DROPPING or state.locked_pools():
         return []
@@ -196,7 +203,7 @@ def settle_drop(
             )
         )
         flush_pending(cj, state, cl.index, currency, cause_id, now, events)
-    events.append(pool_updated_event(cj, pool, cause_id, now))
+    _final_update(cj, pool, cause_id, now, events)
     events += _release(cj, state, final=final, cause_id=cause_id, now=now, why="final drop settled" if final else "drop settled and reseeded")
     return DropSettlement(cl.level_id, currency, win, hit, draws, events)
 
@@ -233,6 +240,6 @@ def abort_drop(
         )
     ]
     flush_pending(cj, state, cl.index, currency, cause_id, now, events)
-    events.append(pool_updated_event(cj, pool, cause_id, now))
+    _final_update(cj, pool, cause_id, now, events)
     events += _release(cj, state, final=False, cause_id=cause_id, now=now, why=f"drop aborted: {reason}")
     return events

@@ -50,6 +50,7 @@ __all__ = [
     "expire",
     "archive",
     "set_level_status",
+    "ensure_pools",
     "SYSTEM",
 ]
 
@@ -153,12 +154,32 @@ def transition_jackpot(
         pending = [p for p in state.iter_pools() if p.pending]
         if pending:
             names = ", ".join(f"{p.level_id}/{p.currency}" for p in pending)
-            raise IllegalTransition(f"cannot archive with pending contributions on {names}; resume first")
+            raise IllegalTransition(
+                f"cannot archive with pending contributions on {names}; resume the jackpot or its paused levels first"
+            )
     if new == J.PAUSED and OperatorAction.PAUSE.value in cj.prohibited_actions and actor != SYSTEM:
         raise IllegalTransition("the compliance profile prohibits pausing this jackpot")
     state.status = new
     state.status_changed_at = now
-    return [_state_changed(cj, state, old, new, actor=actor, reason=reason, cause_id=cause_id, now=now)]
+    events = [_state_changed(cj, state, old, new, actor=actor, reason=reason, cause_id=cause_id, now=now)]
+    if new == J.EXPIRED:
+        events += _apply_held_at_expiry(cj, state, cause_id, now)
+    return events
+
+
+def _apply_held_at_expiry(cj: CompiledJackpot, state: JackpotState, cause_id: str, now: int) -> list[EngineEvent]:
+    """An expired jackpot takes no more contributions, so what paused levels held is applied to
+    their pools now (capped and routed like any contribution) instead of waiting forever."""
+    events: list[EngineEvent] = []
+    touched: dict = {}
+    for currency in cj.currencies:
+        for cl in cj.levels:
+            pool = state.pools[currency][cl.level_id]
+            if (pool.pending or pool.pending_house) and pool.cycle and not pool.closed and not pool.locked:
+                flush_pending(cj, state, cl.index, currency, cause_id, now, events, touched)
+    for pool, cause, at in touched.values():
+        events.append(pool_updated_event(cj, pool, cause, at))
+    return events
 
 
 def activate(
@@ -220,6 +241,7 @@ def _flush_all(cj: CompiledJackpot, state: JackpotState, cause_id: str, now: int
     events: list[EngineEvent] = []
     if state.status not in (J.ACTIVE, J.DROPPING):
         return events
+    touched: dict = {}
     for currency in cj.currencies:
         for cl in cj.levels:
             if level_id is not None and cl.level_id != level_id:
@@ -229,7 +251,9 @@ def _flush_all(cj: CompiledJackpot, state: JackpotState, cause_id: str, now: int
                 continue
             if pool.locked or pool.closed or pool.cycle == 0 or state.level_status[cl.level_id] == L.PAUSED:
                 continue
-            flush_pending(cj, state, cl.index, currency, cause_id, now, events)
+            flush_pending(cj, state, cl.index, currency, cause_id, now, events, touched)
+    for pool, cause, at in touched.values():
+        events.append(pool_updated_event(cj, pool, cause, at))
     return events
 
 
@@ -270,4 +294,29 @@ def set_level_status(
     ]
     if old == L.PAUSED:
         events += _flush_all(cj, state, cause_id, now, level_id=cl.level_id)
+    return events
+
+
+def ensure_pools(
+    cj: CompiledJackpot, state: JackpotState, seed_source: SeedSource, *, cause_id: str, now: int
+) -> list[EngineEvent]:
+    """Add the pools and level statuses that a newer config version introduces (a new level or
+    currency). New pools of a live jackpot start their first cycle at once; existing pools and
+    their balances are never touched. Call ``adjustments.check_limits`` for the other direction."""
+    events: list[EngineEvent] = []
+    if state.jackpot_id != cj.jackpot_id:
+        raise ValueError(f"state of jackpot {state.jackpot_id} given the config of {cj.jackpot_id}")
+    live = state.status in (J.ACTIVE, J.PAUSED, J.DROPPING)
+    for cl in cj.levels:
+        state.level_status.setdefault(cl.level_id, cl.initial_status)
+    for currency in cj.currencies:
+        by_level = state.pools.setdefault(currency, {})
+        for cl in cj.levels:
+            if cl.level_id in by_level:
+                continue
+            by_level[cl.level_id] = PoolState(cl.level_id, currency)
+            if live:
+                start_cycle(cj, state, cl.level_id, currency, seed_source(cl.level_id, currency, 1),
+                            cause=cause_id, now=now, events=events)
+                events.append(pool_updated_event(cj, by_level[cl.level_id], cause_id, now))
     return events

@@ -18,7 +18,10 @@ The meters reconcile exactly, at every moment, for every pool::
       == visible + hidden + carry + pending + won + overflow_redirected + overflow_revenue + adj_out
 
 Lifetime meters count a contribution when the bet is processed; cycle counters count it when it
-reaches the pool. State serialises to plain JSON-compatible dicts (ints stay ints, no floats)
+reaches the pool.
+
+Secrets: ``win_target`` and ``rng_seed`` (the cycle seed, revealed only after the drop) live in
+the state, so the table, its changelog topic and its store need audit-level access control. State serialises to plain JSON-compatible dicts (ints stay ints, no floats)
 for the changelog-backed table, and ``from_dict(to_dict())`` is exact.
 """
 
@@ -159,9 +162,20 @@ class PoolState:
     meters: Meters = field(default_factory=Meters)
     hits: list[Hit] = field(default_factory=list)
 
+    # The spec's Pool State fields: visible_amount and cycle_number are stored as ``visible`` and
+    # ``cycle`` (compact table values); current_amount and total_contributions are derived.
     @property
     def current_amount(self) -> int:
+        """Source of truth for triggers: the full pool including the hidden increment."""
         return self.visible + self.hidden
+
+    @property
+    def visible_amount(self) -> int:
+        return self.visible
+
+    @property
+    def cycle_number(self) -> int:
+        return self.cycle
 
     @property
     def reserve(self) -> int:
