@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
     worker_web_port: int = Field(6066, alias="JACKPOT_WORKER_WEB_PORT")
 
+    # Wire format: Confluent framing through this registry when set, else single-object encoding.
+    schema_registry_url: str = Field("", alias="SCHEMA_REGISTRY_URL")
+    schema_registry_auto_register: bool = Field(True, alias="SCHEMA_REGISTRY_AUTO_REGISTER")
+    registry_port: int = Field(18081, alias="JACKPOT_REGISTRY_PORT")
+
     # Hot path tuning.
     batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)
     batch_within_s: float = Field(0.02, alias="JACKPOT_BATCH_WITHIN_S", gt=0)

@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from jackpot.streams.codec import DecodeError, EncodeError, catalog
+from jackpot.streams import codec as codec_module
+from jackpot.streams.codec import Catalog, DecodeError, EncodeError, RegistryCatalog, registry_url_from_env
+
+CATALOG = Catalog.from_package()
+
+
+def catalog() -> Catalog:
+    """The single-object catalog, whatever SCHEMA_REGISTRY_URL says (unit tests stay offline)."""
+    return CATALOG
 
 
 def bet(**over):
@@ -76,3 +84,51 @@ def test_wrong_event_type_for_the_topic_is_refused():
     data = catalog().encode("BetPlaced", bet())
     with pytest.raises(DecodeError, match="unexpected event type"):
         catalog().decode(data, expect="PoolUpdated")
+
+
+def test_single_object_header_is_magic_plus_fingerprint():
+    data = catalog().encode("BetPlaced", bet())
+    assert data[:2] == b"\xc3\x01" and data[2:10] == catalog().by_name["BetPlaced"].fingerprint
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), ("", None), ("  ", None),
+    (" http://127.0.0.1:18081/apis/ccompat/v7 ", "http://127.0.0.1:18081/apis/ccompat/v7"),
+])
+def test_registry_url_from_env(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SCHEMA_REGISTRY_URL", raising=False)
+    else:
+        monkeypatch.setenv("SCHEMA_REGISTRY_URL", value)
+    assert registry_url_from_env() == expected
+
+
+def test_catalog_picks_the_wire_format_from_the_environment(monkeypatch):
+    made = []
+
+    def fake_connect(url, auto_register=True):
+        made.append((url, auto_register))
+        return "registry-catalog"
+
+    monkeypatch.setattr(RegistryCatalog, "connect", staticmethod(fake_connect))
+    codec_module.catalog.cache_clear()
+    try:
+        monkeypatch.delenv("SCHEMA_REGISTRY_URL", raising=False)
+        assert codec_module.catalog().wire_format == "single-object"
+        codec_module.catalog.cache_clear()
+        monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://registry:8081")
+        monkeypatch.setenv("SCHEMA_REGISTRY_AUTO_REGISTER", "false")
+        assert codec_module.catalog() == "registry-catalog"
+        assert made == [("http://registry:8081", False)]
+    finally:
+        codec_module.catalog.cache_clear()
+
+
+def test_confluent_framing_without_registry_is_a_precise_refusal():
+    with pytest.raises(DecodeError, match=r"Confluent wire format \(schema id 1\) but no schema registry"):
+        catalog().decode(b"\x00\x00\x00\x00\x01\x02")
+
+
+def test_unknown_schema_name_is_an_encode_error():
+    with pytest.raises(EncodeError, match="unknown schema 'Bet'"):
+        catalog().encode("Bet", bet())
