@@ -66,8 +66,9 @@ ROMANIA_ONJN = ComplianceProfile.model_validate(
         "rng_audit_trail": True,
         "audit_level": "full",
         "allowed_bet_types": ["real"],
-        # Mode 2 with conservative weights: behaviour only, no loyalty tier
+        # Mode 2 with conservative weights: behaviour only, no loyalty tier, no coefficient above 0.15
         "allowed_weight_factors": ["bet_size", "contribution_volume", "session_presence", "bet_count", "recency"],
+        "max_weight_coefficient": "0.15",
         "allowed_chain_modes": ["random", "weighted"],
         "allowed_currencies": ["RON", "EUR"],
         "prohibited_actions": ["apply_immediately"],

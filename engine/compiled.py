@@ -17,7 +17,7 @@ from enum import Enum
 from fractions import Fraction
 from uuid import UUID
 
-from .config import Jackpot, Level, LevelStatus, OverflowMode
+from .config import DistributionMode, DropMode, Jackpot, Level, LevelStatus, OverflowMode, SelectionMethod
 from .money import exact_fraction, ratio, to_micros
 
 __all__ = [
@@ -57,6 +57,8 @@ class LevelLimits:
     max_contribution: int
     approaching_at: int  # PoolApproachingMax threshold (ceil of win_max x approaching_max_at)
     chain_prizes: tuple[int, ...]
+    relax_at: tuple[int, int, int, int] = (0, 0, 0, 0)  # must-drop relaxation: 90/95/98/100% of win_max
+    large_win: int = -1  # main prizes above this need approval; -1 = never
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,6 +80,14 @@ class CompiledLevel:
     delay_to: int
     initial_status: str
     limits: dict[str, LevelLimits]
+    min_players: int = 0
+    min_spins: int = 0
+    cooldown_ms: int = 0
+    lock_on_win: bool = False
+    auto_reset_seconds: int = 0
+    waterfall: tuple[bool, int, str, str] = (False, 0, "full", "independent")  # enabled, delay ms, scope, winners
+    chain_mode: str = ""  # "" = no chain reaction
+    chain_segments: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True, frozen=True)
@@ -104,6 +114,20 @@ class CompiledJackpot:
     prohibited_actions: frozenset[str]
     fingerprint: str
     config: Jackpot = field(repr=False, compare=False)
+    # triggers, eligibility, selection (see triggers.py, eligibility.py, selection.py)
+    drop_mode: str = DropMode.RANGE.value
+    mode: int = 1
+    method: str = SelectionMethod.TRIGGER_PLAYER.value
+    split: tuple[int, ...] = (1,)  # integer weights of the winners' shares
+    active_window_ms: int = 60_000
+    segments: frozenset[str] = frozenset()
+    jurisdictions: frozenset[str] = frozenset()
+    require_kyc: bool = False
+    excluded: frozenset[str] = frozenset()
+    weight_factors: tuple[tuple[str, int, int], ...] = ()  # (factor, num, den), coefficient != 0
+    custom_weights: tuple[tuple[str, int, int], ...] = ()
+    star_boost: tuple[int, int] = (1, 1)
+    off_peak_chance: tuple[int, int] = (1, 1)
     _plans: dict[tuple[bool, ...], SplitPlan | None] = field(default_factory=dict, repr=False, compare=False)
 
     def level(self, level_id: str) -> CompiledLevel:
@@ -123,7 +147,7 @@ class CompiledJackpot:
         return plan
 
 
-def _limits(level: Level, currency: str) -> LevelLimits:
+def _limits(level: Level, currency: str, large_win: dict[str, int]) -> LevelLimits:
     a = level.amounts_for(currency)
     win_max = to_micros(a.win_max)
     bound = (
@@ -134,6 +158,8 @@ def _limits(level: Level, currency: str) -> LevelLimits:
     appr = Fraction(win_max) * exact_fraction(level.approaching_max_at)
     approaching = -((-appr.numerator) // appr.denominator)
     prizes = a.chain_prize_amounts if a.chain_prize_amounts is not None else level.chain_reaction.prize_amounts
+    relax = tuple(-((-win_max * n) // 100) for n in (90, 95, 98, 100))
+    threshold = large_win.get(currency, large_win.get("", None))
     return LevelLimits(
         seed_from=to_micros(a.seed_from),
         seed_to=to_micros(a.seed_to),
@@ -145,6 +171,8 @@ def _limits(level: Level, currency: str) -> LevelLimits:
         max_contribution=bound,
         approaching_at=approaching,
         chain_prizes=tuple(to_micros(x) for x in prizes) if level.chain_reaction.enabled else (),
+        relax_at=relax,  # type: ignore[arg-type]
+        large_win=-1 if threshold is None else threshold,
     )
 
 
@@ -196,6 +224,10 @@ def compile_jackpot(jackpot: Jackpot) -> CompiledJackpot:
         games[g.game_id] = CompiledGame(g.game_id, f.numerator, f.denominator, g.trigger_eligible)
     net = 1 - exact_fraction(jackpot.house_cut)
     net_num, net_den = net.numerator, net.denominator
+    pc = jackpot.payout
+    large_win = {c: to_micros(v) for c, v in pc.large_win_thresholds.items()}
+    if pc.large_win_threshold is not None:
+        large_win[""] = to_micros(pc.large_win_threshold)
     clevels = []
     for i, lv in enumerate(levels):
         hidden = lv.hidden_increment.coefficient if lv.hidden_increment.enabled else 0
@@ -226,7 +258,20 @@ def compile_jackpot(jackpot: Jackpot) -> CompiledJackpot:
                 delay_from=lv.evaluation_delay_from,
                 delay_to=lv.evaluation_delay_to,
                 initial_status=LevelStatus(lv.status).value,
-                limits={c: _limits(lv, c) for c in jackpot.currencies},
+                limits={c: _limits(lv, c, large_win) for c in jackpot.currencies},
+                min_players=lv.min_players,
+                min_spins=lv.min_spins,
+                cooldown_ms=lv.drop_cooldown_minutes * 60_000,
+                lock_on_win=lv.lock_on_win,
+                auto_reset_seconds=lv.auto_reset_seconds,
+                waterfall=(
+                    lv.waterfall.enabled,
+                    lv.waterfall.cascade_delay_seconds * 1000,
+                    lv.waterfall.cascade_scope,
+                    lv.waterfall.winner_mode,
+                ),
+                chain_mode=lv.chain_reaction.distribution_mode.value if lv.chain_reaction.enabled else "",
+                chain_segments=frozenset(lv.chain_reaction.target_segments or jackpot.player_segments),
             )
         )
     canonical = json.dumps(_canon(jackpot.model_dump(mode="python")), sort_keys=True, separators=(",", ":"))
@@ -245,4 +290,40 @@ def compile_jackpot(jackpot: Jackpot) -> CompiledJackpot:
         prohibited_actions=frozenset(a.value for a in jackpot.compliance_profile.prohibited_actions),
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         config=jackpot,
+        drop_mode=jackpot.drop_mode.value,
+        mode=int(jackpot.distribution_mode),
+        method=_method(jackpot).value,
+        split=_split(jackpot),
+        active_window_ms=jackpot.active_window_seconds * 1000,
+        segments=frozenset(jackpot.player_segments),
+        jurisdictions=frozenset(jackpot.eligibility.allowed_jurisdictions),
+        require_kyc=jackpot.eligibility.require_kyc,
+        excluded=frozenset(jackpot.eligibility.excluded_players),
+        weight_factors=tuple(
+            (f.value, *ratio(v)) for f, v in sorted(jackpot.weight_factors.items(), key=lambda kv: kv[0].value) if v != 0
+        ),
+        custom_weights=tuple(
+            (k, *ratio(v)) for k, v in sorted(jackpot.operator_rules.custom_weights.items()) if v != 0
+        ),
+        star_boost=ratio(jackpot.operator_rules.star_boost),
+        off_peak_chance=ratio(jackpot.operator_rules.off_peak_drop_chance),
     )
+
+
+def _method(jackpot: Jackpot) -> SelectionMethod:
+    if jackpot.selection.method is not None:
+        return jackpot.selection.method
+    if jackpot.distribution_mode == DistributionMode.PURE_RNG:
+        return SelectionMethod.TRIGGER_PLAYER
+    return SelectionMethod.WEIGHTED_RANDOM
+
+
+def _split(jackpot: Jackpot) -> tuple[int, ...]:
+    sel = jackpot.selection
+    if sel.split == "equal":
+        return (1,) * sel.winners
+    fr = [exact_fraction(x) for x in sel.split]
+    den = 1
+    for f in fr:
+        den = den * f.denominator // _gcd(den, f.denominator)
+    return tuple(f.numerator * (den // f.denominator) for f in fr)

@@ -63,6 +63,18 @@ __all__ = [
     "Level",
     "ComplianceProfile",
     "ScheduleConfig",
+    "SelectionMethod",
+    "TimeWindow",
+    "DropWindows",
+    "SelectionConfig",
+    "GuaranteedWinner",
+    "WinCap",
+    "OperatorRules",
+    "PayoutConfig",
+    "EligibilityConfig",
+    "TickerConfig",
+    "TaxBracket",
+    "Withholding",
     "Jackpot",
     "pct",
 ]
@@ -129,6 +141,14 @@ CHAIN_MODE_DISTRIBUTION = {
     ChainMode.PROXIMITY: {2, 3, 4},
     ChainMode.TARGETED: {3, 4},
 }
+
+
+class SelectionMethod(StrEnum):
+    """How the winner of a drop is chosen (spec: Selection Methods)."""
+
+    TRIGGER_PLAYER = "trigger_player"  # the bet that triggered the drop wins (default, Mode 1)
+    RANDOM_ELIGIBLE = "random_eligible"  # uniform over the eligible-player snapshot
+    WEIGHTED_RANDOM = "weighted_random"  # weighted by the mode's weights (default, Modes 2-4)
 
 
 class OverflowMode(StrEnum):
@@ -259,10 +279,14 @@ class HiddenIncrement(_Model):
 
 
 class ChainReaction(_Model):
+    """``target_segments`` (engine addition) are the segments a *targeted* chain reaction pays;
+    empty means the jackpot's ``player_segments``."""
+
     enabled: bool = False
     prize_count: int = 1
     prize_amounts: list[Money] = Field(default_factory=list)
     distribution_mode: ChainMode = ChainMode.RANDOM
+    target_segments: list[str] = Field(default_factory=list)
 
 
 class Waterfall(_Model):
@@ -438,6 +462,38 @@ class Level(_Model):
 # --------------------------------------------------------------------------- compliance
 
 
+class TaxBracket(_Model):
+    """Marginal withholding: ``rate`` applies to the part of a prize above ``above``."""
+
+    above: Money = Decimal(0)
+    rate: Rate
+
+
+class Withholding(_Model):
+    """A jurisdiction's withholding on prizes in one currency (spec payout step 4).
+
+    ``jurisdiction`` is the winner's jurisdiction code; ``None`` applies to every winner the more
+    specific schedules do not cover. Brackets are marginal and sorted by ``above``.
+    """
+
+    jurisdiction: str | None = None
+    currency: str
+    brackets: list[TaxBracket] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Withholding":
+        p = []
+        lows = [b.above for b in self.brackets]
+        if lows != sorted(lows) or len(set(lows)) != len(lows):
+            p.append(f"withholding {self.jurisdiction or '*'}/{self.currency}: brackets must have increasing 'above' amounts")
+        for b in self.brackets:
+            if not (0 <= b.rate <= 1):
+                p.append(f"withholding {self.jurisdiction or '*'}/{self.currency}: rate {pct(b.rate)} must be within 0-100%")
+        if p:
+            raise ValueError("; ".join(p))
+        return self
+
+
 class ComplianceProfile(_Model):
     """Per-jurisdiction rules; a jackpot whose config violates its profile is rejected."""
 
@@ -455,6 +511,10 @@ class ComplianceProfile(_Model):
     prohibited_actions: set[OperatorAction] = Field(default_factory=set)
     prohibited_features: set[Feature] = Field(default_factory=set)
     hit_history_size: int = Field(default=25, ge=25, le=10_000)
+    # engine additions
+    max_weight_coefficient: Rate | None = None  # "conservative" Mode 2: every coefficient <= this
+    max_odds: int | None = Field(default=None, ge=1)  # regulatory item 17: odds cap, "1 in max_odds"
+    withholding: list[Withholding] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- schedule
@@ -507,6 +567,145 @@ class ScheduleConfig(_Model):
         return self.end_at is not None or self.recurrence != "none"
 
 
+# --------------------------------------------------------------------------- triggers, selection, payout
+
+
+class TimeWindow(_Model):
+    """A daily window ``[start, end)`` on the listed weekdays (0 = Monday) in the drop timezone.
+
+    ``end <= start`` runs past midnight (the weekday is the day the window opens);
+    ``start == end`` is the whole day.
+    """
+
+    weekdays: set[int] = Field(default_factory=lambda: set(range(7)))
+    start: time = time(0)
+    end: time = time(0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "TimeWindow":
+        if not self.weekdays or any(not (0 <= d <= 6) for d in self.weekdays):
+            raise ValueError("time window weekdays must be a non-empty set of 0 (Monday) .. 6 (Sunday)")
+        return self
+
+
+class DropWindows(_Model):
+    """Time-of-day and day-of-week restrictions on drops (trigger check 6); empty = 24/7."""
+
+    timezone: str = "UTC"
+    windows: list[TimeWindow] = Field(default_factory=list)
+    must_drop_warn_minutes: int = Field(default=60, ge=0)  # "Must Drop" warn state before a deadline
+
+    @model_validator(mode="after")
+    def _check(self) -> "DropWindows":
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"drop windows: unknown timezone {self.timezone!r}") from None
+        return self
+
+
+class SelectionConfig(_Model):
+    """Winner selection method and multi-winner split.
+
+    ``method`` None means the mode's default: trigger player in Mode 1, weighted random otherwise.
+    ``split`` is ``"equal"`` or one share per winner (e.g. 0.5/0.3/0.2) summing to 100%.
+    """
+
+    method: SelectionMethod | None = None
+    winners: int = Field(default=1, ge=1, le=10)
+    split: Literal["equal"] | list[Rate] = "equal"
+
+
+class GuaranteedWinner(_Model):
+    """Mode 3: "a VIP must win Grand at least once per week". Once ``period_hours`` have passed
+    without a winner from ``segment`` on the level (every level when ``level_id`` is None), the
+    next drop is restricted to that segment's eligible players when any is present."""
+
+    segment: str = Field(min_length=1)
+    level_id: UUID | None = None
+    period_hours: int = Field(default=168, ge=1)
+
+
+class WinCap(_Model):
+    """Mode 3: no player wins more than ``max_wins`` main prizes per ``period_hours``
+    (on one level, or on the whole jackpot when ``level_id`` is None)."""
+
+    max_wins: int = Field(ge=1)
+    period_hours: int = Field(ge=1)
+    level_id: UUID | None = None
+
+
+class OperatorRules(_Model):
+    """Mode 3 (operator-directed) tools; Mode 4 combines them with the Mode 2 behaviour weights.
+
+    - ``custom_weights``: attribute -> coefficient; weight = 1 + sum(coef x value / average) over
+      per-player attributes the caller supplies (deposits, lifetime value, days since last win).
+    - ``star_boost``: weight multiplier for CRM-flagged star players.
+    - ``guaranteed_winners``, ``win_caps``: see their models.
+    - ``peak_windows`` + ``off_peak_drop_chance``: time-of-day targeting; outside the peak windows
+      a due trigger fires only with this chance (drawn from the cycle RNG), else the pool keeps
+      growing toward peak hours.
+    Segment targeting is the jackpot's ``player_segments``.
+    """
+
+    custom_weights: dict[str, Rate] = Field(default_factory=dict)
+    star_boost: Rate = Decimal(1)
+    guaranteed_winners: list[GuaranteedWinner] = Field(default_factory=list)
+    win_caps: list[WinCap] = Field(default_factory=list)
+    peak_windows: list[TimeWindow] = Field(default_factory=list)
+    off_peak_drop_chance: Rate = Decimal(1)
+
+    def in_use(self) -> bool:
+        return bool(
+            self.custom_weights
+            or self.star_boost != 1
+            or self.guaranteed_winners
+            or self.win_caps
+            or self.peak_windows
+            or self.off_peak_drop_chance != 1
+        )
+
+
+class PayoutConfig(_Model):
+    """Payout flow settings (spec: Payout Flow, Winner Approval Queue, Failed Win Handling).
+
+    ``large_win_threshold`` (None = never) flags a main prize above it for manual approval;
+    ``large_win_thresholds`` gives a currency its own threshold. Approval expires after
+    ``approval_expiry_hours`` with alerts at ``approval_alert_hours``; a decline or expiry selects
+    a fallback winner or returns the prize to the pool (``on_decline``). Wallet credits retry with
+    exponential backoff: attempt n+1 waits ``min(retry_base_ms x 2^(n-1), retry_max_ms)``; after
+    ``wallet_max_attempts`` the prize goes to PENDING_MANUAL_RESOLUTION.
+    """
+
+    large_win_threshold: Money | None = None
+    large_win_thresholds: dict[str, Money] = Field(default_factory=dict)
+    approval_expiry_hours: int = Field(default=72, ge=1)
+    approval_alert_hours: list[int] = Field(default_factory=lambda: [24, 48, 72])
+    on_decline: Literal["fallback_winner", "return_to_pool"] = "fallback_winner"
+    wagering_requirement: int = Field(default=0, ge=0, le=1000)
+    wallet_max_attempts: int = Field(default=6, ge=1, le=50)
+    wallet_retry_base_ms: int = Field(default=1_000, ge=1)
+    wallet_retry_max_ms: int = Field(default=300_000, ge=1)
+
+
+class EligibilityConfig(_Model):
+    """Win-eligibility settings of the wizard's step 4 beyond the level fields: allowed player
+    jurisdictions (empty = all), KYC requirement and an exclusion list."""
+
+    allowed_jurisdictions: list[str] = Field(default_factory=list)
+    require_kyc: bool = False
+    excluded_players: list[str] = Field(default_factory=list)
+
+
+class TickerConfig(_Model):
+    """Visible-ticker smoothing the gateway applies (anti-prediction): a variable display lag
+    drawn per update in [lag_min_ms, lag_max_ms] and increments rounded to ``round_to``."""
+
+    lag_min_ms: int = Field(default=200, ge=0)
+    lag_max_ms: int = Field(default=800, ge=0)
+    round_to: Money = Decimal("0.01")
+
+
 # --------------------------------------------------------------------------- jackpot
 
 
@@ -515,7 +714,9 @@ class Jackpot(_Model):
 
     Engine additions: ``accepted_bet_types`` (pipeline step 2, default real money only),
     ``distribution_mode`` and ``weight_factors`` (checked against the compliance profile),
-    ``drop_mode``, ``player_segments`` (empty = everyone) and ``active_window_seconds``.
+    ``drop_mode``, ``player_segments`` (empty = everyone) and ``active_window_seconds``;
+    ``drop_windows``, ``selection``, ``operator_rules`` (Modes 3/4), ``payout``, ``eligibility``
+    and ``ticker`` (see their models).
     """
 
     jackpot_id: UUID
@@ -539,6 +740,12 @@ class Jackpot(_Model):
     drop_mode: DropMode = DropMode.RANGE
     player_segments: list[str] = Field(default_factory=list)
     active_window_seconds: int = Field(default=60, ge=1)
+    drop_windows: DropWindows = DropWindows()
+    selection: SelectionConfig = SelectionConfig()
+    operator_rules: OperatorRules = OperatorRules()
+    payout: PayoutConfig = PayoutConfig()
+    eligibility: EligibilityConfig = EligibilityConfig()
+    ticker: TickerConfig = TickerConfig()
 
     @model_validator(mode="after")
     def _check(self) -> "Jackpot":
@@ -556,7 +763,59 @@ class Jackpot(_Model):
             p.extend(lvl.problems())
         p.extend(self._level_set_problems())
         p.extend(self._schedule_problems())
+        p.extend(self._selection_problems())
+        p.extend(self._payout_problems())
         p.extend(self.compliance_problems())
+        return p
+
+    def _selection_problems(self) -> list[str]:
+        p: list[str] = []
+        sel = self.selection
+        if isinstance(sel.split, list):
+            if len(sel.split) != sel.winners:
+                p.append(f"selection: {sel.winners} winners need {sel.winners} split shares, got {len(sel.split)}")
+            if any(s <= 0 for s in sel.split):
+                p.append("selection: split shares must be positive")
+            total = sum((Fraction(s) for s in sel.split), Fraction(0))
+            if total != 1:
+                p.append(f"selection: split shares must sum to exactly 100%, got {pct(total)}")
+        mode = self.distribution_mode
+        if sel.method == SelectionMethod.WEIGHTED_RANDOM and mode == DistributionMode.PURE_RNG:
+            p.append("selection: weighted_random needs distribution mode 2, 3 or 4; mode 1 is uniform")
+        rules = self.operator_rules
+        for name, v in rules.custom_weights.items():
+            if not name:
+                p.append("operator rules: custom weight names must not be empty")
+            if v < 0:
+                p.append(f"operator rules: custom weight {name} coefficient {v} must not be negative")
+        if rules.star_boost <= 0:
+            p.append(f"operator rules: star_boost {rules.star_boost} must be positive")
+        if not (0 <= rules.off_peak_drop_chance <= 1):
+            p.append(f"operator rules: off_peak_drop_chance {pct(rules.off_peak_drop_chance)} must be within 0-100%")
+        ids = {lv.level_id for lv in self.levels}
+        for r in [*rules.guaranteed_winners, *rules.win_caps]:
+            if r.level_id is not None and r.level_id not in ids:
+                p.append(f"operator rules: level {r.level_id} is not a level of this jackpot")
+        if self.drop_windows.windows and self.drop_mode == DropMode.MANUAL:
+            p.append("drop windows have no effect in manual-only drop mode; remove them")
+        for lv in self.levels:
+            cr = lv.chain_reaction
+            if cr.enabled and cr.distribution_mode == ChainMode.TARGETED and not (cr.target_segments or self.player_segments):
+                p.append(f"level '{lv.name}': a targeted chain reaction needs target_segments")
+        return p
+
+    def _payout_problems(self) -> list[str]:
+        p: list[str] = []
+        pc = self.payout
+        extra = sorted(set(pc.large_win_thresholds) - set(self.currencies))
+        if extra:
+            p.append(f"payout: large_win_thresholds for {', '.join(extra)} which the jackpot does not support")
+        if any(h <= 0 for h in pc.approval_alert_hours) or pc.approval_alert_hours != sorted(pc.approval_alert_hours):
+            p.append("payout: approval_alert_hours must be positive and increasing")
+        if pc.wallet_retry_max_ms < pc.wallet_retry_base_ms:
+            p.append("payout: wallet_retry_max_ms must be >= wallet_retry_base_ms")
+        if self.ticker.lag_max_ms < self.ticker.lag_min_ms:
+            p.append("ticker: lag_max_ms must be >= lag_min_ms")
         return p
 
     def _structure_problems(self) -> list[str]:
@@ -679,6 +938,17 @@ class Jackpot(_Model):
                     f"{'/'.join(str(m) for m in sorted(CHAIN_MODE_DISTRIBUTION[cr.distribution_mode]))}, "
                     f"config uses mode {int(mode)}"
                 )
+        if cp.max_weight_coefficient is not None:
+            big = sorted(f"{f.value} {v}" for f, v in self.weight_factors.items() if v > cp.max_weight_coefficient)
+            big += sorted(f"{k} {v}" for k, v in self.operator_rules.custom_weights.items() if v > cp.max_weight_coefficient)
+            if big:
+                p.append(f"{j} allows weight coefficients up to {cp.max_weight_coefficient}; config uses {', '.join(big)}")
+        if used_weights and mode == DistributionMode.OPERATOR_DIRECTED:
+            p.append("behaviour weight factors are Mode 2/4; in mode 3 use operator_rules.custom_weights (or mode 4)")
+        if self.operator_rules.in_use() and mode not in (DistributionMode.OPERATOR_DIRECTED, DistributionMode.HYBRID):
+            p.append(f"operator-directed rules need distribution mode 3 or 4; config uses mode {int(mode)}")
+        if cp.max_odds is not None:
+            p.extend(self.odds_problems())
         if cp.allowed_currencies is not None:
             bad = sorted(set(self.currencies) - cp.allowed_currencies)
             if bad:
@@ -686,6 +956,51 @@ class Jackpot(_Model):
         bad = sorted(f.value for f in self.features() & cp.prohibited_features)
         if bad:
             p.append(f"{j} prohibits {', '.join(bad)}")
+        return p
+
+    def worst_odds(self, level: Level, currency: str) -> int | None:
+        """Worst-case odds, "1 in N", that one minimum qualifying bet takes ``level`` (item 17).
+
+        A cycle runs from at least ``seed_from`` to at most ``win_to``; every qualifying bet adds
+        at least ``c`` (the level's share of a minimum bet on the least-contributing trigger-eligible
+        game; must-drop mode halves the minimum bet near Win Max), and the evaluation delay adds up
+        to ``evaluation_delay_to`` bets, so a cycle has at most
+        ``N = ceil((win_to - seed_from) / c) + evaluation_delay_to`` qualifying bets and one hit.
+        None when unbounded (no minimum bet, or a trigger-eligible game that adds nothing).
+        """
+        a = level.amounts_for(currency)
+        min_bet = Fraction(a.min_bet)
+        if self.drop_mode == DropMode.MUST_DROP:
+            min_bet /= 2
+        coefs = [Fraction(g.coefficient) for g in self.games if g.trigger_eligible]
+        if min_bet <= 0 or not coefs or min(coefs) <= 0:
+            return None
+        c = min_bet * Fraction(self.contribution_rate) * min(coefs) * (1 - Fraction(self.house_cut))
+        c *= Fraction(level.contribution_split)
+        if c <= 0:
+            return None
+        growth = Fraction(a.win_to) - Fraction(a.seed_from)
+        q = growth / c
+        return -((-q.numerator) // q.denominator) + level.evaluation_delay_to
+
+    def odds_problems(self) -> list[str]:
+        cap = self.compliance_profile.max_odds
+        p: list[str] = []
+        if cap is None:
+            return p
+        for lv in self.levels:
+            for cur in self.currencies:
+                n = self.worst_odds(lv, cur)
+                if n is None:
+                    p.append(
+                        f"level '{lv.name}' ({cur}): {self.compliance_profile.jurisdiction_code} caps the odds at 1 in "
+                        f"{cap}; the odds are unbounded (set a min_bet and make every trigger-eligible game contribute)"
+                    )
+                elif n > cap:
+                    p.append(
+                        f"level '{lv.name}' ({cur}): worst-case odds 1 in {n} exceed the "
+                        f"{self.compliance_profile.jurisdiction_code} cap of 1 in {cap}"
+                    )
         return p
 
     def level(self, level_id: UUID | str) -> Level:

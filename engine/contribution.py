@@ -39,7 +39,8 @@ from .events import (
     make_event,
 )
 from .money import allocate
-from .pool import FLAG_APPROACHING, FLAG_AT_MAX, FLAG_WARNED, JackpotState, PoolState
+from .pool import FLAG_APPROACHING, FLAG_AT_MAX, FLAG_MUST_DROP, FLAG_ON_FIRE, FLAG_WARNED, JackpotState, PoolState
+from .warn import advance as advance_warn
 
 __all__ = [
     "Bet",
@@ -68,6 +69,9 @@ _L_DISABLED = LevelStatus.DISABLED.value
 _RECEIVES = frozenset({_L_ENABLED, _L_NO_WIN})
 _REDIRECT = OverflowMode.REDIRECT.value
 _REVENUE = OverflowMode.REVENUE.value
+_MUST_DROP = "must_drop"
+_DONE = FLAG_WARNED | FLAG_APPROACHING | FLAG_AT_MAX | FLAG_ON_FIRE
+_DONE_MUST = _DONE | FLAG_MUST_DROP
 
 
 @dataclass(slots=True, frozen=True)
@@ -262,9 +266,11 @@ def pool_updated_event(cj: CompiledJackpot, pool: PoolState, cause: str, now: in
 def check_thresholds(
     cj: CompiledJackpot, cl: CompiledLevel, pool: PoolState, cause: str, now: int, events: list[EngineEvent]
 ) -> None:
-    """Publish WarnThresholdReached, PoolApproachingMax and PoolAtMax once per cycle each."""
+    """Publish WarnThresholdReached, PoolApproachingMax and PoolAtMax once per cycle each, and the
+    warn state changes (``warn.py``)."""
     flags = pool.flags
-    if flags == 7:
+    done = _DONE_MUST if cj.drop_mode == _MUST_DROP else _DONE
+    if flags & done == done:
         return
     lim = cl.limits[pool.currency]
     cur = pool.visible + pool.hidden
@@ -317,6 +323,7 @@ def check_thresholds(
                 currency=pool.currency,
             )
         )
+    advance_warn(cj, cl, pool, flags, cause, now, events)
 
 
 def _pct_str(part: int, whole: int) -> str:

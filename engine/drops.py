@@ -129,15 +129,21 @@ def settle_drop(
     state: JackpotState,
     level_id: str,
     currency: str,
-    winner: Winner,
+    winner: Winner | None,
     *,
     next_seed: bytes | None,
     cause_id: str,
     now: int,
     final: bool = False,
+    payouts: list[tuple[Winner, int]] | None = None,
+    announce: list[EngineEvent] | None = None,
 ) -> DropSettlement:
     """Pay the locked prize, record the hit, reveal the seed, reseed, release.
 
+    ``payouts`` (the payout flow's multi-winner form) lists (winner, amount) pairs paying at most
+    the locked prize; a part not paid (a declined or voided share) stays in the pool's reserve
+    and funds the next seed. Without it, ``winner`` takes the whole locked prize. ``announce``
+    events (JackpotWon) are published after the reveal and before the reseed (payout steps 8-9).
     ``final=True`` (timed/promotional end): no new cycle; the remaining reserve stays on the
     pool's meters for transfer, and the jackpot goes to EXPIRED once no drop is left.
     """
@@ -149,39 +155,45 @@ def settle_drop(
         raise DropRejected(f"a final drop is for TIMED or PROMOTIONAL jackpots; this one is {cj.type}")
     if not final and (next_seed is None or len(next_seed) != SEED_BYTES):
         raise DropRejected(f"reseeding needs the next cycle's {SEED_BYTES}-byte seed")
+    locked = pool.lock_amount
+    if payouts is None:
+        if winner is None:
+            raise DropRejected("settling a drop needs a winner")
+        payouts = [(winner, locked)]
+    win = sum(a for _, a in payouts)
+    if not payouts or any(a < 0 for _, a in payouts) or not 0 < win <= locked:
+        raise DropRejected(f"payouts of {win} micros do not fit the locked prize of {locked} micros")
 
-    win = pool.lock_amount
     pool.visible -= win
     m = pool.meters
     m.won += win
     m.hits += 1
-    hit = Hit(win, now, winner.player_id, winner.game_id, winner.brand_id, winner.bet_id, pool.cycle)
-    pool.hits.append(hit)
+    hits = [Hit(a, now, w.player_id, w.game_id, w.brand_id, w.bet_id, pool.cycle) for w, a in payouts]
+    hit = hits[0]
+    pool.hits.extend(hits)
     if len(pool.hits) > cj.hit_history:
         del pool.hits[: len(pool.hits) - cj.hit_history]
-    # what the prize left on display (fraction of an integer-only win) funds the next seed
+    # what the prize left on display (fraction of an integer-only win, unpaid shares) funds the next seed
     pool.carry += pool.visible
     pool.visible = 0
 
+    first = payouts[0][0]
+    recorded = {
+        "cycle_number": pool.cycle,
+        "win_amount": win,
+        "winner_player_id": first.player_id,
+        "winner_game_id": first.game_id,
+        "winner_brand_id": first.brand_id,
+        "trigger_bet_id": first.bet_id,
+    }
+    if len(payouts) > 1 or win != locked:
+        recorded["winners"] = [[w.player_id, a] for w, a in payouts]
+        recorded["returned_amount"] = locked - win
     events: list[EngineEvent] = [
-        make_event(
-            WIN_RECORDED,
-            cj.jackpot_id,
-            cause_id,
-            now,
-            {
-                "cycle_number": pool.cycle,
-                "win_amount": win,
-                "winner_player_id": winner.player_id,
-                "winner_game_id": winner.game_id,
-                "winner_brand_id": winner.brand_id,
-                "trigger_bet_id": winner.bet_id,
-            },
-            level_id=cl.level_id,
-            currency=currency,
-        ),
+        make_event(WIN_RECORDED, cj.jackpot_id, cause_id, now, recorded, level_id=cl.level_id, currency=currency),
         reveal_event(cj, pool, cause_id, now),
     ]
+    events.extend(announce or ())
     pool.locked = False
     pool.lock_amount = 0
     draws = None

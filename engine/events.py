@@ -35,6 +35,22 @@ __all__ = [
     "CONTRIBUTION_REJECTED",
     "DROP_STARTED",
     "DROP_ABORTED",
+    "JACKPOT_WON",
+    "WARN_STATE_CHANGED",
+    "WINNER_SELECTED",
+    "WIN_APPROVAL_REQUESTED",
+    "WIN_APPROVAL_DECIDED",
+    "WIN_APPROVAL_ESCALATED",
+    "WALLET_CREDIT_COMMAND",
+    "CREDIT_UPDATED",
+    "PAYOUT_ALERT",
+    "WIN_VOIDED",
+    "DROP_DEFERRED",
+    "CASCADE_SCHEDULED",
+    "CASCADE_SKIPPED",
+    "OPERATOR_ACTION",
+    "AUDIT_ONLY",
+    "COMMAND_TYPES",
 ]
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:jackpot:engine:events")
@@ -56,6 +72,26 @@ POOL_ADJUSTED = "PoolAdjusted"  # typed adjustment with reason code and actor (i
 CONTRIBUTION_REJECTED = "ContributionRejected"  # single-contribution bound exceeded (item 1)
 DROP_STARTED = "DropStarted"
 DROP_ABORTED = "DropAborted"
+# Triggers, selection and payout
+JACKPOT_WON = "JackpotWon"  # spec event: published after the main credit is confirmed (payout step 8)
+WARN_STATE_CHANGED = "WarnStateChanged"  # Calm / Heating / On Fire / Must Drop transitions
+WINNER_SELECTED = "WinnerSelected"  # the drop, its eligible-player snapshot and the draws (audit)
+WIN_APPROVAL_DECIDED = "WinApprovalDecided"  # approved / declined / expired, with actor and reason
+WIN_APPROVAL_ESCALATED = "WinApprovalEscalated"  # 24h / 48h / 72h alerts of the approval queue
+CREDIT_UPDATED = "CreditUpdated"  # a prize's payout status changed (sent, confirmed, retry, manual...)
+PAYOUT_ALERT = "PayoutAlert"  # PENDING_MANUAL_RESOLUTION: operator action needed
+WIN_VOIDED = "WinVoided"  # an operator voided a win: the amount stays in the pool, no reseed
+DROP_DEFERRED = "DropDeferred"  # a due drop (deadline, cascade) could not happen yet, with the reason
+CASCADE_SCHEDULED = "CascadeScheduled"  # waterfall: a lower level will drop at due_at
+CASCADE_SKIPPED = "CascadeSkipped"  # waterfall: a scheduled level could not drop, with the reason
+OPERATOR_ACTION = "OperatorActionRecorded"  # audit record of every operator command (applied or refused)
+# Outbound commands (a separate output list; routed to command topics, not the public event bus)
+WALLET_CREDIT_COMMAND = "WalletCreditCommand"  # the spec's CreditJackpotWin, one per prize and attempt
+WIN_APPROVAL_REQUESTED = "WinApprovalRequested"  # a large win for the approval queue
+
+COMMAND_TYPES = frozenset({WALLET_CREDIT_COMMAND, WIN_APPROVAL_REQUESTED})
+# Events that reveal secrets or personal data: the audit log only, never the public tickers
+AUDIT_ONLY = frozenset({CYCLE_REVEALED, WINNER_SELECTED, OPERATOR_ACTION})
 
 
 @dataclass(slots=True, frozen=True)

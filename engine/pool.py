@@ -20,8 +20,8 @@ The meters reconcile exactly, at every moment, for every pool::
 Lifetime meters count a contribution when the bet is processed; cycle counters count it when it
 reaches the pool.
 
-Secrets: ``win_target`` and ``rng_seed`` (the cycle seed, revealed only after the drop) live in
-the state, so the table, its changelog topic and its store need audit-level access control. State serialises to plain JSON-compatible dicts (ints stay ints, no floats)
+Secrets: ``win_target``, ``fire_threshold``, ``eval_delay``, ``retargets`` and ``rng_seed`` (the
+cycle seed, revealed only after the drop) live in the state, so the table, its changelog topic and its store need audit-level access control. State serialises to plain JSON-compatible dicts (ints stay ints, no floats)
 for the changelog-backed table, and ``from_dict(to_dict())`` is exact.
 """
 
@@ -31,11 +31,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Iterator
 
 from .errors import ReconciliationError
+from .wins import WinRecord
 
 __all__ = [
     "FLAG_WARNED",
     "FLAG_APPROACHING",
     "FLAG_AT_MAX",
+    "FLAG_ON_FIRE",
+    "FLAG_MUST_DROP",
+    "ALL_FLAGS",
     "STATE_VERSION",
     "Meters",
     "Hit",
@@ -50,6 +54,9 @@ STATE_VERSION = 1
 FLAG_WARNED = 1
 FLAG_APPROACHING = 2
 FLAG_AT_MAX = 4
+FLAG_ON_FIRE = 8  # warn state On Fire reached this cycle
+FLAG_MUST_DROP = 16  # warn state Must Drop reached this cycle
+ALL_FLAGS = 31
 
 
 @dataclass(slots=True)
@@ -126,6 +133,14 @@ _POOL_INT_FIELDS = (
     "cycle_wagers",
     "flags",
     "lock_amount",
+    "fire_threshold",
+    "armed_at",
+    "armed_bets",
+    "snooze_until",
+    "last_drop_at",
+    "deadline_at",
+    "deadline_open",
+    "drop_seq",
 )
 
 
@@ -161,6 +176,17 @@ class PoolState:
     closed: bool = False  # final drop of an expired jackpot: no further cycles
     meters: Meters = field(default_factory=Meters)
     hits: list[Hit] = field(default_factory=list)
+    # triggers and anti-prediction (triggers.py, warn.py, timing.py)
+    fire_threshold: int = 0  # secret: warn state On Fire from here (drawn between warn threshold and target)
+    armed_at: int = 0  # when the pool was seen at or above its target (0 = not armed)
+    armed_bets: int = 0  # qualifying bets since arming; the drop fires when it reaches eval_delay
+    snooze_until: int = 0  # operator delay-drop: no drop before this time
+    last_drop_at: int = 0  # when the last settled drop happened (deadline windows)
+    deadline_at: int = 0  # next must-drop / time-drop deadline being enforced (0 = not computed)
+    deadline_open: int = 0  # opening of that deadline's window
+    drop_seq: int = 0  # drops started this cycle (labels the winner draws)
+    fails: list[int] = field(default_factory=list)  # condition failure analysis: counts per reason, this cycle
+    retargets: list[list[int]] = field(default_factory=list)  # cancel-drop redraws: [lo, hi] per redraw
 
     # The spec's Pool State fields: visible_amount and cycle_number are stored as ``visible`` and
     # ``cycle`` (compact table values); current_amount and total_contributions are derived.
@@ -199,6 +225,8 @@ class PoolState:
         d["closed"] = self.closed
         d["meters"] = self.meters.to_dict()
         d["hits"] = [h.to_list() for h in self.hits]
+        d["fails"] = list(self.fails)
+        d["retargets"] = [list(r) for r in self.retargets]
         return d
 
     @classmethod
@@ -213,6 +241,8 @@ class PoolState:
         p.closed = bool(d.get("closed", False))
         p.meters = Meters.from_dict(d.get("meters", {}))
         p.hits = [Hit.from_list(h) for h in d.get("hits", [])]
+        p.fails = [int(x) for x in d.get("fails", [])]
+        p.retargets = [[int(x) for x in r] for r in d.get("retargets", [])]
         return p
 
 
@@ -223,6 +253,16 @@ class JackpotState:
     ``offsets`` is free for the streams layer to record the source offsets (or event ids)
     already applied, so one changelog record carries both the amounts and the proof of what
     was applied.
+
+    The trigger and payout stages add (all bounded, plain JSON):
+    - ``activity``  currency -> player_id -> activity record (``activity.py``): players with a
+      qualifying bet within the active window, oldest first, pruned on every call;
+    - ``last_seen`` currency -> [player_id, *record] of the last player pruned (force drops with
+      nobody active go to the most recently active player);
+    - ``wins``      wins in progress (``wins.py``), by win id;
+    - ``cascades``  scheduled waterfall drops: [due_at, level_id, currency, origin win id, mode, [players]];
+    - ``player_wins`` player_id -> [[time, level index], ...] within the longest win-cap period;
+    - ``segment_wins`` "level_id|segment" -> time of the segment's last win (guaranteed winners).
     """
 
     jackpot_id: str
@@ -231,6 +271,12 @@ class JackpotState:
     pools: dict[str, dict[str, PoolState]]  # currency -> level_id -> pool
     status_changed_at: int = 0
     offsets: dict[str, int] = field(default_factory=dict)
+    activity: dict[str, dict[str, list]] = field(default_factory=dict)
+    last_seen: dict[str, list] = field(default_factory=dict)
+    wins: dict[str, WinRecord] = field(default_factory=dict)
+    cascades: list[list] = field(default_factory=list)
+    player_wins: dict[str, list[list[int]]] = field(default_factory=dict)
+    segment_wins: dict[str, int] = field(default_factory=dict)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
         try:
@@ -254,6 +300,12 @@ class JackpotState:
             "levels": dict(self.level_status),
             "pools": {c: {lid: p.to_dict() for lid, p in by.items()} for c, by in self.pools.items()},
             "offsets": dict(self.offsets),
+            "activity": {c: {pid: _copy_record(r) for pid, r in by.items()} for c, by in self.activity.items()},
+            "last_seen": {c: _copy_record(r) for c, r in self.last_seen.items()},
+            "wins": {k: w.to_dict() for k, w in self.wins.items()},
+            "cascades": [_copy_record(c) for c in self.cascades],
+            "player_wins": {k: [list(x) for x in v] for k, v in self.player_wins.items()},
+            "segment_wins": dict(self.segment_wins),
         }
 
     @classmethod
@@ -271,7 +323,18 @@ class JackpotState:
             },
             status_changed_at=int(d.get("status_changed_at", 0)),
             offsets={k: int(o) for k, o in d.get("offsets", {}).items()},
+            activity={c: {pid: _copy_record(r) for pid, r in by.items()} for c, by in d.get("activity", {}).items()},
+            last_seen={c: _copy_record(r) for c, r in d.get("last_seen", {}).items()},
+            wins={k: WinRecord.from_dict(w) for k, w in d.get("wins", {}).items()},
+            cascades=[_copy_record(c) for c in d.get("cascades", [])],
+            player_wins={k: [[int(a) for a in x] for x in v] for k, v in d.get("player_wins", {}).items()},
+            segment_wins={k: int(v) for k, v in d.get("segment_wins", {}).items()},
         )
+
+
+def _copy_record(r: list) -> list:
+    """A copy of a record list, one level of nested lists/dicts deep (records hold no deeper nesting)."""
+    return [list(x) if isinstance(x, list) else dict(x) if isinstance(x, dict) else x for x in r]
 
 
 def reconciliation_gap(p: PoolState) -> int:

@@ -12,6 +12,15 @@ accepted when it is below the largest multiple of the span that fits in 2^256, t
 modulo the span, so there is no modulo bias; on rejection the counter advances. Labels are
 ``{jackpot_id}/{level_id}/{currency}/{cycle}/{purpose}``, which separates pools and cycles even
 if a seed were ever reused. ``random.random`` is never used.
+
+Draws made during the cycle (all from the same secret seed, so the reveal lets an auditor redo
+them): ``winner/{drop}/{k}`` the k-th winner draw of the cycle's drop number ``drop`` (multi-winner
+splits and fallback winners continue k), ``chain/{drop}/{k}`` chain-reaction draws,
+``retarget/{k}`` the k-th cancel-drop redraw of the target (and ``retarget-delay/{k}`` its new
+evaluation delay), ``off_peak/{bet_id}`` the time-of-day targeting chance of one trigger, and
+``rank/{drop}/{player}`` tie-breaks of proximity chain prizes. A weighted draw picks index i with
+probability weight_i / total: ``r = derive_int(seed, label, 0, total - 1)`` and i is the first
+index whose cumulative weight exceeds r (weights in snapshot order).
 """
 
 from __future__ import annotations
@@ -43,6 +52,10 @@ __all__ = [
     "PURPOSE_TARGET",
     "PURPOSE_WARN",
     "PURPOSE_DELAY",
+    "PURPOSE_FIRE",
+    "draw_weighted",
+    "derive_chance",
+    "fire_threshold",
 ]
 
 SEED_BYTES = 32
@@ -52,6 +65,7 @@ PURPOSE_SEED = "seed_amount"
 PURPOSE_TARGET = "win_target"
 PURPOSE_WARN = "warn_threshold"
 PURPOSE_DELAY = "evaluation_delay"
+PURPOSE_FIRE = "fire_threshold"
 
 
 def new_cycle_seed() -> bytes:
@@ -136,6 +150,7 @@ class CycleDraws:
     win_target: int
     warn_threshold: int
     evaluation_delay: int
+    fire_threshold: int = 0  # warn state On Fire: uniform between the warn threshold and the target
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -169,7 +184,36 @@ def draw_cycle(seed: bytes, ctx: CycleContext, r: DrawRanges) -> CycleDraws:
         win_target=target,
         warn_threshold=warn,
         evaluation_delay=delay,
+        fire_threshold=fire_threshold(seed, ctx, warn, target),
     )
+
+
+def fire_threshold(seed: bytes, ctx: CycleContext, warn: int, target: int) -> int:
+    """The cycle's secret On Fire threshold: uniform in [warn threshold, target]."""
+    return derive_int(seed, ctx.label(PURPOSE_FIRE), warn, max(warn, target))
+
+
+def draw_weighted(seed: bytes, label: str, weights: list[int]) -> tuple[int, int, int]:
+    """Pick an index with probability weight / total. Returns (index, r, total) for the audit log."""
+    total = sum(weights)
+    if total <= 0 or any(w < 0 for w in weights):
+        raise ValueError("weights must be non-negative with a positive total")
+    r = derive_int(seed, label, 0, total - 1)
+    acc = 0
+    for i, w in enumerate(weights):
+        acc += w
+        if r < acc:
+            return i, r, total
+    raise AssertionError("unreachable: r < total")
+
+
+def derive_chance(seed: bytes, label: str, num: int, den: int) -> bool:
+    """True with probability num/den (exact): r uniform in [0, den) and r < num."""
+    if num >= den:
+        return True
+    if num <= 0:
+        return False
+    return derive_int(seed, label, 0, den - 1) < num
 
 
 def rederive_cycle(revealed_seed: bytes | str, published_commitment: str, ctx: CycleContext, r: DrawRanges) -> CycleDraws:

@@ -96,6 +96,10 @@ def start_cycle(
     pool.win_target = draws.win_target
     pool.warn_threshold = draws.warn_threshold
     pool.eval_delay = draws.evaluation_delay
+    pool.fire_threshold = draws.fire_threshold
+    pool.armed_at = pool.armed_bets = pool.drop_seq = 0
+    pool.fails = []
+    pool.retargets = []
     pool.rng_seed = bytes(seed).hex()
     pool.commitment = draws.commitment
     pool.ranges = ranges.to_dict()
@@ -140,9 +144,17 @@ def reveal_event(cj: CompiledJackpot, pool: PoolState, cause: str, now: int) -> 
             "seed_draw": pool.seed_draw,
             "carry_in": pool.carry_in,
             "seed_amount": pool.seed_amount,
-            "win_target": pool.win_target,
+            # as drawn at cycle start (cancel-drop redraws replace them; see retargets)
+            "win_target": pool.retargets[0][2] if pool.retargets else pool.win_target,
             "warn_threshold": pool.warn_threshold,
-            "evaluation_delay": pool.eval_delay,
+            "evaluation_delay": pool.retargets[0][3] if pool.retargets else pool.eval_delay,
+            "fire_threshold": pool.fire_threshold,
+            # cancel-drop redraw k: [lo, hi, target replaced, delay replaced]; the last target and delay
+            # in force are final_win_target / final_evaluation_delay
+            "retargets": [list(r) for r in pool.retargets],
+            "final_win_target": pool.win_target,
+            "final_evaluation_delay": pool.eval_delay,
+            "drops": pool.drop_seq,
             "started_at": pool.started_at,
         },
         level_id=pool.level_id,
