@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -36,12 +35,18 @@ def stack() -> None:
 
 
 @stack.command("up")
-def stack_up() -> None:
+@click.option("--registry", is_flag=True, help="Also run a local schema registry (Apicurio, Confluent API).")
+def stack_up(registry: bool) -> None:
     """Install what is missing and start the local stack (idempotent)."""
+    from jackpot.ops.registry import SchemaRegistryService
     from jackpot.ops.stack import Stack, StackError
 
     try:
         Stack().up()
+        if registry:
+            service = SchemaRegistryService(get_settings())
+            service.up()
+            click.echo(f"schema registry: SCHEMA_REGISTRY_URL={service.url}")
     except StackError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -49,16 +54,21 @@ def stack_up() -> None:
 @stack.command("down")
 def stack_down() -> None:
     """Stop the services this stack started (and nothing else)."""
+    from jackpot.ops.registry import SchemaRegistryService
     from jackpot.ops.stack import Stack
 
+    SchemaRegistryService(get_settings()).down()
     Stack().down()
 
 
 @stack.command("status")
 def stack_status() -> None:
+    from jackpot.ops.registry import SchemaRegistryService
     from jackpot.ops.stack import Stack
 
-    click.echo(json.dumps(Stack().status(), indent=2))
+    status = Stack().status()
+    status["schema-registry"] = SchemaRegistryService(get_settings()).status()
+    click.echo(json.dumps(status, indent=2))
 
 
 # ------------------------------------------------------------ schema and topics

@@ -30,7 +30,11 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_acks=-1,
-        stream_wait_empty=False,
+        # On a rebalance, finish and ack every in-flight event (and flush what it
+        # produced) before giving partitions up.  Without it, a worker losing a bets
+        # partition keeps publishing contributions while the new owner re-publishes
+        # the same offsets, and the two streams interleave on the jackpot partition.
+        stream_wait_empty=True,
         # Health, readiness and metrics are served by the worker's own small HTTP
         # server (streams/health.py); Faust's web UI is not part of the product.
         web_enabled=False,

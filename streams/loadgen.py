@@ -39,11 +39,11 @@ from typing import TextIO
 from jackpot.settings import Settings
 from jackpot.streams.codec import catalog
 from jackpot.streams.kafka import producer
-from jackpot.streams.topics import BETS, TopicSpec, ensure_topics
+from jackpot.streams.topics import BETS, SESSIONS, ensure_topics
 
 BET_ID_NAMESPACE = uuid.UUID("6f1b0d9e-4c55-4d4b-9a35-0d7e3b1c2a10")
 # Inbound session events, keyed like the bets so a player's events share a partition.
-SESSIONS = TopicSpec("player-sessions", key="player_id")
+
 
 # Relative popularity of games; table games (stake x5) fund little or nothing.
 GAME_POPULARITY = {

@@ -20,7 +20,6 @@ from jackpot.engine.events import event_id
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
-from jackpot.engine.rng import os_seed_source
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 SYSTEM = "system"
@@ -107,14 +106,17 @@ class Pipeline:
 
     # ------------------------------------------------------------- jackpot
     @staticmethod
-    def new_state(cj: CompiledJackpot, now: int) -> tuple[JackpotState, list]:
-        """A jackpot seen for the first time: DRAFT, activated at once if its config says ACTIVE."""
-        state = new_jackpot_state(cj)
-        events = []
-        if cj.config.status == "ACTIVE":
-            events = activate(cj, state, os_seed_source, actor=SYSTEM, reason="configured active",
-                              cause_id=f"activate:{cj.fingerprint}", now=now)
-        return state, events
+    def draft_state(cj: CompiledJackpot) -> JackpotState:
+        """A jackpot seen for the first time: its pools, not yet started."""
+        return new_jackpot_state(cj)
+
+    @staticmethod
+    def activate_if_active(cj: CompiledJackpot, state: JackpotState, seed_source, now: int) -> list:
+        """Start every pool's first cycle when the config says ACTIVE; the events it caused."""
+        if cj.config.status != "ACTIVE":
+            return []
+        return activate(cj, state, seed_source, actor=SYSTEM, reason="configured active",
+                        cause_id=f"activate:{cj.fingerprint}", now=now)
 
     @staticmethod
     def load_state(doc: dict[str, Any]) -> JackpotState:

@@ -26,18 +26,37 @@ class TopicSpec:
 
 # Inputs from providers and the platform.
 BETS = TopicSpec("bets", key="player_id")
-# Internal: one request per matched jackpot, repartitioned for the single writer.
+SESSIONS = TopicSpec("player-sessions", key="player_id")  # PlayerSessionStart / PlayerSessionEnd
+PLAYERS = TopicSpec("player-profiles", key="player_id", compacted=True)  # PlayerProfile (latest)
+# Internal, all keyed by jackpot_id and co-partitioned with the jackpot table: the
+# single writer of a jackpot reads every input that changes it from these.
 CONTRIBUTIONS = TopicSpec("jackpot-contributions", key="jackpot_id")
+COMMANDS = TopicSpec("operator-commands", key="jackpot_id")  # OperatorCommand
+WALLET_RESULTS = TopicSpec("wallet-credit-results", key="jackpot_id")  # WalletCreditResult
+CLOCK = TopicSpec("clock-ticks", key="jackpot_id")  # ClockTick, one per partition per tick
 # Jackpot configuration (latest per jackpot), read by every worker.
 CONFIGS = TopicSpec("jackpot-configs", key="jackpot_id", compacted=True)
-# Outbound events.
+# Outbound events of the specification (CRM, gateway, reporting consume these).
 POOL_UPDATED = TopicSpec("pool-updated", key="jackpot_id")
+JACKPOT_WON = TopicSpec("jackpot-won", key="jackpot_id")
+JACKPOT_RESEEDED = TopicSpec("jackpot-reseeded", key="jackpot_id")
+WARN_THRESHOLD = TopicSpec("warn-threshold-reached", key="jackpot_id")
+STATE_CHANGED = TopicSpec("jackpot-state-changed", key="jackpot_id")
+APPROACHING_MAX = TopicSpec("pool-approaching-max", key="jackpot_id")
+# Every other engine event (warn states, approvals, payout alerts, cascades...).
+ENGINE_EVENTS = TopicSpec("jackpot-events", key="jackpot_id")
+# Audit-only events (revealed seeds, winner snapshots, operator actions).
+AUDIT = TopicSpec("audit-events", key="jackpot_id")
+# Payout: commands to the wallet adapter.
+WALLET_COMMANDS = TopicSpec("wallet-credit-commands", key="jackpot_id")
 # Ledger events for the PostgreSQL sink.
 LEDGER = TopicSpec("ledger-contributions", key="jackpot_id")
 # Anything that could not be processed, kept whole with the reason.
 DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
 
-ALL = (BETS, CONTRIBUTIONS, CONFIGS, POOL_UPDATED, LEDGER, DEAD_LETTERS)
+ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, WALLET_RESULTS, CLOCK, CONFIGS,
+       POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,
+       ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS)
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

@@ -14,12 +14,13 @@ jackpot table follows its partitions (standby replicas make the hand-over fast).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
+import weakref
 from collections import defaultdict
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 
 from jackpot.settings import Settings
@@ -27,13 +28,26 @@ from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues
 from jackpot.streams import topics as T
 from jackpot.streams.app import create_app
-from jackpot.streams.codec import DecodeError, EncodeError, catalog
+from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.tables.jackpots import JackpotRecord, jackpot_table
 
 log = logging.getLogger(__name__)
+
+
+def bind_partition(event: EventT) -> None:
+    """Make table reads and writes in this task use ``event``'s partition.
+
+    Faust picks the RocksDB partition and the changelog partition of a table access
+    from the task's "current event".  A ``take_events`` batch spans partitions, so the
+    agent binds each jackpot's own event before touching its value.  Only the context
+    variable is set: ``Stream._set_current_event`` would also overwrite the stream's
+    shared ``current_event`` attribute, which the take buffer reads across an await,
+    and a message would then be buffered under another message's event.
+    """
+    _current_event.set(weakref.ref(event))
 
 
 class Worker:
@@ -110,59 +124,58 @@ class Worker:
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
             for ev in events:
                 by_jackpot[ev.message.key or b""].append(ev)
+            pending = []
             for key, evs in by_jackpot.items():
-                await self._apply_jackpot_batch(stream, key, evs)
+                batch = await self._apply_jackpot_batch(stream, key, evs)
+                if batch is not None and batch.dirty:
+                    pending.append(batch)
+            await self._commit(stream, pending)
 
-    async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes, evs: list[EventT]) -> None:
+    async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
+        """Publish every batch's outputs, wait until the broker has them, then persist."""
+        for batch in batches:
+            await batch.publish()
+        if batches:
+            await self.app.producer.flush()
+        for batch in batches:
+            bind_partition(batch.last_event)
+            batch.persist()
+
+    async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
+                                   evs: list[EventT]) -> "_JackpotBatch | None":
+        """Apply one jackpot's share of a batch, publishing outputs before persisting state.
+
+        Order per checkpoint: publish outputs -> flush -> write the table value.  A crash
+        before the write replays the inputs from the persisted state, which reproduces
+        the same outputs (same ids: consumers drop the copies); a crash after it skips
+        them by their offset marks, and their outputs are already out.  Randomness is
+        the one thing a replay would not reproduce, so cycle seeds are drawn a cycle
+        ahead and persisted (and flushed) before anything derived from them is published.
+        """
         jackpot_id = key.decode(errors="replace")
         compiled = self.configs.compiled.get(jackpot_id)
         if compiled is None:
             for ev in evs:
                 await self.dead("jackpot", ev, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
-            return
+            return None
         # Table reads and writes go to the RocksDB partition (and changelog partition) of
         # the stream's "current event". A batch can span partitions, so point it at this
         # jackpot's own events before touching its value.
-        stream._set_current_event(evs[-1])
-        stored = self.table.get(key)
-        touched: set[tuple[str, str]] = set()
-        if stored:
-            record = JackpotRecord.from_dict(stored)
-            state = self.pipeline.load_state(record.state)
-        else:
-            first = self._first_timestamp(evs)
-            state, events = self.pipeline.new_state(compiled, first)
-            record = JackpotRecord({}, config_version=compiled.fingerprint)
-            touched.update((e.payload["level_id"], e.payload["currency"])
-                           for e in events if e.event_type == "PoolUpdated")
-        ledger_out: list[dict] = []
-        now = self._first_timestamp(evs)
-        changed = not stored
+        bind_partition(evs[-1])
+        batch = _JackpotBatch(self, key, compiled, evs[-1])
+        await batch.open(self.table.get(key), self._first_timestamp(evs))
         for ev in evs:
             try:
                 _, req = self.codec.decode(ev.value, expect="ContributionRequest")
             except DecodeError as exc:
                 await self.dead("jackpot", ev, exc)
                 continue
-            if record.already_applied_bet(req["source_partition"], req["source_offset"]):
+            if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
                 continue  # replay after a crash: this bet is already in the state
-            outcome = self.pipeline.contribute(compiled, state, req)
-            record.mark_bet(req["source_partition"], req["source_offset"])
-            record.sequence += 1
-            changed = True
-            now = max(now, outcome.timestamp)
-            if outcome.ledger is not None:
-                ledger_out.append(outcome.ledger)
-            touched.update(outcome.touched)
-        if not changed:
-            return
-        record.state = self.pipeline.dump_state(state)
-        self.table[key] = record.to_dict()
-        for entry in ledger_out:
-            await self.ledger_topic.send(key=key, value=self.codec.encode("ContributionApplied", entry))
-        for level_id, currency in sorted(touched):
-            update = self.pipeline.pool_updated(compiled, state, level_id, currency, record.sequence, now)
-            await self.pool_updated_topic.send(key=key, value=self.codec.encode("PoolUpdated", update))
+            batch.contribute(req)
+            if batch.record.seeds_consumed:
+                await batch.checkpoint()
+        return batch
 
     def _first_timestamp(self, evs: list[EventT]) -> int:
         """Time of the first input, so a jackpot's creation is stamped by its cause."""
@@ -200,6 +213,83 @@ class Worker:
                 except (OSError, ConnectionError) as exc:
                     log.error("redis unavailable, retrying", extra={"error": str(exc)})
                     await asyncio.sleep(1.0)
+
+
+class _JackpotBatch:
+    """One jackpot's state while a batch is applied, and the outputs waiting to go out."""
+
+    def __init__(self, worker: Worker, key: bytes, compiled, last_event: EventT) -> None:
+        self.w = worker
+        self.key = key
+        self.compiled = compiled
+        self.last_event = last_event
+        self.record: JackpotRecord
+        self.state = None
+        self.outputs: list[tuple[faust.TopicT, bytes]] = []
+        self.touched: set[tuple[str, str]] = set()
+        self.now = 0
+        self.dirty = False
+
+    async def open(self, stored: dict | None, now: int) -> None:
+        p = self.w.pipeline
+        self.now = now
+        if stored:
+            self.record = JackpotRecord.from_dict(stored)
+            self.state = p.load_state(self.record.state)
+            return
+        # First sight of this jackpot: persist its pools and pre-drawn seeds before any
+        # output exists, then activate from those seeds.
+        state = p.draft_state(self.compiled)
+        self.record = JackpotRecord(p.dump_state(state), config_version=self.compiled.fingerprint)
+        self.record.predraw_seeds([(pool.level_id, pool.currency) for pool in state.iter_pools()])
+        self.state = state
+        self.persist()
+        await self.w.app.producer.flush()
+        self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
+        self.dirty = True
+        await self.checkpoint()
+
+    def contribute(self, req: dict) -> None:
+        outcome = self.w.pipeline.contribute(self.compiled, self.state, req)
+        self.record.mark_bet(req["source_partition"], req["source_offset"])
+        self.record.sequence += 1
+        self.dirty = True
+        self.now = max(self.now, outcome.timestamp)
+        if outcome.ledger is not None:
+            self.outputs.append((self.w.ledger_topic, self.w.codec.encode("ContributionApplied", outcome.ledger)))
+        self.touched.update(outcome.touched)
+
+    def emit_engine_events(self, events) -> None:
+        for e in events:
+            if e.event_type == "PoolUpdated":
+                self.touched.add((e.payload["level_id"], e.payload["currency"]))
+
+    async def publish(self) -> None:
+        """Send the pending outputs (PoolUpdated coalesced to one per touched pool)."""
+        w = self.w
+        for level_id, currency in sorted(self.touched):
+            update = w.pipeline.pool_updated(self.compiled, self.state, level_id, currency,
+                                            self.record.sequence, self.now)
+            self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update)))
+        self.touched.clear()
+        for topic, value in self.outputs:
+            await topic.send(key=self.key, value=value)
+        self.outputs.clear()
+
+    def persist(self) -> None:
+        """Write the table value (the caller has bound the stream to this jackpot's partition)."""
+        self.record.state = self.w.pipeline.dump_state(self.state)
+        self.w.table[self.key] = self.record.to_dict()
+        self.record.seeds_consumed = False
+        self.dirty = False
+
+    async def checkpoint(self) -> None:
+        """Mid-batch: publish, flush, persist, flush — used after a seed was consumed, so the
+        replacement seed is durable before a later input of this batch can use it."""
+        await self.publish()
+        await self.w.app.producer.flush()
+        self.persist()
+        await self.w.app.producer.flush()
 
 
 def _closer(worker: Worker) -> Any:

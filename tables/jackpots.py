@@ -9,10 +9,17 @@ in.  Contributions are identified by the position of their bet in the bets topic
 bets partition a jackpot sees increasing offsets and a single high-water mark per
 partition suffices.  Inputs addressed to the jackpot directly (commands, wallet
 results, clock ticks) use their own topic's offset.
+
+Cycle seeds are drawn from the OS CSPRNG one cycle ahead and stored here
+(``seeds``) before anything derived from them is published.  Every output is then a
+deterministic function of a persisted value and an input, so the agent can publish
+outputs first and persist the state after: a replay reproduces the same outputs
+with the same ids, and a seed never reaches a player before it is durable.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +40,26 @@ class JackpotRecord:
     input_marks: dict[str, int] = field(default_factory=dict)  # input topic -> highest offset applied
     config_version: str = ""
     sequence: int = 0  # inputs applied so far; orders PoolUpdated per pool for consumers
+    seeds: dict[str, str] = field(default_factory=dict)  # "level|currency" -> next cycle seed (hex)
+    seeds_consumed: bool = field(default=False, compare=False)  # in memory only
+
+    def predraw_seeds(self, pools: list[tuple[str, str]]) -> None:
+        for level_id, currency in pools:
+            self.seeds.setdefault(f"{level_id}|{currency}", secrets.token_bytes(32).hex())
+
+    def take_seed(self, level_id: str, currency: str, cycle: int) -> bytes:
+        """Seed source for the engine: the persisted seed, replaced by a fresh draw.
+
+        The fresh draw is only in memory until the next checkpoint persists it, and the
+        agent checkpoints before it can be used (``seeds_consumed``).
+        """
+        key = f"{level_id}|{currency}"
+        seed = self.seeds.get(key)
+        if seed is None:
+            raise LookupError(f"no pre-drawn seed for pool {key}; it must be persisted before use")
+        self.seeds[key] = secrets.token_bytes(32).hex()
+        self.seeds_consumed = True
+        return bytes.fromhex(seed)
 
     def already_applied_bet(self, partition: int, offset: int) -> bool:
         mark = self.bet_marks.get(str(partition))
@@ -50,12 +77,12 @@ class JackpotRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "bet_marks": self.bet_marks, "input_marks": self.input_marks,
-                "config_version": self.config_version, "sequence": self.sequence}
+                "config_version": self.config_version, "sequence": self.sequence, "seeds": self.seeds}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "JackpotRecord":
         return cls(doc["state"], dict(doc.get("bet_marks", {})), dict(doc.get("input_marks", {})),
-                   doc.get("config_version", ""), int(doc.get("sequence", 0)))
+                   doc.get("config_version", ""), int(doc.get("sequence", 0)), dict(doc.get("seeds", {})))
 
 
 def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
@@ -63,7 +90,7 @@ def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
         TABLE_NAME,
         default=None,
         partitions=settings.partitions,
-        schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+        key_type=bytes,  # bytes -> "raw" on the changelog; values are JSON dicts
         # compact only: "compact,delete" can stall changelog recovery forever (faust #176)
         extra_topic_configs={"cleanup.policy": "compact"},
         options=dict(ROCKSDB_OPTIONS),
