@@ -111,6 +111,17 @@ def gateway() -> None:
     web.run_app(create_gateway(s), host=s.gateway_host, port=s.gateway_port, print=None)
 
 
+@main.command()
+@click.option("--port", type=int, default=None, help="default: JACKPOT_WALLET_PORT (8790)")
+def wallet(port: int | None) -> None:
+    """Run the reference wallet (idempotent credits, fault injection) for demos and tests."""
+    from aiohttp import web
+
+    from jackpot.ops.wallet import create_wallet
+
+    web.run_app(create_wallet(), host="127.0.0.1", port=port or get_settings().wallet_port, print=None)
+
+
 # -------------------------------------------------------------------- configs
 @main.group()
 def config() -> None:

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)
     batch_within_s: float = Field(0.02, alias="JACKPOT_BATCH_WITHIN_S", gt=0)
 
+    # Time inside the partitions: the leader publishes a tick to every partition this often.
+    clock_interval_s: float = Field(1.0, alias="JACKPOT_CLOCK_INTERVAL_S", gt=0)
+
+    # Payout: the operator's wallet (the reference wallet of `jackpot wallet` by default).
+    wallet_url: str = Field("http://127.0.0.1:8790", alias="WALLET_URL")
+    wallet_port: int = Field(8790, alias="JACKPOT_WALLET_PORT")
+
     # Gateway.
     gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")
     gateway_port: int = Field(8780, alias="JACKPOT_GATEWAY_PORT")

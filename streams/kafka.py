@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from jackpot.settings import Settings
 
@@ -50,3 +51,8 @@ async def assign_all(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     consumer.assign(tps)
     return tps
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as Java's) gives ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

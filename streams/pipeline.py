@@ -15,7 +15,17 @@ from typing import Any, Iterable
 
 from jackpot.engine.compiled import CompiledJackpot, compile_jackpot
 from jackpot.engine.config import Jackpot
+from jackpot.engine.activity import BetContext
 from jackpot.engine.contribution import Bet, ContributionResult, apply_contribution, pool_updated_event
+from jackpot.engine.handlers import (
+    EngineOutput,
+    evaluate_after_contribution,
+    handle_command,
+    handle_wallet_result,
+    tick,
+)
+from jackpot.engine.overrides import OperatorCommand
+from jackpot.engine.payout import WalletResult
 from jackpot.engine.events import event_id
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
@@ -37,6 +47,22 @@ class Outcome:
     ledger: dict | None  # ContributionApplied record, when anything was booked
     touched: tuple[tuple[str, str], ...]  # (level_id, currency) pools that changed
     timestamp: int  # epoch ms of the bet: the time of everything it caused
+    bet: Bet | None = None
+
+
+@dataclass(slots=True)
+class InputOutcome:
+    """What a command, wallet result or clock tick did."""
+
+    events: list
+    commands: list
+    now: int
+    note: str | None = None  # why a command was refused or a wallet result ignored
+
+
+def _micros_if_money(key: str, value: Any) -> Any:
+    """Avro decimals (money) -> integer micros for the engine's command records."""
+    return to_micros(value) if isinstance(value, Decimal) else value
 
 
 def ms(ts: dt.datetime) -> int:
@@ -141,7 +167,7 @@ class Pipeline:
         )
         result = apply_contribution(cj, state, bet)
         if not result.applied:
-            return Outcome(result, None, (), bet.timestamp)
+            return Outcome(result, None, (), bet.timestamp, bet)
         touched = tuple((lc.level_id, bet.currency) for lc in result.levels)
         ledger = {
             "event_id": event_id("ContributionApplied", cj.jackpot_id, None, bet.currency, bet.bet_id),
@@ -169,7 +195,41 @@ class Pipeline:
                 for lc in result.levels
             ],
         }
-        return Outcome(result, ledger, touched, bet.timestamp)
+        return Outcome(result, ledger, touched, bet.timestamp, bet)
+
+    @staticmethod
+    def evaluate(cj: CompiledJackpot, state: JackpotState, req: dict, outcome: Outcome, seed_source) -> EngineOutput:
+        """Pipeline step 8 for one contribution: triggers, and the drop they may start."""
+        ctx = BetContext(
+            bet=outcome.bet,
+            segments=tuple(req.get("segments") or ()),
+            loyalty_tier=int(req.get("loyalty_tier") or 0),
+            kyc_verified=bool(req.get("kyc_verified", False)),
+            jurisdiction=str(req.get("jurisdiction") or ""),
+            excluded=bool(req.get("excluded", False)),
+            self_excluded=bool(req.get("self_excluded", False)),
+            session_spins=int(req.get("session_spins") or 0),
+            session_started_at=ms(req["session_started_at"]) if req.get("session_started_at") else 0,
+        )
+        return evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
+
+    @staticmethod
+    def apply_input(cj: CompiledJackpot, state: JackpotState, name: str, rec: dict, seed_source) -> InputOutcome:
+        """Route an operator command, wallet result or clock tick to its engine entry point."""
+        now = ms(rec["timestamp"])
+        note = None
+        if name == "OperatorCommand":
+            cmd = OperatorCommand.from_dict({k: _micros_if_money(k, v) for k, v in rec.items()})
+            out = handle_command(cj, state, cmd, now, seed_source)
+            note = out.rejected
+        elif name == "WalletCreditResult":
+            out = handle_wallet_result(cj, state, WalletResult.from_dict(rec), now, seed_source)
+            note = out.ignored
+        elif name == "ClockTick":
+            out = tick(cj, state, now, seed_source)
+        else:
+            raise ValueError(f"{name} is not a jackpot input")
+        return InputOutcome(out.events, out.commands, now, note)
 
     @staticmethod
     def pool_updated(cj: CompiledJackpot, state: JackpotState, level_id: str, currency: str,

@@ -14,15 +14,18 @@ jackpot table follows its partitions (standby replicas make the hand-over fast).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import weakref
 from collections import defaultdict
 from typing import Any
 
+import aiohttp
 import faust
 from faust.streams import _current_event
 from faust.types import EventT
 
+from jackpot.engine.events import event_id
 from jackpot.settings import Settings
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues
@@ -31,10 +34,14 @@ from jackpot.streams.app import create_app
 from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
+from jackpot.streams.kafka import partition_for
+from jackpot.streams.outputs import encode as encode_event
+from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.tables.jackpots import JackpotRecord, jackpot_table
 
 log = logging.getLogger(__name__)
+INPUT_SCHEMAS = ("ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
 
 
 def bind_partition(event: EventT) -> None:
@@ -70,16 +77,27 @@ class Worker:
 
         self.bets_topic = topic(T.BETS)
         self.contributions_topic = topic(T.CONTRIBUTIONS)
+        self.commands_topic = topic(T.COMMANDS)
+        self.wallet_results_topic = topic(T.WALLET_RESULTS)
+        self.clock_topic = topic(T.CLOCK)
+        # Every input that changes a jackpot, co-partitioned: one agent applies them in order.
+        self.jackpot_inputs = app.topic(
+            *(settings.topic(t.name) for t in (T.CONTRIBUTIONS, T.COMMANDS, T.WALLET_RESULTS, T.CLOCK)),
+            key_serializer="raw", value_serializer="raw")
+        self.out_topics = {spec.name: topic(spec) for spec in T.ALL}
         self.pool_updated_topic = topic(T.POOL_UPDATED)
         self.ledger_topic = topic(T.LEDGER)
         self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
 
         app.agent(self.bets_topic, name="router", concurrency=1)(self.router)
-        app.agent(self.contributions_topic, name="jackpot", concurrency=1)(self.jackpot_agent)
+        app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
+        app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(self.payout_agent)
         app.agent(self.ledger_topic, name="ledger-sink", concurrency=1)(self.ledger_sink)
         app.agent(self.pool_updated_topic, name="live-sink", concurrency=1)(self.live_sink)
         app.task(self._start_config_view)
+        app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
+        self._tick = 0
         app.service(_closer(self))
 
     async def _start_config_view(self) -> None:
@@ -120,16 +138,25 @@ class Worker:
         """
         await self.configs.ready.wait()
         s = self.settings
+        clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
             for ev in events:
-                by_jackpot[ev.message.key or b""].append(ev)
+                if ev.message.topic == clock:  # a tick is for every jackpot of its partition
+                    for jackpot_id in self.jackpots_in_partition(ev.message.partition):
+                        by_jackpot[jackpot_id.encode()].append(ev)
+                else:
+                    by_jackpot[ev.message.key or b""].append(ev)
             pending = []
             for key, evs in by_jackpot.items():
                 batch = await self._apply_jackpot_batch(stream, key, evs)
                 if batch is not None and batch.dirty:
                     pending.append(batch)
             await self._commit(stream, pending)
+
+    def jackpots_in_partition(self, partition: int) -> list[str]:
+        n = self.settings.partitions
+        return [jid for jid in self.configs.compiled if partition_for(jid.encode(), n) == partition]
 
     async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
         """Publish every batch's outputs, wait until the broker has them, then persist."""
@@ -164,15 +191,22 @@ class Worker:
         bind_partition(evs[-1])
         batch = _JackpotBatch(self, key, compiled, evs[-1])
         await batch.open(self.table.get(key), self._first_timestamp(evs))
+        contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
+            msg = ev.message
             try:
-                _, req = self.codec.decode(ev.value, expect="ContributionRequest")
+                name, rec = self.codec.decode(ev.value, expect=INPUT_SCHEMAS)
             except DecodeError as exc:
                 await self.dead("jackpot", ev, exc)
                 continue
-            if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
-                continue  # replay after a crash: this bet is already in the state
-            batch.contribute(req)
+            if msg.topic == contributions:
+                if batch.record.already_applied_bet(rec["source_partition"], rec["source_offset"]):
+                    continue  # replay after a crash: this bet is already in the state
+                batch.contribute(rec)
+            else:
+                if batch.record.already_applied_input(msg.topic, msg.offset):
+                    continue
+                batch.apply_input(name, rec, msg.topic, msg.offset)
             if batch.record.seeds_consumed:
                 await batch.checkpoint()
         return batch
@@ -180,6 +214,34 @@ class Worker:
     def _first_timestamp(self, evs: list[EventT]) -> int:
         """Time of the first input, so a jackpot's creation is stamped by its cause."""
         return int(evs[0].message.timestamp * 1000)
+
+    # -------------------------------------------------------------------- time
+    async def clock(self) -> None:
+        """Leader only: one tick to every partition, so time-driven work (deadlines,
+        retries, approvals, cascades) runs inside the partitions, in order with the rest."""
+        now = dt.datetime.now(dt.timezone.utc)
+        self._tick += 1
+        interval = int(self.settings.clock_interval_s * 1000)
+        for p in range(self.settings.partitions):
+            tick = {"event_id": event_id("ClockTick", "", None, None, f"{p}:{int(now.timestamp() * 1000)}"),
+                    "timestamp": now, "partition": p, "sequence": self._tick, "interval_ms": interval}
+            await self.clock_topic.send(key=f"tick:{p}".encode(), partition=p,
+                                        value=self.codec.encode("ClockTick", tick))
+
+    # ------------------------------------------------------------------ payout
+    async def payout_agent(self, stream: faust.StreamT) -> None:
+        """Wallet credit commands -> one idempotent wallet call each -> results on the
+        jackpot's partition. Retries are the engine's (by attempt number, on clock ticks)."""
+        async with aiohttp.ClientSession() as session:
+            async for event in stream.events():
+                try:
+                    _, cmd = self.codec.decode(event.value, expect="WalletCreditCommand")
+                except DecodeError as exc:
+                    await self.dead("payout", event, exc)
+                    continue
+                result = await call_wallet(session, self.settings.wallet_url, cmd)
+                await self.wallet_results_topic.send(
+                    key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
     # ------------------------------------------------------------------- sinks
     async def ledger_sink(self, stream: faust.StreamT) -> None:
@@ -258,11 +320,28 @@ class _JackpotBatch:
         if outcome.ledger is not None:
             self.outputs.append((self.w.ledger_topic, self.w.codec.encode("ContributionApplied", outcome.ledger)))
         self.touched.update(outcome.touched)
+        # pipeline step 8: triggers, and the drop they may start
+        out = self.w.pipeline.evaluate(self.compiled, self.state, req, outcome, self.record.take_seed)
+        self.emit_engine_events(out.events)
+        self.emit_engine_events(out.commands)
+
+    def apply_input(self, name: str, rec: dict, topic: str, offset: int) -> None:
+        """An operator command, a wallet result or a clock tick, applied in partition order."""
+        out = self.w.pipeline.apply_input(self.compiled, self.state, name, rec, self.record.take_seed)
+        self.record.mark_input(topic, offset)
+        self.record.sequence += 1
+        self.dirty = True
+        self.now = max(self.now, out.now)
+        self.emit_engine_events(out.events)
+        self.emit_engine_events(out.commands)
 
     def emit_engine_events(self, events) -> None:
         for e in events:
             if e.event_type == "PoolUpdated":
                 self.touched.add((e.payload["level_id"], e.payload["currency"]))
+            else:
+                wire = encode_event(e)
+                self.outputs.append((self.w.out_topics[wire.topic.name], wire.value))
 
     async def publish(self) -> None:
         """Send the pending outputs (PoolUpdated coalesced to one per touched pool)."""

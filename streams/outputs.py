@@ -1,0 +1,95 @@
+"""Where each engine event goes, and its wire form.
+
+The specification's outbound events go to their own topics in their own Avro
+schema (the fields the schema names, money converted from integer micros to Avro
+decimals at this edge); wallet credit commands go to the payout agent; audit-only
+records to the audit topic; every other engine event travels whole, as canonical
+JSON inside the generic ``JackpotEvent`` envelope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jackpot.engine.events import AUDIT_ONLY, EngineEvent
+from jackpot.engine.money import from_micros
+from jackpot.streams import topics as T
+from jackpot.streams.codec import catalog
+
+# engine event type -> (topic, Avro schema) for the events with a schema of their own
+ROUTES: dict[str, tuple[T.TopicSpec, str]] = {
+    "JackpotWon": (T.JACKPOT_WON, "JackpotWon"),
+    "JackpotReseeded": (T.JACKPOT_RESEEDED, "JackpotReseeded"),
+    "WarnThresholdReached": (T.WARN_THRESHOLD, "WarnThresholdReached"),
+    "JackpotStateChanged": (T.STATE_CHANGED, "JackpotStateChanged"),
+    "PoolApproachingMax": (T.APPROACHING_MAX, "PoolApproachingMax"),
+    "WalletCreditCommand": (T.WALLET_COMMANDS, "WalletCreditCommand"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    topic: T.TopicSpec
+    value: bytes
+
+
+def _convert(value: Any, schema: Any) -> Any:
+    """Engine JSON value -> the Python value fastavro expects for ``schema``."""
+    if isinstance(schema, list):  # union: null or one type
+        if value is None:
+            return None
+        branch = next(s for s in schema if s != "null")
+        return _convert(value, branch)
+    if isinstance(schema, dict):
+        logical = schema.get("logicalType")
+        if logical == "decimal":
+            return from_micros(int(value)) if isinstance(value, int) else value
+        if logical == "timestamp-millis":
+            return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.timezone.utc)
+        if schema.get("type") == "array":
+            return [_convert(v, schema["items"]) for v in value]
+        if schema.get("type") == "record":
+            return {f["name"]: _convert(value.get(f["name"]), f["type"]) for f in schema["fields"]
+                    if f["name"] in value or "default" not in f}
+        if schema.get("type") == "enum":
+            return str(value)
+    if schema == "string" and value is not None and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def to_record(event: EngineEvent, schema_name: str) -> dict:
+    """An engine event in the shape of one of our Avro schemas (fields by name)."""
+    doc = catalog().by_name[schema_name].parsed
+    source = dict(event.payload)
+    source.update(event_id=event.event_id, timestamp=event.timestamp, event_version=event.event_version)
+    record = {}
+    for f in doc["fields"]:
+        name = f["name"]
+        if name == "event_type":
+            continue
+        if name in source:
+            record[name] = _convert(source[name], f["type"])
+        elif "default" not in f:
+            raise KeyError(f"{schema_name}.{name}: missing from engine event {event.event_type}")
+    return record
+
+
+def encode(event: EngineEvent) -> Wire:
+    codec = catalog()
+    route = ROUTES.get(event.event_type)
+    if route is not None:
+        topic, schema = route
+        return Wire(topic, codec.encode(schema, to_record(event, schema)))
+    topic = T.AUDIT if event.event_type in AUDIT_ONLY else T.ENGINE_EVENTS
+    return Wire(topic, codec.encode("JackpotEvent", {
+        "event_id": event.event_id,
+        "timestamp": dt.datetime.fromtimestamp(event.timestamp / 1000, tz=dt.timezone.utc),
+        "event_version": event.event_version,
+        "jackpot_id": event.jackpot_id,
+        "kind": event.event_type,
+        "payload_json": json.dumps(event.payload, sort_keys=True, default=str),
+    }))
