@@ -167,5 +167,14 @@ def demo(rate: float) -> None:
     sys.exit(run_demo(get_settings(), rate=rate))
 
 
+def _register_optional_commands() -> None:
+    """Command groups that live with their subsystems."""
+    from jackpot.simulation.cli import simulate
+
+    main.add_command(simulate)
+
+
+_register_optional_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
