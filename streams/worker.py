@@ -27,6 +27,7 @@ from faust.types import EventT
 
 from jackpot.engine.events import event_id
 from jackpot.settings import Settings
+from jackpot.sinks.consumer import SinkLoop
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues
 from jackpot.streams import topics as T
@@ -93,8 +94,12 @@ class Worker:
         app.agent(self.bets_topic, name="router", concurrency=1)(self.router)
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
         app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(self.payout_agent)
-        app.agent(self.ledger_topic, name="ledger-sink", concurrency=1)(self.ledger_sink)
-        app.agent(self.pool_updated_topic, name="live-sink", concurrency=1)(self.live_sink)
+        self.sinks = [
+            SinkLoop("ledger", settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
+                     [settings.topic(T.LEDGER.name)], self.write_ledger),
+            SinkLoop("live", settings.kafka_bootstrap_servers, f"{settings.app_id}-live-sink",
+                     [settings.topic(T.POOL_UPDATED.name)], self.write_live, max_records=1000),
+        ]
         app.task(self._start_config_view)
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
         self._tick = 0
@@ -148,11 +153,15 @@ class Worker:
                 else:
                     by_jackpot[ev.message.key or b""].append(ev)
             pending = []
-            for key, evs in by_jackpot.items():
-                batch = await self._apply_jackpot_batch(stream, key, evs)
-                if batch is not None and batch.dirty:
-                    pending.append(batch)
-            await self._commit(stream, pending)
+            try:
+                for key, evs in by_jackpot.items():
+                    batch = await self._apply_jackpot_batch(stream, key, evs)
+                    if batch is not None and batch.dirty:
+                        pending.append(batch)
+                await self._commit(stream, pending)
+            except BaseException as exc:
+                log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
+                raise
 
     def jackpots_in_partition(self, partition: int) -> list[str]:
         n = self.settings.partitions
@@ -160,10 +169,10 @@ class Worker:
 
     async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
         """Publish every batch's outputs, wait until the broker has them, then persist."""
+        sent = []
         for batch in batches:
-            await batch.publish()
-        if batches:
-            await self.app.producer.flush()
+            sent += await batch.publish()
+        await asyncio.gather(*sent)  # our own messages only: a global flush starves under load
         for batch in batches:
             bind_partition(batch.last_event)
             batch.persist()
@@ -244,37 +253,35 @@ class Worker:
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
     # ------------------------------------------------------------------- sinks
-    async def ledger_sink(self, stream: faust.StreamT) -> None:
-        """Ledger events -> PostgreSQL, batched and idempotent; acks only after commit."""
-        async for events in stream.take_events(2000, within=0.25):
-            records = []
-            for ev in events:
-                try:
-                    records.append(self.codec.decode(ev.value, expect="ContributionApplied")[1])
-                except DecodeError as exc:
-                    await self.dead("ledger-sink", ev, exc)
-            await write_with_retry(self.ledger, records, on_outage=self._db_outage)
+    async def _decode_all(self, records, expect: str, stage: str) -> list[dict]:
+        out = []
+        for r in records:
+            try:
+                out.append(self.codec.decode(r.value, expect=expect)[1])
+            except DecodeError as exc:
+                dl = dead_letter(stage, r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
+                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
+        return out
+
+    async def write_ledger(self, records) -> None:
+        """Ledger events -> PostgreSQL, batched and idempotent; retried until it takes them."""
+        events = await self._decode_all(records, "ContributionApplied", "ledger-sink")
+        await write_with_retry(self.ledger, events, on_outage=self._db_outage)
 
     async def _db_outage(self, exc: Exception) -> None:
         log.error("ledger database unavailable; holding offsets until it returns",
                   extra={"error": str(exc)})
 
-    async def live_sink(self, stream: faust.StreamT) -> None:
+    async def write_live(self, records) -> None:
         """PoolUpdated -> Redis (compare-and-set on sequence, so replays never go back)."""
-        async for events in stream.take_events(1000, within=0.05):
-            updates = []
-            for ev in events:
-                try:
-                    updates.append(self.codec.decode(ev.value, expect="PoolUpdated")[1])
-                except DecodeError as exc:
-                    await self.dead("live-sink", ev, exc)
-            while True:
-                try:
-                    await self.live.apply_pool_updates(updates)
-                    break
-                except (OSError, ConnectionError) as exc:
-                    log.error("redis unavailable, retrying", extra={"error": str(exc)})
-                    await asyncio.sleep(1.0)
+        updates = await self._decode_all(records, "PoolUpdated", "live-sink")
+        while True:
+            try:
+                await self.live.apply_pool_updates(updates)
+                return
+            except (OSError, ConnectionError) as exc:
+                log.error("redis unavailable, retrying", extra={"error": str(exc)})
+                await asyncio.sleep(1.0)
 
 
 class _JackpotBatch:
@@ -305,8 +312,7 @@ class _JackpotBatch:
         self.record = JackpotRecord(p.dump_state(state), config_version=self.compiled.fingerprint)
         self.record.predraw_seeds([(pool.level_id, pool.currency) for pool in state.iter_pools()])
         self.state = state
-        self.persist()
-        await self.w.app.producer.flush()
+        await self.persist()
         self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
         self.dirty = True
         await self.checkpoint()
@@ -343,32 +349,36 @@ class _JackpotBatch:
                 wire = encode_event(e)
                 self.outputs.append((self.w.out_topics[wire.topic.name], wire.value))
 
-    async def publish(self) -> None:
-        """Send the pending outputs (PoolUpdated coalesced to one per touched pool)."""
+    async def publish(self) -> list:
+        """Send the pending outputs (PoolUpdated coalesced to one per touched pool); return
+        the delivery futures."""
         w = self.w
         for level_id, currency in sorted(self.touched):
             update = w.pipeline.pool_updated(self.compiled, self.state, level_id, currency,
                                             self.record.sequence, self.now)
             self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update)))
         self.touched.clear()
-        for topic, value in self.outputs:
-            await topic.send(key=self.key, value=value)
+        sent = [await topic.send(key=self.key, value=value) for topic, value in self.outputs]
         self.outputs.clear()
+        return sent
 
-    def persist(self) -> None:
-        """Write the table value (the caller has bound the stream to this jackpot's partition)."""
+    def persist(self):
+        """Write the table value (the caller has bound the stream to this jackpot's partition);
+        return the changelog write's delivery future."""
         self.record.state = self.w.pipeline.dump_state(self.state)
-        self.w.table[self.key] = self.record.to_dict()
+        value = self.record.to_dict()
+        table = self.w.table
+        table.data[self.key] = value
+        fut = table.send_changelog(table.partition_for_key(self.key), self.key, value)
         self.record.seeds_consumed = False
         self.dirty = False
+        return fut
 
     async def checkpoint(self) -> None:
-        """Mid-batch: publish, flush, persist, flush — used after a seed was consumed, so the
-        replacement seed is durable before a later input of this batch can use it."""
-        await self.publish()
-        await self.w.app.producer.flush()
-        self.persist()
-        await self.w.app.producer.flush()
+        """Mid-batch: publish and wait, persist and wait — used after a seed was consumed, so
+        the replacement seed is durable before a later input of this batch can use it."""
+        await asyncio.gather(*await self.publish())
+        await self.persist()
 
 
 def _closer(worker: Worker) -> Any:
@@ -376,7 +386,13 @@ def _closer(worker: Worker) -> Any:
     import mode
 
     class Closer(mode.Service):
+        async def on_started(self) -> None:
+            for sink in worker.sinks:
+                await sink.start()
+
         async def on_stop(self) -> None:
+            for sink in worker.sinks:
+                await sink.stop()
             await worker.configs.stop()
             await worker.ledger.close()
             await worker.live.close()

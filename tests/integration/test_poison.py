@@ -1,0 +1,94 @@
+"""Poison messages: one bad message per 1,000 bets goes to the dead-letter topic, whole, with why.
+
+Every valid bet must still be applied (checked against the pure-engine oracle) and
+the worker must keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from jackpot.streams.codec import catalog
+from jackpot.streams.kafka import producer
+from jackpot.streams.publish import publish_configs
+
+from .conftest import wait_for
+from .helpers import read_events
+from .portfolio import Oracle, bets, portfolio
+
+pytestmark = pytest.mark.integration
+
+N_BETS = 5000
+
+
+def poison(k: int, template: dict) -> tuple[bytes, str]:
+    """The k-th bad message and the words its dead letter's reason must contain."""
+    codec = catalog()
+    kind = k % 4
+    if kind == 0:
+        return b"\x00garbage\xff" + bytes([k % 256]) * 7, "magic"
+    if kind == 1:  # a valid Avro record of another schema on the bets topic
+        return codec.encode("ClockTick", {"event_id": template["event_id"], "timestamp": template["timestamp"],
+                                          "partition": 0, "sequence": k, "interval_ms": 1000}), "unexpected event type"
+    if kind == 2:
+        return codec.encode("BetPlaced", dict(template, bet_amount=Decimal("-5.00"))), "bet_amount"
+    return codec.encode("BetPlaced", dict(template, currency="XX1")), "currency"
+
+
+async def test_bad_messages_are_dead_lettered_and_good_ones_applied(settings, spawn, tmp_path):
+    docs = portfolio(4, seed=3)
+    await publish_configs(settings, docs)
+    good = bets(N_BETS, seed=5)
+    oracle = Oracle(docs)
+    for b in good:
+        oracle.apply(b)
+    worker = spawn("poison-worker", "worker", JACKPOT_DATA_DIR=str(tmp_path / "w"))
+
+    codec = catalog()
+    topic = settings.topic("bets")
+    bad: list[tuple[bytes, str]] = []
+    async with producer(settings) as prod:
+        futures = []
+        for i, b in enumerate(good):
+            futures.append(await prod.send(topic, key=b["player_id"].encode(), value=codec.encode("BetPlaced", b)))
+            if i % 1000 == 999:
+                value, reason = poison(len(bad), b)
+                bad.append((value, reason))
+                futures.append(await prod.send(topic, key=b"poison", value=value))
+        await asyncio.gather(*futures)
+
+    expected = {(jid, bid) for jid, ids in oracle.applied.items() for bid in ids}
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        ids = [d["jackpot_id"] for d in docs]
+        await wait_for(lambda: _count(conn, ids, len(expected)), timeout=180, interval=1.0, what="ledger")
+        rows = await conn.fetch("SELECT jackpot_id, bet_id::text FROM contributions WHERE jackpot_id = ANY($1)", ids)
+    finally:
+        await conn.close()
+    assert {(r[0], r[1]) for r in rows} == expected
+
+    letters = await wait_for(lambda: _letters(settings, len(bad)), timeout=60, what="dead letters")
+    by_value = {bytes(dl["value"]): dl for dl in letters if dl["source_topic"] == topic}
+    for value, words in bad:
+        dl = by_value.get(value)
+        assert dl is not None, f"bad message not dead-lettered: {value[:20]!r}"
+        assert words in dl["reason"], (words, dl["reason"])
+        assert dl["stage"] == "router" and dl["source_offset"] >= 0
+    assert worker.alive(), worker.log_tail()
+
+
+async def _count(conn, ids, want: int) -> bool:
+    return await conn.fetchval("SELECT count(*) FROM contributions WHERE jackpot_id = ANY($1)", ids) >= want
+
+
+async def _letters(settings, want: int):
+    letters = await read_events(settings, settings.topic("dead-letters"))
+    return letters if len(letters) >= want else None
+
+
+
