@@ -15,7 +15,7 @@ from jackpot.settings import get_settings
 def _configure_logging(level: str) -> None:
     from jackpot.logs import configure
 
-    configure(level)
+    configure(level, get_settings().library_log_level)
 
 
 @click.group()

@@ -31,12 +31,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def configure(level: str = "info") -> None:
+def configure(level: str = "info", library_level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Library chatter stays at warning unless asked for.
+    # Library chatter stays at warning unless asked for (JACKPOT_LIBRARY_LOG_LEVEL).
+    lib = logging.getLevelName((library_level or "warning").upper())
     for noisy in ("aiokafka", "faust", "mode", "kafka"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(lib)

@@ -1,7 +1,8 @@
 """``jackpot demo``: the whole system on one machine, until interrupted.
 
-Starts the local stack (only what is not already running), a worker, the ticker
-gateway, publishes the day-one portfolio and produces a trickle of bets.  On Ctrl-C
+Starts the local stack (only what is not already running), the reference wallet,
+a worker, the ticker gateway, publishes the day-one portfolio and produces a
+trickle of bets.  On Ctrl-C
 or SIGTERM it stops its children and then the services it started itself, so
 nothing is left behind.
 """
@@ -80,7 +81,7 @@ def run_demo(settings: Settings, rate: float) -> int:
 
         ids = asyncio.run(prepare())
         log(f"demo portfolio published: {', '.join(ids)}")
-        for name in ("worker", "gateway"):
+        for name in ("wallet", "worker", "gateway"):
             f = open(settings.stack_dir / f"demo-{name}.log", "ab")
             logs.append(f)
             children.append(spawn([name], f))
