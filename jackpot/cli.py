@@ -170,8 +170,12 @@ def demo(rate: float) -> None:
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystems."""
     from jackpot.simulation.cli import simulate
+    from jackpot.sinks.audit import audit
+    from jackpot.sinks.reports import report
 
     main.add_command(simulate)
+    main.add_command(audit)
+    main.add_command(report)
 
 
 _register_optional_commands()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     schema_registry_auto_register: bool = Field(True, alias="SCHEMA_REGISTRY_AUTO_REGISTER")
     registry_port: int = Field(18081, alias="JACKPOT_REGISTRY_PORT")
 
+    # Audit trail: HMAC key for the hash chain (empty: plain SHA-256; set one in production so
+    # someone with database write access cannot recompute the chain).
+    audit_hmac_key: str = Field("", alias="JACKPOT_AUDIT_KEY")
+
     # Log level of Kafka/Faust libraries (our own follows --log-level).
     library_log_level: str = Field("warning", alias="JACKPOT_LIBRARY_LOG_LEVEL")
 

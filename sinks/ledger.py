@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 
 import asyncpg
+
+from . import metrics
 
 CONTRIBUTION_COLUMNS = (
     "event_id", "bet_id", "jackpot_id", "player_id", "game_id", "brand_id", "currency",
@@ -88,6 +91,7 @@ class LedgerWriter:
             return 0
         await self.start()
         assert self.pool is not None
+        t0 = time.monotonic()
         contributions, levels = rows_from_events(events)
         async with self.pool.acquire() as conn:
             await self._ensure_partitions(conn, [row[10] for row in contributions])
@@ -116,7 +120,10 @@ class LedgerWriter:
                     f"INSERT INTO contribution_levels ({lcols}) SELECT {lcols} "
                     "FROM stage_contribution_levels ON CONFLICT DO NOTHING"
                 )
-        return int(status.split()[-1])
+        new = int(status.split()[-1])
+        newest = max(row[10] for row in contributions)
+        metrics.observe_batch("ledger", len(events), new, int(newest.timestamp() * 1000), time.monotonic() - t0)
+        return new
 
 
 async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=None, on_recovery=None) -> int:

@@ -47,10 +47,18 @@ def public_pool_view(event: dict) -> dict:
     }
 
 
-class LiveValues:
-    def __init__(self, url: str) -> None:
+class _LivePools:
+    """Pool tickers (the walking skeleton's part)."""
+
+    def __init__(self, url: str, namespace: str = "") -> None:
+        """``namespace`` prefixes every key (pass the topic prefix, so deployments or test
+        sessions sharing one Redis never see each other's values)."""
         self.redis = aioredis.from_url(url, decode_responses=True)
         self._cas = self.redis.register_script(_CAS_SCRIPT)
+        self.ns = namespace
+
+    def k(self, key: str) -> str:
+        return f"{self.ns}{key}"
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -59,7 +67,7 @@ class LiveValues:
         by_key: dict[str, list[str]] = {}
         for e in events:
             view = public_pool_view(e)
-            args = by_key.setdefault(POOLS_KEY.format(jackpot_id=e["jackpot_id"]), [])
+            args = by_key.setdefault(self.k(POOLS_KEY.format(jackpot_id=e["jackpot_id"])), [])
             args += [f"{e['level_id']}:{e['currency']}", str(view["sequence"]), json.dumps(view)]
         written = 0
         for key, args in by_key.items():
@@ -68,11 +76,215 @@ class LiveValues:
 
     async def pools(self, jackpot_id: str | None = None) -> list[dict]:
         if jackpot_id is not None:
-            keys = [POOLS_KEY.format(jackpot_id=jackpot_id)]
+            keys = [self.k(POOLS_KEY.format(jackpot_id=jackpot_id))]
         else:
-            keys = [k async for k in self.redis.scan_iter(match=POOLS_KEY.format(jackpot_id="*"))]
+            keys = [k async for k in self.redis.scan_iter(match=self.k(POOLS_KEY.format(jackpot_id="*")))]
         out = []
         for key in sorted(keys):
             for doc in (await self.redis.hgetall(key)).values():
                 out.append(json.loads(doc))
         return out
+
+
+# ----------------------------------------------------------------------------- wins, warn, state
+# Layout (continued; all public, all derived from the outbound topics):
+#   ``jp:wins:recent``           list   newest first, JSON of the public win view (capped)
+#   ``jp:wins:seen:{day}``       set    event ids already applied that UTC day (replays are no-ops; expires)
+#   ``jp:day:{YYYY-MM-DD}``      hash   ``wins`` -> count, ``paid:{currency}`` -> micros (UTC day)
+#   ``jp:warn:{jackpot_id}``     hash   ``{level_id}:{currency}`` -> JSON {warn_state, cycle_number}
+#   ``jp:state:{jackpot_id}``    hash   ``{level_id or '*'}`` -> JSON {state, timestamp}
+#   ``jp:players``               hash   ``{jackpot_id}`` -> JSON {count, as_of}
+WINS_RECENT = "jp:wins:recent"
+WINS_SEEN = "jp:wins:seen:{day}"
+DAY_KEY = "jp:day:{day}"
+WARN_KEY = "jp:warn:{jackpot_id}"
+STATE_KEY = "jp:state:{jackpot_id}"
+PLAYERS_KEY = "jp:players"
+RECENT_WINS_KEPT = 100
+WARN_RANK = {"calm": 0, "heating": 1, "on_fire": 2, "must_drop": 3}
+
+# KEYS[1] seen set, KEYS[2] recent list, KEYS[3] day hash; ARGV event_id, doc, currency, micros, keep
+_WIN_SCRIPT = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
+redis.call('HINCRBY', KEYS[3], 'wins', 1)
+redis.call('HINCRBY', KEYS[3], 'paid:' .. ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], 3 * 86400)
+redis.call('EXPIRE', KEYS[1], 3 * 86400)
+return 1
+"""
+
+# KEYS[1] warn hash; ARGV field, cycle, rank, doc. A later cycle always wins; within a cycle the
+# state only moves up (a replayed, older event can never lower a badge).
+_WARN_SCRIPT = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local c = cjson.decode(cur)
+  local cyc, rank = tonumber(ARGV[2]), tonumber(ARGV[3])
+  if cyc < c['cycle_number'] or (cyc == c['cycle_number'] and rank <= c['rank']) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+return 1
+"""
+
+
+def mask_player(player_id: str) -> str:
+    """``De***so``: enough to recognise yourself, never enough to identify someone else."""
+    s = str(player_id)
+    if len(s) <= 4:
+        return (s[:1] or "*") + "***"
+    return f"{s[:2]}***{s[-2:]}"
+
+
+def _ms(ts) -> int:
+    return int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
+
+
+def public_win_view(event: dict) -> dict:
+    """The fields of a JackpotWon a player may see (masked winners, no player ids)."""
+    return {
+        "event_id": str(event["event_id"]),
+        "jackpot_id": event["jackpot_id"],
+        "level_id": event["level_id"],
+        "currency": event["currency"],
+        "amount": str(event["win_amount"]),
+        "winner": mask_player(event["winner_player_id"]),
+        "game_id": event["winner_game_id"],
+        "cycle_number": event.get("cycle_number"),
+        "chain": [{"rank": c["rank"], "winner": mask_player(c["player_id"]), "amount": str(c["amount"])}
+                  for c in event.get("chain_reaction_winners") or []],
+        "timestamp": _ms(event["timestamp"]),
+    }
+
+
+def public_warn_view(jackpot_id: str, level_id: str, currency: str, warn_state: str, cycle: int) -> dict:
+    return {"jackpot_id": jackpot_id, "level_id": level_id, "currency": currency,
+            "warn_state": warn_state, "cycle_number": int(cycle)}
+
+
+def public_state_view(event: dict) -> dict:
+    """JackpotStateChanged without the operator id or reason (internal)."""
+    return {"jackpot_id": event["jackpot_id"], "level_id": event.get("level_id"),
+            "state": event["new_state"], "timestamp": _ms(event["timestamp"])}
+
+
+def _micros(amount) -> int:
+    from decimal import Decimal
+
+    return int((Decimal(str(amount)) * 1_000_000).to_integral_value())
+
+
+class _LiveExtras:
+    """Mixed into LiveValues: the writes the worker's live sink makes per event type."""
+
+    redis: aioredis.Redis
+    k: "Callable[[str], str]"
+
+    async def apply_wins(self, events: list[dict]) -> int:
+        """JackpotWon events: recent-winners feed and today's counters, once per event id."""
+        script = self.redis.register_script(_WIN_SCRIPT)
+        n = 0
+        for e in events:
+            view = public_win_view(e)
+            day = _day(view["timestamp"])
+            total = _micros(e["win_amount"]) + sum(_micros(c["amount"]) for c in e.get("chain_reaction_winners") or [])
+            n += await script(keys=[self.k(WINS_SEEN.format(day=day)), self.k(WINS_RECENT), self.k(DAY_KEY.format(day=day))],
+                              args=[view["event_id"], json.dumps(view), e["currency"], str(total), str(RECENT_WINS_KEPT)])
+        return n
+
+    async def apply_warn_states(self, changes: list[dict]) -> int:
+        """Warn badges. Each item: jackpot_id, level_id, currency, warn_state (calm, heating,
+        on_fire, must_drop), cycle_number. WarnThresholdReached means ``heating``; a
+        JackpotReseeded means ``calm`` for its new cycle (see ``warn_changes_from_event``)."""
+        script = self.redis.register_script(_WARN_SCRIPT)
+        n = 0
+        for c in changes:
+            view = public_warn_view(c["jackpot_id"], c["level_id"], c["currency"], c["warn_state"], c["cycle_number"])
+            doc = dict(view, rank=WARN_RANK.get(view["warn_state"], 0))
+            n += await script(keys=[self.k(WARN_KEY.format(jackpot_id=c["jackpot_id"]))],
+                              args=[f"{c['level_id']}:{c['currency']}", str(view["cycle_number"]),
+                                    str(doc["rank"]), json.dumps(doc)])
+        return n
+
+    async def apply_state_changes(self, events: list[dict]) -> int:
+        """JackpotStateChanged events: the latest state per jackpot (field ``*``) and per level."""
+        n = 0
+        for e in events:
+            view = public_state_view(e)
+            key = self.k(STATE_KEY.format(jackpot_id=e["jackpot_id"]))
+            field = view["level_id"] or "*"
+            cur = await self.redis.hget(key, field)
+            if cur is None or json.loads(cur)["timestamp"] <= view["timestamp"]:
+                await self.redis.hset(key, field, json.dumps(view))
+                n += 1
+        return n
+
+    async def set_active_players(self, counts: dict[str, int], as_of_ms: int) -> None:
+        """Players chasing each jackpot (the engine's active-player window), newest wins."""
+        if not counts:
+            return
+        current = await self.redis.hmget(self.k(PLAYERS_KEY), list(counts))
+        mapping = {}
+        for (jid, count), cur in zip(counts.items(), current):
+            if cur is None or json.loads(cur)["as_of"] <= as_of_ms:
+                mapping[jid] = json.dumps({"count": int(count), "as_of": int(as_of_ms)})
+        if mapping:
+            await self.redis.hset(self.k(PLAYERS_KEY), mapping=mapping)
+
+    # -------------------------------------------------------------------- reads (gateway)
+    async def recent_wins(self, limit: int = 50) -> list[dict]:
+        return [json.loads(d) for d in await self.redis.lrange(self.k(WINS_RECENT), 0, limit - 1)]
+
+    async def warn_states(self) -> list[dict]:
+        out = []
+        async for key in self.redis.scan_iter(match=self.k(WARN_KEY.format(jackpot_id="*"))):
+            for doc in (await self.redis.hgetall(key)).values():
+                d = json.loads(doc)
+                d.pop("rank", None)
+                out.append(d)
+        return out
+
+    async def states(self) -> list[dict]:
+        out = []
+        async for key in self.redis.scan_iter(match=self.k(STATE_KEY.format(jackpot_id="*"))):
+            out.extend(json.loads(d) for d in (await self.redis.hgetall(key)).values())
+        return out
+
+    async def active_players(self) -> dict[str, int]:
+        return {k: json.loads(v)["count"] for k, v in (await self.redis.hgetall(self.k(PLAYERS_KEY))).items()}
+
+    async def today(self, now_ms: int) -> dict:
+        raw = await self.redis.hgetall(self.k(DAY_KEY.format(day=_day(now_ms))))
+        paid = {k.split(":", 1)[1]: str(_from_micros(int(v))) for k, v in raw.items() if k.startswith("paid:")}
+        return {"won_today": int(raw.get("wins", 0)), "paid_today": paid}
+
+
+def _day(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def _from_micros(m: int):
+    from decimal import Decimal
+
+    return (Decimal(m) / 1_000_000).quantize(Decimal("0.01"))
+
+
+def warn_changes_from_event(name: str, event: dict) -> list[dict]:
+    """The warn-badge changes an outbound event implies (for the worker's sink and the gateway)."""
+    if name == "WarnThresholdReached":
+        state = "heating"
+    elif name == "JackpotReseeded":
+        state = "calm"
+    elif name == "WarnStateChanged":
+        state = event["new_state"]
+    else:
+        return []
+    return [{"jackpot_id": event["jackpot_id"], "level_id": event["level_id"], "currency": event["currency"],
+             "warn_state": state, "cycle_number": event["cycle_number"]}]
+
+
+class LiveValues(_LivePools, _LiveExtras):
+    """Every live value the gateway reads; the worker's live sink is the only writer."""

@@ -78,14 +78,19 @@ def to_record(event: EngineEvent, schema_name: str) -> dict:
     return record
 
 
-def encode(event: EngineEvent) -> Wire:
-    codec = catalog()
+def encode(event: EngineEvent) -> list[Wire]:
+    """The event's wire forms: its spec topic (if it has one) and always the full engine event,
+    on jackpot-events (or audit-events), which the PostgreSQL event sink reads."""
     route = ROUTES.get(event.event_type)
-    if route is not None:
-        topic, schema = route
-        return Wire(topic, codec.encode(schema, to_record(event, schema)))
+    wires = [] if route is None else [Wire(route[0], catalog().encode(route[1], to_record(event, route[1])))]
+    if event.event_type != "WalletCreditCommand":
+        wires.append(envelope(event))
+    return wires
+
+
+def envelope(event: EngineEvent) -> Wire:
     topic = T.AUDIT if event.event_type in AUDIT_ONLY else T.ENGINE_EVENTS
-    return Wire(topic, codec.encode("JackpotEvent", {
+    return Wire(topic, catalog().encode("JackpotEvent", {
         "event_id": event.event_id,
         "timestamp": dt.datetime.fromtimestamp(event.timestamp / 1000, tz=dt.timezone.utc),
         "event_version": event.event_version,

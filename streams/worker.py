@@ -25,9 +25,11 @@ import faust
 from faust.streams import _current_event
 from faust.types import EventT
 
-from jackpot.engine.events import event_id
+from jackpot.engine.events import EngineEvent, event_id
 from jackpot.settings import Settings
+from jackpot.sinks.alerts import OutageAlerts
 from jackpot.sinks.consumer import SinkLoop
+from jackpot.sinks.events import EventSink, from_avro
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues
 from jackpot.streams import topics as T
@@ -43,6 +45,9 @@ from jackpot.tables.jackpots import JackpotRecord, jackpot_table
 
 log = logging.getLogger(__name__)
 INPUT_SCHEMAS = ("ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
+# Full-fidelity engine events (spec events are also on their own topics, in their spec
+# schema, for outside consumers) and the pool values.
+EVENT_SINK_TOPICS = (T.ENGINE_EVENTS, T.AUDIT, T.POOL_UPDATED)
 
 
 def bind_partition(event: EventT) -> None:
@@ -69,6 +74,9 @@ class Worker:
         self.configs = ConfigView(settings.kafka_bootstrap_servers, settings.topic(T.CONFIGS.name),
                                   self.pipeline.compile)
         self.ledger = LedgerWriter(settings.database_url)
+        self.events_sink = EventSink(settings.database_url, audit_key=settings.audit_hmac_key or None)
+        self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
+        self.events_alerts = OutageAlerts("events", self.publish_alert)
         self.live = LiveValues(settings.redis_url)
         app = self.app
 
@@ -99,6 +107,8 @@ class Worker:
                      [settings.topic(T.LEDGER.name)], self.write_ledger),
             SinkLoop("live", settings.kafka_bootstrap_servers, f"{settings.app_id}-live-sink",
                      [settings.topic(T.POOL_UPDATED.name)], self.write_live, max_records=1000),
+            SinkLoop("events", settings.kafka_bootstrap_servers, f"{settings.app_id}-event-sink",
+                     [settings.topic(t.name) for t in EVENT_SINK_TOPICS], self.write_events),
         ]
         app.task(self._start_config_view)
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
@@ -266,11 +276,27 @@ class Worker:
     async def write_ledger(self, records) -> None:
         """Ledger events -> PostgreSQL, batched and idempotent; retried until it takes them."""
         events = await self._decode_all(records, "ContributionApplied", "ledger-sink")
-        await write_with_retry(self.ledger, events, on_outage=self._db_outage)
+        await write_with_retry(self.ledger, events, on_outage=self.ledger_alerts.on_outage,
+                               on_recovery=self.ledger_alerts.on_recovery)
 
-    async def _db_outage(self, exc: Exception) -> None:
-        log.error("ledger database unavailable; holding offsets until it returns",
-                  extra={"error": str(exc)})
+    async def write_events(self, records) -> None:
+        """Every outbound engine event -> its PostgreSQL tables and the hash-chained audit trail."""
+        events = []
+        for r in records:
+            try:
+                name, rec = self.codec.decode(r.value)
+            except DecodeError as exc:
+                dl = dead_letter("event-sink", r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
+                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
+                continue
+            events.append(from_avro(name, rec))
+        await write_with_retry(self.events_sink, events, on_outage=self.events_alerts.on_outage,
+                               on_recovery=self.events_alerts.on_recovery)
+
+    async def publish_alert(self, event: dict) -> None:
+        """A sink outage or recovery alert, as an engine event on jackpot-events (no database needed)."""
+        for wire in encode_event(EngineEvent.from_dict(event)):
+            await self.out_topics[wire.topic.name].send(key=event.get("jackpot_id", "").encode(), value=wire.value)
 
     async def write_live(self, records) -> None:
         """PoolUpdated -> Redis (compare-and-set on sequence, so replays never go back)."""
@@ -346,8 +372,8 @@ class _JackpotBatch:
             if e.event_type == "PoolUpdated":
                 self.touched.add((e.payload["level_id"], e.payload["currency"]))
             else:
-                wire = encode_event(e)
-                self.outputs.append((self.w.out_topics[wire.topic.name], wire.value))
+                for wire in encode_event(e):
+                    self.outputs.append((self.w.out_topics[wire.topic.name], wire.value))
 
     async def publish(self) -> list:
         """Send the pending outputs (PoolUpdated coalesced to one per touched pool); return
@@ -395,6 +421,7 @@ def _closer(worker: Worker) -> Any:
                 await sink.stop()
             await worker.configs.stop()
             await worker.ledger.close()
+            await worker.events_sink.close()
             await worker.live.close()
 
     return Closer

@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 
 import aiohttp
+import asyncpg
 import pytest
 
 from jackpot.streams.codec import catalog
@@ -75,6 +76,18 @@ async def test_force_drop_pays_once_after_a_failed_credit_and_reseeds(settings, 
         stats = await (await http.get(f"{wallet_url}/stats")).json()
     assert stats["credits"] == 1
     assert stats["balances"] == {"player-lucky:EUR": 1_000_032_400}
+
+    # the durable record: the win in PostgreSQL, paid, and the drop in the audit trail
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        win = await wait_for(lambda: conn.fetchrow(
+            "SELECT * FROM wins WHERE jackpot_id = $1 AND won_at IS NOT NULL", jackpot_id), timeout=60,
+            what="the win row")
+        assert (win["win_amount"], win["winner_player_id"]) == (Decimal("1000.032400"), "player-lucky")
+        audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE jackpot_id = $1", jackpot_id)
+        assert audited > 0
+    finally:
+        await conn.close()
     assert worker.alive(), worker.log_tail()
 
 

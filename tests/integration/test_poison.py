@@ -31,7 +31,7 @@ def poison(k: int, template: dict) -> tuple[bytes, str]:
     codec = catalog()
     kind = k % 4
     if kind == 0:
-        return b"\x00garbage\xff" + bytes([k % 256]) * 7, "magic"
+        return b"\xffgarbage" + bytes([k % 256]) * 7, "magic"
     if kind == 1:  # a valid Avro record of another schema on the bets topic
         return codec.encode("ClockTick", {"event_id": template["event_id"], "timestamp": template["timestamp"],
                                           "partition": 0, "sequence": k, "interval_ms": 1000}), "unexpected event type"
