@@ -9,7 +9,8 @@ bootstrap:
 demo: bootstrap
 	.venv/bin/jackpot demo
 
-test: bootstrap
+test:
+	@ops/bootstrap.sh --with-browser
 	.venv/bin/python -m pytest -q
 
 test-unit: bootstrap

@@ -1,166 +1,586 @@
-"""The public ticker gateway: PoolUpdated from Kafka, fanned out over WebSockets.
+"""The public ticker gateway: outbound jackpot events from Kafka, fanned out over WebSocket/SSE.
 
-Every gateway process follows every partition of ``pool-updated`` itself (no
-consumer group), so any number of them can run side by side behind a load balancer
-and each sees every update.  A client gets a snapshot from Redis on connect, then
-live updates.  Each connection keeps only the latest value per ticker until it is
-sent, so a slow client costs one entry per ticker, never a growing queue.
+Every gateway process follows every partition of the outbound topics itself (no consumer
+group), so any number of them can run side by side behind a load balancer and each sees every
+update.  A client gets a snapshot (Redis live values merged with what this process has seen,
+by sequence) on connect, then live frames through its bounded, coalescing outbox
+(``connection.py``).  Only public views leave the process: visible amounts after the configured
+smoothing (rounding here, a random 200-800 ms lag per connection), masked winners, warn badges;
+never ``current_amount``, thresholds or win targets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import datetime as dt
 import json
 import logging
+import socket
+import time
+from decimal import Decimal
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jackpot.settings import Settings
-from jackpot.sinks.live import LiveValues, public_pool_view
+from jackpot.sinks.live import (LiveValues, public_pool_view, public_state_view, public_win_view,
+                                warn_changes_from_event, WARN_RANK)
 from jackpot.streams.codec import DecodeError, catalog
-from jackpot.streams.kafka import assign_all
+
+from .connection import Connection, SSEConnection, WSConnection, _rng
+from .directory import Directory
+from .frame import Frame
+from .options import GatewayOptions
+from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 
+EVENT_TOPICS = {
+    "pool-updated": "PoolUpdated",
+    "jackpot-won": "JackpotWon",
+    "jackpot-reseeded": "JackpotReseeded",
+    "warn-threshold-reached": "WarnThresholdReached",
+    "jackpot-state-changed": "JackpotStateChanged",
+}
+CONFIGS_TOPIC = "jackpot-configs"
+RECENT_WINS = 50
 
-class Client:
-    """One WebSocket connection with a coalescing outbox."""
 
-    def __init__(self, ws: web.WebSocketResponse, jackpots: set[str] | None) -> None:
-        self.ws = ws
-        self.jackpots = jackpots
-        self.latest: dict[tuple, dict] = {}
-        self.wake = asyncio.Event()
+def _dumps(obj) -> Frame:
+    return Frame.of(obj)
 
-    def wants(self, view: dict) -> bool:
-        return self.jackpots is None or view["jackpot_id"] in self.jackpots
 
-    def offer(self, view: dict) -> None:
+class Hub:
+    """The process's live state (a cache over Redis plus the topics) and its connections."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.conns: set[Connection] = set()
+        self.by_jackpot: dict[str, set[Connection]] = collections.defaultdict(set)
+        self.wildcard: set[Connection] = set()
+        self.pools: dict[tuple, dict] = {}  # (jid, level, ccy) -> raw public view (unrounded)
+        self.warn: dict[tuple, dict] = {}
+        self.states: dict[tuple, dict] = {}
+        self.wins: collections.deque[dict] = collections.deque(maxlen=RECENT_WINS)
+        self.win_ids: set[str] = set()
+        self.players: dict[str, int] = {}
+        self.today: dict = {"won_today": 0, "paid_today": {}}
+        self.frames_out = 0
+        self.dirty_pools: dict[tuple, dict] = {}
+        self.per_ip: collections.Counter[str] = collections.Counter()
+
+    # ---------------------------------------------------------------- membership
+    def add(self, c: Connection) -> None:
+        self.conns.add(c)
+        self.per_ip[c.ip] += 1
+        self._index(c)
+
+    def remove(self, c: Connection) -> None:
+        if c in self.conns:
+            self.conns.discard(c)
+            self.per_ip[c.ip] -= 1
+            if self.per_ip[c.ip] <= 0:
+                del self.per_ip[c.ip]
+        self._unindex(c)
+
+    def _index(self, c: Connection) -> None:
+        if c.sub.jackpots:
+            for j in c.sub.jackpots:
+                self.by_jackpot[j].add(c)
+        else:
+            self.wildcard.add(c)
+
+    def _unindex(self, c: Connection) -> None:
+        self.wildcard.discard(c)
+        for j in c.sub.jackpots:
+            s = self.by_jackpot.get(j)
+            if s is not None:
+                s.discard(c)
+                if not s:
+                    del self.by_jackpot[j]
+
+    def resubscribe(self, c: Connection, sub: Subscription) -> None:
+        self._unindex(c)
+        c.sub = sub
+        self._index(c)
+
+    def audience(self, jid: str) -> list[Connection]:
+        s = self.by_jackpot.get(jid)
+        return [*self.wildcard, *s] if s else list(self.wildcard)
+
+    # -------------------------------------------------------------------- views
+    def pool_frame_view(self, view: dict) -> dict:
+        sm = self.directory.smoothing_for(view["jackpot_id"])
+        return dict(view, visible_amount=sm.display(view["visible_amount"]),
+                    slug=self.directory.slug(view["jackpot_id"]))
+
+    def win_frame_view(self, w: dict) -> dict:
+        pub = self.directory.public.get(w["jackpot_id"]) or {}
+        return dict(w, slug=pub.get("slug"), jackpot_name=pub.get("name"),
+                    level_name=self.directory.level_names.get(w["level_id"]))
+
+    # ------------------------------------------------------------ event intake
+    def on_pool(self, view: dict) -> None:
+        """Remember the newest value per ticker; ``fanout`` sends it (once per pass, however many
+        updates of that ticker arrived since the last pass)."""
         key = (view["jackpot_id"], view["level_id"], view["currency"])
-        cur = self.latest.get(key)
-        if cur is None or cur["sequence"] < view["sequence"]:
-            self.latest[key] = view
-            self.wake.set()
+        cur = self.pools.get(key)
+        if cur is not None and cur["sequence"] >= view["sequence"]:
+            return  # replay or older: a ticker never moves backwards
+        self.pools[key] = view
+        self.dirty_pools[key] = view
 
-    async def pump(self) -> None:
-        while not self.ws.closed:
-            await self.wake.wait()
-            self.wake.clear()
-            batch, self.latest = list(self.latest.values()), {}
-            for view in batch:
-                await self.ws.send_str(json.dumps({"type": "pool", "pool": view}))
+    def fanout(self) -> int:
+        """Offer every changed ticker to its audience, then flush the clients with frames due now."""
+        pending, self.dirty_pools = self.dirty_pools, {}
+        due: set[Connection] = set()
+        for key, view in pending.items():
+            audience = self.audience(view["jackpot_id"])
+            if not audience:
+                continue
+            frame = _dumps({"type": "pool", "pool": self.pool_frame_view(view)})
+            sm = self.directory.smoothing_for(view["jackpot_id"])
+            level_name = self.directory.level_names.get(view["level_id"])
+            jid, lid, ccy, seq = view["jackpot_id"], view["level_id"], view["currency"], view["sequence"]
+            for c in audience:
+                if c.sub.wants(jid, lid, ccy, level_name) and c.offer_ticker(key, seq, frame, sm.lag_s(_rng)):
+                    due.add(c)
+        for c in due:
+            c.flush()
+        return len(pending)
+
+    def on_win(self, win: dict) -> None:
+        if win["event_id"] in self.win_ids:
+            return
+        self.win_ids.add(win["event_id"])
+        self.wins.appendleft(win)
+        if len(self.win_ids) > 4 * RECENT_WINS:
+            self.win_ids = {w["event_id"] for w in self.wins}
+        self._event(win["jackpot_id"], win["level_id"], win["currency"], {"type": "win", "win": self.win_frame_view(win)})
+
+    def on_warn(self, w: dict) -> None:
+        key = (w["jackpot_id"], w["level_id"], w["currency"])
+        cur = self.warn.get(key)
+        rank = WARN_RANK.get(w["warn_state"], 0)
+        if cur is not None and (w["cycle_number"], rank) <= (cur["cycle_number"], WARN_RANK.get(cur["warn_state"], 0)):
+            return
+        self.warn[key] = w
+        self._event(w["jackpot_id"], w["level_id"], w["currency"], {"type": "warn", "warn": w})
+
+    def on_state(self, s: dict) -> None:
+        key = (s["jackpot_id"], s["level_id"] or "*")
+        cur = self.states.get(key)
+        if cur is not None and cur["timestamp"] > s["timestamp"]:
+            return
+        self.states[key] = s
+        self._event(s["jackpot_id"], s["level_id"], None, {"type": "state", "state": s})
+
+    def on_reseed(self, e: dict) -> None:
+        self._event(e["jackpot_id"], e["level_id"], e["currency"], {"type": "reseed", "reseed": {
+            "jackpot_id": e["jackpot_id"], "level_id": e["level_id"], "currency": e["currency"],
+            "cycle_number": e["cycle_number"]}})
+
+    def _event(self, jid: str, level_id, currency, msg: dict) -> None:
+        frame = _dumps(msg)
+        level_name = self.directory.level_names.get(level_id or "")
+        for c in self.audience(jid):
+            if c.sub.wants(jid, level_id, currency, level_name):
+                c.offer_event(frame)
+
+    def broadcast(self, msg: dict) -> None:
+        frame = _dumps(msg)
+        for c in list(self.conns):
+            c.offer_event(frame)
+
+    # ------------------------------------------------------------------- stats
+    def stats(self) -> dict:
+        active = set(self.directory.public)
+        totals: dict[str, Decimal] = collections.defaultdict(Decimal)
+        for (jid, _, ccy), v in self.pools.items():
+            if not active or jid in active:
+                totals[ccy] += Decimal(v["visible_amount"])
+        today_ms = int(time.time() // 86400 * 86400 * 1000)
+        local_wins = [w for w in self.wins if w["timestamp"] >= today_ms]
+        won = max(self.today.get("won_today", 0), len(local_wins))
+        paid = dict(self.today.get("paid_today") or {})
+        if not paid and local_wins:
+            acc: dict[str, Decimal] = collections.defaultdict(Decimal)
+            for w in local_wins:
+                acc[w["currency"]] += Decimal(w["amount"]) + sum(Decimal(c["amount"]) for c in w["chain"])
+            paid = {k: str(v.quantize(Decimal("0.01"))) for k, v in acc.items()}
+        return {
+            "pools_total": {k: str(v.quantize(Decimal("1"))) for k, v in totals.items()},
+            "players": self.players,
+            "players_chasing": sum(self.players.get(j, 0) for j in (active or self.players)),
+            "won_today": won,
+            "paid_today": paid,
+            "at": int(time.time() * 1000),
+        }
+
+    def snapshot(self, sub: Subscription) -> dict:
+        names = self.directory.level_names
+        pools = [self.pool_frame_view(v) for (j, lv, c), v in self.pools.items()
+                 if sub.wants(j, lv, c, names.get(lv))]
+        return {
+            "type": "snapshot",
+            "jackpots": [j for j in self.directory.listing() if not sub.jackpots or j["jackpot_id"] in sub.jackpots],
+            "pools": pools,
+            "warn": [w for (j, lv, c), w in self.warn.items() if sub.wants(j, lv, c, names.get(lv))],
+            "states": [s for (j, lv), s in self.states.items() if sub.wants(j)],
+            "winners": [self.win_frame_view(w) for w in self.wins if sub.wants(w["jackpot_id"], w["level_id"], w["currency"], names.get(w["level_id"]))],
+            "stats": self.stats(),
+            "smoothing": {j: {"lag_min_ms": s.lag_min_ms, "lag_max_ms": s.lag_max_ms, "round_to": str(s.round_to)}
+                          for j, s in self.directory.smoothing.items() if s.enabled},
+        }
 
 
 class TickerGateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, options: GatewayOptions | None = None) -> None:
         self.settings = settings
-        self.clients: set[Client] = set()
-        self.live = LiveValues(settings.redis_url)
+        self.options = options or GatewayOptions.from_settings(settings)
+        self.directory = Directory(smoothing_enabled=self.options.smoothing)
+        self.hub = Hub(self.directory)
+        self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
+        self.codec = catalog()
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self.ready = asyncio.Event()
+        self.closing = False
+        self.started_at = time.time()
+        self.dropped = collections.Counter()
+        self._snapshot_refreshed = 0.0
+        self._snapshot_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ kafka side
     async def start(self, app: web.Application) -> None:
-        topic = self.settings.topic("pool-updated")
+        await self._refresh_from_redis()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
-            enable_auto_commit=False,
+            enable_auto_commit=False, max_partition_fetch_bytes=1 << 20,
         )
         await self._consumer.start()
-        tps = await assign_all(self._consumer, topic)
-        await self._consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the end position now, before any client connects
+        topics = [self.settings.topic(t) for t in (*EVENT_TOPICS, CONFIGS_TOPIC)]
+        parts = await self._partitions(topics)
+        self._consumer.assign([tp for tps in parts.values() for tp in tps])
+        cfg = parts[self.settings.topic(CONFIGS_TOPIC)]
+        await self._consumer.seek_to_beginning(*cfg)
+        events = [tp for t, tps in parts.items() if t != self.settings.topic(CONFIGS_TOPIC) for tp in tps]
+        await self._consumer.seek_to_end(*events)
+        for tp in events:  # resolve the end position now, before any client connects
             await self._consumer.position(tp)
-        self._task = asyncio.create_task(self._follow(), name="ticker-follow")
-        self.ready.set()
+        cfg_end = {tp: off for tp, off in (await self._consumer.end_offsets(cfg)).items() if off > 0}
+        self._tasks = [
+            asyncio.create_task(self._follow(cfg_end), name="gateway-follow"),
+            asyncio.create_task(self._stats_loop(), name="gateway-stats"),
+            asyncio.create_task(self._reaper(), name="gateway-reaper"),
+        ]
+        await asyncio.wait_for(self.ready.wait(), timeout=120)
+
+    async def _partitions(self, topics: list[str], timeout: float = 30.0) -> dict[str, list[TopicPartition]]:
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout
+        out: dict[str, list[TopicPartition]] = {}
+        for t in topics:
+            while True:
+                parts = self._consumer.partitions_for_topic(t)
+                if parts:
+                    out[t] = [TopicPartition(t, p) for p in sorted(parts)]
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"topic {t} has no partitions (does it exist?)")
+                self._consumer._client.add_topic(t)
+                await self._consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+        return out
 
     async def stop(self, app: web.Application) -> None:
-        for client in list(self.clients):
-            await client.ws.close(code=1001, message=b"gateway shutting down")
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Graceful shutdown: every socket gets a close frame (1001), then everything stops."""
+        self.closing = True
+        conns = list(self.hub.conns)
+        if conns:
+            tasks = {asyncio.create_task(self._close(c)): c for c in conns}
+            _, pending = await asyncio.wait(tasks, timeout=self.options.shutdown_timeout_s)
+            for t in pending:  # the client did not answer the close frame: FIN (flushes), not RST
+                t.cancel()
+                tr = tasks[t].request.transport
+                if tr is not None:
+                    tr.close()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._consumer:
             await self._consumer.stop()
         await self.live.close()
 
-    async def _follow(self) -> None:
+    async def _close(self, c: Connection) -> None:
+        try:
+            await c.close()
+        except Exception:
+            c.abort("gateway shutting down")
+
+    async def _follow(self, cfg_pending: dict) -> None:
         assert self._consumer is not None
-        codec = catalog()
+        cfg_topic = self.settings.topic(CONFIGS_TOPIC)
+        names = {self.settings.topic(t): n for t, n in EVENT_TOPICS.items()}
+        if not cfg_pending:
+            self.ready.set()
+        loop = asyncio.get_running_loop()
+        interval = self.options.fanout_ms / 1000.0
+        last_fanout = loop.time()
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
-            for msgs in batches.values():
+            batches = await self._consumer.getmany(timeout_ms=max(10, int(self.options.fanout_ms)), max_records=5000)
+            cfg_changed = False
+            for tp, msgs in batches.items():
+                if tp.topic == cfg_topic:
+                    for msg in msgs:
+                        if msg.key is None:
+                            continue
+                        try:
+                            doc = json.loads(msg.value) if msg.value is not None else None
+                        except ValueError:
+                            log.warning("ignoring unreadable config at offset %s", msg.offset)
+                            continue
+                        self.directory.apply(msg.key.decode(), doc)
+                        cfg_changed = True
+                    continue
+                expect = names[tp.topic]
                 for msg in msgs:
                     try:
-                        _, event = codec.decode(msg.value, expect="PoolUpdated")
+                        name, event = self.codec.decode(msg.value, expect=expect)
                     except DecodeError as exc:
-                        log.warning("skipping undecodable pool update at %s: %s", msg.offset, exc)
+                        self.dropped[expect] += 1
+                        log.warning("skipping undecodable %s at %s/%s: %s", expect, tp.partition, msg.offset, exc)
                         continue
-                    view = public_pool_view(event)
-                    for client in self.clients:
-                        if client.wants(view):
-                            client.offer(view)
+                    self._dispatch(name, event)
+            if not self.ready.is_set():
+                for tp in list(cfg_pending):
+                    if await self._consumer.position(tp) >= cfg_pending[tp]:
+                        del cfg_pending[tp]
+                if not cfg_pending:
+                    self.ready.set()
+            elif cfg_changed:
+                self.hub.broadcast({"type": "jackpots", "jackpots": self.directory.listing()})
+            if self.hub.dirty_pools and loop.time() - last_fanout >= interval:
+                last_fanout = loop.time()
+                self.hub.fanout()
+
+    def _dispatch(self, name: str, event: dict) -> None:
+        if name == "PoolUpdated":
+            self.hub.on_pool(public_pool_view(event))
+        elif name == "JackpotWon":
+            self.hub.on_win(public_win_view(event))
+        elif name == "JackpotStateChanged":
+            self.hub.on_state(public_state_view(event))
+        else:
+            if name == "JackpotReseeded":
+                self.hub.on_reseed(event)
+            for w in warn_changes_from_event(name, event):
+                self.hub.on_warn(w)
+
+    async def _refresh_from_redis(self) -> None:
+        """Fold Redis live values into the hub (highest sequence / cycle / time wins)."""
+        try:
+            for v in await self.live.pools(None):
+                key = (v["jackpot_id"], v["level_id"], v["currency"])
+                cur = self.hub.pools.get(key)
+                if cur is None or cur["sequence"] < v["sequence"]:
+                    self.hub.pools[key] = v
+            for w in await self.live.warn_states():
+                self.hub.on_warn(w)
+            for s in await self.live.states():
+                self.hub.on_state(s)
+            for w in reversed(await self.live.recent_wins(RECENT_WINS)):
+                if w["event_id"] not in self.hub.win_ids:
+                    self.hub.win_ids.add(w["event_id"])
+                    self.hub.wins.appendleft(w)
+            self.hub.players = await self.live.active_players()
+            self.hub.today = await self.live.today(int(time.time() * 1000))
+        except Exception as exc:  # Redis down: keep serving the last known values
+            log.warning("redis refresh failed: %s", exc)
+        self._snapshot_refreshed = time.monotonic()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.stats_interval_s)
+            await self._refresh_from_redis()
+            self.hub.broadcast({"type": "stats", "stats": self.hub.stats()})
+
+    async def _reaper(self) -> None:
+        """Cut clients whose sends are stuck or whose buffers pass the cap."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.5)
+            now = loop.time()
+            for c in list(self.hub.conns):
+                if c.closed:
+                    continue
+                if c.send_started is not None and now - c.send_started > self.options.send_timeout_s:
+                    c.abort(f"send blocked for more than {self.options.send_timeout_s:.0f}s")
+                elif c.buffered() > self.options.max_buffer_bytes:
+                    c.abort("write buffer overflow")
 
     # -------------------------------------------------------------- http side
-    async def ws_handler(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
+    def _admit(self, request: web.Request) -> web.Response | None:
+        if self.closing:
+            return web.json_response({"error": "shutting down"}, status=503)
+        if len(self.hub.conns) >= self.options.max_connections:
+            return web.json_response({"error": "gateway full"}, status=503, headers={"Retry-After": "5"})
+        if self.hub.per_ip[request.remote or "?"] >= self.options.max_per_ip:
+            return web.json_response({"error": "too many connections from this address"}, status=429,
+                                     headers={"Retry-After": "5"})
+        return None
+
+    def _subscription(self, doc: dict) -> Subscription:
+        return Subscription.parse(doc, self.directory.resolve, self.directory.jackpots_for_brands)
+
+    def _tune_socket(self, request: web.Request) -> None:
+        tr = request.transport
+        sock = tr.get_extra_info("socket") if tr is not None else None
+        if sock is not None and self.options.so_sndbuf:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.so_sndbuf)
+            except OSError:
+                pass
+        if tr is not None:
+            tr.set_write_buffer_limits(high=64 * 1024)
+
+    async def _snapshot(self, sub: Subscription) -> bytes:
+        if time.monotonic() - self._snapshot_refreshed > 1.0:  # Redis, at most once a second
+            async with self._snapshot_lock:
+                if time.monotonic() - self._snapshot_refreshed > 1.0:
+                    await self._refresh_from_redis()
+        return _dumps(self.hub.snapshot(sub))
+
+    async def ws_handler(self, request: web.Request) -> web.StreamResponse:
+        refused = self._admit(request)
+        if refused is not None:
+            return refused
+        ws = web.WebSocketResponse(heartbeat=self.options.heartbeat_s, max_msg_size=self.options.max_msg_bytes,
+                                   compress=False)
         await ws.prepare(request)
-        wanted = request.query.get("jackpot")
-        client = Client(ws, set(wanted.split(",")) if wanted else None)
-        self.clients.add(client)
-        pump = asyncio.create_task(client.pump())
+        self._tune_socket(request)
+        conn = WSConnection(request, ws, self._subscription(dict(request.query)), self.options.max_queue)
+        self.hub.add(conn)
         try:
-            pools = await self.live.pools(None)
-            snapshot = [p for p in pools if client.wants(p)]
-            await ws.send_str(json.dumps({"type": "snapshot", "pools": snapshot}))
+            conn.offer_event(await self._snapshot(conn.sub))
             async for msg in ws:
+                if conn.closed:
+                    break
                 if msg.type == WSMsgType.TEXT:
-                    await self._on_client_message(client, msg.data)
-                elif msg.type == WSMsgType.ERROR:
+                    if not conn.inbound_allowed():
+                        conn.abort("too many client messages")
+                        break
+                    await self._on_client_message(conn, msg.data)
+                elif msg.type in (WSMsgType.ERROR, WSMsgType.BINARY):
                     break
         finally:
-            self.clients.discard(client)
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+            self.hub.remove(conn)
+            await conn.stop()
         return ws
 
-    async def _on_client_message(self, client: Client, data: str) -> None:
+    async def _on_client_message(self, conn: Connection, data: str) -> None:
         try:
             msg = json.loads(data)
-        except ValueError:
-            await client.ws.send_str(json.dumps({"type": "error", "reason": "message is not JSON"}))
+            kind = msg.get("type")
+        except (ValueError, AttributeError):
+            conn.offer_event(_dumps({"type": "error", "reason": "message is not a JSON object"}))
             return
-        if msg.get("type") == "subscribe":
-            jackpots = msg.get("jackpots")
-            client.jackpots = set(jackpots) if jackpots else None
-            pools = [p for p in await self.live.pools(None) if client.wants(p)]
-            await client.ws.send_str(json.dumps({"type": "snapshot", "pools": pools}))
+        if kind == "subscribe":
+            self.hub.resubscribe(conn, self._subscription(msg))
+            if not conn.snapshot_queued:  # one pending snapshot at a time, built when it is sent
+                conn.snapshot_queued = True
+                conn.offer_event(await self._snapshot(conn.sub))
+        elif kind == "ping":
+            conn.offer_event(_dumps({"type": "pong", "at": int(time.time() * 1000)}))
+        else:
+            conn.offer_event(_dumps({"type": "error", "reason": f"unknown message type {kind!r}"}))
 
+    async def sse_handler(self, request: web.Request) -> web.StreamResponse:
+        refused = self._admit(request)
+        if refused is not None:
+            return refused
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+        await resp.prepare(request)
+        self._tune_socket(request)
+        conn = SSEConnection(request, resp, self._subscription(dict(request.query)), self.options.max_queue)
+        self.hub.add(conn)
+        try:
+            await resp.write(b"retry: 2000\n\n")
+            conn.offer_event(await self._snapshot(conn.sub))
+            while not conn.done.is_set():
+                try:
+                    await asyncio.wait_for(conn.done.wait(), self.options.heartbeat_s)
+                except asyncio.TimeoutError:
+                    conn.offer_event(_dumps({"type": "heartbeat"}))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.hub.remove(conn)
+            await conn.stop()
+        return resp
+
+    # ------------------------------------------------------------- plain http
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "clients": len(self.clients)})
+        return web.json_response({"status": "ok", "clients": len(self.hub.conns)})
 
     async def readiness(self, request: web.Request) -> web.Response:
-        if not self.ready.is_set():
-            return web.json_response({"status": "starting"}, status=503)
+        if not self.ready.is_set() or self.closing:
+            return web.json_response({"status": "starting" if not self.closing else "closing"}, status=503)
         return web.json_response({"status": "ready"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        import resource
+
+        by_kind = collections.Counter(c.kind for c in self.hub.conns)
+        return web.json_response({
+            "connections": len(self.hub.conns), "ws": by_kind["ws"], "sse": by_kind["sse"],
+            "frames_sent": sum(c.frames_sent for c in self.hub.conns),
+            "tickers": len(self.hub.pools), "jackpots": len(self.directory.public),
+            "rss_bytes": _rss_bytes(), "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "undecodable": dict(self.dropped),
+        })
+
+    async def jackpots(self, request: web.Request) -> web.Response:
+        return web.json_response({"jackpots": self.directory.listing()})
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
 
 
-def create_gateway(settings: Settings) -> web.Application:
-    gw = TickerGateway(settings)
-    app = web.Application()
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+@web.middleware
+async def _cors_static(request: web.Request, handler):
+    resp = await handler(request)
+    if request.path.startswith(("/static/", "/widgets/")) and not isinstance(resp, web.WebSocketResponse):
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+def create_gateway(settings: Settings, options: GatewayOptions | None = None) -> web.Application:
+    gw = TickerGateway(settings, options)
+    app = web.Application(middlewares=[_cors_static], client_max_size=64 * 1024)
     app["gateway"] = gw
     app.on_startup.append(gw.start)
     app.on_shutdown.append(gw.stop)
     app.router.add_get("/", gw.index)
     app.router.add_get("/ws", gw.ws_handler)
+    app.router.add_get("/sse", gw.sse_handler)
     app.router.add_get("/health", gw.health)
     app.router.add_get("/ready", gw.readiness)
+    app.router.add_get("/metrics.json", gw.metrics)
+    app.router.add_get("/api/jackpots", gw.jackpots)
     app.router.add_static("/static/", STATIC)
     return app

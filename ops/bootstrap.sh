@@ -28,6 +28,16 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
+# The browser tests drive Debian's Chromium (a browser download from elsewhere is not possible).
+if [ "${1:-}" = "--with-browser" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing chromium (Debian) for the browser tests" >&2
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  else
+    echo "bootstrap: chromium is missing; browser tests will be skipped (apt-get install chromium)" >&2
+  fi
+fi
+
 # Reinstall only when the dependency list changed.
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then

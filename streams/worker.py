@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import weakref
 from collections import defaultdict
@@ -31,7 +32,7 @@ from jackpot.sinks.alerts import OutageAlerts
 from jackpot.sinks.consumer import SinkLoop
 from jackpot.sinks.events import EventSink, from_avro
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
-from jackpot.sinks.live import LiveValues
+from jackpot.sinks.live import LiveValues, warn_changes_from_event
 from jackpot.streams import topics as T
 from jackpot.streams.app import create_app
 from jackpot.streams.codec import DecodeError, catalog
@@ -48,6 +49,8 @@ INPUT_SCHEMAS = ("ContributionRequest", "OperatorCommand", "WalletCreditResult",
 # Full-fidelity engine events (spec events are also on their own topics, in their spec
 # schema, for outside consumers) and the pool values.
 EVENT_SINK_TOPICS = (T.ENGINE_EVENTS, T.AUDIT, T.POOL_UPDATED)
+LIVE_SINK_TOPICS = (T.POOL_UPDATED, T.JACKPOT_WON, T.WARN_THRESHOLD, T.JACKPOT_RESEEDED, T.STATE_CHANGED,
+                    T.ENGINE_EVENTS)
 
 
 def bind_partition(event: EventT) -> None:
@@ -77,7 +80,7 @@ class Worker:
         self.events_sink = EventSink(settings.database_url, audit_key=settings.audit_hmac_key or None)
         self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
         self.events_alerts = OutageAlerts("events", self.publish_alert)
-        self.live = LiveValues(settings.redis_url)
+        self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         app = self.app
 
         def topic(spec: T.TopicSpec) -> faust.TopicT:
@@ -106,7 +109,7 @@ class Worker:
             SinkLoop("ledger", settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
                      [settings.topic(T.LEDGER.name)], self.write_ledger),
             SinkLoop("live", settings.kafka_bootstrap_servers, f"{settings.app_id}-live-sink",
-                     [settings.topic(T.POOL_UPDATED.name)], self.write_live, max_records=1000),
+                     [settings.topic(t.name) for t in LIVE_SINK_TOPICS], self.write_live, max_records=1000),
             SinkLoop("events", settings.kafka_bootstrap_servers, f"{settings.app_id}-event-sink",
                      [settings.topic(t.name) for t in EVENT_SINK_TOPICS], self.write_events),
         ]
@@ -299,11 +302,33 @@ class Worker:
             await self.out_topics[wire.topic.name].send(key=event.get("jackpot_id", "").encode(), value=wire.value)
 
     async def write_live(self, records) -> None:
-        """PoolUpdated -> Redis (compare-and-set on sequence, so replays never go back)."""
-        updates = await self._decode_all(records, "PoolUpdated", "live-sink")
+        """Public live values -> Redis: pools (compare-and-set on sequence, so replays never go
+        back), recent winners, warn badges and jackpot states."""
+        pools, wins, warns, states = [], [], [], []
+        for r in records:
+            try:
+                name, ev = self.codec.decode(r.value)
+            except DecodeError as exc:
+                dl = dead_letter("live-sink", r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
+                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
+                continue
+            if name == "JackpotEvent":
+                if ev["kind"] != "WarnStateChanged":
+                    continue
+                name, ev = ev["kind"], {"jackpot_id": ev["jackpot_id"], **json.loads(ev["payload_json"])}
+            if name == "PoolUpdated":
+                pools.append(ev)
+            elif name == "JackpotWon":
+                wins.append(ev)
+            elif name == "JackpotStateChanged":
+                states.append(ev)
+            warns += warn_changes_from_event(name, ev)
         while True:
             try:
-                await self.live.apply_pool_updates(updates)
+                await self.live.apply_pool_updates(pools)
+                await self.live.apply_wins(wins)
+                await self.live.apply_warn_states(warns)
+                await self.live.apply_state_changes(states)
                 return
             except (OSError, ConnectionError) as exc:
                 log.error("redis unavailable, retrying", extra={"error": str(exc)})

@@ -50,7 +50,7 @@ async def test_stop_all_workers_and_restart_keeps_every_amount(settings, spawn, 
         return states
 
     before = await wait_for(all_applied, timeout=180, interval=1.0, what="all bets applied")
-    live = LiveValues(settings.redis_url)
+    live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
     try:
         shown_before = {d["jackpot_id"]: await live.pools(d["jackpot_id"]) for d in docs}
         for w in workers:

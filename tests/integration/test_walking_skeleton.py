@@ -34,7 +34,7 @@ async def test_one_bet_flows_end_to_end(settings, spawn):
     await publish_configs(settings, [config])
 
     worker = spawn("worker", "worker")
-    gateway = spawn("gateway", "gateway")
+    gateway = spawn("gateway", "gateway", JACKPOT_GATEWAY_SMOOTHING="0")  # exact amounts, no display lag
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     await http_ready(f"{base}/ready", procs=[worker, gateway])
 
@@ -89,7 +89,7 @@ async def test_one_bet_flows_end_to_end(settings, spawn):
         await conn.close()
 
     # 5. the live value in Redis
-    live = LiveValues(settings.redis_url)
+    live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
     try:
         pools = await wait_for(lambda: live.pools(jackpot_id), what="redis value")
         assert [(p["level_id"], p["visible_amount"]) for p in pools] == [(level_id, "1000.032400")]
