@@ -1,7 +1,7 @@
 # The two commands of the README's quick start, plus a few conveniences.
 # Each target installs what is missing by itself (ops/bootstrap.sh, then `jackpot stack up`).
 
-.PHONY: demo test test-unit stack-up stack-down bootstrap
+.PHONY: demo test test-unit chaos stack-up stack-down bootstrap
 
 bootstrap:
 	@ops/bootstrap.sh
@@ -11,7 +11,11 @@ demo: bootstrap
 
 test:
 	@ops/bootstrap.sh --with-browser
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -m "not chaos"
+
+# 100,000 bets with workers SIGKILLed at random; prints a `chaos: ...` summary line.
+chaos: bootstrap
+	.venv/bin/python -m pytest -q -s -m chaos
 
 test-unit: bootstrap
 	.venv/bin/python -m pytest -q tests/unit

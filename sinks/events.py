@@ -30,7 +30,7 @@ import asyncpg
 from jackpot.engine.money import to_micros
 
 from . import audit, metrics
-from .ledger import month_bounds
+from .ledger import PartitionedWriter
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ JOURNAL_COLUMNS = ("event_id", "event_ts", "event_type", "event_version", "jackp
 PARTITIONED = ("engine_events", "pool_snapshots")
 
 
-class EventSink:
+class EventSink(PartitionedWriter):
     """Writes batches of engine events idempotently. One instance per worker process.
 
     ``await sink.write(events)`` returns the number of events new to the journal. Use it with
@@ -397,35 +397,12 @@ class EventSink:
 
     name = "events"
 
+    partitioned = PARTITIONED
+
     def __init__(self, dsn: str, *, audit_key: bytes | str | None = None, audited: frozenset[str] = AUDITED) -> None:
-        self.dsn = dsn
+        super().__init__(dsn)
         self.audit_key = audit.key_bytes(audit_key)
         self.audited = audited
-        self.pool: asyncpg.Pool | None = None
-        self._months: set[dt.datetime] = set()
-
-    async def start(self) -> None:
-        if self.pool is None:
-            self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
-
-    async def close(self) -> None:
-        if self.pool is not None:
-            await self.pool.close()
-            self.pool = None
-
-    async def _ensure_partitions(self, conn: asyncpg.Connection, stamps: Iterable[dt.datetime]) -> None:
-        for start, end in sorted({month_bounds(s) for s in stamps}):
-            if start in self._months:
-                continue
-            for table in PARTITIONED:
-                try:
-                    await conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table}_{start:%Y_%m} PARTITION OF {table} "
-                        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-                    )
-                except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
-                    pass  # another worker created it between our check and our create
-            self._months.add(start)
 
     async def write(self, events: list[dict]) -> int:
         if not events:

@@ -55,7 +55,15 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
     return contributions, levels
 
 
-class LedgerWriter:
+class PartitionedWriter:
+    """A pooled PostgreSQL writer for tables partitioned by month (``partitioned`` names them).
+
+    Partitions are created as months appear in the data; creating one that another worker
+    created a moment earlier is not an error.
+    """
+
+    partitioned: tuple[str, ...] = ()
+
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.pool: asyncpg.Pool | None = None
@@ -70,20 +78,23 @@ class LedgerWriter:
             await self.pool.close()
             self.pool = None
 
-    async def _ensure_partitions(self, conn: asyncpg.Connection, stamps: list[dt.datetime]) -> None:
+    async def _ensure_partitions(self, conn: asyncpg.Connection, stamps) -> None:
         for start, end in sorted({month_bounds(ts) for ts in stamps}):
             if start in self._months:
                 continue
-            for table in PARTITIONED:
-                name = f"{table}_{start:%Y_%m}"
+            for table in self.partitioned:
                 try:
                     await conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
+                        f"CREATE TABLE IF NOT EXISTS {table}_{start:%Y_%m} PARTITION OF {table} "
                         f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
                     )
                 except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
                     pass  # another worker created it between our check and our create
             self._months.add(start)
+
+
+class LedgerWriter(PartitionedWriter):
+    partitioned = PARTITIONED
 
     async def write(self, events: list[dict]) -> int:
         """Write a batch idempotently; return the number of new contribution rows."""

@@ -12,6 +12,7 @@ PoolUpdated can never move a ticker backwards.
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import redis.asyncio as aioredis
 

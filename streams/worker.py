@@ -266,15 +266,19 @@ class Worker:
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
     # ------------------------------------------------------------------- sinks
-    async def _decode_all(self, records, expect: str, stage: str) -> list[dict]:
+    async def _decode_records(self, records, stage: str, expect=None) -> list[tuple[str, dict]]:
+        """Decode a sink batch; what does not decode goes to the dead-letter topic."""
         out = []
         for r in records:
             try:
-                out.append(self.codec.decode(r.value, expect=expect)[1])
+                out.append(self.codec.decode(r.value, expect=expect))
             except DecodeError as exc:
                 dl = dead_letter(stage, r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
                 await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
         return out
+
+    async def _decode_all(self, records, expect: str, stage: str) -> list[dict]:
+        return [rec for _, rec in await self._decode_records(records, stage, expect)]
 
     async def write_ledger(self, records) -> None:
         """Ledger events -> PostgreSQL, batched and idempotent; retried until it takes them."""
@@ -284,15 +288,7 @@ class Worker:
 
     async def write_events(self, records) -> None:
         """Every outbound engine event -> its PostgreSQL tables and the hash-chained audit trail."""
-        events = []
-        for r in records:
-            try:
-                name, rec = self.codec.decode(r.value)
-            except DecodeError as exc:
-                dl = dead_letter("event-sink", r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
-                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
-                continue
-            events.append(from_avro(name, rec))
+        events = [from_avro(name, rec) for name, rec in await self._decode_records(records, "event-sink")]
         await write_with_retry(self.events_sink, events, on_outage=self.events_alerts.on_outage,
                                on_recovery=self.events_alerts.on_recovery)
 
@@ -305,13 +301,7 @@ class Worker:
         """Public live values -> Redis: pools (compare-and-set on sequence, so replays never go
         back), recent winners, warn badges and jackpot states."""
         pools, wins, warns, states = [], [], [], []
-        for r in records:
-            try:
-                name, ev = self.codec.decode(r.value)
-            except DecodeError as exc:
-                dl = dead_letter("live-sink", r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
-                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
-                continue
+        for name, ev in await self._decode_records(records, "live-sink"):
             if name == "JackpotEvent":
                 if ev["kind"] != "WarnStateChanged":
                     continue

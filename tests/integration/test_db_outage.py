@@ -35,7 +35,7 @@ from .helpers import table_value
 from .portfolio import Oracle, bets, portfolio
 from .test_chaos import compare_pools
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BETS = int(os.environ.get("JACKPOT_OUTAGE_BETS", "20000"))
 OUTAGE_S = float(os.environ.get("JACKPOT_OUTAGE_SECONDS", "30"))
