@@ -70,10 +70,12 @@ async def test_force_drop_pays_once_after_a_failed_credit_and_reseeds(settings, 
     assert reseeded[-1]["cycle_number"] == 2
 
     commands = await read_events(settings, settings.topic("wallet-credit-commands"), key)
-    assert [c["attempt"] for c in commands] == [1, 2]
+    attempts = sorted({c["attempt"] for c in commands})
+    assert attempts == list(range(1, len(attempts) + 1))  # retries reuse the key with the next attempt
     assert len({c["idempotency_key"] for c in commands}) == 1
     async with aiohttp.ClientSession() as http:
         stats = await (await http.get(f"{wallet_url}/stats")).json()
+    assert stats["calls"] >= 2  # the injected failure, then a credit
     assert stats["credits"] == 1
     assert stats["balances"] == {"player-lucky:EUR": 1_000_032_400}
 
