@@ -36,6 +36,22 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def stack():
+    """The real services: local processes (default), or containers with JACKPOT_STACK=containers."""
+    if Settings().stack_mode == "containers":
+        from jackpot.ops.containers import container_stack
+
+        with container_stack() as env:
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)  # every Settings() of this session (and its children) sees them
+            try:
+                yield None
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        return
     stack = Stack(Settings())
     started = stack.up()
     yield stack
