@@ -24,7 +24,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: headless Chromium against the running system (slow, bounded)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def system(settings, spawn):  # noqa: F811
     docs, worker = await portfolio_and_worker(settings, spawn, "browser-worker")
     gw, base, port = await start_gateway(settings, spawn, "browser-gateway", procs=[worker])

@@ -1,9 +1,10 @@
 """Fixtures for tests against the real stack: Kafka, PostgreSQL and Redis, started if needed.
 
-Each test session gets its own app id, topic prefix and worker data directory, so
-a second run in a row never sees the first run's offsets, tables or topics; the
-services themselves are shared and reused.  Only services this session started are
-stopped at its end.
+Each test module gets its own app id, topic prefix, worker data directory and
+worker processes (stopped when the module ends), so neither a second run in a row
+nor another module's workers in the same consumer groups can confuse its
+assertions; the services themselves are shared and reused.  Only services this
+session started are stopped at its end.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def stack():
     stack.down(only=started)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def settings(stack, tmp_path_factory) -> Settings:
     run = uuid.uuid4().hex[:8]
     s = Settings(
@@ -120,7 +121,7 @@ class Proc:
         return self.proc.returncode
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spawn(settings):
     procs: list[Proc] = []
 

@@ -14,7 +14,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow_consumer: a client that never reads is cut off (slow, bounded)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def running(settings, spawn):  # noqa: F811
     docs, worker = await portfolio_and_worker(settings, spawn, "load-worker")
     return {"docs": docs, "worker": worker}
