@@ -165,5 +165,5 @@ async def test_postgres_down_for_30s_loses_nothing_and_reconciles(settings, spaw
     assert 0 < outage["ledger_rows_at_stop"] < len(expected_pairs), outage
     assert (lost, extra, dup_rows, lost_t, dup, diff) == (0, 0, 0, 0, 0, 0)
     assert res.ok, summary(res)
-    assert "ledger database unavailable" in log  # the outage was noticed (and alerted, once wired)
+    assert "PostgreSQL unavailable for sink ledger" in log  # the outage was noticed and alerted
     assert worker.alive(), worker.log_tail()
