@@ -17,7 +17,9 @@ from .conftest import free_port, wait_for
 from .helpers import table_value
 from .portfolio import Oracle, bets, portfolio
 
-pytestmark = pytest.mark.integration
+# Three workers sharing the partitions: the rebalance path where faust still stalls partitions
+# (see README, chaos test), so it runs with `make chaos`, not in the default suite.
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
 def comparable(state: JackpotState) -> dict:

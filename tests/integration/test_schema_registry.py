@@ -206,7 +206,7 @@ async def test_worker_on_the_registry_dead_letters_bad_input_naming_the_field(ow
         ),
         "garbage": (b'{"bet": 1}', "not Avro: bad magic bytes"),
     }
-    worker = spawn("worker-registry", "worker", **own.to_env(), SCHEMA_REGISTRY_URL=registry_url)
+    worker = spawn("worker-registry", "worker", **{**own.to_env(), "SCHEMA_REGISTRY_URL": registry_url})
     async with producer(own) as prod:
         for tag, (value, _) in bad.items():
             await prod.send_and_wait(own.topic(BETS.name), key=tag.encode(), value=value)
