@@ -63,10 +63,11 @@ def run_demo(settings: Settings, rate: float) -> int:
     from jackpot.streams.publish import demo_portfolio, publish_configs
     from jackpot.streams.topics import ensure_topics
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C and SIGTERM take the same path: asyncio's own SIGINT handling cancels the
+    # running task cleanly. A shell may start us with SIGINT ignored (background jobs),
+    # so restore the default handler first.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
     stack = Stack(settings)
     started: list[str] = []
     children: list[subprocess.Popen] = []
