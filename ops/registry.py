@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from jackpot.ops.stack import Service, StackError, apt_install, cmdline, log, pid_alive, port_open
+from jackpot.ops.stack import Service, StackError, apt_install, cmdline, java17, log, pid_alive, port_open
 from jackpot.settings import Settings, get_settings
 
 APICURIO_VERSION = "3.0.9"
@@ -98,20 +98,6 @@ class SchemaRegistryService:
             os.replace(unpacked, target)
         return jar
 
-    def _java(self) -> str:
-        java = shutil.which("java")
-        if java is None:
-            apt_install("openjdk-17-jre-headless")
-            java = shutil.which("java")
-        out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
-        try:
-            major = int(out.split('"')[1].split(".")[0])
-        except (IndexError, ValueError):
-            major = 0
-        if major < 17:
-            raise StackError(f"schema-registry needs Java 17 or newer, found: {out.splitlines()[0] if out else '?'}")
-        return java
-
     # ----------------------------------------------------------------- status
     def _ours(self, pid: int) -> bool:
         line = cmdline(pid)
@@ -145,7 +131,7 @@ class SchemaRegistryService:
                 "stop it, set JACKPOT_REGISTRY_PORT, or point SCHEMA_REGISTRY_URL at your registry"
             )
         t0 = time.monotonic()
-        java = self._java()
+        java = java17("schema-registry")
         jar = self.install()
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)

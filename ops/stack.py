@@ -118,6 +118,22 @@ def apt_install(*packages: str) -> None:
             policy.unlink(missing_ok=True)
 
 
+def java17(who: str) -> str:
+    """The java executable (installed if missing); ``who`` names the service in the error."""
+    java = shutil.which("java")
+    if java is None:
+        apt_install("openjdk-17-jre-headless")
+        java = shutil.which("java")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    try:
+        major = int(out.split('"')[1].split(".")[0])
+    except (IndexError, ValueError):
+        major = 0
+    if major < 17:
+        raise StackError(f"{who} needs Java 17 or newer, found: {out.splitlines()[0] if out else '?'}")
+    return java
+
+
 @dataclass
 class Service:
     name: str
@@ -276,22 +292,8 @@ class Stack:
             os.replace(Path(tmp) / "libs", libs)
         return libs
 
-    def _java(self) -> str:
-        java = shutil.which("java")
-        if java is None:
-            apt_install("openjdk-17-jre-headless")
-            java = shutil.which("java")
-        out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
-        try:
-            major = int(out.split('"')[1].split(".")[0])
-        except (IndexError, ValueError):
-            major = 0
-        if major < 17:
-            raise StackError(f"kafka needs Java 17 or newer, found: {out.splitlines()[0] if out else '?'}")
-        return java
-
     def _start_kafka(self, svc: Service) -> None:
-        java = self._java()
+        java = java17("kafka")
         libs = self.kafka_libs()
         home = self.dir / "kafka"
         data = home / "data"
