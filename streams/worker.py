@@ -42,6 +42,7 @@ from jackpot.streams.kafka import partition_for
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
+from jackpot.streams.statecache import StateCache
 from jackpot.tables.jackpots import JackpotRecord, jackpot_table
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class Worker:
         self.ledger_topic = topic(T.LEDGER)
         self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
+        # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
+        self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
 
         app.agent(self.bets_topic, name="router", concurrency=1)(self.router)
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
@@ -173,6 +176,8 @@ class Worker:
                         pending.append(batch)
                 await self._commit(stream, pending)
             except BaseException as exc:
+                # in-memory states may now hold changes that were never persisted
+                self.states.clear()
                 log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                 raise
 
@@ -189,6 +194,7 @@ class Worker:
         for batch in batches:
             bind_partition(batch.last_event)
             batch.persist()
+            self.states.put(batch.key, (batch.record, batch.state))
 
     async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
                                    evs: list[EventT]) -> "_JackpotBatch | None":
@@ -212,7 +218,11 @@ class Worker:
         # jackpot's own events before touching its value.
         bind_partition(evs[-1])
         batch = _JackpotBatch(self, key, compiled, evs[-1])
-        await batch.open(self.table.get(key), self._first_timestamp(evs))
+        cached = self.states.get(key)
+        if cached is not None:
+            batch.resume(*cached, now=self._first_timestamp(evs))
+        else:
+            await batch.open(self.table.get(key), self._first_timestamp(evs))
         contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
             msg = ev.message
@@ -339,6 +349,10 @@ class _JackpotBatch:
         self.touched: set[tuple[str, str]] = set()
         self.now = 0
         self.dirty = False
+
+    def resume(self, record: JackpotRecord, state, now: int) -> None:
+        """Continue from the objects this process persisted last (see streams/statecache.py)."""
+        self.record, self.state, self.now = record, state, now
 
     async def open(self, stored: dict | None, now: int) -> None:
         p = self.w.pipeline
