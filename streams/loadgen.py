@@ -339,6 +339,15 @@ async def produce_bets(settings: Settings, bets: list[dict]) -> None:
         await asyncio.gather(*futures)
 
 
+async def produce_player_events(settings: Settings, topic: str, records: list[tuple[str, dict]]) -> None:
+    """Produce (schema name, record) pairs (profiles, session starts and ends) keyed by player_id."""
+    codec = catalog()
+    async with producer(settings) as prod:
+        futures = [await prod.send(settings.topic(topic), key=r["player_id"].encode(), value=codec.encode(name, r))
+                   for name, r in records]
+        await asyncio.gather(*futures)
+
+
 class Progress:
     """A progress bar on a terminal (click's), a status line every few seconds otherwise."""
 

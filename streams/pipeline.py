@@ -209,7 +209,7 @@ class Pipeline:
             excluded=bool(req.get("excluded", False)),
             self_excluded=bool(req.get("self_excluded", False)),
             session_spins=int(req.get("session_spins") or 0),
-            session_started_at=ms(req["session_started_at"]) if req.get("session_started_at") else 0,
+            session_started_at=int(req.get("session_started_at") or 0),  # epoch ms (ContributionRequest v2)
         )
         return evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
 

@@ -43,10 +43,13 @@ from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.streams.statecache import StateCache
+from jackpot.streams import players as P
 from jackpot.tables.jackpots import JackpotRecord, jackpot_table
+from jackpot.tables.players import players_table
 
 log = logging.getLogger(__name__)
 INPUT_SCHEMAS = ("ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
+PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
 # Full-fidelity engine events (spec events are also on their own topics, in their spec
 # schema, for outside consumers) and the pool values.
 EVENT_SINK_TOPICS = (T.ENGINE_EVENTS, T.AUDIT, T.POOL_UPDATED)
@@ -89,6 +92,9 @@ class Worker:
                              partitions=spec.partitions or settings.partitions, internal=False)
 
         self.bets_topic = topic(T.BETS)
+        # Everything the router joins, keyed by player_id: one agent, the players table's single writer.
+        self.router_inputs = app.topic(*(settings.topic(t.name) for t in (T.BETS, T.PLAYERS, T.SESSIONS)),
+                                       key_serializer="raw", value_serializer="raw")
         self.contributions_topic = topic(T.CONTRIBUTIONS)
         self.commands_topic = topic(T.COMMANDS)
         self.wallet_results_topic = topic(T.WALLET_RESULTS)
@@ -102,10 +108,11 @@ class Worker:
         self.ledger_topic = topic(T.LEDGER)
         self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
+        self.players = players_table(app, settings)
         # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
         self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
 
-        app.agent(self.bets_topic, name="router", concurrency=1)(self.router)
+        app.agent(self.router_inputs, name="router", concurrency=1)(self.router)
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
         app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(self.payout_agent)
         self.sinks = [
@@ -134,21 +141,45 @@ class Worker:
 
     # ------------------------------------------------------------------ router
     async def router(self, stream: faust.StreamT) -> None:
-        """Decode bets, match them against active jackpots, fan out by jackpot_id."""
+        """Decode bets, join them with their player, match them against active jackpots, fan
+        out by jackpot_id; keep the players table up to date from profiles and sessions."""
         await self.configs.ready.wait()
+        bets = self.settings.topic(T.BETS.name)
         async for event in stream.events():
-            msg = event.message
             try:
-                _, bet = self.codec.decode(event.value, expect="BetPlaced")
-                self.pipeline.validate_bet(bet)
+                if event.message.topic == bets:
+                    await self._route_bet(event)
+                else:
+                    self._apply_player_input(event)
             except (DecodeError, RejectedBet) as exc:
                 await self.dead("router", event, exc)
-                continue
-            for jackpot_id in self.pipeline.match(self.configs, bet):
-                request = self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset)
-                await self.contributions_topic.send(
-                    key=jackpot_id.encode(), value=self.codec.encode("ContributionRequest", request)
-                )
+
+    async def _route_bet(self, event: EventT) -> None:
+        msg = event.message
+        _, bet = self.codec.decode(event.value, expect="BetPlaced")
+        self.pipeline.validate_bet(bet)
+        key = bet["player_id"].encode()
+        player = self.players.get(key) or P.new_player()
+        facts = P.enrich(player, bet, msg.partition, msg.offset)
+        self.players[key] = player  # re-assigned, so the changelog sees it
+        for jackpot_id in self.pipeline.match(self.configs, bet):
+            request = self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset) | facts
+            await self.contributions_topic.send(
+                key=jackpot_id.encode(), value=self.codec.encode("ContributionRequest", request)
+            )
+
+    def _apply_player_input(self, event: EventT) -> None:
+        """A profile or a session start/end: facts the next bets of this player carry."""
+        name, rec = self.codec.decode(event.value, expect=PLAYER_SCHEMAS)
+        key = rec["player_id"].encode()
+        player = self.players.get(key) or P.new_player()
+        if name == "PlayerProfile":
+            P.apply_profile(player, rec)
+        elif name == "PlayerSessionStart":
+            P.start_session(player, rec["session_id"], rec["timestamp"])
+        else:
+            P.end_session(player, rec["session_id"], rec["timestamp"])
+        self.players[key] = player
 
     # ----------------------------------------------------------- jackpot agent
     async def jackpot_agent(self, stream: faust.StreamT) -> None:

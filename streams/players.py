@@ -1,0 +1,113 @@
+"""What the router knows about a player: profile, sessions and spin counts (spec: Player Service).
+
+The router joins each bet with one value of the players table, keyed by ``player_id`` like
+the bets, profiles and session topics, so all four are co-partitioned and one agent is the
+single writer of a player's value.  The value carries:
+
+- ``profile``: the latest PlayerProfile (segments, VIP and loyalty tier, KYC, jurisdiction,
+  exclusions); a player with no profile yet gets the engine's defaults (not KYC-verified,
+  no segment), so a jackpot that asks for KYC does not pay an unknown player;
+- ``sessions``: the player's recent sessions, opened by PlayerSessionStart or by the first
+  bet of an unknown session id (not every provider sends session events), closed by
+  PlayerSessionEnd, with the spins counted so far;
+- ``bet_marks`` and ``recent``: per bets partition, the offset of the last bet counted, and the
+  enrichment given to the last few bets.  A bet at or below its mark is a replay after a
+  crash: it must not be counted again, and it must carry the same enrichment as the first
+  time (the jackpot may not have applied the first copy), so it is looked up in ``recent``.
+
+Everything here is plain data and pure functions; the agent in ``worker.py`` does the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+MAX_SESSIONS = 4  # recent sessions kept per player (a bet may arrive after its session ended)
+MAX_RECENT = 32  # enrichments kept for replays of bets not yet committed
+
+PROFILE_FIELDS = ("brand_id", "segments", "vip_tier", "loyalty_tier", "kyc_verified", "jurisdiction",
+                  "excluded", "self_excluded")
+
+
+def _ms(ts: Any) -> int:
+    if isinstance(ts, dt.datetime):
+        return int(ts.timestamp() * 1000)
+    return int(ts)
+
+
+def new_player() -> dict[str, Any]:
+    return {"profile": None, "profile_at": -1, "sessions": {}, "bet_marks": {}, "recent": []}
+
+
+def apply_profile(player: dict[str, Any], profile: dict[str, Any]) -> bool:
+    """Keep the newest profile (by its timestamp; a replayed older one changes nothing)."""
+    at = _ms(profile["timestamp"])
+    if at < player["profile_at"]:
+        return False
+    player["profile"] = {k: profile.get(k) for k in PROFILE_FIELDS}
+    player["profile"]["segments"] = list(profile.get("segments") or [])
+    player["profile_at"] = at
+    return True
+
+
+def _trim(sessions: dict[str, dict]) -> None:
+    while len(sessions) > MAX_SESSIONS:
+        oldest = min(sessions, key=lambda s: sessions[s]["started_at"])
+        del sessions[oldest]
+
+
+def start_session(player: dict[str, Any], session_id: str, at: Any) -> None:
+    """PlayerSessionStart: idempotent (a replay finds the session already open)."""
+    sessions = player["sessions"]
+    if session_id not in sessions:
+        sessions[session_id] = {"started_at": _ms(at), "spins": 0, "ended_at": 0}
+        _trim(sessions)
+
+
+def end_session(player: dict[str, Any], session_id: str, at: Any) -> None:
+    """PlayerSessionEnd: the session keeps its count for bets that arrive late."""
+    s = player["sessions"].get(session_id)
+    if s is not None and not s["ended_at"]:
+        s["ended_at"] = _ms(at)
+
+
+def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: int) -> dict[str, Any]:
+    """The player facts a ContributionRequest carries for ``bet`` (at bets ``partition``/``offset``).
+
+    Counts the bet in its session unless it is a replay.  A replay gets the enrichment it got
+    the first time; only when more than ``MAX_RECENT`` of this player's bets were in flight
+    at the crash is that forgotten, and the replay gets the current facts.
+    """
+    where = f"{partition}:{offset}"
+    if offset <= player["bet_marks"].get(str(partition), -1):
+        for seen, facts in player["recent"]:
+            if seen == where:
+                return dict(facts)
+        return _facts(player, bet["session_id"])
+    sessions = player["sessions"]
+    sid = bet["session_id"]
+    if sid not in sessions:
+        start_session(player, sid, bet["timestamp"])
+    sessions[sid]["spins"] += 1
+    player["bet_marks"][str(partition)] = offset
+    facts = _facts(player, sid)
+    player["recent"].append([where, facts])
+    del player["recent"][:-MAX_RECENT]
+    return dict(facts)
+
+
+def _facts(player: dict[str, Any], session_id: str) -> dict[str, Any]:
+    p = player["profile"] or {}
+    s = player["sessions"].get(session_id) or {"spins": 0, "started_at": 0}
+    return {
+        "segments": list(p.get("segments") or []),
+        "loyalty_tier": int(p.get("loyalty_tier") or 0),
+        "vip_tier": str(p.get("vip_tier") or ""),
+        "kyc_verified": bool(p.get("kyc_verified", False)),
+        "jurisdiction": str(p.get("jurisdiction") or ""),
+        "excluded": bool(p.get("excluded", False)),
+        "self_excluded": bool(p.get("self_excluded", False)),
+        "session_spins": int(s["spins"]),
+        "session_started_at": int(s["started_at"]),
+    }

@@ -1,0 +1,71 @@
+"""The router joins each bet with its player: profile, session and spin count travel with the bet.
+
+Real broker and worker: a profile and a session start go to their topics, bets follow, and every
+ContributionRequest the router forwards carries the player's facts; a bet from a player the
+router has never heard of carries the safe defaults (not KYC-verified, no segments).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from jackpot.streams.loadgen import produce_bets, produce_player_events
+from jackpot.streams.publish import publish_configs
+from jackpot.tables.players import TABLE_NAME as PLAYERS
+
+from .conftest import wait_for
+from .helpers import one_level_config, read_events, table_value
+
+pytestmark = pytest.mark.integration
+
+
+def _bet(player: str, session: str) -> dict:
+    return {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": player,
+            "game_id": "starburst", "brand_id": "brand-royal", "currency": "EUR", "bet_amount": Decimal("2.00"),
+            "bet_type": "real", "session_id": session}
+
+
+async def test_bets_carry_their_players_profile_and_session(settings, spawn):
+    config = one_level_config()
+    jackpot_id = config["jackpot_id"]
+    await publish_configs(settings, [config])
+    now = dt.datetime.now(dt.timezone.utc)
+    started = now - dt.timedelta(minutes=3)
+    await produce_player_events(settings, "player-profiles", [("PlayerProfile", {
+        "event_id": str(uuid.uuid4()), "timestamp": now, "player_id": "player-known", "brand_id": "brand-royal",
+        "segments": ["vip", "high_roller"], "vip_tier": "gold", "loyalty_tier": 4, "kyc_verified": True,
+        "jurisdiction": "MT", "excluded": False, "self_excluded": False})])
+    await produce_player_events(settings, "player-sessions", [("PlayerSessionStart", {
+        "event_id": str(uuid.uuid4()), "timestamp": started, "player_id": "player-known",
+        "brand_id": "brand-royal", "session_id": "sess-1"})])
+
+    spawn("players-worker", "worker")
+    # profiles and sessions are on their own topics: wait until the router holds them, as a
+    # platform's profile service would have published them well before the player's bets
+    async def joined():
+        player = await table_value(settings, PLAYERS, b"player-known")
+        return player if player and player["profile"] and "sess-1" in player["sessions"] else None
+
+    await wait_for(joined, timeout=120, what="the player's profile and session in the players table")
+    known = [_bet("player-known", "sess-1") for _ in range(3)]
+    unknown = _bet("player-new", "sess-x")
+    await produce_bets(settings, known + [unknown])
+
+    async def forwarded():
+        reqs = await read_events(settings, settings.topic("jackpot-contributions"), jackpot_id.encode())
+        return reqs if len(reqs) >= 4 else None
+
+    reqs = {str(r["bet_id"]): r for r in await wait_for(forwarded, timeout=60, what="every contribution request")}
+
+    spins = [reqs[b["event_id"]]["session_spins"] for b in known]
+    assert spins == [1, 2, 3]
+    first = reqs[known[0]["event_id"]]
+    assert (first["segments"], first["vip_tier"], first["loyalty_tier"], first["kyc_verified"],
+            first["jurisdiction"]) == (["vip", "high_roller"], "gold", 4, True, "MT")
+    assert first["session_started_at"] == int(started.timestamp() * 1000)
+    new = reqs[unknown["event_id"]]
+    assert (new["kyc_verified"], new["segments"], new["loyalty_tier"], new["session_spins"]) == (False, [], 0, 1)

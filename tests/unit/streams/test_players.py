@@ -1,0 +1,73 @@
+"""The router's player facts: profiles, sessions, spin counts, and replays that count nothing twice."""
+
+import datetime as dt
+
+from jackpot.streams import players as P
+
+
+def bet(session="s1", ms=1_000):
+    return {"session_id": session, "timestamp": dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)}
+
+
+def profile(ms, **kw):
+    base = {"timestamp": ms, "brand_id": "b", "segments": ["vip"], "vip_tier": "gold", "loyalty_tier": 3,
+            "kyc_verified": True, "jurisdiction": "MT", "excluded": False, "self_excluded": False}
+    return {**base, **kw}
+
+
+def test_unknown_player_gets_the_safe_defaults():
+    facts = P.enrich(P.new_player(), bet(), 0, 10)
+    assert facts["kyc_verified"] is False and facts["segments"] == [] and facts["loyalty_tier"] == 0
+    assert facts["session_spins"] == 1 and facts["session_started_at"] == 1_000
+
+
+def test_profile_facts_and_newest_profile_wins():
+    p = P.new_player()
+    assert P.apply_profile(p, profile(2_000, loyalty_tier=5))
+    assert not P.apply_profile(p, profile(1_000, loyalty_tier=1))  # an older one arriving late
+    facts = P.enrich(p, bet(), 0, 1)
+    assert (facts["loyalty_tier"], facts["kyc_verified"], facts["segments"], facts["jurisdiction"]) == (
+        5, True, ["vip"], "MT")
+
+
+def test_spins_count_per_session_and_a_session_start_sets_its_start():
+    p = P.new_player()
+    P.start_session(p, "s1", 500)
+    assert [P.enrich(p, bet("s1"), 0, off)["session_spins"] for off in (1, 2, 3)] == [1, 2, 3]
+    facts = P.enrich(p, bet("s2", 9_000), 0, 4)
+    assert (facts["session_spins"], facts["session_started_at"]) == (1, 9_000)
+    assert P.enrich(p, bet("s1"), 0, 5)["session_started_at"] == 500
+
+
+def test_a_replayed_bet_is_not_counted_again_and_gets_its_first_enrichment():
+    p = P.new_player()
+    first = [P.enrich(p, bet(), 3, off) for off in (10, 11, 12)]
+    P.apply_profile(p, profile(5_000))  # facts changed after the first pass
+    replay = [P.enrich(p, bet(), 3, off) for off in (10, 11, 12)]
+    assert replay == first
+    assert P.enrich(p, bet(), 3, 13)["session_spins"] == 4
+
+
+def test_marks_are_per_bets_partition():
+    p = P.new_player()
+    P.enrich(p, bet(), 0, 100)
+    assert P.enrich(p, bet(), 1, 5)["session_spins"] == 2  # a lower offset of another partition is new
+
+
+def test_sessions_and_recent_history_stay_bounded():
+    p = P.new_player()
+    for i in range(P.MAX_SESSIONS + 3):
+        P.start_session(p, f"s{i}", i)
+    for off in range(P.MAX_RECENT + 10):
+        P.enrich(p, bet("s9"), 0, off)
+    assert len(p["sessions"]) <= P.MAX_SESSIONS
+    assert len(p["recent"]) == P.MAX_RECENT
+
+
+def test_session_end_is_idempotent_and_keeps_the_count():
+    p = P.new_player()
+    P.enrich(p, bet("s1"), 0, 1)
+    P.end_session(p, "s1", 2_000)
+    P.end_session(p, "s1", 3_000)
+    assert p["sessions"]["s1"]["ended_at"] == 2_000
+    assert P.enrich(p, bet("s1"), 0, 2)["session_spins"] == 2
