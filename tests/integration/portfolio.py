@@ -3,7 +3,10 @@
 The oracle runs the very same engine functions the worker runs, in-process, over
 the same bets: what the distributed system ends with must equal it exactly.
 Seeds are fixed (seed_from == seed_to) and ceilings high, so the expected state does
-not depend on the order in which partitions interleave.
+not depend on the order in which partitions interleave.  "Droppy" jackpots have win
+targets a few hundred bets above their seed: they drop, pay and reseed many times in
+a run, so their balances depend on secret targets, but their lifetime meters (bets,
+gross, house cut) still equal the oracle's and their flows must reconcile exactly.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ GAMES = ["starburst", "book-of-dead", "gates-of-olympus", "sweet-bonanza", "big-
 LEVEL_NAMES = ["Grand", "Major", "Minor", "Mini"]
 
 
-def portfolio(n: int = 8, seed: int = 7) -> list[dict]:
+def portfolio(n: int = 8, seed: int = 7, droppy: int = 0) -> list[dict]:
+    """``n`` jackpots; the first ``droppy`` of them drop every few hundred bets."""
     rng = random.Random(seed)
     docs = []
     for i in range(n):
@@ -39,13 +43,16 @@ def portfolio(n: int = 8, seed: int = 7) -> list[dict]:
         levels = []
         for j in range(levels_n):
             seed_amount = str(rng.choice([100, 1000, 5000]))
+            target = {"win_from": "900000000", "win_to": "950000000"}
+            if i < droppy:
+                seed_amount, target = "100", {"win_from": "120", "win_to": "200"}
             levels.append({
                 "level_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"test-level/{seed}/{i}/{j}")),
                 "name": LEVEL_NAMES[j],
                 "display_order": j + 1,
                 "contribution_split": str(parts[j]),
                 "seed_from": seed_amount, "seed_to": seed_amount,
-                "win_from": "900000000", "win_to": "950000000", "win_max": "999999999",
+                **target, "win_max": "999999999",
                 "hidden_increment": {"enabled": j % 2 == 1, "coefficient": "0.1" if j % 2 else "0"},
             })
         currencies = sorted({"EUR", *rng.sample(["SEK", "GBP"], rng.randint(0, 2))})
