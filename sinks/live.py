@@ -221,6 +221,17 @@ class _LiveExtras:
                 n += 1
         return n
 
+    async def apply_active_players(self, events: list[dict]) -> int:
+        """ActivePlayers events -> the players-chasing counts (newest per jackpot)."""
+        newest: dict[str, dict] = {}
+        for ev in events:
+            at = _ms(ev["timestamp"])
+            if ev["jackpot_id"] not in newest or _ms(newest[ev["jackpot_id"]]["timestamp"]) <= at:
+                newest[ev["jackpot_id"]] = ev
+        for jid, ev in newest.items():
+            await self.set_active_players({jid: int(ev["total"])}, _ms(ev["timestamp"]))
+        return len(newest)
+
     async def set_active_players(self, counts: dict[str, int], as_of_ms: int) -> None:
         """Players chasing each jackpot (the engine's active-player window), newest wins."""
         if not counts:

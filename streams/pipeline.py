@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from jackpot.engine.compiled import CompiledJackpot, compile_jackpot
 from jackpot.engine.config import Jackpot
-from jackpot.engine.activity import BetContext
+from jackpot.engine.activity import BetContext, active
 from jackpot.engine.contribution import Bet, ContributionResult, apply_contribution, pool_updated_event
 from jackpot.engine.handlers import (
     EngineOutput,
@@ -212,6 +212,18 @@ class Pipeline:
             session_started_at=int(req.get("session_started_at") or 0),  # epoch ms (ContributionRequest v2)
         )
         return evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
+
+    @staticmethod
+    def active_players(cj: CompiledJackpot, state: JackpotState, now: int) -> dict:
+        """ActivePlayers fields: the players chasing the jackpot at ``now``, per currency and in all."""
+        by_currency, everyone = {}, set()
+        for currency in state.activity:
+            ids = [pid for pid, _ in active(cj, state, currency, now)]
+            by_currency[currency] = len(ids)
+            everyone.update(ids)
+        return {"event_id": event_id("ActivePlayers", cj.jackpot_id, None, None, str(now)),
+                "timestamp": from_ms(now), "jackpot_id": cj.jackpot_id, "total": len(everyone),
+                "by_currency": by_currency}
 
     @staticmethod
     def apply_input(cj: CompiledJackpot, state: JackpotState, name: str, rec: dict, seed_source) -> InputOutcome:

@@ -43,6 +43,8 @@ JACKPOT_RESEEDED = TopicSpec("jackpot-reseeded", key="jackpot_id")
 WARN_THRESHOLD = TopicSpec("warn-threshold-reached", key="jackpot_id")
 STATE_CHANGED = TopicSpec("jackpot-state-changed", key="jackpot_id")
 APPROACHING_MAX = TopicSpec("pool-approaching-max", key="jackpot_id")
+# Players chasing each jackpot (ActivePlayers, latest per jackpot), for the tickers.
+ACTIVE_PLAYERS = TopicSpec("active-players", key="jackpot_id", compacted=True)
 # Every other engine event (warn states, approvals, payout alerts, cascades...).
 ENGINE_EVENTS = TopicSpec("jackpot-events", key="jackpot_id")
 # Audit-only events (revealed seeds, winner snapshots, operator actions).
@@ -56,7 +58,7 @@ DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
 
 ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, WALLET_RESULTS, CLOCK, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,
-       ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS)
+       ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS)
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

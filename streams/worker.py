@@ -54,7 +54,8 @@ PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
 # schema, for outside consumers) and the pool values.
 EVENT_SINK_TOPICS = (T.ENGINE_EVENTS, T.AUDIT, T.POOL_UPDATED)
 LIVE_SINK_TOPICS = (T.POOL_UPDATED, T.JACKPOT_WON, T.WARN_THRESHOLD, T.JACKPOT_RESEEDED, T.STATE_CHANGED,
-                    T.ENGINE_EVENTS)
+                    T.ENGINE_EVENTS, T.ACTIVE_PLAYERS)
+PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
 
 
 def bind_partition(event: EventT) -> None:
@@ -341,8 +342,11 @@ class Worker:
     async def write_live(self, records) -> None:
         """Public live values -> Redis: pools (compare-and-set on sequence, so replays never go
         back), recent winners, warn badges and jackpot states."""
-        pools, wins, warns, states = [], [], [], []
+        pools, wins, warns, states, chasing = [], [], [], [], []
         for name, ev in await self._decode_records(records, "live-sink"):
+            if name == "ActivePlayers":
+                chasing.append(ev)
+                continue
             if name == "JackpotEvent":
                 if ev["kind"] != "WarnStateChanged":
                     continue
@@ -360,6 +364,7 @@ class Worker:
                 await self.live.apply_wins(wins)
                 await self.live.apply_warn_states(warns)
                 await self.live.apply_state_changes(states)
+                await self.live.apply_active_players(chasing)
                 return
             except (OSError, ConnectionError) as exc:
                 log.error("redis unavailable, retrying", extra={"error": str(exc)})
@@ -426,6 +431,17 @@ class _JackpotBatch:
         self.now = max(self.now, out.now)
         self.emit_engine_events(out.events)
         self.emit_engine_events(out.commands)
+        if name == "ClockTick":
+            self.count_players(out.now, int(rec.get("interval_ms") or 1000))
+
+    def count_players(self, now: int, interval_ms: int) -> None:
+        """Every few seconds of tick time: how many players chase this jackpot (deterministic
+        from the state and the tick, so a replay publishes the same event)."""
+        if now // PLAYERS_COUNT_EVERY_MS == (now - interval_ms) // PLAYERS_COUNT_EVERY_MS:
+            return
+        w = self.w
+        counts = w.pipeline.active_players(self.compiled, self.state, now)
+        self.outputs.append((w.out_topics[T.ACTIVE_PLAYERS.name], w.codec.encode("ActivePlayers", counts)))
 
     def emit_engine_events(self, events) -> None:
         for e in events:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from jackpot.settings import Settings
+from jackpot.streams.kafka import assign_all
 
 
 async def group_lag(settings: Settings, group: str, topics: list[str]) -> tuple[int, int]:
@@ -20,8 +21,7 @@ async def group_lag(settings: Settings, group: str, topics: list[str]) -> tuple[
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        await consumer.topics()  # loads the partition metadata
-        tps = [tp for t in topics for tp in _partitions(consumer, t)]
+        tps = [tp for t in topics for tp in await assign_all(consumer, t)]
         ends = await consumer.end_offsets(tps)
         lag = done = 0
         for tp in tps:
@@ -34,8 +34,3 @@ async def group_lag(settings: Settings, group: str, topics: list[str]) -> tuple[
         await consumer.stop()
         await admin.close()
 
-
-def _partitions(consumer: AIOKafkaConsumer, topic: str):
-    from aiokafka.structs import TopicPartition
-
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

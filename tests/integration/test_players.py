@@ -2,7 +2,8 @@
 
 Real broker and worker: a profile and a session start go to their topics, bets follow, and every
 ContributionRequest the router forwards carries the player's facts; a bet from a player the
-router has never heard of carries the safe defaults (not KYC-verified, no segments).
+router has never heard of carries the safe defaults (not KYC-verified, no segments).  Both
+players then count as chasing the jackpot on the tickers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from jackpot.sinks.live import LiveValues
 from jackpot.streams.loadgen import produce_bets, produce_player_events
 from jackpot.streams.publish import publish_configs
 from jackpot.tables.players import TABLE_NAME as PLAYERS
@@ -69,3 +71,13 @@ async def test_bets_carry_their_players_profile_and_session(settings, spawn):
     assert first["session_started_at"] == int(started.timestamp() * 1000)
     new = reqs[unknown["event_id"]]
     assert (new["kyc_verified"], new["segments"], new["loyalty_tier"], new["session_spins"]) == (False, [], 0, 1)
+
+    # the jackpot agent counts its active-player window on clock ticks: "players chasing"
+    live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
+    try:
+        async def chasing():
+            return (await live.active_players()).get(jackpot_id) == 2
+
+        await wait_for(chasing, timeout=60, what="two players chasing the jackpot in Redis")
+    finally:
+        await live.close()
