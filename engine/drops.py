@@ -23,6 +23,7 @@ from .config import JackpotStatus, JackpotType, LevelStatus
 from .contribution import flush_pending, pool_updated_event
 from .errors import DropRejected
 from .events import DROP_ABORTED, DROP_STARTED, JACKPOT_RESEEDED, WIN_RECORDED, EngineEvent, make_event
+from .fault import suspend_for_fault
 from .lifecycle import SYSTEM, transition_jackpot
 from .money import floor_to_unit
 from .pool import Hit, JackpotState
@@ -121,7 +122,10 @@ def _release(cj: CompiledJackpot, state: JackpotState, *, final: bool, cause_id:
     if state.status != J.DROPPING or state.locked_pools():
         return []
     new = J.EXPIRED if final else J.ACTIVE
-    return transition_jackpot(cj, state, new, actor=SYSTEM, reason=why, cause_id=cause_id, now=now, _internal=True)
+    events = transition_jackpot(cj, state, new, actor=SYSTEM, reason=why, cause_id=cause_id, now=now, _internal=True)
+    if new == J.ACTIVE and state.fault:
+        events += suspend_for_fault(cj, state, cause_id=f"{cause_id}|fault", now=now)
+    return events
 
 
 def settle_drop(

@@ -73,6 +73,8 @@ CONTRIBUTION_REJECTED = "ContributionRejected"  # single-contribution bound exce
 DROP_STARTED = "DropStarted"
 DROP_ABORTED = "DropAborted"
 # Triggers, selection and payout
+JACKPOT_FAULTED = "JackpotFaulted"  # alert: the jackpot entered the fault state (regulatory item 11)
+FAULT_CLEARED = "FaultCleared"  # an operator cleared the fault after investigation
 JACKPOT_WON = "JackpotWon"  # spec event: published after the main credit is confirmed (payout step 8)
 WARN_STATE_CHANGED = "WarnStateChanged"  # Calm / Heating / On Fire / Must Drop transitions
 WINNER_SELECTED = "WinnerSelected"  # the drop, its eligible-player snapshot and the draws (audit)

@@ -21,6 +21,12 @@ Actions (reason mandatory where the spec asks for one):
 - approve_win / decline_win (fallback winner or back to the pool), retry_payout and
   resolve_payout (alternative payout) for the approval queue and PENDING_MANUAL_RESOLUTION
 - activate / expire / archive (lifecycle)
+- fault         the fault state (regulatory item 11), entered by the reconciliation job or an
+                operator: the jackpot pauses (contributions held in pending, no drops, players
+                see it suspended) and an alert goes out; a drop in progress still pays its winner,
+                then the jackpot pauses instead of resuming
+- clear_fault   an operator (never the system) clears it after investigation; a plain resume is
+                refused while the fault stands
 
 Role checks (Operator / Manager / Admin) belong to the admin API; the compliance profile's
 prohibited actions are enforced here.
@@ -36,6 +42,7 @@ from .compiled import CompiledJackpot, CompiledLevel
 from .config import LevelStatus, OperatorAction
 from .errors import DropRejected, EngineError
 from .events import OPERATOR_ACTION, make_event
+from .fault import clear_fault, enter_fault
 from .lifecycle import activate, archive, expire, pause, resume, set_level_status
 from .payout import Output, decide_approval, resolve_credit, retry_credit, void_win
 from .pool import JackpotState, PoolState
@@ -63,9 +70,11 @@ RESOLVE_PAYOUT = "resolve_payout"
 ACTIVATE = "activate"
 EXPIRE = "expire"
 ARCHIVE = "archive"
+FAULT = "fault"
+CLEAR_FAULT = "clear_fault"
 ACTIONS = (
     FORCE_DROP, DELAY_DROP, CANCEL_DROP, PAUSE, RESUME, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
-    APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE,
+    APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, FAULT, CLEAR_FAULT,
 )
 _PROHIBITABLE = {
     FORCE_DROP: OperatorAction.FORCE_DROP,
@@ -78,7 +87,7 @@ _PROHIBITABLE = {
     VOID_WIN: OperatorAction.VOID_WIN,
 }
 _NEEDS_REASON = {FORCE_DROP, DELAY_DROP, CANCEL_DROP, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
-                 DECLINE_WIN, RESOLVE_PAYOUT}
+                 DECLINE_WIN, RESOLVE_PAYOUT, FAULT, CLEAR_FAULT}
 
 
 @dataclass(slots=True, frozen=True)
@@ -252,7 +261,15 @@ def _dispatch(
                 raise DropRejected(f"{cl.name}/{pool.currency} has no running cycle")
             retarget(cj, cl, pool)
         return out, f"new secret target drawn for {len(targets)} pool(s)"
+    if a == FAULT:
+        out.events.extend(enter_fault(cj, state, **kw))
+        return out, "fault state entered"
+    if a == CLEAR_FAULT:
+        out.events.extend(clear_fault(cj, state, **kw))
+        return out, "fault cleared"
     if a in (PAUSE, RESUME):
+        if a == RESUME and cmd.level_id is None and state.fault:
+            raise DropRejected("the jackpot is in the fault state: an operator must clear the fault first")
         if cmd.level_id is None:
             fn = pause if a == PAUSE else resume
             out.events.extend(fn(cj, state, **kw))

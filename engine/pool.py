@@ -262,7 +262,9 @@ class JackpotState:
     - ``wins``      wins in progress (``wins.py``), by win id;
     - ``cascades``  scheduled waterfall drops: [due_at, level_id, currency, origin win id, mode, [players]];
     - ``player_wins`` player_id -> [[time, level index], ...] within the longest win-cap period;
-    - ``segment_wins`` "level_id|segment" -> time of the segment's last win (guaranteed winners).
+    - ``segment_wins`` "level_id|segment" -> time of the segment's last win (guaranteed winners);
+    - ``fault``     while the jackpot is in the fault state: reason, actor, time, and whether the
+      fault itself paused it (regulatory item 11).
     """
 
     jackpot_id: str
@@ -277,6 +279,7 @@ class JackpotState:
     cascades: list[list] = field(default_factory=list)
     player_wins: dict[str, list[list[int]]] = field(default_factory=dict)
     segment_wins: dict[str, int] = field(default_factory=dict)
+    fault: dict[str, Any] = field(default_factory=dict)  # set while in the fault state (overrides.py)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
         try:
@@ -306,6 +309,7 @@ class JackpotState:
             "cascades": [_copy_record(c) for c in self.cascades],
             "player_wins": {k: [list(x) for x in v] for k, v in self.player_wins.items()},
             "segment_wins": dict(self.segment_wins),
+            "fault": dict(self.fault),
         }
 
     @classmethod
@@ -329,6 +333,7 @@ class JackpotState:
             cascades=[_copy_record(c) for c in d.get("cascades", [])],
             player_wins={k: [[int(a) for a in x] for x in v] for k, v in d.get("player_wins", {}).items()},
             segment_wins={k: int(v) for k, v in d.get("segment_wins", {}).items()},
+            fault=dict(d.get("fault") or {}),
         )
 
 

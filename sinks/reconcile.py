@@ -96,8 +96,16 @@ class ReconciliationResult:
         return not self.differences
 
     def faulted(self) -> list[str]:
-        """Jackpots whose ledger and table disagree: put these in the fault state."""
+        """Jackpots whose ledger and table disagree: put these in the fault state (not while the
+        ledger is only behind, see ``only_behind``)."""
+        if self.status == "ledger_behind":
+            return []
         return sorted({d.jackpot_id for d in self.differences})
+
+    def only_behind(self) -> bool:
+        """Every difference is the ledger holding less than the table: what sink lag looks like."""
+        return bool(self.differences) and all(
+            d.metric in LEDGER_LAG_METRICS and d.ledger < d.table for d in self.differences)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "at_ms": self.at_ms, "status": self.status, "jackpots": self.jackpots,
@@ -114,9 +122,9 @@ class ReconciliationResult:
         for jid in self.jackpots:
             diffs = by.get(jid, [])
             out.append(make_event(RECONCILIATION_COMPLETED, jid, f"reconcile|{self.run_id}", self.at_ms,
-                                  {"run_id": self.run_id, "status": "mismatch" if diffs else "ok",
+                                  {"run_id": self.run_id, "status": self.status if diffs else "ok",
                                    "differences": len(diffs)}).to_dict())
-            if diffs:
+            if diffs and self.status != "ledger_behind":
                 out.append(make_event(RECONCILIATION_MISMATCH, jid, f"reconcile|{self.run_id}|mismatch", self.at_ms, {
                     "run_id": self.run_id,
                     "action": "fault",  # regulatory item 11: stop contributions and triggers, alert, show suspended

@@ -37,6 +37,11 @@ def test_a_missing_ledger_row_is_lag_then_a_mismatch_with_the_amounts():
     assert res.status == "ledger_behind"
     [d] = res.differences
     assert (d.metric, d.difference) == ("net_contributions", -900_000)
+    assert res.only_behind()
+    # while it may be lag: reported, but no alert and no fault
+    assert [e["payload"]["status"] for e in res.events()] == ["ledger_behind"]
+    assert res.faulted() == []
+    res.status = "mismatch"  # what reconcile_settled says once the settle time has passed
     ev = res.events()
     mismatch = [e for e in ev if e["event_type"] == "ReconciliationMismatch"][0]
     assert mismatch["payload"]["action"] == "fault"
