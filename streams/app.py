@@ -3,7 +3,8 @@
 Everything that touches a jackpot's state runs in agents of this app, partitioned by
 ``jackpot_id``; the app itself only carries the shared configuration that makes that
 safe (pre-created topics, at-least-once commits after a producer flush, rocksdict
-stores sized explicitly, standby replicas for fail-over).
+stores sized explicitly, standby replicas for fail-over), and a consumer that never commits
+past a message it has not finished (streams/transport.py).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import faust
 
 from jackpot.settings import Settings
+from jackpot.streams.transport import JackpotApp
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    app = JackpotApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store="rocksdb://",

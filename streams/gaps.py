@@ -1,0 +1,68 @@
+"""Every input partition is applied in offset order, without holes, or not at all.
+
+The jackpot table skips a bet it has already applied by the highest bets offset it holds per
+bets partition, and the players table does the same per player.  That is only sound while each
+input partition reaches its agent in order and complete: if Faust drops a message from an
+agent's buffer during a rebalance (faust #596) and delivers the next one, applying the next one
+raises the mark over the dropped bet, and when the dropped one is replayed it looks applied.
+
+The guard remembers, per partition and per assignment, the next offset it expects (at first the
+group's committed offset, where reading resumes).  A message at or below it is applied (a
+replay is skipped by the table's own marks); a message beyond it means something in between
+went missing: it is not applied, and the consumer seeks back to the missing offset, so the hole
+is delivered again, followed by everything after it.  Our topics are neither compacted nor
+transactional, so within a partition offsets have no holes of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faust.types import TP, EventT
+
+log = logging.getLogger(__name__)
+
+
+class GapGuard:
+    def __init__(self, committed: Callable[[TP], int | None], seek: Callable[[TP, int], Awaitable[Any]],
+                 generation: Callable[[], Any], assigned: Callable[[TP], bool]) -> None:
+        self._committed = committed
+        self._assigned = assigned
+        self._seek = seek
+        self._generation = generation
+        self._seen_generation = generation()
+        self.expected: dict[TP, int] = {}
+        self.seeking: dict[TP, int] = {}
+        self.holes = 0  # holes found (a metric: each one is a message Faust failed to deliver)
+
+    async def admit(self, event: EventT) -> bool:
+        """True when ``event`` may be applied now; False when it must wait for a hole to be refilled."""
+        gen = self._generation()
+        if gen != self._seen_generation:  # a rebalance: reading resumes from the committed offsets
+            self.expected.clear()
+            self.seeking.clear()
+            self._seen_generation = gen
+        tp, offset = event.message.tp, event.message.offset
+        if not self._assigned(tp):
+            return False  # left over from a partition handed to another worker: its new owner applies it
+        expected = self.expected.get(tp)
+        if expected is None:
+            expected = self._committed(tp)
+            if expected is None or expected < 0:  # nothing committed yet: the first message starts it
+                expected = offset
+        if offset < expected:
+            return True  # a replay of something already applied
+        if offset == expected:
+            self.expected[tp] = offset + 1
+            self.seeking.pop(tp, None)
+            return True
+        self.expected[tp] = expected
+        if tp not in self.seeking:
+            self.seeking[tp] = expected
+            self.holes += 1
+            log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
+                                                            "expected": expected, "got": offset})
+            await self._seek(tp, expected)
+        return False
