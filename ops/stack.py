@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -49,6 +50,26 @@ log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
 log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.server.KafkaRaftServer=INFO
 """
+
+
+WANTED_OPEN_FILES = 1 << 20
+
+
+def raise_open_files_limit() -> None:
+    """Kafka keeps three files open per partition segment: with every topic a few hundred test
+    runs create, the usual 1024-20000 descriptors run out and the broker shuts its log dir down.
+    Raise the limit as far as this user may (root: to the kernel's maximum)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        nr_open = hard
+    for limit in (min(WANTED_OPEN_FILES, nr_open), hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
+            return
+        except (ValueError, OSError):
+            continue
 
 
 class StackError(RuntimeError):
@@ -248,7 +269,7 @@ class Stack:
         with open(logfile, "ab") as out:
             proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, **kw,
+                start_new_session=True, preexec_fn=raise_open_files_limit, **kw,
             )
         svc.pidfile(self.dir).write_text(f"{proc.pid}\n")
         return proc

@@ -93,3 +93,21 @@ async def ensure_topics(settings: Settings, specs=ALL) -> list[str]:
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def delete_app_topics(settings: Settings) -> list[str]:
+    """Delete every topic of this app: its prefixed topics and Faust's ``<app_id>-...`` changelogs.
+
+    For throw-away deployments (tests, benchmarks): each keeps files open on the broker
+    for every partition, and a broker that runs out of descriptors takes its log dir offline.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics()
+                if (settings.topic_prefix and t.startswith(settings.topic_prefix)) or t.startswith(settings.app_id + "-")]
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()

@@ -60,7 +60,7 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def settings(stack, tmp_path_factory) -> Settings:
+def settings(stack, tmp_path_factory):
     run = uuid.uuid4().hex[:8]
     s = Settings(
         JACKPOT_APP_ID=f"jackpot-test-{run}",
@@ -78,7 +78,14 @@ def settings(stack, tmp_path_factory) -> Settings:
         await migrate(s.database_url)
 
     asyncio.run(prepare())
-    return s
+    yield s
+    # the module's topics go with it: a broker keeps files open for every partition it holds
+    from jackpot.streams.topics import delete_app_topics
+
+    try:
+        asyncio.run(delete_app_topics(s))
+    except Exception as exc:  # a test that stopped the broker on purpose must not fail here
+        print(f"could not delete the topics of {s.app_id}: {exc!r}")
 
 
 class Proc:
