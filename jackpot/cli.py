@@ -167,8 +167,27 @@ def demo(rate: float) -> None:
     sys.exit(run_demo(get_settings(), rate=rate))
 
 
+@main.command("reconcile")
+@click.option("--settle", "settle_s", type=float, default=None,
+              help="Seconds a difference may be ledger lag before it is a mismatch (default: JACKPOT_RECONCILE_SETTLE_S).")
+def reconcile_cmd(settle_s: float | None) -> None:
+    """Reconcile the ledger with the live pools now (the worker's leader does it every 15 minutes).
+
+    Records the run in PostgreSQL, publishes the result, and puts every jackpot that differs in
+    the fault state. Exits 1 when there is a difference.
+    """
+    from jackpot.sinks.reconcile import summary
+    from jackpot.streams.reconciler import reconcile_and_act
+
+    res = asyncio.run(reconcile_and_act(get_settings(), settle_s=settle_s))
+    click.echo(summary(res))
+    if not res.ok:
+        sys.exit(1)
+
+
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystems."""
+    from jackpot.bench.cli import bench
     from jackpot.simulation.cli import simulate
     from jackpot.sinks.audit import audit
     from jackpot.sinks.reports import report
@@ -176,6 +195,7 @@ def _register_optional_commands() -> None:
     main.add_command(simulate)
     main.add_command(audit)
     main.add_command(report)
+    main.add_command(bench)
 
 
 _register_optional_commands()

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # Time inside the partitions: the leader publishes a tick to every partition this often.
     clock_interval_s: float = Field(1.0, alias="JACKPOT_CLOCK_INTERVAL_S", gt=0)
 
+    # Reconciliation of the ledger with the live pools (the leader runs it; 0 disables it), and
+    # how long a difference may be ledger lag before it counts as a mismatch.
+    reconcile_interval_s: float = Field(900.0, alias="JACKPOT_RECONCILE_INTERVAL_S", ge=0)
+    reconcile_settle_s: float = Field(60.0, alias="JACKPOT_RECONCILE_SETTLE_S", ge=0)
+
     # Payout: the operator's wallet (the reference wallet of `jackpot wallet` by default).
     wallet_url: str = Field("http://127.0.0.1:8790", alias="WALLET_URL")
     wallet_port: int = Field(8790, alias="JACKPOT_WALLET_PORT")
@@ -62,6 +67,18 @@ class Settings(BaseSettings):
     # Gateway.
     gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")
     gateway_port: int = Field(8780, alias="JACKPOT_GATEWAY_PORT")
+
+    # Admin API (operators): its own port, separate from the public gateway.
+    admin_host: str = Field("127.0.0.1", alias="JACKPOT_ADMIN_HOST")
+    admin_port: int = Field(8785, alias="JACKPOT_ADMIN_PORT")
+    # How long a command call waits for the engine's receipt before answering 202 Accepted.
+    admin_command_wait_s: float = Field(10.0, alias="JACKPOT_ADMIN_COMMAND_WAIT_S", ge=0, le=60)
+    # How often scheduled configuration changes and activations are checked.
+    admin_scheduler_interval_s: float = Field(2.0, alias="JACKPOT_ADMIN_SCHEDULER_INTERVAL_S", gt=0)
+    # Four-eyes requests (void win, emergency shutdown) expire unapproved after this long.
+    admin_co_approval_hours: int = Field(24, alias="JACKPOT_ADMIN_CO_APPROVAL_HOURS", ge=1, le=168)
+    # Where simulation jobs started from the admin API write their reports.
+    admin_simulation_dir: Path = Field(REPO_ROOT / ".stack" / "simulations", alias="JACKPOT_ADMIN_SIMULATION_DIR")
 
     # Local stack (ignored for services configured by URL).
     stack_dir: Path = Field(REPO_ROOT / ".stack", alias="JACKPOT_STACK_DIR")

@@ -56,3 +56,28 @@ async def assign_all(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as Java's) gives ``key``."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
+    """(messages on ``topics`` not yet committed by consumer group ``group``, sum of its committed
+    offsets): committed offsets against end offsets, the honest measure of "caught up"."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        tps = [tp for t in topics for tp in await assign_all(consumer, t)]
+        ends = await consumer.end_offsets(tps)
+        lag = done = 0
+        for tp in tps:
+            meta = committed.get(tp)
+            offset = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(0, ends[tp] - offset)
+            done += offset
+        return lag, done
+    finally:
+        await consumer.stop()
+        await admin.close()

@@ -38,10 +38,12 @@ from jackpot.streams.app import create_app
 from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
+from jackpot.streams.gaps import GapGuard
 from jackpot.streams.kafka import partition_for
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
+from jackpot.streams.reconciler import reconcile_and_act
 from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
 from jackpot.tables.jackpots import JackpotRecord, jackpot_table
@@ -110,6 +112,9 @@ class Worker:
         self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
         self.players = players_table(app, settings)
+        # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
+        self.router_guard = self._gap_guard()
+        self.jackpot_guard = self._gap_guard()
         # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
         self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
 
@@ -126,8 +131,15 @@ class Worker:
         ]
         app.task(self._start_config_view)
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
+        if settings.reconcile_interval_s > 0:
+            app.timer(settings.reconcile_interval_s, on_leader=True)(self.reconcile)
         self._tick = 0
         app.service(_closer(self))
+
+    def _gap_guard(self) -> GapGuard:
+        app = self.app
+        return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
+                        lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment())
 
     async def _start_config_view(self) -> None:
         await self.configs.start()
@@ -147,6 +159,8 @@ class Worker:
         await self.configs.ready.wait()
         bets = self.settings.topic(T.BETS.name)
         async for event in stream.events():
+            if not await self.router_guard.admit(event):
+                continue
             try:
                 if event.message.topic == bets:
                     await self._route_bet(event)
@@ -194,7 +208,7 @@ class Worker:
         clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
-            for ev in events:
+            for ev in [ev for ev in events if await self.jackpot_guard.admit(ev)]:
                 if ev.message.topic == clock:  # a tick is for every jackpot of its partition
                     for jackpot_id in self.jackpots_in_partition(ev.message.partition):
                         by_jackpot[jackpot_id.encode()].append(ev)
@@ -291,6 +305,13 @@ class Worker:
                     "timestamp": now, "partition": p, "sequence": self._tick, "interval_ms": interval}
             await self.clock_topic.send(key=f"tick:{p}".encode(), partition=p,
                                         value=self.codec.encode("ClockTick", tick))
+
+    async def reconcile(self) -> None:
+        """Leader only: the scheduled ledger-versus-table reconciliation (streams/reconciler.py)."""
+        try:
+            await reconcile_and_act(self.settings)
+        except Exception as exc:  # the next run retries; the alert is the missing result event
+            log.error("reconciliation run failed", extra={"error": repr(exc)})
 
     # ------------------------------------------------------------------ payout
     async def payout_agent(self, stream: faust.StreamT) -> None:
