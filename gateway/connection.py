@@ -21,6 +21,8 @@ import random
 
 from aiohttp import web
 
+from jackpot.metrics import WS_DISCONNECTS, WS_FRAMES_SENT, WS_QUEUE_OVERFLOWS
+
 from .outbox import Outbox, Overflow
 from .subscription import Subscription
 
@@ -67,7 +69,8 @@ class Connection:
         try:
             self.outbox.offer_ticker(key, sequence, frame, self.loop.time() + lag_s)
         except Overflow as exc:
-            self.abort(str(exc))
+            WS_QUEUE_OVERFLOWS.labels(self.kind).inc()
+            self.abort(str(exc), cause="queue_overflow")
             return False
         if lag_s <= 0:
             return True
@@ -80,7 +83,8 @@ class Connection:
         try:
             self.outbox.offer_event(frame)
         except Overflow as exc:
-            self.abort(f"send queue overflow ({exc})")
+            WS_QUEUE_OVERFLOWS.labels(self.kind).inc()
+            self.abort(f"send queue overflow ({exc})", cause="queue_overflow")
             return
         if flush and not self.flush_scheduled:
             self.flush_scheduled = True
@@ -110,8 +114,9 @@ class Connection:
             try:
                 self.write(frames)
             except (ConnectionError, RuntimeError) as exc:
-                self.abort(f"write failed: {exc}")
+                self.abort(f"write failed: {exc}", cause="write_failed")
                 return
+            WS_FRAMES_SENT.labels(self.kind).inc(len(frames))
             if self.drain_task is None and self.buffered() > self.HIGH_WATER:
                 self.send_started = self.loop.time()
                 self.drain_task = asyncio.create_task(self._drain())
@@ -137,12 +142,14 @@ class Connection:
         tr = self.request.transport
         return tr.get_write_buffer_size() if tr is not None else 0
 
-    def abort(self, reason: str) -> None:
-        """Drop the client now: its buffers are discarded, not flushed."""
+    def abort(self, reason: str, cause: str = "other") -> None:
+        """Drop the client now: its buffers are discarded, not flushed.  ``cause`` is the
+        metric label (``jackpot_ws_disconnects_total``); ``reason`` is for the log."""
         if self.closed and self.close_reason:
             return
         self.closed = True
         self.close_reason = reason
+        WS_DISCONNECTS.labels(self.kind, cause).inc()
         log.info("disconnecting %s client %s: %s", self.kind, self.ip, reason)
         self._cancel()
         tr = self.request.transport
@@ -202,7 +209,7 @@ class SSEConnection(Connection):
                 data, self._pending = self._pending, b""
                 await self.resp.write(data)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            self.abort("write failed")
+            self.abort("write failed", cause="write_failed")
             return
         self.send_started = None
         self.drain_task = None
@@ -219,6 +226,6 @@ class SSEConnection(Connection):
             pass
         self.done.set()
 
-    def abort(self, reason: str) -> None:
-        super().abort(reason)
+    def abort(self, reason: str, cause: str = "other") -> None:
+        super().abort(reason, cause)
         self.done.set()

@@ -24,6 +24,8 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from jackpot.metrics import (EVENTS_IN, EVENT_LATENCY_SECONDS, PROCESSING_SECONDS, WS_CONNECTIONS,
+                             metrics_response)
 from jackpot.settings import Settings
 from jackpot.sinks.live import (LiveValues, public_pool_view, public_state_view, public_win_view,
                                 warn_changes_from_event, WARN_RANK)
@@ -74,12 +76,15 @@ class Hub:
 
     # ---------------------------------------------------------------- membership
     def add(self, c: Connection) -> None:
+        if c not in self.conns:
+            WS_CONNECTIONS.labels(c.kind).inc()
         self.conns.add(c)
         self.per_ip[c.ip] += 1
         self._index(c)
 
     def remove(self, c: Connection) -> None:
         if c in self.conns:
+            WS_CONNECTIONS.labels(c.kind).dec()
             self.conns.discard(c)
             self.per_ip[c.ip] -= 1
             if self.per_ip[c.ip] <= 0:
@@ -319,12 +324,16 @@ class TickerGateway:
         try:
             await c.close()
         except Exception:
-            c.abort("gateway shutting down")
+            c.abort("gateway shutting down", cause="shutdown")
 
     async def _follow(self, cfg_pending: dict) -> None:
         assert self._consumer is not None
         cfg_topic = self.settings.topic(CONFIGS_TOPIC)
         names = {self.settings.topic(t): n for t, n in EVENT_TOPICS.items()}
+        logical = {self.settings.topic(t): t for t in (*EVENT_TOPICS, CONFIGS_TOPIC)}
+        received = {t: EVENTS_IN.labels(t) for t in logical.values()}
+        age = EVENT_LATENCY_SECONDS.labels("gateway_received")
+        fanout_seconds = PROCESSING_SECONDS.labels("gateway_fanout")
         if not cfg_pending:
             self.ready.set()
         loop = asyncio.get_running_loop()
@@ -333,7 +342,9 @@ class TickerGateway:
         while True:
             batches = await self._consumer.getmany(timeout_ms=max(10, int(self.options.fanout_ms)), max_records=5000)
             cfg_changed = False
+            now_ms = time.time() * 1000
             for tp, msgs in batches.items():
+                received[logical[tp.topic]].inc(len(msgs))
                 if tp.topic == cfg_topic:
                     for msg in msgs:
                         if msg.key is None:
@@ -348,6 +359,7 @@ class TickerGateway:
                     continue
                 expect = names[tp.topic]
                 for msg in msgs:
+                    age.observe(max(0.0, (now_ms - msg.timestamp) / 1000.0))
                     try:
                         name, event = self.codec.decode(msg.value, expect=expect)
                     except DecodeError as exc:
@@ -365,7 +377,8 @@ class TickerGateway:
                 self.hub.broadcast({"type": "jackpots", "jackpots": self.directory.listing()})
             if self.hub.dirty_pools and loop.time() - last_fanout >= interval:
                 last_fanout = loop.time()
-                self.hub.fanout()
+                with fanout_seconds.time():
+                    self.hub.fanout()
 
     def _dispatch(self, name: str, event: dict) -> None:
         if name == "PoolUpdated":
@@ -418,9 +431,9 @@ class TickerGateway:
                 if c.closed:
                     continue
                 if c.send_started is not None and now - c.send_started > self.options.send_timeout_s:
-                    c.abort(f"send blocked for more than {self.options.send_timeout_s:.0f}s")
+                    c.abort(f"send blocked for more than {self.options.send_timeout_s:.0f}s", cause="send_timeout")
                 elif c.buffered() > self.options.max_buffer_bytes:
-                    c.abort("write buffer overflow")
+                    c.abort("write buffer overflow", cause="buffer_overflow")
 
     # -------------------------------------------------------------- http side
     def _admit(self, request: web.Request) -> web.Response | None:
@@ -471,7 +484,7 @@ class TickerGateway:
                     break
                 if msg.type == WSMsgType.TEXT:
                     if not conn.inbound_allowed():
-                        conn.abort("too many client messages")
+                        conn.abort("too many client messages", cause="rate_limited")
                         break
                     await self._on_client_message(conn, msg.data)
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.BINARY):
@@ -544,6 +557,11 @@ class TickerGateway:
             "undecodable": dict(self.dropped),
         })
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """The process's Prometheus metrics (``jackpot.metrics``: connections, frames, overflows,
+        disconnects, events received per topic, event age, fan-out time)."""
+        return metrics_response(request)
+
     async def jackpots(self, request: web.Request) -> web.Response:
         return web.json_response({"jackpots": self.directory.listing()})
 
@@ -581,6 +599,7 @@ def create_gateway(settings: Settings, options: GatewayOptions | None = None) ->
     app.router.add_get("/health", gw.health)
     app.router.add_get("/ready", gw.readiness)
     app.router.add_get("/metrics.json", gw.metrics)
+    app.router.add_get("/metrics", gw.prometheus)
     app.router.add_get("/api/jackpots", gw.jackpots)
     app.router.add_static("/static/", STATIC)
     return app

@@ -1,0 +1,45 @@
+"""``jackpot bench``: run the benchmarks on the local stack, print a table, then one JSON line
+per benchmark: ``{"bench": NAME, "value": V, "unit": U, "baseline": B, "ratio": V/B}``
+(``baseline`` and ``ratio`` are null where a benchmark has no baseline; ``detail`` carries
+percentiles, sizes and targets).
+
+Every run has its own topics, consumer groups, database and worker processes, removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import click
+
+from .benchmarks import NAMES, run_benchmarks, table
+
+
+@click.group(invoke_without_command=True)
+@click.option("--quick", is_flag=True, help="Small sizes (a few minutes, for CI).")
+@click.option("--only", "only", multiple=True, type=click.Choice(NAMES),
+              help="Run only these benchmarks (repeatable).")
+@click.option("--keep", is_flag=True, help="Keep the run's topics, database and process logs.")
+@click.pass_context
+def bench(ctx: click.Context, quick: bool, only: tuple[str, ...], keep: bool) -> None:
+    """Benchmarks against baselines measured in the same run (full mode: 1,000,000 bets)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from jackpot.settings import get_settings
+
+    try:
+        results = asyncio.run(run_benchmarks(quick, only, out=sys.stderr, base=get_settings(), keep=keep))
+    except (RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(table(results))
+    for r in results:
+        click.echo(json.dumps(r.line(), sort_keys=False))
+
+
+@bench.command("list")
+def list_benchmarks() -> None:
+    """Name every benchmark."""
+    for name in NAMES:
+        click.echo(name)

@@ -1,0 +1,409 @@
+"""The bench's own run of the system: a fresh app id, topic prefix and database per run, real
+worker (and gateway) processes, and small Kafka and PostgreSQL helpers to watch them.
+
+Every run is isolated like a test module: topics under ``bench-<run>.``, consumer groups under
+``jackpot-bench-<run>``, a PostgreSQL database ``jackpot_bench_<run>`` on the configured server,
+Redis keys under the topic prefix.  All of it is removed when the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from jackpot.settings import Settings
+from jackpot.streams import topics as T
+from jackpot.streams.codec import catalog
+from jackpot.streams.kafka import assign_all, producer
+from jackpot.streams.loadgen import BetStream, Brand, portfolio_brands
+from jackpot.streams.publish import demo_portfolio, publish_configs
+
+
+@dataclass
+class Result:
+    """One benchmark's figure; ``line()`` is its JSON line."""
+
+    bench: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_label: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+    def line(self) -> dict[str, Any]:
+        r = self.ratio
+        out = {"bench": self.bench, "value": round(self.value, 3), "unit": self.unit,
+               "baseline": None if self.baseline is None else round(self.baseline, 3),
+               "ratio": None if r is None else round(r, 4)}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(out: TextIO | None, msg: str) -> None:
+    if out is not None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=out, flush=True)
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+class Process:
+    """A ``jackpot`` child process (module ``jackpot.cli``) with its own log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jackpot.cli", *args], stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def rss_bytes(self) -> int:
+        """Resident set size now (VmRSS of /proc)."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for {self.name}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:]
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+# ----------------------------------------------------------------- portfolio
+HOT_BRAND = "bench-hot"
+
+
+def _fresh_copy(doc: dict, name: str, brand: str, currencies: list[str] | None = None) -> dict:
+    d = copy.deepcopy(doc)
+    d["jackpot_id"] = str(uuid.uuid4())
+    d["name"] = name
+    d["internal_name"] = name.lower().replace(" ", "-").replace("#", "")
+    d["brands"] = [brand]
+    if currencies:
+        d["currencies"] = currencies
+    for lv in d["levels"]:
+        lv["level_id"] = str(uuid.uuid4())
+    return d
+
+
+def bench_portfolio(jackpots: int = 20) -> tuple[list[dict], list[Brand], dict]:
+    """The day-one portfolio on its brand, copies of it on one brand each up to ``jackpots - 1``,
+    and one hot jackpot on a brand of its own (for the single-jackpot benchmark)."""
+    demo = demo_portfolio()
+    docs = list(demo)
+    brands = portfolio_brands()
+    k = 0
+    while len(docs) < jackpots - 1:
+        src = demo[k % len(demo)]
+        k += 1
+        brand = f"bench-brand-{k}"
+        docs.append(_fresh_copy(src, f"{src['name']} {k}", brand))
+        brands.append(Brand(brand, 0.5, tuple((c, 1.0) for c in src["currencies"])))
+    hot = _fresh_copy(demo[0], "Bench Hot", HOT_BRAND, ["EUR"])
+    docs.append(hot)
+    return docs, brands, hot
+
+
+def hot_stream(hot: dict, players: int, seed: int) -> BetStream:
+    """Bets that only the hot jackpot takes: its brand, EUR, its best-funded game."""
+    game = max(hot["games"], key=lambda g: float(g["coefficient"]))["game_id"]
+    return BetStream(players=players, seed=seed, bonus_share=0.0, brands=[Brand(HOT_BRAND, 1.0, (("EUR", 1.0),))],
+                     games={game: 1.0})
+
+
+def encode_bets(stream: BetStream, count: int, topic: str) -> list[tuple[str, bytes, bytes, str]]:
+    """``count`` bets as (topic, key, Avro value, bet id), encoded up front so producing them
+    later costs the producer only the send."""
+    codec = catalog()
+    out = []
+    for _ in range(count):
+        bet = stream.next()
+        out.append((topic, bet["player_id"].encode(), codec.encode("BetPlaced", bet), bet["event_id"]))
+    return out
+
+
+async def send_all(settings: Settings, records, on_sent=None) -> float:
+    """Produce pre-encoded records as fast as the producer takes them; return the seconds taken."""
+    t0 = time.monotonic()
+    async with producer(settings, linger_ms=5) as prod:
+        pending = []
+        for topic, key, value, bet_id in records:
+            if on_sent is not None:
+                on_sent(bet_id)
+            pending.append(await prod.send(topic, key=key, value=value))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    return time.monotonic() - t0
+
+
+# ------------------------------------------------------------------- the run
+class BenchRun:
+    """Fresh names for one bench run; workers and gateways it starts; cleanup."""
+
+    def __init__(self, base: Settings | None = None, out: TextIO | None = sys.stderr, keep: bool = False) -> None:
+        base = base or Settings()
+        self.run = uuid.uuid4().hex[:8]
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"jackpot-bench-{self.run}-"))
+        self.db_name = f"jackpot_bench_{self.run}"
+        self.admin_dsn = with_database(base.database_url, "postgres")
+        self.settings = Settings(
+            KAFKA_BOOTSTRAP_SERVERS=base.kafka_bootstrap_servers,
+            DATABASE_URL=with_database(base.database_url, self.db_name),
+            REDIS_URL=base.redis_url,
+            JACKPOT_APP_ID=f"jackpot-bench-{self.run}",
+            JACKPOT_TOPIC_PREFIX=f"bench-{self.run}.",
+            JACKPOT_DATA_DIR=self.tmp / "worker-0",
+            JACKPOT_PARTITIONS=base.partitions,
+            JACKPOT_GATEWAY_PORT=free_port(),
+            JACKPOT_WORKER_WEB_PORT=free_port(),
+            WALLET_URL=base.wallet_url,
+            SCHEMA_REGISTRY_URL=base.schema_registry_url,
+        )
+        self.out = out
+        self.keep = keep
+        self.procs: list[Process] = []
+        self.extra_databases: list[str] = []
+
+    # ------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> "BenchRun":
+        from jackpot.sinks.migrate import migrate
+        from jackpot.streams.topics import ensure_topics
+
+        await self.create_database(self.db_name)
+        await ensure_topics(self.settings)
+        await migrate(self.settings.database_url)
+        log(self.out, f"run {self.run}: topics {self.settings.topic_prefix}*, database {self.db_name}")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for p in self.procs:
+            p.stop()
+        if self.keep:
+            log(self.out, f"kept topics, database and logs of run {self.run} in {self.tmp}")
+            return
+        with contextlib.suppress(Exception):
+            await self._delete_topics()
+        with contextlib.suppress(Exception):
+            await self._delete_redis_keys()
+        for name in [self.db_name, *self.extra_databases]:
+            with contextlib.suppress(Exception):
+                await self.drop_database(name)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    async def create_database(self, name: str) -> str:
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        if name != self.db_name:
+            self.extra_databases.append(name)
+        return with_database(self.settings.database_url, name)
+
+    async def drop_database(self, name: str) -> None:
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    async def _delete_topics(self) -> None:
+        await T.delete_app_topics(self.settings)
+
+    async def _delete_redis_keys(self) -> None:
+        import redis.asyncio as aioredis
+
+        r = aioredis.from_url(self.settings.redis_url)
+        try:
+            async for k in r.scan_iter(match=self.settings.topic_prefix + "*"):
+                await r.delete(k)
+        finally:
+            await r.aclose()
+
+    # ------------------------------------------------------------ processes
+    def spawn(self, name: str, *args: str, **env: str) -> Process:
+        e = self.settings.to_env()
+        e.update({k: str(v) for k, v in env.items()})
+        p = Process(name, list(args), e, self.tmp)
+        self.procs.append(p)
+        return p
+
+    def worker(self, index: int = 0, **env: str) -> Process:
+        return self.spawn(f"worker-{index}", "worker", JACKPOT_DATA_DIR=str(self.tmp / f"worker-{index}"),
+                          JACKPOT_WORKER_WEB_PORT=str(free_port()), **env)
+
+    def topic(self, spec: T.TopicSpec) -> str:
+        return self.settings.topic(spec.name)
+
+    async def publish(self, docs: list[dict]) -> None:
+        await publish_configs(self.settings, docs)
+
+    # ---------------------------------------------------------------- kafka
+    async def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
+        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None)
+        await c.start()
+        try:
+            tps = await assign_all(c, topic)
+            return await c.end_offsets(tps)
+        finally:
+            await c.stop()
+
+    async def committed(self, group: str) -> dict[TopicPartition, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return {tp: om.offset for tp, om in offsets.items()}
+        finally:
+            await admin.close()
+
+    async def wait_consumed(self, topics: list[str], timeout: float, procs: list[Process] = (),
+                            group: str | None = None) -> None:
+        """Until the worker group's committed offsets reach the end of ``topics`` and stay there."""
+        group = group or self.settings.app_id
+        deadline = time.monotonic() + timeout
+        stable = 0
+        while time.monotonic() < deadline:
+            for p in procs:
+                if not p.alive():
+                    raise RuntimeError(f"{p.name} exited:\n{p.log_tail()}")
+            ends = {}
+            for t in topics:
+                ends.update(await self.end_offsets(t))
+            done = await self.committed(group)
+            behind = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+            stable = stable + 1 if behind == 0 else 0
+            if stable >= 2:
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"workers did not consume {topics} within {timeout:.0f}s")
+
+    async def records(self, topic: str, start: dict[TopicPartition, int] | None = None,
+                      key: bytes | None = None, timeout: float = 60.0) -> list:
+        """Every record of ``topic`` from ``start`` (default: the beginning) to its end now."""
+        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
+        await c.start()
+        try:
+            tps = await assign_all(c, topic)
+            end = await c.end_offsets(tps)
+            for tp in tps:
+                c.seek(tp, (start or {}).get(tp, 0))
+            remaining = {tp for tp in tps if end[tp] > (start or {}).get(tp, 0)}
+            out = []
+            deadline = time.monotonic() + timeout
+            while remaining and time.monotonic() < deadline:
+                for tp, msgs in (await c.getmany(timeout_ms=500, max_records=20000)).items():
+                    out.extend(m for m in msgs if m.offset < end[tp] and (key is None or m.key == key))
+                for tp in list(remaining):
+                    if await c.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+            if remaining:
+                raise TimeoutError(f"could not read {topic} to its end")
+            return out
+        finally:
+            await c.stop()
+
+
+class TopicWatcher:
+    """A group-less consumer from the end of some topics, recording (receive time, record)."""
+
+    def __init__(self, settings: Settings, topics: list[str]) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.seen: list[tuple[float, Any]] = []
+        self._task: asyncio.Task | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, fetch_max_wait_ms=5)
+        await c.start()
+        all_tps = []
+        for t in self.topics:
+            parts = c.partitions_for_topic(t)
+            while not parts:
+                c._client.add_topic(t)
+                await c._client.force_metadata_update()
+                parts = c.partitions_for_topic(t)
+            all_tps += [TopicPartition(t, p) for p in sorted(parts)]
+        c.assign(all_tps)
+        await c.seek_to_end(*all_tps)
+        for tp in all_tps:
+            await c.position(tp)
+        self._consumer = c
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=50, max_records=5000)
+            now = time.time()
+            for msgs in batches.values():
+                self.seen.extend((now, m) for m in msgs)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer:
+            await self._consumer.stop()
