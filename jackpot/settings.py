@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # replaying its compacted changelog on take-over is quick anyway.
     standby_replicas: int = Field(0, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
     data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
+    # The worker's /metrics, /health and /ready (0.0.0.0 in a pod, so probes and scrapes reach it).
+    worker_web_host: str = Field("127.0.0.1", alias="JACKPOT_WORKER_WEB_HOST")
     worker_web_port: int = Field(6066, alias="JACKPOT_WORKER_WEB_PORT")
 
     # Wire format: Confluent framing through this registry when set, else single-object encoding.
@@ -47,6 +49,11 @@ class Settings(BaseSettings):
 
     # Log level of Kafka/Faust libraries (our own follows --log-level).
     library_log_level: str = Field("warning", alias="JACKPOT_LIBRARY_LOG_LEVEL")
+
+    # How long the group waits for a silent worker before moving its partitions (a SIGKILLed worker
+    # is noticed only then), and how often members heartbeat; fail-over time is about the former.
+    session_timeout_s: float = Field(10.0, alias="JACKPOT_SESSION_TIMEOUT_S", ge=6)
+    heartbeat_interval_s: float = Field(2.0, alias="JACKPOT_HEARTBEAT_INTERVAL_S", gt=0)
 
     # Hot path tuning.
     batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)
@@ -77,6 +84,12 @@ class Settings(BaseSettings):
     admin_scheduler_interval_s: float = Field(2.0, alias="JACKPOT_ADMIN_SCHEDULER_INTERVAL_S", gt=0)
     # Four-eyes requests (void win, emergency shutdown) expire unapproved after this long.
     admin_co_approval_hours: int = Field(24, alias="JACKPOT_ADMIN_CO_APPROVAL_HOURS", ge=1, le=168)
+    # Optional JWTs from the operators' identity provider (empty issuer: only CLI-issued tokens).
+    admin_jwt_issuer: str = Field("", alias="JACKPOT_ADMIN_JWT_ISSUER")
+    admin_jwt_audience: str = Field("jackpot-admin", alias="JACKPOT_ADMIN_JWT_AUDIENCE")
+    admin_jwt_jwks_url: str = Field("", alias="JACKPOT_ADMIN_JWT_JWKS_URL")
+    admin_jwt_public_key: str = Field("", alias="JACKPOT_ADMIN_JWT_PUBLIC_KEY")
+    admin_jwt_algorithms: str = Field("RS256,ES256", alias="JACKPOT_ADMIN_JWT_ALGORITHMS")
     # Where simulation jobs started from the admin API write their reports.
     admin_simulation_dir: Path = Field(REPO_ROOT / ".stack" / "simulations", alias="JACKPOT_ADMIN_SIMULATION_DIR")
 

@@ -30,6 +30,8 @@ def create_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         broker_commit_every=1000,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=1.0,
         producer_acks=-1,
         # On a rebalance, finish and ack every in-flight event (and flush what it
@@ -38,7 +40,7 @@ def create_app(settings: Settings) -> faust.App:
         # the same offsets, and the two streams interleave on the jackpot partition.
         stream_wait_empty=True,
         # Health, readiness and metrics are served by the worker's own small HTTP
-        # server (streams/health.py); Faust's web UI is not part of the product.
+        # server (jackpot.metrics.HealthServer); Faust's web UI is not part of the product.
         web_enabled=False,
         # The table value already carries the ids of what it applied (see tables/),
         # so duplicates after a crash are skipped by the agent itself.

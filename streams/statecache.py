@@ -47,5 +47,10 @@ class StateCache(Generic[V]):
     def clear(self) -> None:
         self._values.clear()
 
+    def values(self) -> list[V]:
+        """What is cached under the current assignment (for metrics)."""
+        self._check()
+        return list(self._values.values())
+
     def __len__(self) -> int:
         return len(self._values)

@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 import weakref
 from collections import defaultdict
 from typing import Any
@@ -26,6 +27,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import EventT
 
+from jackpot import metrics as M
 from jackpot.engine.events import EngineEvent, event_id
 from jackpot.settings import Settings
 from jackpot.sinks.alerts import OutageAlerts
@@ -39,6 +41,7 @@ from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.gaps import GapGuard
+from jackpot.streams.observe import report_pools
 from jackpot.streams.kafka import partition_for
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
@@ -134,7 +137,31 @@ class Worker:
         if settings.reconcile_interval_s > 0:
             app.timer(settings.reconcile_interval_s, on_leader=True)(self.reconcile)
         self._tick = 0
+        app.timer(10.0)(self.report)
+        self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.worker_web_port)
         app.service(_closer(self))
+
+    # ----------------------------------------------------------- observability
+    def is_ready(self) -> bool:
+        """Ready once the configs are read and this worker's tables are recovered, outside rebalances."""
+        app = self.app
+        ready = (self.configs.ready.is_set() and app.tables.recovery.completed.is_set()
+                 and not app.rebalancing)
+        M.TABLE_RECOVERED.set(1 if ready else 0)
+        return ready
+
+    def logical(self, topic: str) -> str:
+        prefix = self.settings.topic_prefix
+        return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+
+    async def report(self) -> None:
+        """Every 10 s: pools per state and at Win Max (from the states in memory), consumer lag."""
+        owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
+        report_pools(owned)
+        consumer = self.app.consumer
+        tps = consumer.assignment()
+        positions = {tp: await consumer.position(tp) for tp in tps}
+        M.set_consumer_lag(self.settings.app_id, positions, {tp: consumer.highwater(tp) for tp in tps})
 
     def _gap_guard(self) -> GapGuard:
         app = self.app
@@ -147,6 +174,7 @@ class Worker:
 
     # ------------------------------------------------------------ dead letters
     async def dead(self, stage: str, event: EventT, exc: Exception) -> None:
+        M.DEAD_LETTERS.labels(stage).inc()
         msg = event.message
         record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
                              msg.headers, exc)
@@ -161,13 +189,15 @@ class Worker:
         async for event in stream.events():
             if not await self.router_guard.admit(event):
                 continue
-            try:
-                if event.message.topic == bets:
-                    await self._route_bet(event)
-                else:
-                    self._apply_player_input(event)
-            except (DecodeError, RejectedBet) as exc:
-                await self.dead("router", event, exc)
+            M.EVENTS_IN.labels(self.logical(event.message.topic)).inc()
+            with M.PROCESSING_SECONDS.labels("router").time():
+                try:
+                    if event.message.topic == bets:
+                        await self._route_bet(event)
+                    else:
+                        self._apply_player_input(event)
+                except (DecodeError, RejectedBet) as exc:
+                    await self.dead("router", event, exc)
 
     async def _route_bet(self, event: EventT) -> None:
         msg = event.message
@@ -182,6 +212,7 @@ class Worker:
             await self.contributions_topic.send(
                 key=jackpot_id.encode(), value=self.codec.encode("ContributionRequest", request)
             )
+            M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
 
     def _apply_player_input(self, event: EventT) -> None:
         """A profile or a session start/end: facts the next bets of this player carry."""
@@ -207,8 +238,11 @@ class Worker:
         s = self.settings
         clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+            started = time.perf_counter()
+            M.BATCH_SIZE.observe(len(events))
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
             for ev in [ev for ev in events if await self.jackpot_guard.admit(ev)]:
+                M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
                 if ev.message.topic == clock:  # a tick is for every jackpot of its partition
                     for jackpot_id in self.jackpots_in_partition(ev.message.partition):
                         by_jackpot[jackpot_id.encode()].append(ev)
@@ -221,6 +255,7 @@ class Worker:
                     if batch is not None and batch.dirty:
                         pending.append(batch)
                 await self._commit(stream, pending)
+                M.PROCESSING_SECONDS.labels("jackpot").observe(time.perf_counter() - started)
             except BaseException as exc:
                 # in-memory states may now hold changes that were never persisted
                 self.states.clear()
@@ -241,6 +276,8 @@ class Worker:
             bind_partition(batch.last_event)
             batch.persist()
             self.states.put(batch.key, (batch.record, batch.state))
+            for bet_ms in batch.bet_times:
+                M.observe_event_age("jackpot", bet_ms)
 
     async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
                                    evs: list[EventT]) -> "_JackpotBatch | None":
@@ -324,7 +361,9 @@ class Worker:
                 except DecodeError as exc:
                     await self.dead("payout", event, exc)
                     continue
-                result = await call_wallet(session, self.settings.wallet_url, cmd)
+                with M.WALLET_CALL_SECONDS.time():
+                    result = await call_wallet(session, self.settings.wallet_url, cmd)
+                M.WALLET_CALLS.labels(M.wallet_outcome(result)).inc()
                 await self.wallet_results_topic.send(
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
@@ -406,6 +445,7 @@ class _JackpotBatch:
         self.touched: set[tuple[str, str]] = set()
         self.now = 0
         self.dirty = False
+        self.bet_times: list[int] = []  # bet timestamps of the contributions applied (event-age metric)
 
     def resume(self, record: JackpotRecord, state, now: int) -> None:
         """Continue from the objects this process persisted last (see streams/statecache.py)."""
@@ -435,6 +475,7 @@ class _JackpotBatch:
         self.record.sequence += 1
         self.dirty = True
         self.now = max(self.now, outcome.timestamp)
+        self.bet_times.append(outcome.timestamp)
         if outcome.ledger is not None:
             self.outputs.append((self.w.ledger_topic, self.w.codec.encode("ContributionApplied", outcome.ledger)))
         self.touched.update(outcome.touched)
@@ -482,6 +523,8 @@ class _JackpotBatch:
             self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update)))
         self.touched.clear()
         sent = [await topic.send(key=self.key, value=value) for topic, value in self.outputs]
+        for topic, _ in self.outputs:
+            M.EVENTS_OUT.labels(self.w.logical(topic.get_topic_name())).inc()
         self.outputs.clear()
         return sent
 
@@ -510,6 +553,7 @@ def _closer(worker: Worker) -> Any:
 
     class Closer(mode.Service):
         async def on_started(self) -> None:
+            await worker.health.start()
             for sink in worker.sinks:
                 await sink.start()
 
@@ -520,6 +564,7 @@ def _closer(worker: Worker) -> Any:
             await worker.ledger.close()
             await worker.events_sink.close()
             await worker.live.close()
+            await worker.health.stop()
 
     return Closer
 

@@ -211,7 +211,7 @@ def test_every_process_gets_every_production_setting():
         unset = {w for w in wanted - have
                  if not (w.startswith("JACKPOT_GATEWAY_") and name != "jackpot-gateway")
                  and not (w.startswith("JACKPOT_ADMIN_") and name != "jackpot-admin")
-                 and not (w == "JACKPOT_WORKER_WEB_PORT" and name != "jackpot-worker")
+                 and not (w in ("JACKPOT_WORKER_WEB_PORT", "JACKPOT_WORKER_WEB_HOST") and name != "jackpot-worker")
                  and not (w == "JACKPOT_DATA_DIR" and name != "jackpot-worker")}
         assert not unset, f"{name} does not set {sorted(unset)}"
     assert {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY"} <= secret

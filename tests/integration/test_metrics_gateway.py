@@ -122,3 +122,28 @@ async def test_a_flooding_client_overflows_its_queue_and_is_disconnected(setting
         # the JSON view and the Prometheus view agree on what is connected
         async with http.get(f"{base}/metrics.json") as resp:
             assert (await resp.json())["ws"] == value(after, "jackpot_ws_connections", kind="ws")
+
+
+async def test_worker_metrics_move_as_bets_flow(settings, system):
+    base = f"http://127.0.0.1:{settings.worker_web_port}"
+    await http_ready(f"{base}/ready", procs=[system["worker"]])
+    async with aiohttp.ClientSession() as http:
+        before = await scrape(http, base)
+        await run_loadgen(settings, rate=400, count=800, players=200, seed=12, progress=io.StringIO())
+
+        async def moved():
+            after = await scrape(http, base)
+            grew = all(value(after, name, **labels) > value(before, name, **labels) for name, labels in (
+                ("jackpot_events_in_total", {"topic": "bets"}),
+                ("jackpot_events_out_total", {"topic": "jackpot-contributions"}),
+                ("jackpot_events_in_total", {"topic": "jackpot-contributions"}),
+                ("jackpot_events_out_total", {"topic": "pool-updated"}),
+                ("jackpot_processing_seconds_count", {"stage": "jackpot"}),
+                ("jackpot_event_latency_seconds_count", {"stage": "jackpot"}),
+            ))
+            return after if grew and value(after, "jackpot_pools", state="active") > 0 else None
+
+        after = await wait_for(moved, timeout=60, interval=1.0, what="the worker's metrics to move")
+        assert value(after, "jackpot_tables_recovered") == 1
+        lag = [k for k in after if k[0] == "jackpot_consumer_lag_messages"]
+        assert lag, "consumer lag is reported per owned partition"
