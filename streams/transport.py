@@ -6,19 +6,67 @@ agent's buffer by the recovery race of faust #596, its offset is committed over,
 next crash that message is never seen again.  Here the head must be acked (or be a real hole in
 the topic, which faust records as a gap, as compaction leaves) before anything after it is
 committed.  A dropped head then stalls the commit instead of losing the message, and the agents'
-``GapGuard`` (streams/gaps.py) notices the hole and seeks back so it is delivered again.
+``GapGuard`` (streams/gaps.py) notices the hole and seeks back so it is delivered again; the
+read offsets are pinned across a seek (:class:`ReadOffsets`) so the re-fetched messages are not
+dropped as "already read", which is how the holes appear in the first place.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from collections import defaultdict
+from typing import Any, Optional
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
 
+class ReadOffsets(defaultdict):
+    """Faust's per-partition "read offset", which its fetch loop uses to drop messages it thinks
+    it has already delivered ("DROPPED MESSAGE ROFF").
+
+    After a seek (Faust's own to the committed offsets after a rebalance, or a gap guard's), the
+    fetch batch already in hand is still delivered and would raise the read offset back above
+    the seek target, so the re-fetched messages are then dropped as "already read": the holes of
+    faust #596.  Here a seek pins the read offset until the message at the target arrives; the
+    stale messages in between still pass (offset >= target) and the agents' gap guard holds them
+    back until the hole is refilled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.pinned: dict[Any, Optional[int]] = {}
+
+    def pin(self, tp: Any, offset: Optional[int]) -> None:
+        self.pinned[tp] = offset
+        super().__setitem__(tp, offset)
+
+    def __setitem__(self, tp: Any, offset: Optional[int]) -> None:
+        if tp in self.pinned:
+            target = self.pinned[tp]
+            if target is not None and offset != target:
+                return  # a message from before the seek: keep the seek target
+            del self.pinned[tp]
+        super().__setitem__(tp, offset)
+
+    def update(self, other: Any = (), **kw: Any) -> None:  # Faust's perform_seek: one pin per partition
+        for tp, offset in dict(other, **kw).items():
+            self.pin(tp, offset)
+
+    def __delitem__(self, tp: Any) -> None:
+        self.pinned.pop(tp, None)
+        super().__delitem__(tp)
+
+    def pop(self, tp: Any, *default: Any) -> Any:
+        self.pinned.pop(tp, None)
+        return super().pop(tp, *default)
+
+
 class StrictConsumer(driver.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = ReadOffsets()
+
     def _new_offset(self, tp: TP) -> Optional[int]:
         acked = self._acked[tp]
         committed = self._committed_offset.get(tp)
@@ -27,6 +75,23 @@ class StrictConsumer(driver.Consumer):
             if not gaps or not gaps.overlaps(committed):
                 return None  # the message at the committed offset is not done: commit nothing yet
         return super()._new_offset(tp)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        """Seek from inside the consumer's own thread.
+
+        Faust's aiokafka driver runs the client in a thread with its own event loop, but its
+        ``seek`` calls into that client from the caller's thread, where aiokafka's fetcher is
+        neither woken nor safely updated, and the seek can be lost.  This one is queued to
+        the consumer thread like Faust's own ``seek_to_committed``.
+        """
+        thread = self._thread
+        client = thread._ensure_consumer()
+
+        async def _seek() -> None:
+            client.seek(partition, offset)
+
+        self._read_offset.pin(partition, offset if offset else None)
+        await thread.call_thread(_seek)
 
     def committed_offset(self, tp: TP) -> Optional[int]:
         """The offset this member last committed (or found committed) for ``tp``: where reading resumes."""

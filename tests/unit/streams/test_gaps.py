@@ -95,3 +95,28 @@ def test_the_consumer_never_commits_over_an_unacked_head():
     assert _consumer(10, [10, 11, 12, 14])._new_offset(TP0) == 13
     # a real hole in a compacted topic (recorded as a gap) may still be stepped over
     assert _consumer(10, [11, 12], gaps=[(10, 11)])._new_offset(TP0) == 13
+
+
+def test_a_seek_pins_the_read_offset_until_its_target_is_delivered():
+    from jackpot.streams.transport import ReadOffsets
+
+    r = ReadOffsets()
+    r[TP0] = 50  # delivering 50 of a fetched batch
+    r.pin(TP0, 10)  # seek back to 10
+    r[TP0] = 51  # the rest of the old batch is still delivered ...
+    r[TP0] = 52
+    assert r[TP0] == 10  # ... but does not make the re-fetched 10.. look "already read"
+    r[TP0] = 10  # the target arrives: back to normal
+    r[TP0] = 11
+    assert r[TP0] == 11 and not r.pinned
+
+
+def test_faust_perform_seek_pins_every_partition_and_a_revoke_forgets_the_pin():
+    from jackpot.streams.transport import ReadOffsets
+
+    r = ReadOffsets()
+    r.update({TP0: 263})
+    r[TP0] = 331
+    assert r[TP0] == 263
+    r.pop(TP0, None)
+    assert TP0 not in r.pinned and r[TP0] is None
