@@ -16,6 +16,7 @@ transactional, so within a partition offsets have no holes of their own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +37,7 @@ class GapGuard:
         self.expected: dict[TP, int] = {}
         self.seeking: dict[TP, int] = {}
         self.holes = 0  # holes found (a metric: each one is a message Faust failed to deliver)
+        self._seeks: set[asyncio.Task] = set()
 
     async def admit(self, event: EventT) -> bool:
         """True when ``event`` may be applied now; False when it must wait for a hole to be refilled."""
@@ -64,5 +66,15 @@ class GapGuard:
             self.holes += 1
             log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
                                                             "expected": expected, "got": offset})
-            await self._seek(tp, expected)
+            # Not awaited here: the seek is queued to the consumer's thread, which may itself be
+            # waiting for this agent to take more messages off its full buffer.
+            task = asyncio.ensure_future(self._seek(tp, expected))
+            self._seeks.add(task)
+            task.add_done_callback(self._seek_done)
         return False
+
+    def _seek_done(self, task: asyncio.Task) -> None:
+        self._seeks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("seek back failed; the hole stays until the next rebalance",
+                      extra={"error": repr(task.exception())})

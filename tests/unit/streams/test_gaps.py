@@ -23,7 +23,13 @@ class Harness:
 
     def admit(self, *offsets, tp=TP0):
         ev = lambda o: SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o))  # noqa: E731
-        return [asyncio.run(self.guard.admit(ev(o))) for o in offsets]
+
+        async def run():
+            out = [await self.guard.admit(ev(o)) for o in offsets]
+            await asyncio.sleep(0)  # let the queued seeks run
+            return out
+
+        return asyncio.run(run())
 
 
 def test_in_order_from_the_committed_offset():
