@@ -10,7 +10,9 @@ The guard remembers, per partition and per assignment, the next offset it expect
 group's committed offset, where reading resumes).  A message at or below it is applied (a
 replay is skipped by the table's own marks); a message beyond it means something in between
 went missing: it is not applied, and the consumer seeks back to the missing offset, so the hole
-is delivered again, followed by everything after it.  Our topics are neither compacted nor
+is delivered again, followed by everything after it.  Should the seek not bring it back (Faust's
+fetcher has more than one way of losing track), the worker restarts itself after a while and
+resumes from the committed offsets, which never pass a hole.  Our topics are neither compacted nor
 transactional, so within a partition offsets have no holes of their own.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,14 +31,19 @@ log = logging.getLogger(__name__)
 
 class GapGuard:
     def __init__(self, committed: Callable[[TP], int | None], seek: Callable[[TP, int], Awaitable[Any]],
-                 generation: Callable[[], Any], assigned: Callable[[TP], bool]) -> None:
+                 generation: Callable[[], Any], assigned: Callable[[TP], bool],
+                 on_stuck: Callable[[TP, int], None] | None = None, stuck_after_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._on_stuck = on_stuck
+        self._stuck_after_s = stuck_after_s
+        self._clock = clock
         self._committed = committed
         self._assigned = assigned
         self._seek = seek
         self._generation = generation
         self._seen_generation = generation()
         self.expected: dict[TP, int] = {}
-        self.seeking: dict[TP, int] = {}
+        self.seeking: dict[TP, float] = {}  # partition -> when the seek back was asked for
         self.holes = 0  # holes found (a metric: each one is a message Faust failed to deliver)
         self._seeks: set[asyncio.Task] = set()
 
@@ -61,8 +69,13 @@ class GapGuard:
             self.seeking.pop(tp, None)
             return True
         self.expected[tp] = expected
+        if tp in self.seeking:
+            if self._on_stuck is not None and self._clock() - self.seeking[tp] > self._stuck_after_s:
+                # the seek did not bring the hole back: start over from the committed offsets
+                self._on_stuck(tp, expected)
+            return False
         if tp not in self.seeking:
-            self.seeking[tp] = expected
+            self.seeking[tp] = self._clock()
             self.holes += 1
             log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
                                                             "expected": expected, "got": offset})

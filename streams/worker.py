@@ -17,6 +17,8 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
+import sys
 import time
 import weakref
 from collections import defaultdict
@@ -166,7 +168,8 @@ class Worker:
     def _gap_guard(self) -> GapGuard:
         app = self.app
         return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
-                        lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment())
+                        lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment(),
+                        on_stuck=restart_worker)
 
     async def _start_config_view(self) -> None:
         await self.configs.start()
@@ -567,6 +570,19 @@ def _closer(worker: Worker) -> Any:
             await worker.health.stop()
 
     return Closer
+
+
+def restart_worker(tp: Any, offset: int) -> None:
+    """Start this worker afresh in the same process (same pid, so a supervisor sees no crash).
+
+    Like a SIGKILL followed by a restart, which the tables and sinks are built to survive: the new
+    consumer resumes from the committed offsets, and those never pass a hole.
+    """
+    log.critical("input hole not refilled by seeking back: restarting the worker",
+                 extra={"topic": tp.topic, "partition": tp.partition, "expected": offset})
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def build_worker(settings: Settings) -> Worker:

@@ -126,3 +126,18 @@ def test_faust_perform_seek_pins_every_partition_and_a_revoke_forgets_the_pin():
     assert r[TP0] == 263
     r.pop(TP0, None)
     assert TP0 not in r.pinned and r[TP0] is None
+
+
+def test_a_hole_the_seek_does_not_refill_restarts_the_worker():
+    now = [0.0]
+    stuck = []
+    h = Harness(committed=10)
+    h.guard = GapGuard(h.committed.get, h._seek, lambda: h.generation, lambda tp: True,
+                       on_stuck=lambda tp, off: stuck.append(off), stuck_after_s=30, clock=lambda: now[0])
+    h.admit(10, 12)
+    now[0] = 10.0
+    h.admit(13)
+    assert stuck == []
+    now[0] = 45.0
+    h.admit(14)
+    assert stuck == [11] and h.seeks == [(0, 11)]
