@@ -602,4 +602,8 @@ def create_gateway(settings: Settings, options: GatewayOptions | None = None) ->
     app.router.add_get("/metrics", gw.prometheus)
     app.router.add_get("/api/jackpots", gw.jackpots)
     app.router.add_static("/static/", STATIC)
+    # the public rules document of each jackpot (regulatory item 14), as the admin API serves it
+    from jackpot.gateway.admin.public_rules import create_rules_app
+
+    app.add_subapp("/rules/", create_rules_app(settings))
     return app

@@ -187,6 +187,7 @@ def reconcile_cmd(settle_s: float | None) -> None:
 
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystems."""
+    from jackpot.admin_cli import admin
     from jackpot.bench.cli import bench
     from jackpot.simulation.cli import simulate
     from jackpot.sinks.audit import audit
@@ -196,6 +197,7 @@ def _register_optional_commands() -> None:
     main.add_command(audit)
     main.add_command(report)
     main.add_command(bench)
+    main.add_command(admin)
 
 
 _register_optional_commands()

@@ -1,0 +1,450 @@
+"""Jackpot configuration lifecycle: DRAFT through the wizard steps, review, activation (now or
+scheduled), clone from a template or another jackpot, edits with apply timing and change-impact
+warnings, and archive.
+
+Drafts live only in PostgreSQL: workers never see a configuration before it is activated. Each
+activation or applied edit is recorded as a configuration version (the source of truth) and
+published to the compacted configs topic inside the same database transaction, so a failed
+publish leaves no version behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from jackpot.engine.catalog import DEFAULT_GAMES, PROFILES, TEMPLATES, instantiate
+from jackpot.engine.config import JackpotStatus
+
+from . import impact, models as m
+from .api import Ctx
+from .problems import Problem
+from .rbac import Permission as P
+from .registry import api, confirm_name, scoped, send_command
+from .store import JackpotRecord
+from .wizard import STEP_MODELS, Step, engine_problems, level_id_for, normalise_step, review, steps_from_config
+
+LIVE = ("ACTIVE", "PAUSED")
+
+
+def view(rec: JackpotRecord) -> dict[str, Any]:
+    return {k: getattr(rec, k) for k in m.JackpotView.model_fields}
+
+
+def _in_scope_or_403(ctx: Ctx, brands: list[str]) -> None:
+    assert ctx.principal is not None
+    if not ctx.principal.in_scope(brands):
+        raise Problem(403, "brand-scope", f"brands {', '.join(brands)} are outside your scope")
+
+
+def _remap_ids(steps: dict[str, Any], old_id: str | None, new_id: str) -> dict[str, Any]:
+    """Give a copied configuration its own level ids (and fix every reference to them)."""
+    text = json.dumps(steps)
+    for lv in steps.get(Step.LEVELS, {}).get("levels", []):
+        old = lv.get("level_id")
+        if old:
+            text = text.replace(old, level_id_for(new_id, lv["name"]))
+    if old_id:
+        text = text.replace(old_id, new_id)
+    return json.loads(text)
+
+
+async def _create(ctx: Ctx, *, jackpot_id: str, steps: dict[str, Any], presentation: dict[str, Any],
+                  template: str | None = None, cloned_from: str | None = None, action: str) -> dict[str, Any]:
+    identity = steps[Step.IDENTITY]
+    _in_scope_or_403(ctx, identity["brands"])
+    s = ctx.services
+    async with s.pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM jackpot_configs WHERE jackpot_id = $1", jackpot_id):
+            # published by other means (e.g. `jackpot config apply`): never take it over from here
+            raise Problem(409, "already-exists", f"jackpot {jackpot_id} already exists")
+        rec = await s.jackpots.insert(conn, jackpot_id=jackpot_id, name=identity["name"], type_=identity["type"],
+                                      brands=identity["brands"], steps=steps, presentation=presentation,
+                                      actor=ctx.actor, template=template, cloned_from=cloned_from)
+        await s.trail.record(ctx.principal, action=action, jackpot_id=jackpot_id, request_id=ctx.request_id,
+                             before=None, after=rec.snapshot(), conn=conn)
+    ctx.headers["Location"] = f"/v1/jackpots/{jackpot_id}"
+    return view(rec)
+
+
+# ----------------------------------------------------------------------------- create
+@api.op("POST", "/v1/jackpots", summary="Create a DRAFT jackpot from wizard steps (step 1 required)",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, body=m.CreateJackpot, response=m.JackpotView,
+        status=201)
+async def create_jackpot(ctx: Ctx, body: m.CreateJackpot) -> dict[str, Any]:
+    jackpot_id = str(body.jackpot_id or uuid.uuid4())
+    steps: dict[str, Any] = {}
+    for step in (Step.IDENTITY, Step.LEVELS, Step.GAMES, Step.ELIGIBILITY, Step.TRIGGER):
+        part = getattr(body, step.value)
+        if part is not None:
+            steps[step.value] = normalise_step(jackpot_id, step, part)
+    presentation = body.presentation.model_dump(mode="json") if body.presentation else {}
+    return await _create(ctx, jackpot_id=jackpot_id, steps=steps, presentation=presentation, action="create_draft")
+
+
+@api.op("POST", "/v1/jackpots/from-template", summary="Create a DRAFT from a campaign template",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, body=m.FromTemplate, response=m.JackpotView,
+        status=201)
+async def create_from_template(ctx: Ctx, body: m.FromTemplate) -> dict[str, Any]:
+    jackpot_id = str(uuid.uuid4())
+    identity = normalise_step(jackpot_id, Step.IDENTITY, body.identity)
+    presentation: dict[str, Any] = {}
+    if body.template in TEMPLATES:
+        profile = body.identity.compliance_profile
+        profile = PROFILES[profile] if isinstance(profile, str) else profile
+        games = [g.model_dump(mode="json") for g in body.games.games] if body.games else DEFAULT_GAMES
+        try:
+            jp = instantiate(body.template, name=body.identity.name, jackpot_id=jackpot_id,
+                             brands=body.identity.brands, currencies=body.identity.currencies, games=games,
+                             compliance_profile=profile)
+        except ValidationError as exc:
+            raise Problem(422, "template-incompatible",
+                          "the template does not validate with this identity: " + "; ".join(engine_problems(exc)),
+                          problems=engine_problems(exc)) from None
+        steps = steps_from_config(jp.model_dump(mode="json"))
+    else:
+        row = await ctx.services.pool.fetchrow("SELECT steps, presentation FROM admin_templates WHERE name = $1",
+                                               body.template)
+        if row is None:
+            raise Problem(404, "not-found", f"template {body.template} not found; see GET /v1/templates")
+        steps = _remap_ids(json.loads(row["steps"]), None, jackpot_id)
+        presentation = json.loads(row["presentation"])
+        if body.games:
+            steps[Step.GAMES] = normalise_step(jackpot_id, Step.GAMES, body.games)
+    steps[Step.IDENTITY] = identity
+    return await _create(ctx, jackpot_id=jackpot_id, steps=steps, presentation=presentation,
+                         template=body.template, action="create_from_template")
+
+
+@api.op("POST", "/v1/jackpots/{jackpot_id}/clone", summary="Clone a jackpot into a new DRAFT",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.CloneJackpot,
+        response=m.JackpotView, status=201)
+async def clone_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.CloneJackpot) -> dict[str, Any]:
+    src = await scoped(ctx, path.jackpot_id)
+    jackpot_id = str(uuid.uuid4())
+    steps = _remap_ids(src.steps, src.jackpot_id, jackpot_id)
+    identity = dict(steps[Step.IDENTITY])
+    identity["name"] = body.name
+    identity["internal_name"] = None
+    if body.brands:
+        identity["brands"] = list(body.brands)
+    if body.currencies:
+        identity["currencies"] = list(body.currencies)
+    steps[Step.IDENTITY] = normalise_step(jackpot_id, Step.IDENTITY, m.IdentityStep.model_validate(identity))
+    return await _create(ctx, jackpot_id=jackpot_id, steps=steps, presentation=src.presentation,
+                         cloned_from=src.jackpot_id, action="clone")
+
+
+# ----------------------------------------------------------------------------- read
+@api.op("GET", "/v1/jackpots/{jackpot_id}", summary="A jackpot's Back Office record (wizard data, lifecycle)",
+        tag="configuration", permission=P.DASHBOARD_READ, path_model=m.JackpotPath, response=m.JackpotView)
+async def get_jackpot(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
+    return view(await scoped(ctx, path.jackpot_id))
+
+
+@api.op("GET", "/v1/jackpots/{jackpot_id}/review", summary="Step 7: checklist and validation problems",
+        tag="configuration", permission=P.DASHBOARD_READ, path_model=m.JackpotPath, response=m.Review)
+async def review_jackpot(ctx: Ctx, path: m.JackpotPath) -> m.Review:
+    rec = await scoped(ctx, path.jackpot_id)
+    return review(rec.jackpot_id, rec.steps)[0]
+
+
+@api.op("GET", "/v1/jackpots/{jackpot_id}/history", summary="Configuration versions and changes",
+        tag="configuration", permission=P.DASHBOARD_READ, path_model=m.JackpotPath, response=m.History)
+async def jackpot_history(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
+    rec = await scoped(ctx, path.jackpot_id)
+    s = ctx.services
+    return {"versions": await s.jackpots.versions(rec.jackpot_id), "changes": await s.jackpots.changes(rec.jackpot_id)}
+
+
+# ----------------------------------------------------------------------------- wizard steps
+def _step_op(step: Step) -> None:
+    model = STEP_MODELS[step]
+    content = step == Step.PRESENTATION
+
+    async def save_step(ctx: Ctx, path: m.JackpotPath, body: Any) -> dict[str, Any]:
+        s = ctx.services
+        async with s.pool.acquire() as conn, conn.transaction():
+            rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+            if content:
+                if rec.status == "ARCHIVED":
+                    raise Problem(409, "archived", "an archived jackpot cannot be edited")
+                after = await s.jackpots.update(conn, rec, ctx.actor, presentation=body.model_dump(mode="json"))
+            else:
+                if rec.status != "DRAFT":
+                    raise Problem(409, "not-a-draft",
+                                  f"jackpot is {rec.status}: edit it with POST /v1/jackpots/{{id}}/changes")
+                if step == Step.IDENTITY:
+                    _in_scope_or_403(ctx, body.brands)
+                steps = dict(rec.steps)
+                steps[step.value] = normalise_step(rec.jackpot_id, step, body)
+                extra: dict[str, Any] = {}
+                if step == Step.IDENTITY:
+                    extra = {"name": body.name, "type": body.type.value, "brands": list(body.brands)}
+                after = await s.jackpots.update(conn, rec, ctx.actor, steps=steps, **extra)
+            await s.trail.record(ctx.principal, action=f"save_step:{step.value}", jackpot_id=rec.jackpot_id,
+                                 request_id=ctx.request_id, before=rec.snapshot(), after=after.snapshot(), conn=conn)
+        return view(after)
+
+    save_step.__name__ = f"save_step_{step.value}"
+    api.op("PUT", f"/v1/jackpots/{{jackpot_id}}/steps/{step.value}",
+           summary=f"Save wizard step '{step.value}'" + (" (content: also on live jackpots)" if content else ""),
+           tag="configuration", permission=P.CONTENT_MANAGE if content else P.JACKPOT_CONFIGURE,
+           path_model=m.JackpotPath, body=model, response=m.JackpotView)(save_step)
+
+
+for _step in Step:
+    _step_op(_step)
+
+
+# ----------------------------------------------------------------------------- activation
+@api.op("POST", "/v1/jackpots/{jackpot_id}/activate", summary="Launch: activate now or schedule activation",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ActivateBody,
+        response=m.ActivateResult)
+async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) -> dict[str, Any]:
+    s = ctx.services
+    now = dt.datetime.now(dt.timezone.utc)
+    if body.mode == "schedule" and (body.activate_at is None or body.activate_at <= now):
+        raise Problem(422, "bad-schedule", "mode 'schedule' needs activate_at in the future")
+    if body.mode == "now" and body.activate_at is not None:
+        raise Problem(422, "bad-schedule", "activate_at is only for mode 'schedule'")
+    async with s.pool.acquire() as conn, conn.transaction():
+        rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+        if rec.status not in ("DRAFT", "SCHEDULED"):
+            raise Problem(409, "not-a-draft", f"jackpot is {rec.status}; only a DRAFT or SCHEDULED one can be activated")
+        result, jackpot = review(rec.jackpot_id, rec.steps)
+        if not result.ready or jackpot is None:
+            raise Problem(422, "not-ready", "the jackpot does not pass review: " + "; ".join(
+                result.problems or [k for k, v in result.checklist.items() if not v]), review=result.model_dump())
+        doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus.ACTIVE}).model_dump_json())
+        doc["created_by"] = rec.created_by
+        await conn.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = 'superseded' "
+                           "WHERE jackpot_id = $1 AND state = 'pending' AND apply_timing = 'activation'", rec.jackpot_id)
+        change_id = uuid.uuid4()
+        if body.mode == "schedule":
+            await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing="activation",
+                                        apply_at=body.activate_at, state="pending",
+                                        config=doc, warnings=[], reason=body.reason, actor=ctx.actor)
+            after = await s.jackpots.update(conn, rec, ctx.actor, status="SCHEDULED", activate_at=body.activate_at)
+            version, published_at, state = None, None, "scheduled"
+        else:
+            version = await s.jackpots.record_version(conn, doc)
+            await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing="activation",
+                                        apply_at=None, state="applied", config=doc, warnings=[],
+                                        reason=body.reason, actor=ctx.actor, version=version, applied_at=now)
+            after = await s.jackpots.update(conn, rec, ctx.actor, status="ACTIVE", activate_at=None,
+                                            published_version=version)
+            await s.publish_config(doc)
+            published_at, state = dt.datetime.now(dt.timezone.utc), "published"
+        await s.trail.record(ctx.principal, action=f"activate:{body.mode}", jackpot_id=rec.jackpot_id,
+                             request_id=ctx.request_id, reason=body.reason or None, before=rec.snapshot(),
+                             after=after.snapshot(), detail={"version": version}, conn=conn)
+    return {"jackpot": view(after), "version": version, "state": state, "published_at": published_at}
+
+
+# ----------------------------------------------------------------------------- edits
+async def _live_context(ctx: Ctx, jackpot_id: str, active_window: int) -> tuple[dict[tuple[str, str], Decimal], int]:
+    pool = ctx.services.pool
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (level_id, currency) level_id, currency::text AS currency, current_amount "
+        "FROM pool_snapshots WHERE jackpot_id = $1 ORDER BY level_id, currency, snapshot_ts DESC", jackpot_id)
+    amounts = {(r["level_id"], r["currency"]): r["current_amount"] for r in rows}
+    players = await pool.fetchval(
+        "SELECT count(DISTINCT player_id) FROM contributions WHERE jackpot_id = $1 "
+        "AND bet_ts >= now() - make_interval(secs => $2)", jackpot_id, float(active_window))
+    return amounts, int(players or 0)
+
+
+@api.op("POST", "/v1/jackpots/{jackpot_id}/changes",
+        summary="Edit a jackpot: apply immediately, next cycle or scheduled; returns change-impact warnings",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ChangeBody,
+        response=m.ChangeResult)
+async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> dict[str, Any]:
+    s = ctx.services
+    now = dt.datetime.now(dt.timezone.utc)
+    if body.apply == "scheduled" and (body.apply_at is None or body.apply_at <= now):
+        raise Problem(422, "bad-schedule", "apply 'scheduled' needs apply_at in the future")
+    if body.apply != "scheduled" and body.apply_at is not None:
+        raise Problem(422, "bad-schedule", "apply_at is only for apply 'scheduled'")
+    given = body.changes.model_fields_set
+    if not given:
+        raise Problem(422, "empty-change", "changes is empty")
+    async with s.pool.acquire() as conn, conn.transaction():
+        rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+        if rec.status in ("ARCHIVED", "SCHEDULED"):
+            raise Problem(409, "not-editable", f"a {rec.status} jackpot cannot be edited"
+                          + (" (cancel the schedule by activating now, or wait)" if rec.status == "SCHEDULED" else ""))
+        steps = dict(rec.steps)
+        presentation = rec.presentation
+        for name in given:
+            part = getattr(body.changes, name)
+            if part is None:
+                continue
+            if name == "presentation":
+                presentation = part.model_dump(mode="json")
+            elif name == "name":
+                steps[Step.IDENTITY] = {**steps[Step.IDENTITY], "name": part}
+            else:
+                steps[name] = normalise_step(rec.jackpot_id, Step(name), part)
+        if rec.status == "DRAFT":
+            after = await s.jackpots.update(conn, rec, ctx.actor, steps=steps, presentation=presentation,
+                                            name=steps[Step.IDENTITY]["name"])
+            await s.trail.record(ctx.principal, action="edit_draft", jackpot_id=rec.jackpot_id,
+                                 request_id=ctx.request_id, reason=body.reason, before=rec.snapshot(),
+                                 after=after.snapshot(), conn=conn)
+            return {"change_id": None, "state": "saved", "apply_timing": "immediately", "apply_at": None,
+                    "version": None, "math_changes": [], "warnings": [], "jackpot": view(after)}
+        old = await s.jackpots.current_config(rec.jackpot_id) or {}
+        result, jackpot = review(rec.jackpot_id, steps)
+        if jackpot is None:
+            raise Problem(422, "invalid-config", "the edited configuration is invalid: " + "; ".join(result.problems),
+                          problems=result.problems)
+        doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus(old.get("status", "ACTIVE"))}).model_dump_json())
+        doc["created_by"] = rec.created_by
+        math = impact.math_changes(old, doc)
+        if math and body.apply == "immediately" and not impact.immediate_math_allowed(doc["compliance_profile"]):
+            raise Problem(422, "apply-immediately-prohibited",
+                          f"compliance profile {doc['compliance_profile']['jurisdiction_code']} lets math changes "
+                          f"({', '.join(math)}) take effect only after the current jackpot is won; use next_cycle",
+                          math_changes=math)
+        amounts, players = await _live_context(ctx, rec.jackpot_id, int(doc.get("active_window_seconds", 60)))
+        warns = [w.model_dump() for w in impact.warnings(old, doc, current_amounts=amounts, active_players=players)]
+        change_id = uuid.uuid4()
+        payload = {"doc": doc, "steps": steps, "presentation": presentation}
+        version = None
+        # Without a math change there is nothing for "next cycle" to hold back: it applies now.
+        if body.apply == "immediately" or not math and body.apply == "next_cycle":
+            version = await s.jackpots.record_version(conn, doc)
+            await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
+                                        apply_at=None, state="applied", config=payload, warnings=warns,
+                                        reason=body.reason, actor=ctx.actor, version=version, applied_at=now)
+            after = await s.jackpots.update(conn, rec, ctx.actor, steps=steps, presentation=presentation,
+                                            name=doc["name"], published_version=version)
+            await s.publish_config(doc)
+            state = "applied"
+        else:
+            await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
+                                        apply_at=body.apply_at, state="pending", config=payload, warnings=warns,
+                                        reason=body.reason, actor=ctx.actor)
+            after = rec
+            state = "pending"
+        await s.trail.record(ctx.principal, action=f"change:{body.apply}", jackpot_id=rec.jackpot_id,
+                             request_id=ctx.request_id, reason=body.reason, before={"config": old},
+                             after={"config": doc, "state": state, "change_id": str(change_id)},
+                             detail={"warnings": warns, "math_changes": math}, conn=conn)
+    return {"change_id": str(change_id), "state": state, "apply_timing": body.apply, "apply_at": body.apply_at,
+            "version": version, "math_changes": math, "warnings": warns, "jackpot": view(after)}
+
+
+@api.op("POST", "/v1/jackpots/{jackpot_id}/changes/{change_id}/cancel", summary="Cancel a pending change",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.ChangePath, body=m.CancelChange,
+        response=m.ChangeInfo)
+async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> dict[str, Any]:
+    s = ctx.services
+    async with s.pool.acquire() as conn, conn.transaction():
+        rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+        row = await conn.fetchrow(
+            "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE change_id = $1 AND jackpot_id = $2 "
+            "AND state = 'pending' RETURNING change_id, apply_timing", path.change_id, rec.jackpot_id,
+            f"cancelled by {ctx.actor}: {body.reason}")
+        if row is None:
+            raise Problem(409, "not-pending", f"change {path.change_id} is not a pending change of this jackpot")
+        if row["apply_timing"] == "activation":
+            await s.jackpots.update(conn, rec, ctx.actor, status="DRAFT", activate_at=None)
+        await s.trail.record(ctx.principal, action="cancel_change", jackpot_id=rec.jackpot_id,
+                             request_id=ctx.request_id, reason=body.reason,
+                             after={"change_id": str(path.change_id), "state": "cancelled"}, conn=conn)
+    return next(c for c in await s.jackpots.changes(rec.jackpot_id) if c["change_id"] == str(path.change_id))
+
+
+# ----------------------------------------------------------------------------- templates
+@api.op("GET", "/v1/templates", summary="Campaign templates (catalog and saved)", tag="configuration",
+        permission=P.DASHBOARD_READ, response=m.TemplateList)
+async def list_templates(ctx: Ctx) -> dict[str, Any]:
+    items = [{"name": n, "source": "catalog", "type": t.get("type"), "levels": [lv["name"] for lv in t["levels"]]}
+             for n, t in TEMPLATES.items()]
+    for r in await ctx.services.pool.fetch("SELECT name, steps, brands FROM admin_templates ORDER BY name"):
+        if not ctx.principal.in_scope(list(r["brands"])):
+            continue
+        steps = json.loads(r["steps"])
+        items.append({"name": r["name"], "source": "saved", "type": steps.get("identity", {}).get("type"),
+                      "levels": [lv["name"] for lv in steps.get("levels", {}).get("levels", [])]})
+    return {"items": items}
+
+
+@api.op("POST", "/v1/jackpots/{jackpot_id}/save-as-template", summary="Save a jackpot's configuration as a template",
+        tag="configuration", permission=P.TEMPLATES_MANAGE, path_model=m.JackpotPath, body=m.SaveTemplate,
+        response=m.TemplateInfo, status=201)
+async def save_template(ctx: Ctx, path: m.JackpotPath, body: m.SaveTemplate) -> dict[str, Any]:
+    rec = await scoped(ctx, path.jackpot_id)
+    if body.name in TEMPLATES:
+        raise Problem(409, "already-exists", f"{body.name} is a catalog template name")
+    s = ctx.services
+    async with s.pool.acquire() as conn, conn.transaction():
+        done = await conn.fetchval(
+            "INSERT INTO admin_templates (name, steps, presentation, brands, created_by) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            body.name, json.dumps(rec.steps), json.dumps(rec.presentation), rec.brands, ctx.actor)
+        if not done:
+            raise Problem(409, "already-exists", f"template {body.name} already exists")
+        await s.trail.record(ctx.principal, action="save_template", jackpot_id=rec.jackpot_id,
+                             request_id=ctx.request_id, after={"template": body.name}, conn=conn)
+    return {"name": body.name, "source": "saved", "type": rec.type,
+            "levels": [lv["name"] for lv in rec.steps.get("levels", {}).get("levels", [])]}
+
+
+# ----------------------------------------------------------------------------- archive
+@api.op("POST", "/v1/jackpots/{jackpot_id}/archive",
+        summary="Archive (decommission): a live jackpot is force-dropped first, never deleted",
+        tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ArchiveBody,
+        query=m.WaitQuery, response=m.ArchiveResult, extra_statuses={202: m.ArchiveResult})
+async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, query: m.WaitQuery) -> dict[str, Any]:
+    s = ctx.services
+    rec = await scoped(ctx, path.jackpot_id)
+    confirm_name(rec, body.confirmation)
+    if rec.status == "ARCHIVED":
+        raise Problem(409, "archived", "the jackpot is already archived")
+    commands: list[dict[str, Any]] = []
+    if rec.published_version is None:
+        async with s.pool.acquire() as conn, conn.transaction():
+            rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+            await conn.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = 'archived' "
+                               "WHERE jackpot_id = $1 AND state = 'pending'", rec.jackpot_id)
+            after = await s.jackpots.update(conn, rec, ctx.actor, status="ARCHIVED", activate_at=None)
+            await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id, request_id=ctx.request_id,
+                                 reason=body.reason, before=rec.snapshot(), after=after.snapshot(), conn=conn)
+        return {"jackpot": view(after), "commands": commands}
+    if body.disposition != "force_drop":
+        raise Problem(422, "disposition-required",
+                      "a jackpot that holds players' contributions is not simply cancelled: use disposition "
+                      "'force_drop' to end it by a forced drop of every level")
+    wait = query.wait_s
+    for lv in rec.steps.get(Step.LEVELS, {}).get("levels", []):
+        commands.append(await send_command(ctx, rec.jackpot_id, "force_drop", reason=body.reason, wait_s=wait,
+                                           level_id=lv["level_id"]))
+    archived = await send_command(ctx, rec.jackpot_id, "archive", reason=body.reason, wait_s=wait)
+    commands.append(archived)
+    after = rec
+    if archived["state"] == "applied":
+        async with s.pool.acquire() as conn, conn.transaction():
+            rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+            doc = await s.jackpots.current_config(rec.jackpot_id)
+            version = None
+            if doc is not None:
+                doc = {**doc, "status": "ARCHIVED"}
+                version = await s.jackpots.record_version(conn, doc)
+                await s.publish_config(doc)
+            after = await s.jackpots.update(conn, rec, ctx.actor, status="ARCHIVED",
+                                            published_version=version or rec.published_version)
+            await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id,
+                                 request_id=ctx.request_id, reason=body.reason, before=rec.snapshot(),
+                                 after=after.snapshot(), detail={"commands": [c["command_id"] for c in commands]},
+                                 conn=conn)
+    elif archived["state"] == "pending":
+        ctx.status = 202
+    return {"jackpot": view(after), "commands": commands}

@@ -1,0 +1,138 @@
+"""The API's operation registry and the helpers every route module shares."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from aiokafka.errors import KafkaError
+
+from .api import Api, Ctx
+from .commands import Receipt
+from .problems import Problem
+from .store import JackpotRecord
+
+api = Api("Jackpot admin API", "1.0.0")
+
+
+async def scoped(ctx: Ctx, jackpot_id: Any, *, lock_conn=None) -> JackpotRecord:
+    """The jackpot's Back Office record, if the caller's brands cover it (else 403)."""
+    rec = await ctx.services.jackpots.get(str(jackpot_id), lock_conn, lock=lock_conn is not None)
+    assert ctx.principal is not None
+    if not ctx.principal.in_scope(rec.brands):
+        raise Problem(403, "brand-scope", f"jackpot {rec.jackpot_id} belongs to brands outside your scope")
+    return rec
+
+
+async def jackpot_brands(ctx: Ctx, jackpot_id: str) -> list[str] | None:
+    """Brands of any jackpot the engine knows: the Back Office record, else its latest config."""
+    row = await ctx.services.pool.fetchrow(
+        "SELECT coalesce(a.brands, ARRAY(SELECT jsonb_array_elements_text(v.config -> 'brands'))) AS brands "
+        "FROM (SELECT $1::text AS jackpot_id) k "
+        "LEFT JOIN admin_jackpots a ON a.jackpot_id = k.jackpot_id "
+        "LEFT JOIN jackpot_configs c ON c.jackpot_id = k.jackpot_id "
+        "LEFT JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND v.version = c.current_version",
+        jackpot_id)
+    brands = row["brands"] if row else None
+    return list(brands) if brands else None
+
+
+async def check_scope(ctx: Ctx, jackpot_id: str) -> list[str]:
+    brands = await jackpot_brands(ctx, jackpot_id)
+    if brands is None:
+        raise Problem(404, "not-found", f"jackpot {jackpot_id} not found")
+    assert ctx.principal is not None
+    if not ctx.principal.in_scope(brands):
+        raise Problem(403, "brand-scope", f"jackpot {jackpot_id} belongs to brands outside your scope")
+    return brands
+
+
+def confirm_name(rec: JackpotRecord, confirmation: str) -> None:
+    if confirmation.strip() != rec.name:
+        raise Problem(422, "confirmation-mismatch", "confirmation must repeat the jackpot's name exactly")
+
+
+def require_published(rec: JackpotRecord) -> None:
+    if rec.published_version is None:
+        raise Problem(409, "not-live", f"jackpot {rec.jackpot_id} is {rec.status}: it has never been activated")
+
+
+def result_of(command_id: str, jackpot_id: str, action: str, sent_at, receipt: Receipt | None) -> dict[str, Any]:
+    if receipt is None:
+        return {"command_id": command_id, "jackpot_id": jackpot_id, "action": action, "state": "pending",
+                "sent_at": sent_at, "applied_at": None, "detail": "sent; the engine has not answered yet"}
+    return {"command_id": command_id, "jackpot_id": jackpot_id, "action": action,
+            "state": "applied" if receipt.outcome == "applied" else "rejected", "sent_at": sent_at,
+            "applied_at": receipt.applied_at, "detail": receipt.detail}
+
+
+SEND_TIMEOUT_S = 10.0
+
+
+async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = "", wait_s: float | None = None,
+                       audit_detail: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """Record, send and audit one command, then wait (bounded) for the engine's receipt.
+
+    The command is recorded before it is sent, so its status can be looked up even when the
+    broker does not acknowledge in time (the record may still be delivered later): the caller
+    then gets a 503 problem carrying the command id to poll.
+    """
+    s = ctx.services
+    command_id = str(uuid.uuid4())
+    await s.pool.execute(
+        "INSERT INTO admin_commands (command_id, jackpot_id, action, actor, request_id, sent_at) "
+        "VALUES ($1, $2, $3, $4, $5, now())", uuid.UUID(command_id), jackpot_id, action, ctx.actor, ctx.request_id)
+    fut = s.receipts.expect(command_id)
+    after = {"command_id": command_id, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        _, sent_at = await asyncio.wait_for(
+            s.bus.send(jackpot_id, action, ctx.actor, reason=reason, command_id=command_id, **fields), SEND_TIMEOUT_S)
+    except (asyncio.TimeoutError, KafkaError) as exc:
+        fut.cancel()
+        await s.trail.record(ctx.principal, action=f"command:{action}", jackpot_id=jackpot_id,
+                             request_id=ctx.request_id, reason=reason, after={**after, "send": "unconfirmed"},
+                             detail=audit_detail)
+        raise Problem(503, "command-not-confirmed",
+                      f"the broker did not confirm {action} in time ({type(exc).__name__}); it may still be applied: "
+                      f"check GET /v1/commands/{command_id} before sending it again",
+                      headers={"Retry-After": "5"}, command_id=command_id) from None
+    except BaseException:
+        fut.cancel()
+        raise
+    await s.trail.record(ctx.principal, action=f"command:{action}", jackpot_id=jackpot_id, request_id=ctx.request_id,
+                         reason=reason, after=after, detail=audit_detail)
+    timeout = s.settings.admin_command_wait_s if wait_s is None else wait_s
+    receipt = await s.receipts.wait(fut, command_id, timeout)
+    return result_of(command_id, jackpot_id, action, sent_at, receipt)
+
+
+async def await_receipts(ctx: Ctx, results: list[dict[str, Any]], wait_s: float) -> list[dict[str, Any]]:
+    """Wait once, up to ``wait_s`` in all, for the receipts of many commands sent with no wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    pending = {r["command_id"]: i for i, r in enumerate(results) if r["state"] == "pending"}
+    while pending and loop.time() < deadline:
+        await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
+        for cid, i in list(pending.items()):
+            receipt = ctx.services.receipts.recent(cid)
+            if receipt is not None:
+                r = results[i]
+                results[i] = result_of(cid, r["jackpot_id"], r["action"], r["sent_at"], receipt)
+                del pending[cid]
+    return results
+
+
+def answer_command(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
+    """applied: 200; pending: 202 with a Location to poll; rejected by the engine: 409 problem."""
+    if result["state"] == "rejected":
+        raise Problem(409, "command-rejected", f"the engine refused {result['action']}: {result['detail']}",
+                      command_id=result["command_id"], applied_at=result["applied_at"].isoformat())
+    if result["state"] == "pending":
+        ctx.status = 202
+        ctx.headers["Location"] = f"/v1/commands/{result['command_id']}"
+    return result
+
+
+async def gather_commands(ctx: Ctx, sends: list) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*sends))

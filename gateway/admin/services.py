@@ -1,0 +1,151 @@
+"""The admin process's connections and collaborators, opened once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
+
+from jackpot.settings import Settings
+from jackpot.streams import topics as T
+from jackpot.streams.publish import normalise
+
+from .commands import CommandBus, Receipts
+from .idempotency import IdempotencyStore
+from .rbac import Principal, Role
+from .store import JackpotStore
+from .tokens import TokenStore
+from .trail import Trail
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 10.0
+SCHEDULER = Principal(token_id="-", actor="system:scheduler", role=Role.ADMIN, all_brands=True)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.receipts = Receipts(settings)
+        self._scheduler: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        await T.ensure_topics(s)
+        self.pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=8)
+        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
+                                         enable_idempotence=True, linger_ms=0)
+        await self.producer.start()
+        await self.receipts.start()
+        verifier = None
+        if s.admin_jwt_issuer:
+            from .jwt_auth import JwtVerifier
+
+            verifier = JwtVerifier(s)
+        self.tokens = TokenStore(self.pool, verifier)
+        self.trail = Trail(self.pool, s.audit_hmac_key or None)
+        self.idempotency = IdempotencyStore(self.pool)
+        self.jackpots = JackpotStore(self.pool)
+        self.bus = CommandBus(s, self.producer)
+        self._scheduler = asyncio.create_task(self._schedule_loop(), name="admin-scheduler")
+
+    async def stop(self) -> None:
+        if self._scheduler:
+            self._scheduler.cancel()
+            try:
+                await self._scheduler
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.receipts.stop()
+        if self.producer:
+            await self.producer.stop()
+        if self.pool:
+            await self.pool.close()
+
+    async def publish_config(self, doc: dict[str, Any]) -> None:
+        """Put a validated config on the compacted configs topic (keyed by jackpot id)."""
+        jackpot_id, value = normalise(doc)
+        assert self.producer is not None
+        # bounded: the caller's transaction (the version record) rolls back if the broker does not confirm
+        await asyncio.wait_for(self.producer.send_and_wait(self.settings.topic(T.CONFIGS.name),
+                                                           key=jackpot_id.encode(), value=value), PUBLISH_TIMEOUT_S)
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "kafka": self.producer is not None, "receipts": self.receipts.ready.is_set()}
+        try:
+            assert self.pool is not None
+            await self.pool.fetchval("SELECT 1")
+            checks["database"] = True
+        except Exception:
+            pass
+        return checks
+
+    # ------------------------------------------------------------------ scheduled changes
+    async def _schedule_loop(self) -> None:
+        while True:
+            try:
+                await self.apply_due_changes()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("scheduled changes failed", extra={"error": repr(exc)})
+            await asyncio.sleep(self.settings.admin_scheduler_interval_s)
+
+    async def apply_due_changes(self, now: dt.datetime | None = None) -> int:
+        """Publish scheduled changes and activations whose time has come, each in its own transaction
+        (several admin processes may run this: a change is claimed with SKIP LOCKED). A change the
+        engine's validation now refuses is marked failed; a broker outage leaves it pending."""
+        assert self.pool is not None
+        now = now or dt.datetime.now(dt.timezone.utc)
+        due = await self.pool.fetch(
+            "SELECT change_id FROM admin_config_changes WHERE state = 'pending' "
+            "AND apply_timing IN ('scheduled', 'activation') AND apply_at <= $1 ORDER BY apply_at", now)
+        applied = 0
+        for row in due:
+            try:
+                applied += await self._apply_change(row["change_id"])
+            except ValidationError as exc:
+                await self.pool.execute(
+                    "UPDATE admin_config_changes SET state = 'failed', detail = $2 WHERE change_id = $1",
+                    row["change_id"], f"no longer valid: {exc.error_count()} problem(s): {str(exc)[:1000]}")
+                log.error("scheduled change failed validation", extra={"change_id": str(row["change_id"])})
+        return applied
+
+    async def _apply_change(self, change_id: Any) -> int:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            ch = await self.jackpots.claim_change(conn, change_id)
+            if ch is None:  # applied, cancelled or claimed by another process meanwhile
+                return 0
+            rec = await self.jackpots.get(ch["jackpot_id"], conn, lock=True)
+            payload = ch["config"]
+            extra: dict[str, Any] = {}
+            if ch["apply_timing"] == "activation":
+                doc, extra["status"] = payload, "ACTIVE"
+            else:
+                doc = payload["doc"]
+                extra.update(steps=payload["steps"], presentation=payload["presentation"], name=doc["name"])
+            version = await self.jackpots.record_version(conn, doc)
+            await self.publish_config(doc)
+            after = await self.jackpots.update(conn, rec, SCHEDULER.actor, published_version=version,
+                                               activate_at=None, **extra)
+            await conn.execute(
+                "UPDATE admin_config_changes SET state = 'applied', applied_at = now(), version = $2 "
+                "WHERE change_id = $1", change_id, version)
+            await self.trail.record(SCHEDULER, action=f"apply_{ch['apply_timing']}_change",
+                                    jackpot_id=rec.jackpot_id, request_id=str(change_id),
+                                    before=rec.snapshot(), after=after.snapshot(),
+                                    detail={"version": version}, conn=conn)
+        return 1
+
+
+def dumps(v: Any) -> str:
+    return json.dumps(v, default=str, sort_keys=True)

@@ -1,0 +1,29 @@
+"""Roles build on each other exactly as the specification's RBAC table says; brand scope is strict."""
+
+from jackpot.gateway.admin.rbac import ROLE_PERMISSIONS, Permission as P, Principal, Role
+
+
+def test_each_role_adds_to_the_one_before():
+    v, o, m, a = (ROLE_PERMISSIONS[r] for r in (Role.VIEWER, Role.OPERATOR, Role.MANAGER, Role.ADMIN))
+    assert v < o < m < a
+    assert v == {P.DASHBOARD_READ, P.MONITOR_READ, P.REPORTS_READ}
+    assert o - v == {P.PAUSE_RESUME, P.APPROVALS_DECIDE, P.CONTENT_MANAGE}
+    assert m - o == {P.JACKPOT_CONFIGURE, P.DROP_CONTROL, P.TEMPLATES_MANAGE, P.SIMULATION_RUN}
+    assert a - m == {P.NO_WIN_MODE, P.MANUAL_ADJUST, P.VOID_WIN, P.SYSTEM_CONTROL, P.RBAC_MANAGE, P.AUDIT_READ}
+    assert set(P) == a
+
+
+def test_custom_role_has_exactly_its_permissions():
+    p = Principal("t", "c", Role.CUSTOM, frozenset({"b"}), custom_permissions=frozenset({P.DROP_CONTROL}))
+    assert p.can(P.DROP_CONTROL) and not p.can(P.DASHBOARD_READ)
+    assert Principal("t", "c", Role.CUSTOM, frozenset({"b"})).permissions == frozenset()
+
+
+def test_brand_scope_needs_every_brand_of_the_jackpot():
+    m = Principal("t", "m", Role.MANAGER, frozenset({"a"}))
+    assert m.in_scope(["a"])
+    assert not m.in_scope(["b"])
+    assert not m.in_scope(["a", "b"])  # a multi-brand jackpot also touches brand b
+    assert not m.in_scope([])  # a jackpot without brands is nobody's
+    everyone = Principal("t", "x", Role.ADMIN, all_brands=True)
+    assert everyone.in_scope(["a", "b"]) and everyone.brand_label() == "*"
