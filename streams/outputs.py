@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from jackpot.engine.events import AUDIT_ONLY, EngineEvent
@@ -46,7 +47,11 @@ def _convert(value: Any, schema: Any) -> Any:
     if isinstance(schema, dict):
         logical = schema.get("logicalType")
         if logical == "decimal":
-            return from_micros(int(value)) if isinstance(value, int) else value
+            if isinstance(value, int):  # money: integer micros
+                return from_micros(value)
+            if isinstance(value, str):  # exact non-money decimals (percentages) travel as text
+                return Decimal(value)
+            return value
         if logical == "timestamp-millis":
             return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.timezone.utc)
         if schema.get("type") == "array":
@@ -61,10 +66,29 @@ def _convert(value: Any, schema: Any) -> Any:
     return value
 
 
+def _percent(fraction: str) -> Decimal:
+    """A configured rate (fraction of 1, as the engine keeps it) as a percentage, 4 places."""
+    return (Decimal(fraction) * 100).quantize(Decimal("0.0001"))
+
+
+def _warn_range(payload: dict) -> dict:
+    """WarnThresholdReached: the engine's configured range ``warn_percentage`` [from, to]
+    (fractions) is the schema's ``warn_percentage_from`` / ``warn_percentage_to`` (percent)."""
+    lo, hi = payload["warn_percentage"]
+    return {"warn_percentage_from": _percent(lo), "warn_percentage_to": _percent(hi)}
+
+
+# schema name -> the wire fields derived from an engine payload whose shape differs
+DERIVED = {"WarnThresholdReached": _warn_range}
+
+
 def to_record(event: EngineEvent, schema_name: str) -> dict:
     """An engine event in the shape of one of our Avro schemas (fields by name)."""
     doc = catalog().by_name[schema_name].parsed
     source = dict(event.payload)
+    derive = DERIVED.get(schema_name)
+    if derive is not None:
+        source.update(derive(event.payload))
     source.update(event_id=event.event_id, timestamp=event.timestamp, event_version=event.event_version)
     record = {}
     for f in doc["fields"]:

@@ -199,7 +199,12 @@ class Pipeline:
 
     @staticmethod
     def evaluate(cj: CompiledJackpot, state: JackpotState, req: dict, outcome: Outcome, seed_source) -> EngineOutput:
-        """Pipeline step 8 for one contribution: triggers, and the drop they may start."""
+        """Pipeline step 8 for one contribution: triggers, and the drop they may start.
+
+        The returned events start with the contribution's own (as ``handlers.process_bet``
+        does): the thresholds the bet crossed (WarnThresholdReached, PoolApproachingMax,
+        PoolAtMax, warn state changes), a rejected contribution's alert, and its PoolUpdated
+        (which the worker coalesces per batch); then the trigger stage's."""
         ctx = BetContext(
             bet=outcome.bet,
             segments=tuple(req.get("segments") or ()),
@@ -211,7 +216,9 @@ class Pipeline:
             session_spins=int(req.get("session_spins") or 0),
             session_started_at=int(req.get("session_started_at") or 0),  # epoch ms (ContributionRequest v2)
         )
-        return evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
+        out = evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
+        out.events[:0] = outcome.result.events
+        return out
 
     @staticmethod
     def active_players(cj: CompiledJackpot, state: JackpotState, now: int) -> dict:

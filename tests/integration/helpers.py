@@ -98,3 +98,39 @@ async def http_ready(url: str, timeout: float = 90.0, procs=()) -> None:
                 pass
             await asyncio.sleep(0.3)
     raise AssertionError(f"{url} not ready after {timeout}s")
+
+
+async def send_command(settings: Settings, jackpot_id: str, **fields) -> dict:
+    """Produce one OperatorCommand on the jackpot's partition; return the record sent."""
+    import datetime as dt
+
+    from jackpot.streams.kafka import producer
+
+    record = {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc),
+              "jackpot_id": jackpot_id, "actor": "operator-1", "reason": "test", **fields}
+    async with producer(settings) as prod:
+        await prod.send_and_wait(settings.topic("operator-commands"), key=jackpot_id.encode(),
+                                 value=catalog().encode("OperatorCommand", record))
+    return record
+
+
+async def read_engine_events(settings: Settings, key: bytes, topic: str = "jackpot-events",
+                             kinds: tuple[str, ...] | None = None) -> list[dict]:
+    """The full engine events (``JackpotEvent`` envelopes) of one jackpot on ``topic``
+    (``jackpot-events`` or ``audit-events``): ``{"kind", "event_id", "payload"}`` each, in order."""
+    out = []
+    for ev in await read_events(settings, settings.topic(topic), key):
+        if kinds is None or ev["kind"] in kinds:
+            out.append({"kind": ev["kind"], "event_id": str(ev["event_id"]),
+                        "payload": json.loads(ev["payload_json"])})
+    return out
+
+
+async def latest_pools(settings: Settings, key: bytes) -> dict[tuple[str, str], dict]:
+    """The latest PoolUpdated of each (level_id, currency) pool of one jackpot."""
+    latest: dict[tuple[str, str], dict] = {}
+    for u in await read_events(settings, settings.topic("pool-updated"), key):
+        k = (u["level_id"], u["currency"])
+        if k not in latest or u["sequence"] >= latest[k]["sequence"]:
+            latest[k] = u
+    return latest

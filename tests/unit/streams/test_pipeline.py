@@ -1,0 +1,56 @@
+"""The pipeline's contribution step hands the worker every event a bet causes."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from jackpot.engine.lifecycle import activate
+from jackpot.engine.rng import master_seed_source
+from jackpot.streams.pipeline import Pipeline
+
+
+def _doc() -> dict:
+    return {
+        "jackpot_id": str(uuid.uuid4()), "name": "Edge", "internal_name": "edge", "type": "PERSISTENT",
+        "status": "ACTIVE", "brands": ["b"], "currencies": ["EUR"], "games": [{"game_id": "g"}],
+        "contribution_rate": "1", "house_cut": "0",
+        "compliance_profile": {"jurisdiction_code": "MT", "allowed_distribution_modes": [1]},
+        "drop_mode": "manual",
+        "levels": [{"level_id": str(uuid.uuid4()), "name": "Solo", "display_order": 1, "contribution_split": "1",
+                    "seed_from": "1", "seed_to": "1", "win_from": "10", "win_to": "10", "win_max": "10",
+                    "warn_from": "0.5", "warn_to": "0.5", "max_contribution": "20"}],
+    }
+
+
+def _request(doc: dict, amount: str, n: int) -> dict:
+    ts = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n)
+    return {"jackpot_id": doc["jackpot_id"], "bet_id": str(uuid.uuid4()), "player_id": "p1", "game_id": "g",
+            "brand_id": "b", "currency": "EUR", "bet_amount": Decimal(amount), "bet_type": "real",
+            "session_id": "s", "bet_timestamp": ts, "source_partition": 0, "source_offset": n}
+
+
+def _play(amounts: list[str]) -> list[str]:
+    doc = _doc()
+    p = Pipeline()
+    cj = p.compile(doc)
+    state = p.draft_state(cj)
+    activate(cj, state, master_seed_source(b"k" * 32), actor="system", cause_id="a", now=0)
+    kinds = []
+    for n, amount in enumerate(amounts):
+        req = _request(doc, amount, n)
+        outcome = p.contribute(cj, state, req)
+        kinds += [e.event_type for e in p.evaluate(cj, state, req, outcome, None).events]
+    return kinds
+
+
+def test_thresholds_a_bet_crosses_come_out_of_the_contribution_step():
+    # seed 1, warn at 50% of the target 10, approaching at 90% of Win Max 10, at max at 10
+    kinds = _play(["1", "3", "4", "5"])
+    for kind in ("WarnThresholdReached", "PoolApproachingMax", "PoolAtMax", "WarnStateChanged"):
+        assert kind in kinds, kinds
+    assert kinds.count("WarnThresholdReached") == 1 and kinds.count("PoolAtMax") == 1
+
+
+def test_a_rejected_contribution_raises_its_alert():
+    kinds = _play(["25"])  # above the single-contribution bound of 20
+    assert kinds == ["ContributionRejected"]
