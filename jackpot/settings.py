@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # How long the group waits for a silent worker before moving its partitions (a SIGKILLed worker
     # is noticed only then), and how often members heartbeat; fail-over time is about the former.
-    session_timeout_s: float = Field(10.0, alias="JACKPOT_SESSION_TIMEOUT_S", ge=6)
+    session_timeout_s: float = Field(15.0, alias="JACKPOT_SESSION_TIMEOUT_S", ge=6)
     heartbeat_interval_s: float = Field(2.0, alias="JACKPOT_HEARTBEAT_INTERVAL_S", gt=0)
 
     # Hot path tuning.

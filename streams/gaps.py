@@ -33,7 +33,9 @@ class GapGuard:
     def __init__(self, committed: Callable[[TP], int | None], seek: Callable[[TP, int], Awaitable[Any]],
                  generation: Callable[[], Any], assigned: Callable[[TP], bool],
                  on_stuck: Callable[[TP, int], None] | None = None, stuck_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 earliest: Callable[[TP], Awaitable[int | None]] | None = None) -> None:
+        self._earliest = earliest
         self._on_stuck = on_stuck
         self._stuck_after_s = stuck_after_s
         self._clock = clock
@@ -60,7 +62,9 @@ class GapGuard:
         expected = self.expected.get(tp)
         if expected is None:
             expected = self._committed(tp)
-            if expected is None or expected < 0:  # nothing committed yet: the first message starts it
+            if (expected is None or expected < 0) and self._earliest is not None:
+                expected = await self._earliest(tp)  # nothing committed yet: reading starts at the log start
+            if expected is None or expected < 0:
                 expected = offset
         if offset < expected:
             return True  # a replay of something already applied

@@ -169,7 +169,14 @@ class Worker:
         app = self.app
         return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
                         lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment(),
-                        on_stuck=restart_worker)
+                        on_stuck=restart_worker, earliest=self._earliest_offset)
+
+    async def _earliest_offset(self, tp: Any) -> int | None:
+        try:
+            return (await asyncio.wait_for(self.app.consumer.earliest_offsets(tp), timeout=10)).get(tp)
+        except (asyncio.TimeoutError, OSError) as exc:
+            log.warning("log start unknown; trusting the first message", extra={"error": repr(exc)})
+            return None
 
     async def _start_config_view(self) -> None:
         await self.configs.start()
@@ -187,9 +194,11 @@ class Worker:
     async def router(self, stream: faust.StreamT) -> None:
         """Decode bets, join them with their player, match them against active jackpots, fan
         out by jackpot_id; keep the players table up to date from profiles and sessions."""
-        await self.configs.ready.wait()
         bets = self.settings.topic(T.BETS.name)
         async for event in stream.events():
+            # Wait for the configs inside the loop, never before it: Faust discards what it fetches
+            # for an agent whose stream is not being iterated yet, and that was a hole at every start.
+            await self.configs.ready.wait()
             if not await self.router_guard.admit(event):
                 continue
             M.EVENTS_IN.labels(self.logical(event.message.topic)).inc()
@@ -237,10 +246,10 @@ class Worker:
         A batch is applied to the in-memory state and written to the table once per
         jackpot; PoolUpdated is coalesced to one event per touched pool per batch.
         """
-        await self.configs.ready.wait()
         s = self.settings
         clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+            await self.configs.ready.wait()  # inside the loop, as in the router
             started = time.perf_counter()
             M.BATCH_SIZE.observe(len(events))
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)

@@ -141,3 +141,13 @@ def test_a_hole_the_seek_does_not_refill_restarts_the_worker():
     now[0] = 45.0
     h.admit(14)
     assert stuck == [11] and h.seeks == [(0, 11)]
+
+
+def test_with_nothing_committed_the_log_start_is_expected():
+    h = Harness()
+
+    async def earliest(tp):
+        return 0
+
+    h.guard = GapGuard(h.committed.get, h._seek, lambda: 0, lambda tp: True, earliest=earliest)
+    assert h.admit(5) == [False] and h.seeks == [(0, 0)]  # the first fetch batch went missing
