@@ -81,3 +81,28 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, timeout: float | None = None) -> list:
+    """Every record of ``topic`` (only ``key``'s when given), from the beginning to the end as it
+    is now; ``timeout`` bounds the wait (None: until the end offsets are reached)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await assign_all(consumer, topic)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out = []
+        remaining = {tp for tp in tps if end[tp] > 0}
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while remaining and (deadline is None or loop.time() < deadline):
+            batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
+            for msgs in batches.values():
+                out.extend(m for m in msgs if key is None or m.key == key)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()

@@ -17,14 +17,13 @@ import uuid
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
 from jackpot.engine.events import EngineEvent
 from jackpot.settings import Settings
 from jackpot.sinks.reconcile import ReconciliationResult, reconcile_settled, record, summary
 from jackpot.streams import topics as T
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import assign_all, group_lag, producer
+from jackpot.streams.kafka import group_lag, producer, read_to_end
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.tables.jackpots import TABLE_NAME
 
@@ -38,32 +37,15 @@ def changelog_topic(settings: Settings) -> str:
 
 async def table_states(settings: Settings) -> dict[str, dict[str, Any]]:
     """The latest jackpot-table value per jackpot, from the changelog (beginning to end now)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = await assign_all(consumer, changelog_topic(settings))
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        latest: dict[str, dict[str, Any]] = {}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.key is not None:
-                        if r.value is None:
-                            latest.pop(r.key.decode(), None)
-                        else:
-                            latest[r.key.decode()] = json.loads(r.value)
-                if records and records[-1].offset >= end[tp] - 1:
-                    remaining.discard(tp)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        return latest
-    finally:
-        await consumer.stop()
+    latest: dict[str, dict[str, Any]] = {}
+    for r in await read_to_end(settings.kafka_bootstrap_servers, changelog_topic(settings)):
+        if r.key is None:
+            continue
+        if r.value is None:
+            latest.pop(r.key.decode(), None)
+        else:
+            latest[r.key.decode()] = json.loads(r.value)
+    return latest
 
 
 def fault_command(res: ReconciliationResult, jackpot_id: str) -> dict[str, Any]:

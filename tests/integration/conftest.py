@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from jackpot.ops.processes import Process
 from jackpot.ops.stack import Stack
 from jackpot.settings import REPO_ROOT, Settings
 
@@ -88,44 +86,12 @@ def settings(stack, tmp_path_factory):
         print(f"could not delete the topics of {s.app_id}: {exc!r}")
 
 
-class Proc:
+class Proc(Process):
     """A `jackpot ...` child process with its log kept as a test artifact."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
-        self.name = name
-        self.log_path = ARTIFACTS / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jackpot.cli", *args], stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_tail(self, n: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-n:]
-
-    def kill(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        super().__init__(name, args, env, ARTIFACTS)
 
 
 @pytest.fixture(scope="module")

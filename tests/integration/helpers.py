@@ -7,11 +7,10 @@ import json
 import uuid
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer
 
 from jackpot.settings import Settings
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import assign_all
+from jackpot.streams.kafka import read_to_end
 
 
 def one_level_config(jackpot_id: str | None = None, **over) -> dict:
@@ -49,27 +48,7 @@ def one_level_config(jackpot_id: str | None = None, **over) -> dict:
 async def read_topic(settings: Settings, topic: str, key: bytes | None = None,
                      timeout: float = 5.0) -> list:
     """Every record of ``topic`` (optionally only ``key``), from the beginning to the end now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = await assign_all(consumer, topic)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out = []
-        remaining = {tp for tp in tps if end[tp] > 0}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while remaining and loop.time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for tp, msgs in batches.items():
-                out.extend(m for m in msgs if key is None or m.key == key)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+    return await read_to_end(settings.kafka_bootstrap_servers, topic, key, timeout)
 
 
 async def read_events(settings: Settings, topic: str, key: bytes | None = None) -> list[dict]:
