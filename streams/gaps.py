@@ -34,8 +34,10 @@ class GapGuard:
                  generation: Callable[[], Any], assigned: Callable[[TP], bool],
                  on_stuck: Callable[[TP, int], None] | None = None, stuck_after_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
-                 earliest: Callable[[TP], Awaitable[int | None]] | None = None) -> None:
+                 earliest: Callable[[TP], Awaitable[int | None]] | None = None,
+                 exempt: Callable[[TP], bool] = lambda tp: False) -> None:
         self._earliest = earliest
+        self._exempt = exempt
         self._on_stuck = on_stuck
         self._stuck_after_s = stuck_after_s
         self._clock = clock
@@ -59,6 +61,8 @@ class GapGuard:
         tp, offset = event.message.tp, event.message.offset
         if not self._assigned(tp):
             return False  # left over from a partition handed to another worker: its new owner applies it
+        if self._exempt(tp):
+            return True  # a compacted topic: holes are normal, and its records are facts, not increments
         expected = self.expected.get(tp)
         if expected is None:
             expected = self._committed(tp)

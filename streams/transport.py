@@ -93,6 +93,16 @@ class StrictConsumer(driver.Consumer):
         self._read_offset.pin(partition, offset if offset else None)
         await thread.call_thread(_seek)
 
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust records a jump in fetched offsets as a hole in the topic and later commits over it.
+
+        Real holes only exist in compacted topics.  In any other topic a jump means messages were
+        lost on their way to the agent (a stale fetch after a seek looks exactly like that), and
+        committing over them would lose them for good, so they are not recorded.
+        """
+        if tp.topic in getattr(self.app, "compacted_topics", ()):
+            await super()._add_gap(tp, offset_from, offset_to)
+
     def committed_offset(self, tp: TP) -> Optional[int]:
         """The offset this member last committed (or found committed) for ``tp``: where reading resumes."""
         return self._committed_offset.get(tp)
@@ -103,7 +113,12 @@ class Transport(driver.Transport):
 
 
 class JackpotApp(faust.App):
-    """A Faust app whose consumer is :class:`StrictConsumer` (producers are Faust's own)."""
+    """A Faust app whose consumer is :class:`StrictConsumer` (producers are Faust's own).
+
+    ``compacted_topics`` names the input topics where compaction leaves real holes.
+    """
+
+    compacted_topics: frozenset[str] = frozenset()
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)

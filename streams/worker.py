@@ -94,6 +94,8 @@ class Worker:
         self.events_alerts = OutageAlerts("events", self.publish_alert)
         self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         app = self.app
+        # compaction leaves real holes in these inputs (the consumer may commit over them)
+        app.compacted_topics = frozenset(settings.topic(t.name) for t in (T.PLAYERS,))
 
         def topic(spec: T.TopicSpec) -> faust.TopicT:
             return app.topic(settings.topic(spec.name), key_serializer="raw", value_serializer="raw",
@@ -169,7 +171,8 @@ class Worker:
         app = self.app
         return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
                         lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment(),
-                        on_stuck=restart_worker, earliest=self._earliest_offset)
+                        on_stuck=restart_worker, earliest=self._earliest_offset,
+                        exempt=lambda tp: tp.topic in app.compacted_topics)
 
     async def _earliest_offset(self, tp: Any) -> int | None:
         try:

@@ -151,3 +151,35 @@ def test_with_nothing_committed_the_log_start_is_expected():
 
     h.guard = GapGuard(h.committed.get, h._seek, lambda: 0, lambda tp: True, earliest=earliest)
     assert h.admit(5) == [False] and h.seeks == [(0, 0)]  # the first fetch batch went missing
+
+
+def test_a_stale_fetch_after_a_seek_is_never_recorded_as_a_topic_hole():
+    from jackpot.streams.transport import StrictConsumer
+
+    recorded = []
+
+    class App:
+        compacted_topics = frozenset({"player-profiles"})
+
+    c = _consumer(126, [126])
+    c.app = App()
+
+    async def parent_add_gap(self, tp, a, b):
+        recorded.append((tp.topic, a, b))
+
+    import faust.transport.consumer as base
+
+    original = base.Consumer._add_gap
+    base.Consumer._add_gap = parent_add_gap
+    try:
+        asyncio.run(c._add_gap(TP0, 127, 1150))  # a jump on a plain topic: lost messages, not a hole
+        asyncio.run(c._add_gap(TP("player-profiles", 0), 5, 9))  # compaction: a real hole
+    finally:
+        base.Consumer._add_gap = original
+    assert recorded == [("player-profiles", 5, 9)]
+
+
+def test_compacted_inputs_are_not_guarded():
+    h = Harness(committed=10)
+    h.guard = GapGuard(h.committed.get, h._seek, lambda: 0, lambda tp: True, exempt=lambda tp: True)
+    assert h.admit(10, 50) == [True, True] and h.seeks == []
