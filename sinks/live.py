@@ -101,6 +101,7 @@ DAY_KEY = "jp:day:{day}"
 WARN_KEY = "jp:warn:{jackpot_id}"
 STATE_KEY = "jp:state:{jackpot_id}"
 PLAYERS_KEY = "jp:players"
+EPOCH_KEY = "jp:epoch"  # set once Redis holds the rebuilt values; gone after a restart without data
 RECENT_WINS_KEPT = 100
 WARN_RANK = {"calm": 0, "heating": 1, "on_fire": 2, "must_drop": 3}
 
@@ -300,3 +301,16 @@ def warn_changes_from_event(name: str, event: dict) -> list[dict]:
 
 class LiveValues(_LivePools, _LiveExtras):
     """Every live value the gateway reads; the worker's live sink is the only writer."""
+
+    async def needs_rebuild(self) -> bool:
+        """True when this Redis has lost (or never had) the values: the rebuild marker is missing."""
+        return not await self.redis.exists(self.k(EPOCH_KEY))
+
+    async def rebuild(self, events: dict[str, list[dict]], at_ms: int) -> int:
+        """Write values derived from PostgreSQL (``sinks.rebuild.as_events``), then the marker."""
+        n = await self.apply_pool_updates(events["pools"])
+        n += await self.apply_warn_states(events["warns"])
+        n += await self.apply_wins(events["wins"])
+        n += await self.apply_state_changes(events["states"])
+        await self.redis.set(self.k(EPOCH_KEY), str(at_ms))
+        return n

@@ -94,6 +94,16 @@ class GapGuard:
             task.add_done_callback(self._seek_done)
         return False
 
+    def check_stuck(self) -> None:
+        """Called on a timer: a hole still open after ``stuck_after_s`` restarts the worker even
+        when no later message arrives to notice it (the end of a burst of bets)."""
+        if self._on_stuck is None or self._generation() != self._seen_generation:
+            return
+        for tp, since in list(self.seeking.items()):
+            if self._clock() - since > self._stuck_after_s:
+                self._on_stuck(tp, self.expected.get(tp, -1))
+                return
+
     def _seek_done(self, task: asyncio.Task) -> None:
         self._seeks.discard(task)
         if not task.cancelled() and task.exception() is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 import faust
+from redis.exceptions import RedisError
 from faust.streams import _current_event
 from faust.types import EventT
 
@@ -159,7 +160,10 @@ class Worker:
         return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
 
     async def report(self) -> None:
-        """Every 10 s: pools per state and at Win Max (from the states in memory), consumer lag."""
+        """Every 10 s: holes the seek did not refill, pools per state and at Win Max (from the
+        states in memory), consumer lag."""
+        self.router_guard.check_stuck()
+        self.jackpot_guard.check_stuck()
         owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
         report_pools(owned)
         consumer = self.app.consumer
@@ -409,6 +413,21 @@ class Worker:
         await write_with_retry(self.events_sink, events, on_outage=self.events_alerts.on_outage,
                                on_recovery=self.events_alerts.on_recovery)
 
+    async def rebuild_live(self) -> None:
+        """Redis came back empty (or is new): derive every live value from PostgreSQL first, then
+        carry on with the topics (a newer event still wins by its sequence)."""
+        import asyncpg
+
+        from jackpot.sinks.rebuild import as_events, live_values
+
+        conn = await asyncpg.connect(self.settings.database_url)
+        try:
+            values = await live_values(conn, sorted(self.configs.compiled))
+        finally:
+            await conn.close()
+        written = await self.live.rebuild(as_events(values), int(time.time() * 1000))
+        log.warning("live values rebuilt from PostgreSQL", extra={"written": written})
+
     async def publish_alert(self, event: dict) -> None:
         """A sink outage or recovery alert, as an engine event on jackpot-events (no database needed)."""
         for wire in encode_event(EngineEvent.from_dict(event)):
@@ -435,13 +454,15 @@ class Worker:
             warns += warn_changes_from_event(name, ev)
         while True:
             try:
+                if await self.live.needs_rebuild():
+                    await self.rebuild_live()
                 await self.live.apply_pool_updates(pools)
                 await self.live.apply_wins(wins)
                 await self.live.apply_warn_states(warns)
                 await self.live.apply_state_changes(states)
                 await self.live.apply_active_players(chasing)
                 return
-            except (OSError, ConnectionError) as exc:
+            except (OSError, ConnectionError, RedisError) as exc:
                 log.error("redis unavailable, retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1.0)
 

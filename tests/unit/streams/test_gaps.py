@@ -183,3 +183,17 @@ def test_compacted_inputs_are_not_guarded():
     h = Harness(committed=10)
     h.guard = GapGuard(h.committed.get, h._seek, lambda: 0, lambda tp: True, exempt=lambda tp: True)
     assert h.admit(10, 50) == [True, True] and h.seeks == []
+
+
+def test_a_hole_left_open_after_the_last_message_is_found_by_the_timer():
+    now = [0.0]
+    stuck = []
+    h = Harness(committed=10)
+    h.guard = GapGuard(h.committed.get, h._seek, lambda: 0, lambda tp: True,
+                       on_stuck=lambda tp, off: stuck.append(off), stuck_after_s=30, clock=lambda: now[0])
+    h.admit(10, 12)  # then no more messages on this partition
+    h.guard.check_stuck()
+    assert stuck == []
+    now[0] = 31.0
+    h.guard.check_stuck()
+    assert stuck == [11]
