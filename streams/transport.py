@@ -103,6 +103,16 @@ class StrictConsumer(driver.Consumer):
         if tp.topic in getattr(self.app, "compacted_topics", ()):
             await super()._add_gap(tp, offset_from, offset_to)
 
+    async def fetch_committed(self, tp: TP) -> Optional[int]:
+        """The group's committed offset for ``tp`` as the broker has it (None: never committed),
+        for when this member has not loaded it yet."""
+        client = self._thread._ensure_consumer()
+
+        async def _committed() -> Optional[int]:
+            return await client.committed(tp)
+
+        return await self._thread.call_thread(_committed)
+
     def committed_offset(self, tp: TP) -> Optional[int]:
         """The offset this member last committed (or found committed) for ``tp``: where reading resumes."""
         return self._committed_offset.get(tp)

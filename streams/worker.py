@@ -179,10 +179,16 @@ class Worker:
                         exempt=lambda tp: tp.topic in app.compacted_topics)
 
     async def _earliest_offset(self, tp: Any) -> int | None:
+        """Where reading resumes when this member has no committed offset for ``tp`` in memory:
+        the group's committed offset from the broker, else (never committed) the log start."""
+        consumer = self.app.consumer
         try:
-            return (await asyncio.wait_for(self.app.consumer.earliest_offsets(tp), timeout=10)).get(tp)
+            committed = await asyncio.wait_for(consumer.fetch_committed(tp), timeout=10)
+            if committed is not None and committed >= 0:
+                return committed
+            return (await asyncio.wait_for(consumer.earliest_offsets(tp), timeout=10)).get(tp)
         except (asyncio.TimeoutError, OSError) as exc:
-            log.warning("log start unknown; trusting the first message", extra={"error": repr(exc)})
+            log.warning("resume offset unknown; trusting the first message", extra={"error": repr(exc)})
             return None
 
     async def _start_config_view(self) -> None:
