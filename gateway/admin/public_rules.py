@@ -21,7 +21,7 @@ from jackpot.settings import Settings
 from . import problems, rules_document
 from .problems import Problem
 
-POOL: web.AppKey[asyncpg.Pool] = web.AppKey("rules_pool", asyncpg.Pool)
+POOLS: web.AppKey[dict] = web.AppKey("rules_pools", dict)  # {"pool": asyncpg.Pool}, filled on first use
 DSN: web.AppKey[str] = web.AppKey("rules_dsn", str)
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
@@ -60,24 +60,26 @@ async def rules(request: web.Request) -> web.Response:
 async def _pool(app: web.Application) -> asyncpg.Pool:
     """Connect on first use: the ticker gateway that mounts this must start (and keep serving
     tickers from Redis) while PostgreSQL is down."""
-    pool = app.get(POOL)
+    holder = app[POOLS]
+    pool = holder.get("pool")
     if pool is None:
         pool = await asyncpg.create_pool(app[DSN], min_size=0, max_size=4)
-        if app.get(POOL) is None:
-            app[POOL] = pool
+        if holder.get("pool") is None:
+            holder["pool"] = pool
         else:
             await pool.close()
-            pool = app[POOL]
+            pool = holder["pool"]
     return pool
 
 
 def create_rules_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[DSN] = settings.database_url
+    app[POOLS] = {}
 
     async def stop(_: web.Application) -> None:
-        if app.get(POOL) is not None:
-            await app[POOL].close()
+        if app[POOLS].get("pool") is not None:
+            await app[POOLS]["pool"].close()
 
     app.on_cleanup.append(stop)
     app.router.add_get("/{jackpot_id}", rules)

@@ -100,6 +100,10 @@ def spawn(settings):
 
     def _spawn(name: str, *args: str, **env_overrides: str) -> Proc:
         env = settings.to_env()
+        # every worker serves /metrics and /health on its own port (two on one port: the second fails)
+        if args and args[0] == "worker":
+            if any(p.args[:1] == ["worker"] for p in procs):
+                env["JACKPOT_WORKER_WEB_PORT"] = str(free_port())
         env.update({k: str(v) for k, v in env_overrides.items()})
         p = Proc(name, list(args), env)
         procs.append(p)

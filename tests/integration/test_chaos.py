@@ -39,7 +39,7 @@ KILLS = int(os.environ.get("JACKPOT_CHAOS_KILLS", "5"))
 DROPPY = 2  # jackpots that drop, pay and reseed during the run
 
 
-def compare_pools(actual: JackpotState, expected: JackpotState, drops: bool) -> tuple[int, int, int]:
+def compare_pools(actual: JackpotState, expected: JackpotState, drops: bool = False) -> tuple[int, int, int]:
     """(bets counted twice, bets missing, micro-units of difference) over all pools.
 
     Lifetime meters must match the oracle whatever happened; balances only where no
