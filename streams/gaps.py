@@ -82,16 +82,15 @@ class GapGuard:
                 # the seek did not bring the hole back: start over from the committed offsets
                 self._on_stuck(tp, expected)
             return False
-        if tp not in self.seeking:
-            self.seeking[tp] = self._clock()
-            self.holes += 1
-            log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
-                                                            "expected": expected, "got": offset})
-            # Not awaited here: the seek is queued to the consumer's thread, which may itself be
-            # waiting for this agent to take more messages off its full buffer.
-            task = asyncio.ensure_future(self._seek(tp, expected))
-            self._seeks.add(task)
-            task.add_done_callback(self._seek_done)
+        self.seeking[tp] = self._clock()
+        self.holes += 1
+        log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
+                                                        "expected": expected, "got": offset})
+        # Not awaited here: the seek is queued to the consumer's thread, which may itself be
+        # waiting for this agent to take more messages off its full buffer.
+        task = asyncio.ensure_future(self._seek(tp, expected))
+        self._seeks.add(task)
+        task.add_done_callback(self._seek_done)
         return False
 
     def check_stuck(self) -> None:

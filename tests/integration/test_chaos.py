@@ -23,13 +23,13 @@ import pytest
 from jackpot.engine.money import to_micros
 from jackpot.engine.pool import JackpotState, reconciliation_gap
 from jackpot.streams.codec import catalog
+from jackpot.streams.kafka import group_lag
 from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import free_port, wait_for
 from .helpers import http_ready, read_events, read_topic, table_value
-from .lag import group_lag
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -118,8 +118,8 @@ async def test_sigkill_workers_while_bets_flow(settings, spawn, tmp_path):
         last = [-1, time.monotonic()]
 
         async def drained():
-            lag, done = await group_lag(settings, settings.app_id, topics)
-            sink_lag, sink_done = await group_lag(settings, f"{settings.app_id}-ledger-sink",
+            lag, done = await group_lag(settings.kafka_bootstrap_servers, settings.app_id, topics)
+            sink_lag, sink_done = await group_lag(settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
                                                   [settings.topic("ledger-contributions")])
             if done + sink_done != last[0]:
                 last[:] = [done + sink_done, time.monotonic()]
