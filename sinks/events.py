@@ -218,6 +218,7 @@ SQL: dict[str, str] = {
         amount, tax_amount, net_amount)
         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
         ON CONFLICT (win_id, kind, rank) DO UPDATE SET
+          amount = EXCLUDED.amount, player_id = EXCLUDED.player_id,
           tax_amount = COALESCE(EXCLUDED.tax_amount, prizes.tax_amount),
           net_amount = COALESCE(EXCLUDED.net_amount, prizes.net_amount),
           brand_id = COALESCE(EXCLUDED.brand_id, prizes.brand_id),

@@ -100,6 +100,30 @@ async def test_replaying_the_same_events_twice_leaves_the_same_rows(settings):
             await ledger.close()
 
 
+async def test_a_payout_status_seen_before_its_win_keeps_the_prize_amount(settings):
+    """The sinks read the win and payout topics separately, so a CreditUpdated can land before
+    the WinnerSelected that names the prize: the row it opens must take the amount that follows."""
+    sc = run()
+    prizes = "SELECT win_id, kind, rank, player_id, amount, payout_status FROM prizes ORDER BY 1, 2, 3"
+    credits = [e for e in sc.events if e["event_type"] == "CreditUpdated"]
+    others = [e for e in sc.events if e["event_type"] != "CreditUpdated"]
+    assert credits and others
+    async with private_database(settings) as ordered, private_database(settings) as early:
+        got = []
+        for dsn, batches in ((ordered, [sc.events]), (early, [credits, others])):
+            sink = EventSink(dsn)
+            conn = await asyncpg.connect(dsn)
+            try:
+                for b in batches:
+                    await sink.write(b)
+                got.append([tuple(r) for r in await conn.fetch(prizes)])
+            finally:
+                await conn.close()
+                await sink.close()
+        assert got[1] == got[0]
+        assert all(r[4] > 0 for r in got[0])
+
+
 async def test_concurrent_appenders_keep_one_valid_chain(settings):
     async with private_database(settings) as dsn:
         sinks = [EventSink(dsn) for _ in range(4)]
