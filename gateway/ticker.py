@@ -31,6 +31,8 @@ from jackpot.sinks.live import (LiveValues, public_pool_view, public_state_view,
                                 warn_changes_from_event, WARN_RANK)
 from jackpot.streams.codec import DecodeError, catalog
 
+from .admin import problems
+from .admin.problems import Problem
 from .connection import Connection, SSEConnection, WSConnection, _rng
 from .directory import Directory
 from .frame import Frame
@@ -69,6 +71,7 @@ class Hub:
         self.wins: collections.deque[dict] = collections.deque(maxlen=RECENT_WINS)
         self.win_ids: set[str] = set()
         self.players: dict[str, int] = {}
+        self.leaders: dict[str, dict] = {}  # jackpot_id -> public top contributors (jp:leaders)
         self.today: dict = {"won_today": 0, "paid_today": {}}
         self.frames_out = 0
         self.dirty_pools: dict[tuple, dict] = {}
@@ -410,6 +413,7 @@ class TickerGateway:
                     self.hub.win_ids.add(w["event_id"])
                     self.hub.wins.appendleft(w)
             self.hub.players = await self.live.active_players()
+            self.hub.leaders = await self.live.leaders()
             self.hub.today = await self.live.today(int(time.time() * 1000))
         except Exception as exc:  # Redis down: keep serving the last known values
             log.warning("redis refresh failed: %s", exc)
@@ -565,6 +569,16 @@ class TickerGateway:
     async def jackpots(self, request: web.Request) -> web.Response:
         return web.json_response({"jackpots": self.directory.listing()})
 
+    async def leaderboard(self, request: web.Request) -> web.Response:
+        """Top contributors of a public jackpot (by id or slug), per currency, as of the engine's
+        last count (every few seconds); refreshed from Redis with the stats."""
+        jid = self.directory.resolve(request.match_info["jackpot"])
+        if jid not in self.directory.public:
+            p = Problem(404, "unknown-jackpot", f"no public jackpot {request.match_info['jackpot']!r}")
+            return problems.response(p, request.path, request.headers.get("X-Request-Id", ""))
+        board = self.hub.leaders.get(jid) or {"by_currency": {}, "as_of": None}
+        return web.json_response({"jackpot_id": jid, **board})
+
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
 
@@ -601,6 +615,7 @@ def create_gateway(settings: Settings, options: GatewayOptions | None = None) ->
     app.router.add_get("/metrics.json", gw.metrics)
     app.router.add_get("/metrics", gw.prometheus)
     app.router.add_get("/api/jackpots", gw.jackpots)
+    app.router.add_get("/api/jackpots/{jackpot}/leaderboard", gw.leaderboard)
     app.router.add_static("/static/", STATIC)
     # the public rules document of each jackpot (regulatory item 14), as the admin API serves it
     from jackpot.gateway.admin.public_rules import create_rules_app

@@ -101,6 +101,7 @@ DAY_KEY = "jp:day:{day}"
 WARN_KEY = "jp:warn:{jackpot_id}"
 STATE_KEY = "jp:state:{jackpot_id}"
 PLAYERS_KEY = "jp:players"
+LEADERS_KEY = "jp:leaders"
 EPOCH_KEY = "jp:epoch"  # set once Redis holds the rebuilt values; gone after a restart without data
 RECENT_WINS_KEPT = 100
 WARN_RANK = {"calm": 0, "heating": 1, "on_fire": 2, "must_drop": 3}
@@ -158,6 +159,13 @@ def public_win_view(event: dict) -> dict:
                   for c in event.get("chain_reaction_winners") or []],
         "timestamp": _ms(event["timestamp"]),
     }
+
+
+def public_leaders_view(leaders: dict) -> dict:
+    """The top contributors a player may see: rank, masked name, bets, amount (no player ids)."""
+    return {"by_currency": {cur: [{"rank": i, "player": mask_player(c["player_id"]), "bets": int(c["bets"]),
+                                   "contributed": str(c["contributed"])} for i, c in enumerate(board, 1)]
+                            for cur, board in leaders.items()}}
 
 
 def public_warn_view(jackpot_id: str, level_id: str, currency: str, warn_state: str, cycle: int) -> dict:
@@ -223,27 +231,33 @@ class _LiveExtras:
         return n
 
     async def apply_active_players(self, events: list[dict]) -> int:
-        """ActivePlayers events -> the players-chasing counts (newest per jackpot)."""
+        """ActivePlayers events -> the players-chasing counts and the leaderboards (newest per jackpot)."""
         newest: dict[str, dict] = {}
         for ev in events:
             at = _ms(ev["timestamp"])
             if ev["jackpot_id"] not in newest or _ms(newest[ev["jackpot_id"]]["timestamp"]) <= at:
                 newest[ev["jackpot_id"]] = ev
         for jid, ev in newest.items():
-            await self.set_active_players({jid: int(ev["total"])}, _ms(ev["timestamp"]))
+            at = _ms(ev["timestamp"])
+            await self.set_active_players({jid: int(ev["total"])}, at)
+            await self._set_newest(LEADERS_KEY, {jid: public_leaders_view(ev.get("leaders") or {})}, at)
         return len(newest)
 
     async def set_active_players(self, counts: dict[str, int], as_of_ms: int) -> None:
         """Players chasing each jackpot (the engine's active-player window), newest wins."""
-        if not counts:
+        await self._set_newest(PLAYERS_KEY, {jid: {"count": int(n)} for jid, n in counts.items()}, as_of_ms)
+
+    async def _set_newest(self, key: str, docs: dict[str, dict], as_of_ms: int) -> None:
+        """Hash fields that hold the latest reading only: an older one (a replay) never overwrites."""
+        if not docs:
             return
-        current = await self.redis.hmget(self.k(PLAYERS_KEY), list(counts))
+        current = await self.redis.hmget(self.k(key), list(docs))
         mapping = {}
-        for (jid, count), cur in zip(counts.items(), current):
+        for (field, doc), cur in zip(docs.items(), current):
             if cur is None or json.loads(cur)["as_of"] <= as_of_ms:
-                mapping[jid] = json.dumps({"count": int(count), "as_of": int(as_of_ms)})
+                mapping[field] = json.dumps(dict(doc, as_of=int(as_of_ms)))
         if mapping:
-            await self.redis.hset(self.k(PLAYERS_KEY), mapping=mapping)
+            await self.redis.hset(self.k(key), mapping=mapping)
 
     # -------------------------------------------------------------------- reads (gateway)
     async def recent_wins(self, limit: int = 50) -> list[dict]:
@@ -266,6 +280,10 @@ class _LiveExtras:
 
     async def active_players(self) -> dict[str, int]:
         return {k: json.loads(v)["count"] for k, v in (await self.redis.hgetall(self.k(PLAYERS_KEY))).items()}
+
+    async def leaders(self) -> dict[str, dict]:
+        """Per jackpot: ``{"by_currency": {currency: [public contributor view]}, "as_of": ms}``."""
+        return {k: json.loads(v) for k, v in (await self.redis.hgetall(self.k(LEADERS_KEY))).items()}
 
     async def today(self, now_ms: int) -> dict:
         raw = await self.redis.hgetall(self.k(DAY_KEY.format(day=_day(now_ms))))

@@ -27,6 +27,7 @@ from jackpot.engine.handlers import (
 from jackpot.engine.overrides import OperatorCommand
 from jackpot.engine.payout import WalletResult
 from jackpot.engine.events import event_id
+from jackpot.engine.leaderboard import top_contributors
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
@@ -222,7 +223,8 @@ class Pipeline:
 
     @staticmethod
     def active_players(cj: CompiledJackpot, state: JackpotState, now: int) -> dict:
-        """ActivePlayers fields: the players chasing the jackpot at ``now``, per currency and in all."""
+        """ActivePlayers fields: the players chasing the jackpot at ``now``, per currency and in all,
+        and the top contributors of the cycle (the leaderboard)."""
         by_currency, everyone = {}, set()
         for currency in state.activity:
             ids = [pid for pid, _ in active(cj, state, currency, now)]
@@ -230,7 +232,9 @@ class Pipeline:
             everyone.update(ids)
         return {"event_id": event_id("ActivePlayers", cj.jackpot_id, None, None, str(now)),
                 "timestamp": from_ms(now), "jackpot_id": cj.jackpot_id, "total": len(everyone),
-                "by_currency": by_currency}
+                "by_currency": by_currency,
+                "leaders": {cur: [{"player_id": c.player_id, "bets": c.bets, "contributed": from_micros(c.contributed)}
+                                  for c in board] for cur, board in top_contributors(cj, state, now).items()}}
 
     @staticmethod
     def apply_input(cj: CompiledJackpot, state: JackpotState, name: str, rec: dict, seed_source) -> InputOutcome:

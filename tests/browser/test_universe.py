@@ -64,6 +64,10 @@ async def test_universe_page_ticker_winner_feed_sorting_and_detail(settings, spa
     assert await page.locator("#detail .pool").count() == 4
     await page.click("#detail [data-tab=board]")
     assert "De***77" in await page.text_content("#detail")
+    # the top contributors of the cycle, masked, from the engine's count (every few seconds)
+    await page.wait_for_selector("#detail table.leaders tr:nth-child(2) td:nth-child(2)", timeout=30_000)
+    leader = await page.text_content("#detail table.leaders tr:nth-child(2) td:nth-child(2)")
+    assert "***" in leader
     await page.click("#detail [data-tab=rules]")
     assert "Crown Fortune" in await page.text_content("#detail")
     await page.screenshot(path=str(artifact("browser-detail.png")), full_page=True)

@@ -1,9 +1,10 @@
 """Fixtures for tests against the real stack: Kafka, PostgreSQL and Redis, started if needed.
 
-Each test module gets its own app id, topic prefix, worker data directory and
-worker processes (stopped when the module ends), so neither a second run in a row
-nor another module's workers in the same consumer groups can confuse its
-assertions; the services themselves are shared and reused.  Only services this
+Each test module gets its own app id, topic prefix, PostgreSQL database, Redis key
+namespace, worker data directory and worker processes (all gone when the module ends),
+so neither a second run in a row nor another module's workers or rows can confuse its
+assertions (the demo portfolio's jackpot ids are fixed: a shared database would rebuild
+one module's tickers from another's pool snapshots); the services are shared and reused.  Only services this
 session started are stopped at its end.
 """
 
@@ -15,6 +16,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -57,10 +59,51 @@ def stack():
     stack.down(only=started)
 
 
+def with_db(url: str, name: str) -> str:
+    """The same PostgreSQL server, another database."""
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, f"/{name}", p.query, p.fragment))
+
+
+async def create_database(url: str, name: str) -> str:
+    import asyncpg
+
+    admin = await asyncpg.connect(with_db(url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return with_db(url, name)
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(with_db(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def drop_namespace(redis_url: str, prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(redis_url)
+    try:
+        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await r.delete(*keys[i:i + 500])
+    finally:
+        await r.aclose()
+
+
 @pytest.fixture(scope="module")
 def settings(stack, tmp_path_factory):
     run = uuid.uuid4().hex[:8]
+    database = asyncio.run(create_database(Settings().database_url, f"jackpot_t_{run}"))
     s = Settings(
+        database_url=database,
         JACKPOT_APP_ID=f"jackpot-test-{run}",
         JACKPOT_TOPIC_PREFIX=f"t-{run}.",
         JACKPOT_DATA_DIR=tmp_path_factory.mktemp("worker-data"),
@@ -84,6 +127,12 @@ def settings(stack, tmp_path_factory):
         asyncio.run(delete_app_topics(s))
     except Exception as exc:  # a test that stopped the broker on purpose must not fail here
         print(f"could not delete the topics of {s.app_id}: {exc!r}")
+    for what, cleanup in (("database", drop_database(s.database_url)),
+                          ("redis keys", drop_namespace(s.redis_url, s.topic_prefix))):
+        try:
+            asyncio.run(cleanup)
+        except Exception as exc:  # the same: a service stopped on purpose
+            print(f"could not drop the {what} of {s.app_id}: {exc!r}")
 
 
 class Proc(Process):

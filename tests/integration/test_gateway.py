@@ -18,7 +18,7 @@ from jackpot.streams.kafka import producer
 from jackpot.streams.loadgen import run_loadgen
 from jackpot.streams.publish import demo_portfolio, publish_configs
 
-from .conftest import free_port
+from .conftest import free_port, wait_for
 from .helpers import http_ready, read_topic
 
 pytestmark = pytest.mark.integration
@@ -107,6 +107,31 @@ async def test_snapshot_subscription_and_smoothed_public_tickers(settings, syste
             for f in got if f["type"] == "pool" and (f["pool"]["level_id"], "EUR", f["pool"]["sequence"]) in published]
     assert lags and min(lags) >= 180, lags
     assert max(lags) < 3000, lags
+
+
+async def test_leaderboard_of_a_jackpot_masked_and_unknown_ones_refused(settings, system):
+    """The detail view's top contributors: by slug or id, masked, best first; a bad id is a 404 problem."""
+    crown = system["docs"]["Crown Fortune"]
+    await bets(settings, 200, rate=200)
+    async with aiohttp.ClientSession() as http:
+        async def ranked():
+            async with http.get(f"{system['base']}/api/jackpots/crown-fortune/leaderboard") as r:
+                assert r.status == 200
+                doc = await r.json()
+                return doc if doc["by_currency"].get("EUR") else None
+
+        doc = await wait_for(ranked, timeout=60, what="a ranking of Crown Fortune's EUR contributors")
+        assert doc["jackpot_id"] == crown["jackpot_id"] and doc["as_of"] > 0
+        board = doc["by_currency"]["EUR"]
+        assert [x["rank"] for x in board] == list(range(1, len(board) + 1)) and len(board) <= 10
+        amounts = [Decimal(x["contributed"]) for x in board]
+        assert amounts == sorted(amounts, reverse=True) and amounts[-1] > 0
+        assert all("***" in x["player"] and x["bets"] >= 1 for x in board)
+        async with http.get(f"{system['base']}/api/jackpots/{crown['jackpot_id']}/leaderboard") as r:
+            assert (await r.json())["jackpot_id"] == crown["jackpot_id"]
+        async with http.get(f"{system['base']}/api/jackpots/no-such-jackpot/leaderboard") as r:
+            assert r.status == 404 and r.content_type == "application/problem+json"
+            assert (await r.json())["type"].endswith("/unknown-jackpot")
 
 
 async def test_win_reaches_subscribers_masked_and_sse_fallback(settings, system):

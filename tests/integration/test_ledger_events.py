@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -21,17 +20,13 @@ from jackpot.sinks.migrate import migrate
 from jackpot.sinks.rebuild import live_values
 
 from ..unit.sinks.scenario import run
+from .conftest import with_db
 
 pytestmark = pytest.mark.integration
 
 TABLES = ("engine_events", "pool_snapshots", "cycles", "reseeds", "wins", "hits", "prizes", "prize_payout_events",
           "warn_state_changes", "jackpot_state_changes", "pool_adjustments", "operator_actions", "win_approvals",
           "win_approval_events", "alerts", "audit_log", "contributions", "contribution_levels")
-
-
-def with_db(url: str, name: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, f"/{name}", p.query, p.fragment))
 
 
 @contextlib.asynccontextmanager

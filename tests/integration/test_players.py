@@ -3,7 +3,7 @@
 Real broker and worker: a profile and a session start go to their topics, bets follow, and every
 ContributionRequest the router forwards carries the player's facts; a bet from a player the
 router has never heard of carries the safe defaults (not KYC-verified, no segments).  Both
-players then count as chasing the jackpot on the tickers.
+players then count as chasing the jackpot on the tickers and rank on its leaderboard.
 """
 
 from __future__ import annotations
@@ -79,5 +79,11 @@ async def test_bets_carry_their_players_profile_and_session(settings, spawn):
             return (await live.active_players()).get(jackpot_id) == 2
 
         await wait_for(chasing, timeout=60, what="two players chasing the jackpot in Redis")
+        # and the same count ranks them on the leaderboard, masked: 2.00 x 1.5 % x game coefficient 1.2, less the 10 % house cut = 0.0324 a bet
+        board = (await live.leaders())[jackpot_id]["by_currency"]["EUR"]
+        assert board == [
+            {"rank": 1, "player": "pl***wn", "bets": 3, "contributed": "0.097200"},
+            {"rank": 2, "player": "pl***ew", "bets": 1, "contributed": "0.032400"},
+        ]
     finally:
         await live.close()

@@ -7,7 +7,7 @@ import jackpot.engine
 
 ENGINE = pathlib.Path(jackpot.engine.__file__).parent
 ALLOWED = {
-    "__future__", "copy", "dataclasses", "datetime", "decimal", "enum", "fractions", "hashlib", "hmac", "json",
+    "__future__", "copy", "dataclasses", "heapq", "datetime", "decimal", "enum", "fractions", "hashlib", "hmac", "json",
     "secrets", "typing", "uuid", "zoneinfo", "pydantic",
 }
 
