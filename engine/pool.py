@@ -294,7 +294,11 @@ class JackpotState:
     def locked_pools(self) -> list[PoolState]:
         return [p for p in self.iter_pools() if p.locked]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, share: bool = False) -> dict[str, Any]:
+        """A plain-JSON copy of the state. ``share=True`` skips copying the player records (the
+        active-player window is most of the state): only for a caller that encodes the result
+        before the state changes again, as the jackpot table does on every checkpoint."""
+        rec = _same if share else _copy_record
         return {
             "v": STATE_VERSION,
             "jackpot_id": self.jackpot_id,
@@ -303,10 +307,10 @@ class JackpotState:
             "levels": dict(self.level_status),
             "pools": {c: {lid: p.to_dict() for lid, p in by.items()} for c, by in self.pools.items()},
             "offsets": dict(self.offsets),
-            "activity": {c: {pid: _copy_record(r) for pid, r in by.items()} for c, by in self.activity.items()},
-            "last_seen": {c: _copy_record(r) for c, r in self.last_seen.items()},
+            "activity": {c: {pid: rec(r) for pid, r in by.items()} for c, by in self.activity.items()},
+            "last_seen": {c: rec(r) for c, r in self.last_seen.items()},
             "wins": {k: w.to_dict() for k, w in self.wins.items()},
-            "cascades": [_copy_record(c) for c in self.cascades],
+            "cascades": [rec(c) for c in self.cascades],
             "player_wins": {k: [list(x) for x in v] for k, v in self.player_wins.items()},
             "segment_wins": dict(self.segment_wins),
             "fault": dict(self.fault),
@@ -335,6 +339,10 @@ class JackpotState:
             segment_wins={k: int(v) for k, v in d.get("segment_wins", {}).items()},
             fault=dict(d.get("fault") or {}),
         )
+
+
+def _same(r: list) -> list:
+    return r
 
 
 def _copy_record(r: list) -> list:

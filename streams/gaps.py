@@ -9,9 +9,13 @@ raises the mark over the dropped bet, and when the dropped one is replayed it lo
 The guard remembers, per partition and per assignment, the next offset it expects (at first the
 group's committed offset, where reading resumes).  A message at or below it is applied (a
 replay is skipped by the table's own marks); a message beyond it means something in between
-went missing: it is not applied, and the consumer seeks back to the missing offset, so the hole
-is delivered again, followed by everything after it.  Should the seek not bring it back (Faust's
-fetcher has more than one way of losing track), the worker restarts itself after a while and
+went missing.  The guard then reads the missing messages straight from the broker
+(streams/refill.py) and hands them to the agent ahead of the message that revealed the hole, so
+the partition is applied complete and in order without waiting; once the agent has persisted
+them, the worker marks their range done in the consumer, so the group's commit moves over it.
+Only when they cannot be read (the broker unreachable) does the guard fall back to seeking the
+consumer back to the missing offset and holding later messages until the hole is delivered
+again; should that seek not bring it back either, the worker restarts itself after a while and
 resumes from the committed offsets, which never pass a hole.  Our topics are neither compacted nor
 transactional, so within a partition offsets have no holes of their own.
 """
@@ -35,7 +39,10 @@ class GapGuard:
                  on_stuck: Callable[[TP, int], None] | None = None, stuck_after_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
                  earliest: Callable[[TP], Awaitable[int | None]] | None = None,
-                 exempt: Callable[[TP], bool] = lambda tp: False) -> None:
+                 exempt: Callable[[TP], bool] = lambda tp: False,
+                 reader: Callable[[str, int, int, int], Awaitable[list | None]] | None = None) -> None:
+        self._reader = reader
+        self.refilled: list[tuple[TP, int, int]] = []  # (partition, start, end): read back, not yet persisted
         self._earliest = earliest
         self._exempt = exempt
         self._on_stuck = on_stuck
@@ -53,6 +60,11 @@ class GapGuard:
 
     async def admit(self, event: EventT) -> bool:
         """True when ``event`` may be applied now; False when it must wait for a hole to be refilled."""
+        return bool(await self.admit_all(event))
+
+    async def admit_all(self, event: EventT) -> list:
+        """What to apply now, in order: ``[event]``; the messages of a hole read back from the
+        broker followed by ``event``; or nothing (not ours, or waiting for a seek to refill)."""
         gen = self._generation()
         if gen != self._seen_generation:  # a rebalance: reading resumes from the committed offsets
             self.expected.clear()
@@ -60,9 +72,9 @@ class GapGuard:
             self._seen_generation = gen
         tp, offset = event.message.tp, event.message.offset
         if not self._assigned(tp):
-            return False  # left over from a partition handed to another worker: its new owner applies it
+            return []  # left over from a partition handed to another worker: its new owner applies it
         if self._exempt(tp):
-            return True  # a compacted topic: holes are normal, and its records are facts, not increments
+            return [event]  # a compacted topic: holes are normal, and its records are facts, not increments
         expected = self.expected.get(tp)
         if expected is None:
             expected = self._committed(tp)
@@ -71,19 +83,31 @@ class GapGuard:
             if expected is None or expected < 0:
                 expected = offset
         if offset < expected:
-            return True  # a replay of something already applied
+            return [event]  # a replay of something already applied
         if offset == expected:
             self.expected[tp] = offset + 1
             self.seeking.pop(tp, None)
-            return True
+            return [event]
         self.expected[tp] = expected
+        if tp not in self.seeking:
+            self.holes += 1
+        if self._reader is not None:
+            missing = await self._reader(tp.topic, tp.partition, expected, offset)
+            if gen != self._generation() or not self._assigned(tp):
+                return []  # rebalanced meanwhile: reading resumes from the committed offsets
+            if missing is not None:
+                log.warning("input hole: read back from the broker", extra={
+                    "topic": tp.topic, "partition": tp.partition, "expected": expected, "got": offset})
+                self.refilled.append((tp, expected, offset))
+                self.expected[tp] = offset + 1
+                self.seeking.pop(tp, None)
+                return [*missing, event]
         if tp in self.seeking:
             if self._on_stuck is not None and self._clock() - self.seeking[tp] > self._stuck_after_s:
                 # the seek did not bring the hole back: start over from the committed offsets
                 self._on_stuck(tp, expected)
-            return False
+            return []
         self.seeking[tp] = self._clock()
-        self.holes += 1
         log.warning("input hole: seeking back", extra={"topic": tp.topic, "partition": tp.partition,
                                                         "expected": expected, "got": offset})
         # Not awaited here: the seek is queued to the consumer's thread, which may itself be
@@ -91,7 +115,12 @@ class GapGuard:
         task = asyncio.ensure_future(self._seek(tp, expected))
         self._seeks.add(task)
         task.add_done_callback(self._seek_done)
-        return False
+        return []
+
+    def take_refilled(self) -> list[tuple[TP, int, int]]:
+        """The ranges read back since the last call (the caller has now persisted them)."""
+        out, self.refilled = self.refilled, []
+        return out
 
     def check_stuck(self) -> None:
         """Called on a timer: a hole still open after ``stuck_after_s`` restarts the worker even

@@ -150,8 +150,8 @@ class Pipeline:
         return JackpotState.from_dict(doc)
 
     @staticmethod
-    def dump_state(state: JackpotState) -> dict[str, Any]:
-        return state.to_dict()
+    def dump_state(state: JackpotState, *, share: bool = False) -> dict[str, Any]:
+        return state.to_dict(share=share)
 
     @staticmethod
     def contribute(cj: CompiledJackpot, state: JackpotState, req: dict) -> Outcome:
@@ -166,10 +166,11 @@ class Pipeline:
             session_id=req["session_id"],
             timestamp=ms(req["bet_timestamp"]),
         )
-        result = apply_contribution(cj, state, bet)
+        pools: dict = {}  # the worker publishes one PoolUpdated per touched pool per batch
+        result = apply_contribution(cj, state, bet, touched=pools)
         if not result.applied:
             return Outcome(result, None, (), bet.timestamp, bet)
-        touched = tuple((lc.level_id, bet.currency) for lc in result.levels)
+        touched = tuple((level_id, currency) for currency, level_id in pools)
         ledger = {
             "event_id": event_id("ContributionApplied", cj.jackpot_id, None, bet.currency, bet.bet_id),
             "timestamp": req["bet_timestamp"],

@@ -103,6 +103,14 @@ class StrictConsumer(driver.Consumer):
         if tp.topic in getattr(self.app, "compacted_topics", ()):
             await super()._add_gap(tp, offset_from, offset_to)
 
+    def mark_refilled(self, tp: TP, start: int, end: int) -> None:
+        """Offsets ``start`` .. ``end - 1`` were read back by the gap guard and are now persisted:
+        the commit may move over them as if they had been acked."""
+        if tp in self.assignment():
+            tree = self._gap[tp]
+            tree.addi(start, end)
+            tree.merge_overlaps()
+
     async def fetch_committed(self, tp: TP) -> Optional[int]:
         """The group's committed offset for ``tp`` as the broker has it (None: never committed),
         for when this member has not loaded it yet."""

@@ -50,9 +50,10 @@ from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.streams.reconciler import reconcile_and_act
+from jackpot.streams.refill import HoleReader
 from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
-from jackpot.tables.jackpots import JackpotRecord, jackpot_table
+from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table
 from jackpot.tables.players import players_table
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Worker:
         self.table = jackpot_table(app, settings)
         self.players = players_table(app, settings)
         # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
+        self.holes = HoleReader(settings.kafka_bootstrap_servers)
         self.router_guard = self._gap_guard()
         self.jackpot_guard = self._gap_guard()
         # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
@@ -176,7 +178,12 @@ class Worker:
         return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
                         lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment(),
                         on_stuck=restart_worker, earliest=self._earliest_offset,
-                        exempt=lambda tp: tp.topic in app.compacted_topics)
+                        exempt=lambda tp: tp.topic in app.compacted_topics, reader=self.holes.read)
+
+    def _settle_refilled(self, guard: GapGuard) -> None:
+        """Ranges the guard read back are applied and persisted: let the commit pass them."""
+        for tp, start, end in guard.take_refilled():
+            self.app.consumer.mark_refilled(tp, start, end)
 
     async def _earliest_offset(self, tp: Any) -> int | None:
         """Where reading resumes when this member has no committed offset for ``tp`` in memory:
@@ -212,17 +219,18 @@ class Worker:
             # Wait for the configs inside the loop, never before it: Faust discards what it fetches
             # for an agent whose stream is not being iterated yet, and that was a hole at every start.
             await self.configs.ready.wait()
-            if not await self.router_guard.admit(event):
-                continue
-            M.EVENTS_IN.labels(self.logical(event.message.topic)).inc()
-            with M.PROCESSING_SECONDS.labels("router").time():
-                try:
-                    if event.message.topic == bets:
-                        await self._route_bet(event)
-                    else:
-                        self._apply_player_input(event)
-                except (DecodeError, RejectedBet) as exc:
-                    await self.dead("router", event, exc)
+            for ev in await self.router_guard.admit_all(event):
+                M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
+                with M.PROCESSING_SECONDS.labels("router").time():
+                    try:
+                        if ev.message.topic == bets:
+                            await self._route_bet(ev)
+                        else:
+                            self._apply_player_input(ev)
+                    except (DecodeError, RejectedBet) as exc:
+                        await self.dead("router", ev, exc)
+            if self.router_guard.refilled:
+                self._settle_refilled(self.router_guard)
 
     async def _route_bet(self, event: EventT) -> None:
         msg = event.message
@@ -266,7 +274,7 @@ class Worker:
             started = time.perf_counter()
             M.BATCH_SIZE.observe(len(events))
             by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
-            for ev in [ev for ev in events if await self.jackpot_guard.admit(ev)]:
+            for ev in [x for ev in events for x in await self.jackpot_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
                 if ev.message.topic == clock:  # a tick is for every jackpot of its partition
                     for jackpot_id in self.jackpots_in_partition(ev.message.partition):
@@ -280,10 +288,14 @@ class Worker:
                     if batch is not None and batch.dirty:
                         pending.append(batch)
                 await self._commit(stream, pending)
+                if self.jackpot_guard.refilled:
+                    self._settle_refilled(self.jackpot_guard)
                 M.PROCESSING_SECONDS.labels("jackpot").observe(time.perf_counter() - started)
             except BaseException as exc:
-                # in-memory states may now hold changes that were never persisted
+                # in-memory states may now hold changes that were never persisted, and so may
+                # ranges read back into this batch: the commit must not pass them
                 self.states.clear()
+                self.jackpot_guard.take_refilled()
                 log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                 raise
 
@@ -497,7 +509,7 @@ class _JackpotBatch:
         p = self.w.pipeline
         self.now = now
         if stored:
-            self.record = JackpotRecord.from_dict(stored)
+            self.record = decode_record(stored)
             self.state = p.load_state(self.record.state)
             return
         # First sight of this jackpot: persist its pools and pre-drawn seeds before any
@@ -573,8 +585,8 @@ class _JackpotBatch:
     def persist(self):
         """Write the table value (the caller has bound the stream to this jackpot's partition);
         return the changelog write's delivery future."""
-        self.record.state = self.w.pipeline.dump_state(self.state)
-        value = self.record.to_dict()
+        self.record.state = self.w.pipeline.dump_state(self.state, share=True)
+        value = encode_record(self.record)  # now, before the shared player records change
         table = self.w.table
         table.data[self.key] = value
         fut = table.send_changelog(table.partition_for_key(self.key), self.key, value)
@@ -606,6 +618,7 @@ def _closer(worker: Worker) -> Any:
             await worker.ledger.close()
             await worker.events_sink.close()
             await worker.live.close()
+            await worker.holes.close()
             await worker.health.stop()
 
     return Closer

@@ -19,11 +19,13 @@ with the same ids, and a seed never reaches a player before it is durable.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
 
 from jackpot.settings import Settings
 from jackpot.tables.store import ROCKSDB_OPTIONS
@@ -33,7 +35,7 @@ TABLE_NAME = "jackpot-state"
 
 @dataclass
 class JackpotRecord:
-    """What the table stores for one jackpot (serialised as JSON, ints stay ints)."""
+    """What the table stores for one jackpot (JSON, ints stay ints: ``encode_record``)."""
 
     state: dict[str, Any]
     bet_marks: dict[str, int] = field(default_factory=dict)  # bets partition -> highest offset applied
@@ -85,12 +87,35 @@ class JackpotRecord:
                    doc.get("config_version", ""), int(doc.get("sequence", 0)), dict(doc.get("seeds", {})))
 
 
+def encode_record(record: JackpotRecord) -> bytes:
+    """The table value as JSON bytes, encoded once per checkpoint and shared by the local store
+    and the changelog (a state holds thousands of player records: encoding it is the costly
+    part of a checkpoint). orjson is several times faster than the standard library; it refuses
+    integers beyond 64 bits (9.2 trillion units in micros), for which the standard one is used."""
+    doc = record.to_dict()
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def decode_record(raw: bytes | dict) -> JackpotRecord:
+    """A table value as stored by any version: JSON bytes (a dict from an older in-memory copy)."""
+    if isinstance(raw, dict):
+        return JackpotRecord.from_dict(raw)
+    try:
+        return JackpotRecord.from_dict(orjson.loads(raw))
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        return JackpotRecord.from_dict(json.loads(raw))
+
+
 def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
     return app.Table(
         TABLE_NAME,
         default=None,
         partitions=settings.partitions,
-        key_type=bytes,  # bytes -> "raw" on the changelog; values are JSON dicts
+        key_type=bytes,  # bytes -> "raw" on the changelog
+        value_type=bytes,  # JSON documents, encoded once by ``encode_record``
         # compact only: "compact,delete" can stall changelog recovery forever (faust #176)
         extra_topic_configs={"cleanup.policy": "compact"},
         options=dict(ROCKSDB_OPTIONS),

@@ -197,3 +197,64 @@ def test_a_hole_left_open_after_the_last_message_is_found_by_the_timer():
     now[0] = 31.0
     h.guard.check_stuck()
     assert stuck == [11]
+
+
+class Reading(Harness):
+    """A guard that reads holes back from the broker (here: from a dict of the partition's log)."""
+
+    def __init__(self, committed=None, log=range(100), fail=False):
+        super().__init__(committed)
+        self.log, self.fail, self.reads = set(log), fail, []
+
+        async def reader(topic, partition, start, end):
+            self.reads.append((partition, start, end))
+            if self.fail or not set(range(start, end)) <= self.log:
+                return None
+            return [SimpleNamespace(message=SimpleNamespace(tp=TP(topic, partition), offset=o))
+                    for o in range(start, end)]
+
+        self.guard = GapGuard(self.committed.get, self._seek, lambda: self.generation,
+                              lambda tp: tp in self.assignment, reader=reader)
+
+    def applied(self, *offsets):
+        ev = lambda o: SimpleNamespace(message=SimpleNamespace(tp=TP0, offset=o))  # noqa: E731
+
+        async def run():
+            return [[x.message.offset for x in await self.guard.admit_all(ev(o))] for o in offsets]
+
+        return asyncio.run(run())
+
+
+def test_a_hole_is_read_back_and_applied_ahead_of_the_message_that_revealed_it():
+    h = Reading(committed=10)
+    assert h.applied(10, 14, 15) == [[10], [11, 12, 13, 14], [15]]
+    assert h.reads == [(0, 11, 14)] and h.seeks == [] and h.guard.holes == 1
+    # the range is done once the agent has persisted it; a late delivery of it is a replay
+    assert h.guard.take_refilled() == [(TP0, 11, 14)] and h.guard.take_refilled() == []
+    assert h.applied(12, 16) == [[12], [16]]
+
+
+def test_a_hole_that_cannot_be_read_falls_back_to_seeking():
+    h = Reading(committed=10, fail=True)
+    assert h.applied(10, 13) == [[10], []]
+    assert h.seeks == [(0, 11)] and h.guard.refilled == []
+
+
+def test_a_rebalance_during_the_read_applies_nothing():
+    h = Reading(committed=10)
+
+    async def reader(topic, partition, start, end):
+        h.generation += 1
+        return []
+
+    h.guard._reader = reader
+    assert h.applied(10, 12) == [[10], []]
+    assert h.guard.refilled == [] and h.seeks == []
+
+
+def test_the_consumer_commits_over_a_range_once_it_is_marked_refilled():
+    c = _consumer(10, [13, 14])
+    assert c._new_offset(TP0) is None  # 10..12 not done
+    c.assignment = lambda: {TP0}
+    c.mark_refilled(TP0, 10, 13)
+    assert c._new_offset(TP0) == 15
