@@ -11,9 +11,10 @@ demo: bootstrap
 
 test:
 	@ops/bootstrap.sh --with-browser
-	.venv/bin/python -m pytest -q -m "not chaos"
+	.venv/bin/python -m pytest -q
 
-# 100,000 bets with workers SIGKILLed at random; prints a `chaos: ...` summary line.
+# Only the fault-injection tests (part of `make test` too): 100,000 bets with workers SIGKILLed at
+# random, printing a `chaos: ...` summary line, and one worker against three.
 chaos: bootstrap
 	.venv/bin/python -m pytest -q -s -m chaos
 

@@ -17,8 +17,8 @@ from .conftest import free_port, wait_for
 from .helpers import table_value
 from .portfolio import Oracle, bets, portfolio
 
-# Three workers sharing the partitions: the rebalance path where faust still stalls partitions
-# (see README, chaos test), so it runs with `make chaos`, not in the default suite.
+# Three workers sharing the partitions and rebalancing: run with the chaos test (`make chaos` runs
+# only these two; `make test` runs them with everything else).
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
