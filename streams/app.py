@@ -13,6 +13,7 @@ import faust
 
 from jackpot.settings import Settings
 from jackpot.streams.transport import JackpotApp
+from jackpot.tables.jackpots import MAX_VALUE_BYTES
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -34,6 +35,9 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        # Table values outgrow the 1 MB default with a busy jackpot's active players.
+        producer_compression_type="lz4",
+        producer_max_request_size=MAX_VALUE_BYTES,
         # On a rebalance, finish and ack every in-flight event (and flush what it
         # produced) before giving partitions up.  Without it, a worker losing a bets
         # partition keeps publishing contributions while the new owner re-publishes

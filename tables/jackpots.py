@@ -31,6 +31,11 @@ from jackpot.settings import Settings
 from jackpot.tables.store import ROCKSDB_OPTIONS
 
 TABLE_NAME = "jackpot-state"
+# A value holds the jackpot's active-player window, a few hundred bytes a player: a flagship
+# jackpot with 20,000 players in its window is ~5 MB of JSON, far over Kafka's 1 MB default.
+# Producers compress (lz4, several times smaller for this JSON) and may send values up to this
+# size; the changelog topic accepts record batches up to it.
+MAX_VALUE_BYTES = 64 << 20
 
 
 @dataclass
@@ -117,7 +122,7 @@ def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
         key_type=bytes,  # bytes -> "raw" on the changelog
         value_type=bytes,  # JSON documents, encoded once by ``encode_record``
         # compact only: "compact,delete" can stall changelog recovery forever (faust #176)
-        extra_topic_configs={"cleanup.policy": "compact"},
+        extra_topic_configs={"cleanup.policy": "compact", "max.message.bytes": str(MAX_VALUE_BYTES)},
         options=dict(ROCKSDB_OPTIONS),
         help="Pools, cycle state and applied-offset marks per jackpot (single writer: the jackpot agent).",
     )
