@@ -29,10 +29,10 @@ class Settings(BaseSettings):
     app_id: str = Field("jackpot-engine", alias="JACKPOT_APP_ID")
     partitions: int = Field(8, alias="JACKPOT_PARTITIONS", ge=1, le=1024)
     topic_prefix: str = Field("", alias="JACKPOT_TOPIC_PREFIX")
-    # Standby replicas: each worker also keeps a warm copy of other workers' table partitions, so
-    # a take-over after a crash starts from it instead of replaying the changelog (which is
-    # short anyway: one small value per jackpot). The chaos test passes with 0 and with 1.
-    standby_replicas: int = Field(1, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
+    # Standby replicas are off: with faust 0.15.3, a promoted standby can leave partitions paused
+    # for good (the chaos test passed once with 1, then failed so in CI; it passes with 0). A
+    # jackpot table holds one value per jackpot, so replaying its changelog on take-over is quick.
+    standby_replicas: int = Field(0, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
     data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
     # The worker's /metrics, /health and /ready (0.0.0.0 in a pod, so probes and scrapes reach it).
     worker_web_host: str = Field("127.0.0.1", alias="JACKPOT_WORKER_WEB_HOST")
