@@ -17,8 +17,8 @@ from .conftest import free_port, wait_for
 from .helpers import table_value
 from .portfolio import Oracle, bets, portfolio
 
-# Three workers sharing the partitions and rebalancing: run with the chaos test (`make chaos` runs
-# only these two; `make test` runs them with everything else).
+# Three workers sharing the partitions and rebalancing: runs with the chaos test under `make chaos`
+# (not yet in `make test`, see README).
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
