@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,7 @@ class RefilledMessage:
     headers: list = field(default_factory=list)
 
     @property
-    def tp(self) -> Any:
-        from faust.types import TP
-
+    def tp(self) -> TP:
         return TP(self.topic, self.partition)
 
 
