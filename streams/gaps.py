@@ -82,6 +82,8 @@ class GapGuard:
                 expected = await self._earliest(tp)  # nothing committed yet: reading starts at the log start
             if expected is None or expected < 0:
                 expected = offset
+            log.info("partition resumes", extra={"topic": tp.topic, "partition": tp.partition,
+                                                 "expected": expected, "first": offset})
         if offset < expected:
             return [event]  # a replay of something already applied
         if offset == expected:

@@ -83,9 +83,11 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
         await admin.close()
 
 
-async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, timeout: float | None = None) -> list:
+async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, timeout: float | None = None,
+                      complete: bool = False) -> list:
     """Every record of ``topic`` (only ``key``'s when given), from the beginning to the end as it
-    is now; ``timeout`` bounds the wait (None: until the end offsets are reached)."""
+    is now; ``timeout`` bounds the wait (None: until the end offsets are reached), after which
+    what was read so far is returned, or TimeoutError raised when ``complete`` is asked for."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -103,6 +105,8 @@ async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, time
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
+        if remaining and complete:
+            raise TimeoutError(f"{topic}: end not reached in {timeout}s ({len(out)} records read)")
         return out
     finally:
         await consumer.stop()

@@ -13,12 +13,15 @@ dropped as "already read", which is how the holes appear in the first place.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from typing import Any, Optional
+from typing import Any, Optional, Set
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 
 class ReadOffsets(defaultdict):
@@ -102,6 +105,14 @@ class StrictConsumer(driver.Consumer):
         """
         if tp.topic in getattr(self.app, "compacted_topics", ()):
             await super()._add_gap(tp, offset_from, offset_to)
+
+    async def on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+        await super().on_partitions_assigned(assigned, generation_id)
+        by_topic: dict[str, list[int]] = {}
+        for tp in assigned:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        log.info("partitions assigned", extra={"generation": generation_id,
+                                               "partitions": {t: sorted(p) for t, p in sorted(by_topic.items())}})
 
     def mark_refilled(self, tp: TP, start: int, end: int) -> None:
         """Offsets ``start`` .. ``end - 1`` were read back by the gap guard and are now persisted:

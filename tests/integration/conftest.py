@@ -24,7 +24,8 @@ from jackpot.ops.processes import Process
 from jackpot.ops.stack import Stack
 from jackpot.settings import REPO_ROOT, Settings
 
-ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Screenshots and child-process logs; JACKPOT_TEST_ARTIFACTS keeps concurrent runs apart.
+ARTIFACTS = Path(os.environ.get("JACKPOT_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
 
 pytestmark = pytest.mark.integration
 

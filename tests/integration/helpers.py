@@ -56,9 +56,11 @@ async def read_events(settings: Settings, topic: str, key: bytes | None = None) 
     return [codec.decode(m.value)[1] for m in await read_topic(settings, topic, key)]
 
 
-async def table_value(settings: Settings, table: str, key: bytes) -> dict | None:
-    """The latest value of a Faust table key, read from its changelog topic."""
-    msgs = await read_topic(settings, f"{settings.app_id}-{table}-changelog", key)
+async def table_value(settings: Settings, table: str, key: bytes, timeout: float = 60.0) -> dict | None:
+    """The latest value of a Faust table key, read from its changelog topic (all of it: a read
+    cut short would return an older value as if it were the latest)."""
+    msgs = await read_to_end(settings.kafka_bootstrap_servers, f"{settings.app_id}-{table}-changelog", key,
+                             timeout, complete=True)
     return json.loads(msgs[-1].value) if msgs else None
 
 
@@ -113,3 +115,66 @@ async def latest_pools(settings: Settings, key: bytes) -> dict[tuple[str, str], 
         if k not in latest or u["sequence"] >= latest[k]["sequence"]:
             latest[k] = u
     return latest
+
+
+async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[str], expected: dict[str, int]) -> str:
+    """Why the table does not hold every bet yet, for a failing test's message: per jackpot the
+    bets applied against those expected and the highest bets offset applied per bets partition;
+    per input topic the group's committed offsets against the end offsets; and per jackpot the
+    highest bets offset routed to it per bets partition (router side) with any reordering."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from jackpot.engine.pool import JackpotState
+    from jackpot.streams.kafka import assign_all
+
+    lines = []
+    for jid in jackpot_ids:
+        rec = await table_value(settings, table, jid.encode())
+        if rec is None:
+            lines.append(f"{jid}: no table value")
+            continue
+        applied = sum(p.meters.bets for p in JackpotState.from_dict(rec["state"]).iter_pools())
+        lines.append(f"{jid}: applied {applied} of {expected.get(jid)}, sequence {rec['sequence']}, "
+                     f"bet marks {dict(sorted(rec.get('bet_marks', {}).items()))}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(settings.app_id)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        for name in ("bets", "jackpot-contributions", "clock-ticks"):
+            tps = await assign_all(consumer, settings.topic(name))
+            ends = await consumer.end_offsets(tps)
+            lines.append(f"{name} committed/end: " + " ".join(
+                f"{tp.partition}:{getattr(committed.get(tp), 'offset', None)}/{ends[tp]}" for tp in tps))
+    finally:
+        await consumer.stop()
+    routed: dict[str, dict[int, list[int]]] = {}
+    codec = catalog()
+    for m in await read_to_end(settings.kafka_bootstrap_servers, settings.topic("jackpot-contributions")):
+        _, rec = codec.decode(m.value)
+        routed.setdefault(rec["jackpot_id"], {}).setdefault(rec["source_partition"], []).append(rec["source_offset"])
+    for jid in jackpot_ids:
+        parts = routed.get(jid, {})
+        lines.append(f"{jid} routed: " + " ".join(
+            f"{p}:n={len(o)},max={max(o)},reordered={sum(1 for a, b in zip(o, o[1:]) if b < a)}"
+            for p, o in sorted(parts.items())))
+    return "\n".join(lines)
+
+
+def expected_bets(oracle) -> dict[str, int]:
+    """Bets the oracle applied per jackpot."""
+    return {jid: sum(p.meters.bets for p in st.iter_pools()) for jid, st in oracle.states.items()}
+
+
+async def explained(waiting, settings: Settings, table: str, oracle):
+    """Await ``waiting`` (a ``wait_for``); if it times out, say why in the assertion."""
+    try:
+        return await waiting
+    except AssertionError as exc:
+        want = expected_bets(oracle)
+        raise AssertionError(f"{exc}\n{await explain_unapplied(settings, table, list(want), want)}") from None

@@ -29,7 +29,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import free_port, wait_for
-from .helpers import http_ready, read_events, read_topic, table_value
+from .helpers import explained, http_ready, read_events, read_topic, table_value
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -146,7 +146,8 @@ async def test_sigkill_workers_while_bets_flow(settings, spawn, tmp_path):
             return st if sum(p.meters.bets for p in st.iter_pools()) >= sum(
                 p.meters.bets for p in oracle.states[jid].iter_pools()) else None
 
-        state = await wait_for(settled, timeout=120, interval=1.0, what=f"table state of {jid}")
+        state = await explained(wait_for(settled, timeout=120, interval=1.0, what=f"table state of {jid}"),
+                                settings, TABLE_NAME, oracle)
         d, lo, df = compare_pools(state, oracle.states[jid], drops=jid in droppy)
         dup, lost, diff = dup + d, lost + lo, diff + df
 

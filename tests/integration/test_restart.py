@@ -12,7 +12,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import wait_for
-from .helpers import table_value
+from .helpers import explained, table_value
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,8 @@ async def test_stop_all_workers_and_restart_keeps_every_amount(settings, spawn, 
             states[d["jackpot_id"]] = (rec["sequence"], st)
         return states
 
-    before = await wait_for(all_applied, timeout=180, interval=1.0, what="all bets applied")
+    before = await explained(wait_for(all_applied, timeout=180, interval=1.0, what="all bets applied"),
+                             settings, TABLE_NAME, oracle)
     live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
     try:
         shown_before = {d["jackpot_id"]: await live.pools(d["jackpot_id"]) for d in docs}

@@ -14,7 +14,7 @@ from jackpot.streams.topics import ensure_topics
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import free_port, wait_for
-from .helpers import table_value
+from .helpers import explained, table_value
 from .portfolio import Oracle, bets, portfolio
 
 # Three workers sharing the partitions and rebalancing: runs with the chaos test under `make chaos`
@@ -60,7 +60,8 @@ async def run(settings, spawn, tmp_path, docs, stream, oracle, workers: int) -> 
             states[d["jackpot_id"]] = comparable(st)
         return states
 
-    states = await wait_for(done, timeout=240, interval=1.0, what=f"{workers} worker(s) to apply every bet")
+    states = await explained(wait_for(done, timeout=240, interval=1.0, what=f"{workers} worker(s) to apply every bet"),
+                             s, TABLE_NAME, oracle)
     for p in procs:
         p.stop()
     return states
