@@ -83,6 +83,20 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
         await admin.close()
 
 
+async def group_members(bootstrap: str, group: str) -> tuple[str, int]:
+    """(state, member count) of consumer group ``group``: "Stable" once a rebalance has settled."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        [desc] = response.to_object()["groups"]
+        return desc["state"], len(desc["members"])
+    finally:
+        await admin.close()
+
+
 async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, timeout: float | None = None,
                       complete: bool = False) -> list:
     """Every record of ``topic`` (only ``key``'s when given), from the beginning to the end as it

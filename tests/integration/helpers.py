@@ -178,3 +178,17 @@ async def explained(waiting, settings: Settings, table: str, oracle):
     except AssertionError as exc:
         want = expected_bets(oracle)
         raise AssertionError(f"{exc}\n{await explain_unapplied(settings, table, list(want), want)}") from None
+
+
+async def group_formed(settings: Settings, members: int, timeout: float = 120.0) -> None:
+    """Wait until the workers' consumer group is stable with ``members`` members, so a test that
+    is not about rebalancing does not produce its input into the start-up rebalances."""
+    from jackpot.streams.kafka import group_members
+
+    from .conftest import wait_for
+
+    async def formed():
+        state, n = await group_members(settings.kafka_bootstrap_servers, settings.app_id)
+        return state == "Stable" and n == members
+
+    await wait_for(formed, timeout=timeout, interval=0.5, what=f"a stable group of {members} workers")

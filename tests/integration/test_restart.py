@@ -12,7 +12,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import wait_for
-from .helpers import explained, table_value
+from .helpers import explained, group_formed, table_value
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = pytest.mark.integration
@@ -34,6 +34,8 @@ async def test_stop_all_workers_and_restart_keeps_every_amount(settings, spawn, 
         oracle.apply(b)
     env = dict(JACKPOT_CLOCK_INTERVAL_S="0.5")
     workers = [spawn(f"restart-w{i}", "worker", JACKPOT_DATA_DIR=str(tmp_path / f"w{i}"), **env) for i in range(2)]
+    # This test is about a stop and restart; rebalancing under load is the chaos tests' subject.
+    await group_formed(settings, members=2)
     await produce_bets(settings, stream)
 
     async def all_applied():
