@@ -20,6 +20,8 @@ from typing import Any, Optional, Set
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,26 @@ class StrictConsumer(driver.Consumer):
             if not gaps or not gaps.overlaps(committed):
                 return None  # the message at the committed offset is not done: commit nothing yet
         return super()._new_offset(tp)
+
+    def ack(self, message: Any) -> bool:
+        """Count an ack only for a message fetched under the current assignment.
+
+        A rebalance forgets what was acked, seeks every kept partition back to its committed
+        offset and delivers it again; but an agent may still finish messages it took before,
+        and Faust would record their offsets in the new assignment's books. The commit could
+        then move over offsets whose new deliveries were not applied yet (lost if the worker
+        died then), or over messages an agent discarded as no longer its own. Those acks only
+        release the message; the new delivery of the same offset is what counts.
+        """
+        generation = getattr(message, "generation_id", None)
+        if generation is not None and generation != self.app.consumer_generation_id:
+            with ack_lock:
+                if not message.acked:
+                    message.acked = True
+                    self._unacked_messages.discard(message)
+                    notify(self._waiting_for_ack)
+            return False
+        return super().ack(message)
 
     async def seek(self, partition: TP, offset: int) -> None:
         """Seek from inside the consumer's own thread.

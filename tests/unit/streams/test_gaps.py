@@ -154,8 +154,6 @@ def test_with_nothing_committed_the_log_start_is_expected():
 
 
 def test_a_stale_fetch_after_a_seek_is_never_recorded_as_a_topic_hole():
-    from jackpot.streams.transport import StrictConsumer
-
     recorded = []
 
     class App:
@@ -258,3 +256,33 @@ def test_the_consumer_commits_over_a_range_once_it_is_marked_refilled():
     c.assignment = lambda: {TP0}
     c.mark_refilled(TP0, 10, 13)
     assert c._new_offset(TP0) == 15
+
+
+def test_an_ack_from_before_a_rebalance_does_not_move_the_new_assignments_commit():
+    from types import SimpleNamespace
+
+    class Topics:
+        @staticmethod
+        def acks_enabled_for(topic):
+            return True
+
+    c = _consumer(10, [])
+    c.app = SimpleNamespace(consumer_generation_id=2, topics=Topics())
+    c._unacked_messages = set()
+    c._waiting_for_ack = None
+    c._n_acked = 0
+
+    class Message:
+        def __init__(self, offset, generation):
+            self.tp, self.topic, self.offset = TP0, TP0.topic, offset
+            self.acked, self.generation_id = False, generation
+
+    message = Message
+    # taken before the rebalance, finished after it: released, not counted
+    stale = [message(o, 1) for o in (12, 13)]
+    c._unacked_messages.update(stale)
+    assert not any(c.ack(m) for m in stale) and all(m.acked for m in stale) and not c._unacked_messages
+    assert c._new_offset(TP0) is None
+    # the new deliveries count, from the committed offset on
+    assert all(c.ack(message(o, 2)) for o in (10, 11))
+    assert c._new_offset(TP0) == 12
