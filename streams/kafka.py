@@ -58,9 +58,8 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
-    """(messages on ``topics`` not yet committed by consumer group ``group``, sum of its committed
-    offsets): committed offsets against end offsets, the honest measure of "caught up"."""
+async def committed_and_end(bootstrap: str, group: str, topics: list[str]) -> dict[TopicPartition, tuple[int | None, int]]:
+    """Per partition of ``topics``: (offset consumer group ``group`` has committed, or None, end offset)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -71,16 +70,24 @@ async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int,
         committed = await admin.list_consumer_group_offsets(group)
         tps = [tp for t in topics for tp in await assign_all(consumer, t)]
         ends = await consumer.end_offsets(tps)
-        lag = done = 0
+        out = {}
         for tp in tps:
             meta = committed.get(tp)
-            offset = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(0, ends[tp] - offset)
-            done += offset
-        return lag, done
+            out[tp] = (meta.offset if meta is not None and meta.offset >= 0 else None, ends[tp])
+        return out
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
+    """(messages on ``topics`` not yet committed by consumer group ``group``, sum of its committed
+    offsets): committed offsets against end offsets, the honest measure of "caught up"."""
+    lag = done = 0
+    for committed, end in (await committed_and_end(bootstrap, group, topics)).values():
+        lag += max(0, end - (committed or 0))
+        done += committed or 0
+    return lag, done
 
 
 async def group_members(bootstrap: str, group: str) -> tuple[str, int]:

@@ -7,10 +7,12 @@ import json
 import uuid
 
 import aiohttp
+from aiokafka.errors import KafkaError
 
+from jackpot.engine.pool import JackpotState
 from jackpot.settings import Settings
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import read_to_end
+from jackpot.streams.kafka import committed_and_end, group_members, read_to_end
 
 
 def one_level_config(jackpot_id: str | None = None, **over) -> dict:
@@ -117,42 +119,28 @@ async def latest_pools(settings: Settings, key: bytes) -> dict[tuple[str, str], 
     return latest
 
 
+def bets_applied(state: JackpotState) -> int:
+    """Bets counted over all of a state's pools (one per level a bet fed)."""
+    return sum(p.meters.bets for p in state.iter_pools())
+
+
 async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[str], expected: dict[str, int]) -> str:
     """Why the table does not hold every bet yet, for a failing test's message: per jackpot the
     bets applied against those expected and the highest bets offset applied per bets partition;
     per input topic the group's committed offsets against the end offsets; and per jackpot the
     highest bets offset routed to it per bets partition (router side) with any reordering."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from jackpot.engine.pool import JackpotState
-    from jackpot.streams.kafka import assign_all
-
     lines = []
     for jid in jackpot_ids:
         rec = await table_value(settings, table, jid.encode())
         if rec is None:
             lines.append(f"{jid}: no table value")
             continue
-        applied = sum(p.meters.bets for p in JackpotState.from_dict(rec["state"]).iter_pools())
-        lines.append(f"{jid}: applied {applied} of {expected.get(jid)}, sequence {rec['sequence']}, "
-                     f"bet marks {dict(sorted(rec.get('bet_marks', {}).items()))}")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await consumer.start()
-    try:
-        for name in ("bets", "jackpot-contributions", "clock-ticks"):
-            tps = await assign_all(consumer, settings.topic(name))
-            ends = await consumer.end_offsets(tps)
-            lines.append(f"{name} committed/end: " + " ".join(
-                f"{tp.partition}:{getattr(committed.get(tp), 'offset', None)}/{ends[tp]}" for tp in tps))
-    finally:
-        await consumer.stop()
+        lines.append(f"{jid}: applied {bets_applied(JackpotState.from_dict(rec['state']))} of {expected.get(jid)}, "
+                     f"sequence {rec['sequence']}, bet marks {dict(sorted(rec.get('bet_marks', {}).items()))}")
+    for name in ("bets", "jackpot-contributions", "clock-ticks"):
+        offsets = await committed_and_end(settings.kafka_bootstrap_servers, settings.app_id, [settings.topic(name)])
+        lines.append(f"{name} committed/end: " + " ".join(
+            f"{tp.partition}:{committed}/{end}" for tp, (committed, end) in offsets.items()))
     routed: dict[str, dict[int, list[int]]] = {}
     codec = catalog()
     for m in await read_to_end(settings.kafka_bootstrap_servers, settings.topic("jackpot-contributions")):
@@ -168,7 +156,7 @@ async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[st
 
 def expected_bets(oracle) -> dict[str, int]:
     """Bets the oracle applied per jackpot."""
-    return {jid: sum(p.meters.bets for p in st.iter_pools()) for jid, st in oracle.states.items()}
+    return {jid: bets_applied(st) for jid, st in oracle.states.items()}
 
 
 async def explained(waiting, settings: Settings, table: str, oracle):
@@ -183,12 +171,13 @@ async def explained(waiting, settings: Settings, table: str, oracle):
 async def group_formed(settings: Settings, members: int, timeout: float = 120.0) -> None:
     """Wait until the workers' consumer group is stable with ``members`` members, so a test that
     is not about rebalancing does not produce its input into the start-up rebalances."""
-    from jackpot.streams.kafka import group_members
-
     from .conftest import wait_for
 
     async def formed():
-        state, n = await group_members(settings.kafka_bootstrap_servers, settings.app_id)
+        try:
+            state, n = await group_members(settings.kafka_bootstrap_servers, settings.app_id)
+        except KafkaError:  # no coordinator for the group yet: the workers are still joining
+            return False
         return state == "Stable" and n == members
 
     await wait_for(formed, timeout=timeout, interval=0.5, what=f"a stable group of {members} workers")

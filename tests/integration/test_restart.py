@@ -12,7 +12,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import wait_for
-from .helpers import explained, group_formed, table_value
+from .helpers import bets_applied, explained, group_formed, table_value
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = pytest.mark.integration
@@ -45,8 +45,7 @@ async def test_stop_all_workers_and_restart_keeps_every_amount(settings, spawn, 
             if rec is None:
                 return None
             st = JackpotState.from_dict(rec["state"])
-            want = sum(p.meters.bets for p in oracle.states[d["jackpot_id"]].iter_pools())
-            if sum(p.meters.bets for p in st.iter_pools()) != want:
+            if bets_applied(st) != bets_applied(oracle.states[d["jackpot_id"]]):
                 return None
             states[d["jackpot_id"]] = (rec["sequence"], st)
         return states

@@ -14,7 +14,7 @@ from jackpot.streams.topics import ensure_topics
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import free_port, wait_for
-from .helpers import explained, table_value
+from .helpers import bets_applied, explained, table_value
 from .portfolio import Oracle, bets, portfolio
 
 # Three workers sharing the partitions and rebalancing: runs with the chaos test under `make chaos`
@@ -54,8 +54,7 @@ async def run(settings, spawn, tmp_path, docs, stream, oracle, workers: int) -> 
             if rec is None:
                 return None
             st = JackpotState.from_dict(rec["state"])
-            want = sum(p.meters.bets for p in oracle.states[d["jackpot_id"]].iter_pools())
-            if sum(p.meters.bets for p in st.iter_pools()) != want:
+            if bets_applied(st) != bets_applied(oracle.states[d["jackpot_id"]]):
                 return None
             states[d["jackpot_id"]] = comparable(st)
         return states
