@@ -151,6 +151,9 @@ def record_bet(
     if cj.custom_weights:
         rec[ATTRS] = {k: int(ctx.attributes.get(k, 0)) for k, _, _ in cj.custom_weights}
     by_player[bet.player_id] = rec
+    changed = (result.currency, bet.player_id)
+    state.activity_changes.pop(changed, None)  # journal in order of last touch
+    state.activity_changes[changed] = None
     return rec
 
 
@@ -168,6 +171,7 @@ def prune(cj: CompiledJackpot, state: JackpotState, now: int) -> None:
             state.last_seen[currency] = [last, *by_player[last]]
             for pid in gone:
                 del by_player[pid]
+                state.activity_changes[(currency, pid)] = None
 
 
 def active(cj: CompiledJackpot, state: JackpotState, currency: str, now: int) -> Iterator[tuple[str, list]]:

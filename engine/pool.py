@@ -265,6 +265,10 @@ class JackpotState:
     - ``segment_wins`` "level_id|segment" -> time of the segment's last win (guaranteed winners);
     - ``fault``     while the jackpot is in the fault state: reason, actor, time, and whether the
       fault itself paused it (regulatory item 11).
+
+    ``activity_changes`` is not state but a journal for the storage layer: the (currency,
+    player_id) window records changed since it was last emptied, in the order they were last
+    touched, so a checkpoint can write only those instead of the whole window.
     """
 
     jackpot_id: str
@@ -280,6 +284,7 @@ class JackpotState:
     player_wins: dict[str, list[list[int]]] = field(default_factory=dict)
     segment_wins: dict[str, int] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)  # set while in the fault state (overrides.py)
+    activity_changes: dict[tuple[str, str], None] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
         try:
@@ -294,10 +299,11 @@ class JackpotState:
     def locked_pools(self) -> list[PoolState]:
         return [p for p in self.iter_pools() if p.locked]
 
-    def to_dict(self, *, share: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, share: bool = False, activity: bool = True) -> dict[str, Any]:
         """A plain-JSON copy of the state. ``share=True`` skips copying the player records (the
         active-player window is most of the state): only for a caller that encodes the result
-        before the state changes again, as the jackpot table does on every checkpoint."""
+        before the state changes again, as the jackpot table does on every checkpoint.
+        ``activity=False`` leaves the window out, for a caller that stores it per player."""
         rec = _same if share else _copy_record
         return {
             "v": STATE_VERSION,
@@ -307,7 +313,8 @@ class JackpotState:
             "levels": dict(self.level_status),
             "pools": {c: {lid: p.to_dict() for lid, p in by.items()} for c, by in self.pools.items()},
             "offsets": dict(self.offsets),
-            "activity": {c: {pid: rec(r) for pid, r in by.items()} for c, by in self.activity.items()},
+            "activity": ({c: {pid: rec(r) for pid, r in by.items()} for c, by in self.activity.items()}
+                         if activity else {}),
             "last_seen": {c: rec(r) for c, r in self.last_seen.items()},
             "wins": {k: w.to_dict() for k, w in self.wins.items()},
             "cascades": [rec(c) for c in self.cascades],

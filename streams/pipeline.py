@@ -150,8 +150,8 @@ class Pipeline:
         return JackpotState.from_dict(doc)
 
     @staticmethod
-    def dump_state(state: JackpotState, *, share: bool = False) -> dict[str, Any]:
-        return state.to_dict(share=share)
+    def dump_state(state: JackpotState, *, share: bool = False, activity: bool = True) -> dict[str, Any]:
+        return state.to_dict(share=share, activity=activity)
 
     @staticmethod
     def contribute(cj: CompiledJackpot, state: JackpotState, req: dict) -> Outcome:

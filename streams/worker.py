@@ -53,6 +53,7 @@ from jackpot.streams.reconciler import reconcile_and_act
 from jackpot.streams.refill import HoleReader
 from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
+from jackpot.tables.activity import ActivityStore, activity_table
 from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table
 from jackpot.tables.players import players_table
 
@@ -120,9 +121,12 @@ class Worker:
         self.ledger_topic = topic(T.LEDGER)
         self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
+        self.activity = ActivityStore(activity_table(app, settings))
+        self._persisting: list = []  # changelog futures of the values written by the last batch
         self.players = players_table(app, settings)
         # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
         self.holes = HoleReader(settings.kafka_bootstrap_servers)
+        self._assigned, self._assigned_in = frozenset(), None
         self.router_guard = self._gap_guard()
         self.jackpot_guard = self._gap_guard()
         # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
@@ -176,9 +180,20 @@ class Worker:
     def _gap_guard(self) -> GapGuard:
         app = self.app
         return GapGuard(lambda tp: app.consumer.committed_offset(tp), app.consumer.seek,
-                        lambda: app.rebalancing_count, lambda tp: tp in app.consumer.assignment(),
+                        lambda: app.rebalancing_count, lambda tp: tp in self._assignment(),
                         on_stuck=restart_worker, earliest=self._earliest_offset,
                         exempt=lambda tp: tp.topic in app.compacted_topics, reader=self.holes.read)
+
+    def _assignment(self) -> Any:
+        """The consumer's assignment, rebuilt (a set of every partition) only after a rebalance:
+        asked for every message, it was a tenth of the agents' time."""
+        app = self.app
+        if app.rebalancing:
+            return app.consumer.assignment()
+        if self._assigned_in != app.rebalancing_count:
+            self._assigned = app.consumer.assignment()
+            self._assigned_in = app.rebalancing_count
+        return self._assigned
 
     def _settle_refilled(self, guard: GapGuard) -> None:
         """Ranges the guard read back are applied and persisted: let the commit pass them."""
@@ -295,23 +310,32 @@ class Worker:
                 # in-memory states may now hold changes that were never persisted, and so may
                 # ranges read back into this batch: the commit must not pass them
                 self.states.clear()
+                self._persisting.clear()
                 self.jackpot_guard.take_refilled()
                 log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                 raise
+
+    async def durable(self) -> None:
+        """Wait until the values written by the last batch are on the broker."""
+        persisting, self._persisting = self._persisting, []
+        await asyncio.gather(*persisting)
 
     def jackpots_in_partition(self, partition: int) -> list[str]:
         n = self.settings.partitions
         return [jid for jid in self.configs.compiled if partition_for(jid.encode(), n) == partition]
 
     async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
-        """Publish every batch's outputs, wait until the broker has them, then persist."""
+        """Publish every batch's outputs and window entries, wait until the broker has them,
+        then persist the values (tables/activity.py: entries never run two values ahead)."""
+        await self.durable()
         sent = []
         for batch in batches:
             sent += await batch.publish()
+            sent += batch.write_activity()
         await asyncio.gather(*sent)  # our own messages only: a global flush starves under load
         for batch in batches:
             bind_partition(batch.last_event)
-            batch.persist()
+            self._persisting.append(batch.persist())
             self.states.put(batch.key, (batch.record, batch.state))
             for bet_ms in batch.bet_times:
                 M.observe_event_age("jackpot", bet_ms)
@@ -511,6 +535,7 @@ class _JackpotBatch:
         if stored:
             self.record = decode_record(stored)
             self.state = p.load_state(self.record.state)
+            self.load_window()
             return
         # First sight of this jackpot: persist its pools and pre-drawn seeds before any
         # output exists, then activate from those seeds.
@@ -522,6 +547,26 @@ class _JackpotBatch:
         self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
         self.dirty = True
         await self.checkpoint()
+
+    def load_window(self) -> None:
+        """The active-player window this value includes, from its per-player entries; a value
+        from before they existed holds the window inline, and its next checkpoint writes them."""
+        state, record = self.state, self.record
+        if state.activity:
+            for currency, by_player in state.activity.items():
+                state.activity_changes.update(dict.fromkeys((currency, pid) for pid in by_player))
+            return
+        window = self.w.activity.load(self.partition, self.key, record.durable)
+        state.activity = window.activity
+        record.activity_gone, record.activity_ahead = window.gone, window.ahead
+
+    @property
+    def partition(self) -> int:
+        return self.last_event.message.partition
+
+    def write_activity(self) -> list:
+        """Write the window entries this batch changed; the changelog futures."""
+        return self.w.activity.write(self.partition, self.key, self.state, self.record)
 
     def contribute(self, req: dict) -> None:
         outcome = self.w.pipeline.contribute(self.compiled, self.state, req)
@@ -585,8 +630,9 @@ class _JackpotBatch:
     def persist(self):
         """Write the table value (the caller has bound the stream to this jackpot's partition);
         return the changelog write's delivery future."""
-        self.record.state = self.w.pipeline.dump_state(self.state, share=True)
-        value = encode_record(self.record)  # now, before the shared player records change
+        self.record.state = self.w.pipeline.dump_state(self.state, share=True, activity=False)
+        self.record.durable = self.record.sequence
+        value = encode_record(self.record)  # now, before the shared records change
         table = self.w.table
         table.data[self.key] = value
         fut = table.send_changelog(table.partition_for_key(self.key), self.key, value)
@@ -597,7 +643,8 @@ class _JackpotBatch:
     async def checkpoint(self) -> None:
         """Mid-batch: publish and wait, persist and wait — used after a seed was consumed, so
         the replacement seed is durable before a later input of this batch can use it."""
-        await asyncio.gather(*await self.publish())
+        await self.w.durable()
+        await asyncio.gather(*await self.publish(), *self.write_activity())
         await self.persist()
 
 

@@ -31,10 +31,9 @@ from jackpot.settings import Settings
 from jackpot.tables.store import ROCKSDB_OPTIONS
 
 TABLE_NAME = "jackpot-state"
-# A value holds the jackpot's active-player window, a few hundred bytes a player: a flagship
-# jackpot with 20,000 players in its window is ~5 MB of JSON, far over Kafka's 1 MB default.
-# Producers compress (lz4, several times smaller for this JSON) and may send values up to this
-# size; the changelog topic accepts record batches up to it.
+# A value written by an earlier version held the whole active-player window (now stored per
+# player, tables/activity.py): ~5 MB of JSON for 20,000 players, over Kafka's 1 MB default.
+# The changelog topic keeps accepting record batches up to this size, so such values recover.
 MAX_VALUE_BYTES = 64 << 20
 
 
@@ -48,7 +47,13 @@ class JackpotRecord:
     config_version: str = ""
     sequence: int = 0  # inputs applied so far; orders PoolUpdated per pool for consumers
     seeds: dict[str, str] = field(default_factory=dict)  # "level|currency" -> next cycle seed (hex)
-    seeds_consumed: bool = field(default=False, compare=False)  # in memory only
+    activity_stamp: int = 0  # order stamps handed out to window entries (tables/activity.py)
+    # in memory only:
+    seeds_consumed: bool = field(default=False, compare=False)
+    durable: int = field(default=0, compare=False)  # sequence of the last value written; durable
+    # by the time the next checkpoint writes window entries (the agent waits for it)
+    activity_gone: list = field(default_factory=list, compare=False)  # window entries to delete
+    activity_ahead: dict = field(default_factory=dict, compare=False)  # window entries to rewrite
 
     def predraw_seeds(self, pools: list[tuple[str, str]]) -> None:
         for level_id, currency in pools:
@@ -84,12 +89,15 @@ class JackpotRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "bet_marks": self.bet_marks, "input_marks": self.input_marks,
-                "config_version": self.config_version, "sequence": self.sequence, "seeds": self.seeds}
+                "config_version": self.config_version, "sequence": self.sequence, "seeds": self.seeds,
+                "activity_stamp": self.activity_stamp}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "JackpotRecord":
+        sequence = int(doc.get("sequence", 0))
         return cls(doc["state"], dict(doc.get("bet_marks", {})), dict(doc.get("input_marks", {})),
-                   doc.get("config_version", ""), int(doc.get("sequence", 0)), dict(doc.get("seeds", {})))
+                   doc.get("config_version", ""), sequence, dict(doc.get("seeds", {})),
+                   int(doc.get("activity_stamp", 0)), durable=sequence)
 
 
 def encode_record(record: JackpotRecord) -> bytes:

@@ -66,6 +66,19 @@ async def table_value(settings: Settings, table: str, key: bytes, timeout: float
     return json.loads(msgs[-1].value) if msgs else None
 
 
+async def window(settings: Settings, jackpot_id: str, record: dict, timeout: float = 60.0) -> dict:
+    """The active-player window a jackpot value includes (``record``: its table value), read from
+    the per-player entries' changelog (tables/activity.py)."""
+    from jackpot.tables import activity
+
+    key = jackpot_id.encode()
+    msgs = await read_to_end(settings.kafka_bootstrap_servers,
+                             f"{settings.app_id}-{activity.TABLE_NAME}-changelog", None, timeout, complete=True)
+    latest = {m.key: m.value for m in msgs if m.key.startswith(activity.prefix(key))}
+    items = sorted((k, v) for k, v in latest.items() if v is not None)
+    return activity.assemble(items, key, int(record["sequence"])).activity
+
+
 async def http_ready(url: str, timeout: float = 90.0, procs=()) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
