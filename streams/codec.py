@@ -187,7 +187,9 @@ class Catalog:
         buf = io.BytesIO(data)
         buf.seek(offset)
         try:
-            record = fastavro.schemaless_reader(buf, writer_parsed, reader.parsed)
+            # the same schema: no resolution, and no deep comparison of the two on every message
+            resolve = None if writer_parsed is reader.parsed else reader.parsed
+            record = fastavro.schemaless_reader(buf, writer_parsed, resolve)
         except Exception as exc:  # fastavro raises many types for truncated or garbled bodies
             where = explain_body(writer_doc, data, offset, reader.name)
             raise DecodeError(where or f"{reader.name}: corrupt body ({type(exc).__name__}: {exc})") from exc
