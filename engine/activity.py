@@ -1,8 +1,8 @@
 """Active players: the sliding window of players with a qualifying bet in the last N seconds.
 
 The spec keeps this window in Redis; here it lives in ``JackpotState.activity`` so it is replayed
-and restored with the pools (one changelog record), and so the eligible-player snapshot of a drop
-is a pure function of the state. Per currency, players are kept in order of their last bet
+and restored with the pools (the worker stores it one entry per player next to the jackpot value,
+tables/activity.py), and so the eligible-player snapshot of a drop is a pure function of the state. Per currency, players are kept in order of their last bet
 (oldest first: each bet moves its player to the end), so pruning on every call only looks at the
 front: players whose last bet is older than the window leave the state. The last player to leave
 is kept in ``last_seen`` (force drops with nobody active go to the most recently active player).

@@ -8,7 +8,9 @@ in.  Contributions are identified by the position of their bet in the bets topic
 (partition, offset): the router forwards one bets partition in order, so for each
 bets partition a jackpot sees increasing offsets and a single high-water mark per
 partition suffices.  Inputs addressed to the jackpot directly (commands, wallet
-results, clock ticks) use their own topic's offset.
+results, clock ticks) use their own topic's offset.  The active-player window is not in the
+value but in per-player entries beside it (tables/activity.py), read back as of the value's
+``sequence``.
 
 Cycle seeds are drawn from the OS CSPRNG one cycle ahead and stored here
 (``seeds``) before anything derived from them is published.  Every output is then a
