@@ -23,15 +23,14 @@ Entries live in their jackpot's partition, under ``jackpot_id NUL currency NUL p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-import orjson
 
 from jackpot.settings import Settings
+from jackpot.tables.jackpots import dump_json, load_json
 from jackpot.tables.store import ROCKSDB_OPTIONS
 
 TABLE_NAME = "jackpot-activity"
@@ -55,18 +54,11 @@ def split_key(key: bytes, jackpot_key: bytes) -> tuple[str, str]:
 
 
 def encode_entry(current: Version, previous: Version) -> bytes:
-    doc = [*current, *previous]
-    try:
-        return orjson.dumps(doc)
-    except orjson.JSONEncodeError:  # integers beyond 64 bits
-        return json.dumps(doc, separators=(",", ":")).encode()
+    return dump_json([*current, *previous])
 
 
 def decode_entry(raw: bytes) -> tuple[Version, Version]:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = json.loads(raw)
+    doc = load_json(raw)
     return (doc[0], doc[1], doc[2]), (doc[3], doc[4], doc[5])
 
 

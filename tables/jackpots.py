@@ -107,21 +107,29 @@ def encode_record(record: JackpotRecord) -> bytes:
     and the changelog (a state holds thousands of player records: encoding it is the costly
     part of a checkpoint). orjson is several times faster than the standard library; it refuses
     integers beyond 64 bits (9.2 trillion units in micros), for which the standard one is used."""
-    doc = record.to_dict()
+    return dump_json(record.to_dict())
+
+
+def dump_json(doc: Any) -> bytes:
+    """orjson, or the standard library for integers beyond 64 bits."""
     try:
         return orjson.dumps(doc)
     except orjson.JSONEncodeError:
         return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def load_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits
+        return json.loads(raw)
+
+
 def decode_record(raw: bytes | dict) -> JackpotRecord:
     """A table value as stored by any version: JSON bytes (a dict from an older in-memory copy)."""
     if isinstance(raw, dict):
         return JackpotRecord.from_dict(raw)
-    try:
-        return JackpotRecord.from_dict(orjson.loads(raw))
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
-        return JackpotRecord.from_dict(json.loads(raw))
+    return JackpotRecord.from_dict(load_json(raw))
 
 
 def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
