@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Optional, Set
+from typing import Any, Iterable, Optional, Set
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
+
+from jackpot.streams.lease import MembershipLease
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class StrictConsumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_offset = ReadOffsets()
+        # how long the jackpot agent may still write as the owner of its partitions (streams/lease.py)
+        self.lease = MembershipLease(float(self.app.conf.broker_session_timeout))
 
     def _new_offset(self, tp: TP) -> Optional[int]:
         acked = self._acked[tp]
@@ -93,13 +97,21 @@ class StrictConsumer(driver.Consumer):
         """
         generation = getattr(message, "generation_id", None)
         if generation is not None and generation != self.app.consumer_generation_id:
-            with ack_lock:
+            self.release([message])
+            return False
+        return super().ack(message)
+
+    def release(self, messages: Iterable[Any]) -> None:
+        """Let go of messages without counting them as acked: a rebalance waits for every message
+        in flight, and an agent that gives a batch up unapplied must not make it wait forever.
+        Their offsets are never recorded, so the commit cannot pass them; the next owner (or this
+        worker, after the rebalance seeks back to the committed offsets) gets them again."""
+        with ack_lock:
+            for message in messages:
                 if not message.acked:
                     message.acked = True
                     self._unacked_messages.discard(message)
-                    notify(self._waiting_for_ack)
-            return False
-        return super().ack(message)
+            notify(self._waiting_for_ack)
 
     async def seek(self, partition: TP, offset: int) -> None:
         """Seek from inside the consumer's own thread.
@@ -129,6 +141,9 @@ class StrictConsumer(driver.Consumer):
             await super()._add_gap(tp, offset_from, offset_to)
 
     async def on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+        # the group has just confirmed this member: a fresh lease, renewed by every heartbeat from here
+        self.lease.watch(self._thread._ensure_consumer()._coordinator)
+        self.lease.renew(self.lease.clock())
         await super().on_partitions_assigned(assigned, generation_id)
         by_topic: dict[str, list[int]] = {}
         for tp in assigned:

@@ -46,6 +46,7 @@ from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
 from jackpot.streams.kafka import partition_for
+from jackpot.streams.lease import MembershipLost
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
@@ -312,6 +313,12 @@ class Worker:
                 self.states.clear()
                 self._persisting.clear()
                 self.jackpot_guard.take_refilled()
+                if isinstance(exc, MembershipLost):
+                    # expelled while frozen: nothing of this batch was written; whoever owns the
+                    # partitions after the rebalance applies it from the committed offsets
+                    self.app.consumer.release(ev.message for ev in events)
+                    log.warning("jackpot batch given up unwritten", extra={"events": len(events), "error": str(exc)})
+                    continue
                 log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                 raise
 
@@ -324,15 +331,24 @@ class Worker:
         n = self.settings.partitions
         return [jid for jid in self.configs.compiled if partition_for(jid.encode(), n) == partition]
 
+    async def hold_membership(self) -> None:
+        """Before any write: wait until the group certainly still counts this worker as the owner
+        of its partitions (streams/lease.py); a worker thawed after being expelled gives up instead."""
+        app = self.app
+        seen = app.rebalancing_count
+        await app.consumer.lease.hold(lambda: app.rebalancing or app.rebalancing_count != seen)
+
     async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
         """Publish every batch's outputs and window entries, wait until the broker has them,
         then persist the values (tables/activity.py: entries never run two values ahead)."""
         await self.durable()
+        await self.hold_membership()
         sent = []
         for batch in batches:
             sent += await batch.publish()
             sent += batch.write_activity()
         await asyncio.gather(*sent)  # our own messages only: a global flush starves under load
+        await self.hold_membership()
         for batch in batches:
             bind_partition(batch.last_event)
             self._persisting.append(batch.persist())
@@ -543,6 +559,7 @@ class _JackpotBatch:
         self.record = JackpotRecord(p.dump_state(state), config_version=self.compiled.fingerprint)
         self.record.predraw_seeds([(pool.level_id, pool.currency) for pool in state.iter_pools()])
         self.state = state
+        await self.w.hold_membership()
         await self.persist()
         self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
         self.dirty = True
@@ -644,7 +661,9 @@ class _JackpotBatch:
         """Mid-batch: publish and wait, persist and wait — used after a seed was consumed, so
         the replacement seed is durable before a later input of this batch can use it."""
         await self.w.durable()
+        await self.w.hold_membership()
         await asyncio.gather(*await self.publish(), *self.write_activity())
+        await self.w.hold_membership()
         await self.persist()
 
 
