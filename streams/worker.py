@@ -41,7 +41,9 @@ from jackpot.sinks.live import LiveValues, warn_changes_from_event
 from jackpot.streams import topics as T
 from jackpot.streams.app import create_app
 from jackpot.streams.codec import DecodeError, catalog
+from jackpot.streams.batches import LEDGER, Collector
 from jackpot.streams.configs import ConfigView
+from jackpot.streams.contributions import Outbox, unpack
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
@@ -59,7 +61,7 @@ from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record,
 from jackpot.tables.players import players_table
 
 log = logging.getLogger(__name__)
-INPUT_SCHEMAS = ("ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
+INPUT_SCHEMAS = ("ContributionBatch", "ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
 PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
 # Full-fidelity engine events (spec events are also on their own topics, in their spec
 # schema, for outside consumers) and the pool values.
@@ -219,36 +221,48 @@ class Worker:
         log.info("config view ready", extra={"jackpots": len(self.configs.compiled)})
 
     # ------------------------------------------------------------ dead letters
-    async def dead(self, stage: str, event: EventT, exc: Exception) -> None:
+    async def dead(self, stage: str, event: EventT, exc: Exception, value: bytes | None = None) -> None:
+        """Dead-letter ``event`` (or, with ``value``, the one item of it that is bad)."""
         M.DEAD_LETTERS.labels(stage).inc()
         msg = event.message
-        record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                             msg.headers, exc)
+        record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key,
+                             msg.value if value is None else value, msg.headers, exc)
         await self.dead_letters_topic.send(key=msg.key, value=encode_dead_letter(record))
 
     # ------------------------------------------------------------------ router
     async def router(self, stream: faust.StreamT) -> None:
         """Decode bets, join them with their player, match them against active jackpots, fan
-        out by jackpot_id; keep the players table up to date from profiles and sessions."""
-        bets = self.settings.topic(T.BETS.name)
-        async for event in stream.events():
+        out by jackpot_id; keep the players table up to date from profiles and sessions.
+
+        Bets are taken in batches and each batch's requests leave as one message per jackpot
+        (streams/contributions.py), sent before the batch's offsets can be committed.
+        """
+        s = self.settings
+        bets = s.topic(T.BETS.name)
+        async for events in stream.take_events(s.batch_size, within=s.route_within_s):
             # Wait for the configs inside the loop, never before it: Faust discards what it fetches
             # for an agent whose stream is not being iterated yet, and that was a hole at every start.
             await self.configs.ready.wait()
-            for ev in await self.router_guard.admit_all(event):
+            started = time.perf_counter()
+            outbox = Outbox(self.codec)
+            for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
-                with M.PROCESSING_SECONDS.labels("router").time():
-                    try:
-                        if ev.message.topic == bets:
-                            await self._route_bet(ev)
-                        else:
-                            self._apply_player_input(ev)
-                    except (DecodeError, RejectedBet) as exc:
-                        await self.dead("router", ev, exc)
+                bind_partition(ev)  # the players table is co-partitioned with the event
+                try:
+                    if ev.message.topic == bets:
+                        self._route_bet(ev, outbox)
+                    else:
+                        self._apply_player_input(ev)
+                except (DecodeError, RejectedBet) as exc:
+                    await self.dead("router", ev, exc)
+            for key, value, _ in outbox.drain():
+                await self.contributions_topic.send(key=key, value=value)
+                M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
             if self.router_guard.refilled:
                 self._settle_refilled(self.router_guard)
+            M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
 
-    async def _route_bet(self, event: EventT) -> None:
+    def _route_bet(self, event: EventT, outbox: Outbox) -> None:
         msg = event.message
         _, bet = self.codec.decode(event.value, expect="BetPlaced")
         self.pipeline.validate_bet(bet)
@@ -257,11 +271,7 @@ class Worker:
         facts = P.enrich(player, bet, msg.partition, msg.offset)
         self.players[key] = player  # re-assigned, so the changelog sees it
         for jackpot_id in self.pipeline.match(self.configs, bet):
-            request = self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset) | facts
-            await self.contributions_topic.send(
-                key=jackpot_id.encode(), value=self.codec.encode("ContributionRequest", request)
-            )
-            M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
+            outbox.add(self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset) | facts)
 
     def _apply_player_input(self, event: EventT) -> None:
         """A profile or a session start/end: facts the next bets of this player carry."""
@@ -392,15 +402,21 @@ class Worker:
                 await self.dead("jackpot", ev, exc)
                 continue
             if msg.topic == contributions:
-                if batch.record.already_applied_bet(rec["source_partition"], rec["source_offset"]):
-                    continue  # replay after a crash: this bet is already in the state
-                batch.contribute(rec)
+                for raw, req in unpack(self.codec, name, rec):
+                    if isinstance(req, DecodeError):
+                        await self.dead("jackpot", ev, req, value=raw)
+                        continue
+                    if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
+                        continue  # replay after a crash: this bet is already in the state
+                    batch.contribute(req)
+                    if batch.record.seeds_consumed:
+                        await batch.checkpoint()
             else:
                 if batch.record.already_applied_input(msg.topic, msg.offset):
                     continue
                 batch.apply_input(name, rec, msg.topic, msg.offset)
-            if batch.record.seeds_consumed:
-                await batch.checkpoint()
+                if batch.record.seeds_consumed:
+                    await batch.checkpoint()
         return batch
 
     def _first_timestamp(self, evs: list[EventT]) -> int:
@@ -452,17 +468,31 @@ class Worker:
             try:
                 out.append(self.codec.decode(r.value, expect=expect))
             except DecodeError as exc:
-                dl = dead_letter(stage, r.topic, r.partition, r.offset, r.key, r.value, r.headers, exc)
-                await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
+                await self._dead_record(stage, r, exc)
         return out
 
-    async def _decode_all(self, records, expect: str, stage: str) -> list[dict]:
-        return [rec for _, rec in await self._decode_records(records, stage, expect)]
+    async def _dead_record(self, stage: str, r, exc: Exception, value: bytes | None = None) -> None:
+        """Dead-letter a sink's record (or, with ``value``, the one item of it that is bad)."""
+        M.DEAD_LETTERS.labels(stage).inc()
+        dl = dead_letter(stage, r.topic, r.partition, r.offset, r.key, r.value if value is None else value,
+                         r.headers, exc)
+        await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
 
     async def write_ledger(self, records) -> None:
-        """Ledger events -> PostgreSQL, batched and idempotent; retried until it takes them."""
-        events = await self._decode_all(records, "ContributionApplied", "ledger-sink")
-        await write_with_retry(self.ledger, events, on_outage=self.ledger_alerts.on_outage,
+        """Ledger entries -> PostgreSQL, batched and idempotent; retried until it takes them."""
+        entries = []
+        for r in records:
+            try:
+                name, rec = self.codec.decode(r.value, expect=(LEDGER.batch, LEDGER.item))
+            except DecodeError as exc:
+                await self._dead_record("ledger-sink", r, exc)
+                continue
+            for raw, entry in LEDGER.unpack(self.codec, name, rec):
+                if isinstance(entry, DecodeError):
+                    await self._dead_record("ledger-sink", r, entry, value=raw)
+                else:
+                    entries.append(entry)
+        await write_with_retry(self.ledger, entries, on_outage=self.ledger_alerts.on_outage,
                                on_recovery=self.ledger_alerts.on_recovery)
 
     async def write_events(self, records) -> None:
@@ -540,6 +570,7 @@ class _JackpotBatch:
         self.now = 0
         self.dirty = False
         self.bet_times: list[int] = []  # bet timestamps of the contributions applied (event-age metric)
+        self.ledger = Collector(worker.codec, LEDGER)  # this batch's ContributionApplied entries
 
     def resume(self, record: JackpotRecord, state, now: int) -> None:
         """Continue from the objects this process persisted last (see streams/statecache.py)."""
@@ -593,7 +624,7 @@ class _JackpotBatch:
         self.now = max(self.now, outcome.timestamp)
         self.bet_times.append(outcome.timestamp)
         if outcome.ledger is not None:
-            self.outputs.append((self.w.ledger_topic, self.w.codec.encode("ContributionApplied", outcome.ledger)))
+            self.ledger.add(self.compiled.jackpot_id, outcome.ledger)
         self.touched.update(outcome.touched)
         # pipeline step 8: triggers, and the drop they may start
         out = self.w.pipeline.evaluate(self.compiled, self.state, req, outcome, self.record.take_seed)
@@ -638,6 +669,8 @@ class _JackpotBatch:
                                             self.record.sequence, self.now)
             self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update)))
         self.touched.clear()
+        for _, value, _ in self.ledger.drain():
+            self.outputs.append((w.ledger_topic, value))
         sent = [await topic.send(key=self.key, value=value) for topic, value in self.outputs]
         for topic, _ in self.outputs:
             M.EVENTS_OUT.labels(self.w.logical(topic.get_topic_name())).inc()

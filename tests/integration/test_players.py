@@ -20,7 +20,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.players import TABLE_NAME as PLAYERS
 
 from .conftest import wait_for
-from .helpers import one_level_config, read_events, table_value
+from .helpers import one_level_config, read_requests, table_value
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ async def test_bets_carry_their_players_profile_and_session(settings, spawn):
     await produce_bets(settings, known + [unknown])
 
     async def forwarded():
-        reqs = await read_events(settings, settings.topic("jackpot-contributions"), jackpot_id.encode())
+        reqs = await read_requests(settings, jackpot_id.encode())
         return reqs if len(reqs) >= 4 else None
 
     reqs = {str(r["bet_id"]): r for r in await wait_for(forwarded, timeout=60, what="every contribution request")}

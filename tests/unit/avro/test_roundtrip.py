@@ -26,6 +26,8 @@ SPEC_EVENTS = {
     "PoolApproachingMax",
 }
 INTERNAL = {
+    "ContributionBatch",
+    "ContributionAppliedBatch",
     "ContributionRequest",
     "ContributionApplied",
     "OperatorCommand",
