@@ -24,11 +24,17 @@ from .benchmarks import NAMES, run_benchmarks, table
 @click.option("--keep", is_flag=True, help="Keep the run's topics, database and process logs.")
 @click.pass_context
 def bench(ctx: click.Context, quick: bool, only: tuple[str, ...], keep: bool) -> None:
-    """Benchmarks against baselines measured in the same run (full mode: 1,000,000 bets)."""
+    """Benchmarks against baselines measured in the same run (full mode: 1,000,000 bets), on the
+    local stack (started if it is not running)."""
     if ctx.invoked_subcommand is not None:
         return
+    from jackpot.ops.stack import Stack, StackError
     from jackpot.settings import get_settings
 
+    try:
+        Stack().up()  # the benchmarks run on the local stack: start what is not running
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         results = asyncio.run(run_benchmarks(quick, only, out=sys.stderr, base=get_settings(), keep=keep))
     except (RuntimeError, TimeoutError) as exc:

@@ -62,6 +62,13 @@ class Result:
         return out
 
 
+# Bench workers are configured as a deployment that wants fail-over under 10 s would be: a
+# SIGKILLed worker is noticed only when its session times out (15 s by default), so they use the
+# smallest session timeout the settings allow, with a heartbeat a second. The price is that a
+# worker stalled for six seconds (a long pause, a starved machine) is expelled and rebalanced.
+FAIL_FAST = {"JACKPOT_SESSION_TIMEOUT_S": "6", "JACKPOT_HEARTBEAT_INTERVAL_S": "1"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,7 +248,7 @@ class BenchRun:
 
     def worker(self, index: int = 0, **env: str) -> Process:
         return self.spawn(f"worker-{index}", "worker", JACKPOT_DATA_DIR=str(self.tmp / f"worker-{index}"),
-                          JACKPOT_WORKER_WEB_PORT=str(free_port()), **env)
+                          JACKPOT_WORKER_WEB_PORT=str(free_port()), **{**FAIL_FAST, **env})
 
     def topic(self, spec: T.TopicSpec) -> str:
         return self.settings.topic(spec.name)
