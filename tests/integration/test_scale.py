@@ -17,8 +17,8 @@ from .conftest import free_port, wait_for
 from .helpers import bets_applied, explained, table_value
 from .portfolio import Oracle, bets, portfolio
 
-# Three workers sharing the partitions and rebalancing: runs with the chaos test under `make chaos`
-# (not yet in `make test`, see README).
+# Three workers sharing the partitions and rebalancing: runs with the chaos test, at the end of
+# `make test` (and alone under `make chaos`).
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
