@@ -401,7 +401,8 @@ async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, vict
         deadline = time.monotonic() + 300
         while not active <= set(first_after):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(active - set(first_after))} jackpots never updated after the kill")
+                missing = sorted(k.decode() for k in active - set(first_after))
+                raise TimeoutError(f"{len(missing)} jackpots never updated after the kill: {', '.join(missing)}")
             if not survivor.alive():
                 raise RuntimeError(f"{survivor.name} exited:\n{survivor.log_tail()}")
             for recv, m in watcher.seen:

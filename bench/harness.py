@@ -199,6 +199,10 @@ class BenchRun:
         if self.keep:
             log(self.out, f"kept topics, database and logs of run {self.run} in {self.tmp}")
             return
+        if exc[0] is not None:  # a failed run: its process logs say why, so they stay
+            log(self.out, f"run {self.run} failed; process logs kept in {self.tmp}")
+            for p in self.procs:
+                log(self.out, f"--- {p.name}, last lines:\n{p.log_tail()}")
         with contextlib.suppress(Exception):
             await self._delete_topics()
         with contextlib.suppress(Exception):
@@ -206,7 +210,8 @@ class BenchRun:
         for name in [self.db_name, *self.extra_databases]:
             with contextlib.suppress(Exception):
                 await self.drop_database(name)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if exc[0] is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     async def create_database(self, name: str) -> str:
         conn = await asyncpg.connect(self.admin_dsn)
