@@ -39,9 +39,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from jackpot.settings import Settings
 from jackpot.streams import topics as T
-from jackpot.streams.batches import LEDGER
+from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Framing
 from jackpot.streams.codec import catalog
-from jackpot.streams.contributions import requests_in
 from jackpot.streams.kafka import assign_all, producer
 from jackpot.streams.loadgen import BetStream, run_loadgen
 
@@ -138,8 +137,7 @@ async def e2e_throughput(run: BenchRun, sizes: Sizes, brands, out) -> tuple[Resu
     first, last = min(m.timestamp for m in contrib), max(m.timestamp for m in ledger)
     seconds = max((last - first) / 1000, 1e-3)
     value = sizes.e2e_bets / seconds
-    requests = count_requests(contrib)
-    entries = sum(len(LEDGER.items_in(catalog(), m.value)) for m in ledger)
+    requests, entries = count_items(CONTRIBUTIONS, contrib), count_items(LEDGER, ledger)
     log(out, f"e2e: {value:,.0f} bets/s; passthrough of the same messages")
     base = await passthrough(run, sizes.e2e_bets)
     return Result("e2e_throughput", value, "bets/s", base, "aiokafka passthrough", detail={
@@ -148,10 +146,10 @@ async def e2e_throughput(run: BenchRun, sizes: Sizes, brands, out) -> tuple[Resu
         "jackpots": sizes.jackpots, "target_ratio": 0.25}), worker
 
 
-def count_requests(records) -> int:
-    """Contribution requests in the contributions topic's records (the router batches them)."""
+def count_items(framing: Framing, records) -> int:
+    """Requests or ledger entries in a topic's records (they travel in batches)."""
     codec = catalog()
-    return sum(len(requests_in(codec, m.value)) for m in records)
+    return sum(len(framing.items_in(codec, m.value)) for m in records)
 
 
 # ------------------------------------------------------------ 2. hot jackpot
@@ -212,7 +210,7 @@ async def hot_jackpot(run: BenchRun, sizes: Sizes, hot: dict, worker: Process, o
                             procs=[worker])
     contrib = await run.records(run.topic(T.CONTRIBUTIONS), c_start, key=key)
     ledger = await run.records(run.topic(T.LEDGER), l_start, key=key)
-    requests = count_requests(contrib)
+    requests = count_items(CONTRIBUTIONS, contrib)
     if requests != sizes.hot_bets:
         raise RuntimeError(f"hot jackpot: {requests} contributions for {sizes.hot_bets} bets")
     first, last = min(m.timestamp for m in contrib), max(m.timestamp for m in ledger)

@@ -62,7 +62,7 @@ class Framing:
 
 
 class Collector:
-    """Items of one agent batch grouped by jackpot, in the order they were added."""
+    """Items of one agent batch grouped by the jackpot each names, in the order they were added."""
 
     def __init__(self, codec: Any, framing: Framing) -> None:
         self.codec, self.framing = codec, framing
@@ -70,7 +70,8 @@ class Collector:
         self._ids: dict[str, tuple[str, str]] = {}
         self._latest: dict[str, Any] = {}
 
-    def add(self, jackpot_id: str, record: dict) -> None:
+    def add(self, record: dict) -> None:
+        jackpot_id = record["jackpot_id"]
         items = self._items.setdefault(jackpot_id, [])
         items.append(self.codec.encode(self.framing.item, record))
         first = self._ids[jackpot_id][0] if len(items) > 1 else record["event_id"]
@@ -89,5 +90,8 @@ class Collector:
         self._items, self._ids, self._latest = {}, {}, {}
 
 
+# The router's contribution requests: one message per jackpot per router batch, in bets-offset
+# order (the jackpot agent still applies and deduplicates each request on its own).
+CONTRIBUTIONS = Framing(batch="ContributionBatch", item="ContributionRequest", field="requests")
 # The jackpot agent's ledger: one message of ContributionApplied entries per jackpot per batch.
 LEDGER = Framing(batch="ContributionAppliedBatch", item="ContributionApplied", field="entries")

@@ -40,10 +40,9 @@ from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues, warn_changes_from_event
 from jackpot.streams import topics as T
 from jackpot.streams.app import create_app
+from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Collector, Framing
 from jackpot.streams.codec import DecodeError, catalog
-from jackpot.streams.batches import LEDGER, Collector
 from jackpot.streams.configs import ConfigView
-from jackpot.streams.contributions import Outbox, unpack
 from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
@@ -221,13 +220,24 @@ class Worker:
         log.info("config view ready", extra={"jackpots": len(self.configs.compiled)})
 
     # ------------------------------------------------------------ dead letters
-    async def dead(self, stage: str, event: EventT, exc: Exception, value: bytes | None = None) -> None:
-        """Dead-letter ``event`` (or, with ``value``, the one item of it that is bad)."""
+    async def dead(self, stage: str, msg: Any, exc: Exception, value: bytes | None = None) -> None:
+        """Dead-letter a message (an agent's ``event.message`` or a sink's record), or, with
+        ``value``, the one item of it that is bad."""
         M.DEAD_LETTERS.labels(stage).inc()
-        msg = event.message
         record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key,
                              msg.value if value is None else value, msg.headers, exc)
         await self.dead_letters_topic.send(key=msg.key, value=encode_dead_letter(record))
+
+    async def unbatched(self, stage: str, msg: Any, framing: Framing, name: str, record: dict) -> list[dict]:
+        """The items of a decoded batch message (or the lone item), dead-lettering any that
+        does not decode on its own."""
+        items = []
+        for raw, item in framing.unpack(self.codec, name, record):
+            if isinstance(item, DecodeError):
+                await self.dead(stage, msg, item, value=raw)
+            else:
+                items.append(item)
+        return items
 
     # ------------------------------------------------------------------ router
     async def router(self, stream: faust.StreamT) -> None:
@@ -235,7 +245,7 @@ class Worker:
         out by jackpot_id; keep the players table up to date from profiles and sessions.
 
         Bets are taken in batches and each batch's requests leave as one message per jackpot
-        (streams/contributions.py), sent before the batch's offsets can be committed.
+        (streams/batches.py), sent before the batch's offsets can be committed.
         """
         s = self.settings
         bets = s.topic(T.BETS.name)
@@ -244,7 +254,7 @@ class Worker:
             # for an agent whose stream is not being iterated yet, and that was a hole at every start.
             await self.configs.ready.wait()
             started = time.perf_counter()
-            outbox = Outbox(self.codec)
+            outbox = Collector(self.codec, CONTRIBUTIONS)
             for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
                 bind_partition(ev)  # the players table is co-partitioned with the event
@@ -254,7 +264,7 @@ class Worker:
                     else:
                         self._apply_player_input(ev)
                 except (DecodeError, RejectedBet) as exc:
-                    await self.dead("router", ev, exc)
+                    await self.dead("router", ev.message, exc)
             for key, value, _ in outbox.drain():
                 await self.contributions_topic.send(key=key, value=value)
                 M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
@@ -262,7 +272,7 @@ class Worker:
                 self._settle_refilled(self.router_guard)
             M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
 
-    def _route_bet(self, event: EventT, outbox: Outbox) -> None:
+    def _route_bet(self, event: EventT, outbox: Collector) -> None:
         msg = event.message
         _, bet = self.codec.decode(event.value, expect="BetPlaced")
         self.pipeline.validate_bet(bet)
@@ -381,7 +391,7 @@ class Worker:
         compiled = self.configs.compiled.get(jackpot_id)
         if compiled is None:
             for ev in evs:
-                await self.dead("jackpot", ev, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
+                await self.dead("jackpot", ev.message, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
             return None
         # Table reads and writes go to the RocksDB partition (and changelog partition) of
         # the stream's "current event". A batch can span partitions, so point it at this
@@ -399,13 +409,10 @@ class Worker:
             try:
                 name, rec = self.codec.decode(ev.value, expect=INPUT_SCHEMAS)
             except DecodeError as exc:
-                await self.dead("jackpot", ev, exc)
+                await self.dead("jackpot", ev.message, exc)
                 continue
             if msg.topic == contributions:
-                for raw, req in unpack(self.codec, name, rec):
-                    if isinstance(req, DecodeError):
-                        await self.dead("jackpot", ev, req, value=raw)
-                        continue
+                for req in await self.unbatched("jackpot", msg, CONTRIBUTIONS, name, rec):
                     if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
                         continue  # replay after a crash: this bet is already in the state
                     batch.contribute(req)
@@ -452,7 +459,7 @@ class Worker:
                 try:
                     _, cmd = self.codec.decode(event.value, expect="WalletCreditCommand")
                 except DecodeError as exc:
-                    await self.dead("payout", event, exc)
+                    await self.dead("payout", event.message, exc)
                     continue
                 with M.WALLET_CALL_SECONDS.time():
                     result = await call_wallet(session, self.settings.wallet_url, cmd)
@@ -468,15 +475,8 @@ class Worker:
             try:
                 out.append(self.codec.decode(r.value, expect=expect))
             except DecodeError as exc:
-                await self._dead_record(stage, r, exc)
+                await self.dead(stage, r, exc)
         return out
-
-    async def _dead_record(self, stage: str, r, exc: Exception, value: bytes | None = None) -> None:
-        """Dead-letter a sink's record (or, with ``value``, the one item of it that is bad)."""
-        M.DEAD_LETTERS.labels(stage).inc()
-        dl = dead_letter(stage, r.topic, r.partition, r.offset, r.key, r.value if value is None else value,
-                         r.headers, exc)
-        await self.dead_letters_topic.send(key=r.key, value=encode_dead_letter(dl))
 
     async def write_ledger(self, records) -> None:
         """Ledger entries -> PostgreSQL, batched and idempotent; retried until it takes them."""
@@ -485,13 +485,9 @@ class Worker:
             try:
                 name, rec = self.codec.decode(r.value, expect=(LEDGER.batch, LEDGER.item))
             except DecodeError as exc:
-                await self._dead_record("ledger-sink", r, exc)
+                await self.dead("ledger-sink", r, exc)
                 continue
-            for raw, entry in LEDGER.unpack(self.codec, name, rec):
-                if isinstance(entry, DecodeError):
-                    await self._dead_record("ledger-sink", r, entry, value=raw)
-                else:
-                    entries.append(entry)
+            entries += await self.unbatched("ledger-sink", r, LEDGER, name, rec)
         await write_with_retry(self.ledger, entries, on_outage=self.ledger_alerts.on_outage,
                                on_recovery=self.ledger_alerts.on_recovery)
 
@@ -624,7 +620,7 @@ class _JackpotBatch:
         self.now = max(self.now, outcome.timestamp)
         self.bet_times.append(outcome.timestamp)
         if outcome.ledger is not None:
-            self.ledger.add(self.compiled.jackpot_id, outcome.ledger)
+            self.ledger.add(outcome.ledger)
         self.touched.update(outcome.touched)
         # pipeline step 8: triggers, and the drop they may start
         out = self.w.pipeline.evaluate(self.compiled, self.state, req, outcome, self.record.take_seed)

@@ -11,8 +11,8 @@ from aiokafka.errors import KafkaError
 
 from jackpot.engine.pool import JackpotState
 from jackpot.settings import Settings
+from jackpot.streams.batches import CONTRIBUTIONS
 from jackpot.streams.codec import catalog
-from jackpot.streams.contributions import requests_in
 from jackpot.streams.kafka import committed_and_end, group_members, read_to_end
 
 
@@ -63,7 +63,7 @@ async def read_requests(settings: Settings, key: bytes | None = None) -> list[di
     """The contribution requests the router sent (to jackpot ``key``), out of their batches."""
     codec = catalog()
     msgs = await read_topic(settings, settings.topic("jackpot-contributions"), key)
-    return [r for m in msgs for r in requests_in(codec, m.value)]
+    return [r for m in msgs for r in CONTRIBUTIONS.items_in(codec, m.value)]
 
 
 async def table_value(settings: Settings, table: str, key: bytes, timeout: float = 60.0) -> dict | None:
@@ -165,8 +165,9 @@ async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[st
     routed: dict[str, dict[int, list[int]]] = {}
     codec = catalog()
     for m in await read_to_end(settings.kafka_bootstrap_servers, settings.topic("jackpot-contributions")):
-        for rec in requests_in(codec, m.value):
-            routed.setdefault(rec["jackpot_id"], {}).setdefault(rec["source_partition"], []).append(rec["source_offset"])
+        for rec in CONTRIBUTIONS.items_in(codec, m.value):
+            by_partition = routed.setdefault(rec["jackpot_id"], {})
+            by_partition.setdefault(rec["source_partition"], []).append(rec["source_offset"])
     for jid in jackpot_ids:
         parts = routed.get(jid, {})
         lines.append(f"{jid} routed: " + " ".join(

@@ -1,4 +1,5 @@
-"""Router-to-jackpot framing: one ContributionBatch per jackpot per router batch, read back in order."""
+"""Batched framing (router to jackpot agent here): one ContributionBatch per jackpot per router batch,
+read back in order."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from jackpot.streams.batches import CONTRIBUTIONS, Collector
 from jackpot.streams.codec import DecodeError, catalog
-from jackpot.streams.contributions import Outbox, requests_in, unpack
 from jackpot.streams.pipeline import Pipeline
 
 WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
@@ -27,7 +28,7 @@ def request(jackpot_id: str, n: int) -> dict:
 
 def test_one_message_per_jackpot_with_its_requests_in_routing_order():
     codec = catalog()
-    outbox = Outbox(codec)
+    outbox = Collector(codec, CONTRIBUTIONS)
     for n in range(5):
         outbox.add(request("jp-a", n))
         if n % 2:
@@ -36,7 +37,7 @@ def test_one_message_per_jackpot_with_its_requests_in_routing_order():
     sent = list(outbox.drain())
     assert [(k, n) for k, _, n in sent] == [(b"jp-a", 5), (b"jp-b", 2)]
     assert len(outbox) == 0 and list(outbox.drain()) == []
-    a = requests_in(codec, sent[0][1])
+    a = CONTRIBUTIONS.items_in(codec, sent[0][1])
     assert [r["source_offset"] for r in a] == [0, 1, 2, 3, 4]
     assert {r["jackpot_id"] for r in a} == {"jp-a"}
     name, batch = codec.decode(sent[1][1])
@@ -47,7 +48,7 @@ def test_the_same_requests_make_the_same_batch_id_and_others_another():
     codec = catalog()
 
     def batch_id(offsets) -> str:
-        outbox = Outbox(codec)
+        outbox = Collector(codec, CONTRIBUTIONS)
         for n in offsets:
             outbox.add(request("jp-a", n))
         return str(codec.decode(next(outbox.drain())[1])[1]["event_id"])
@@ -61,9 +62,10 @@ def test_a_bad_item_is_reported_alone_and_a_lone_request_still_reads():
     good = codec.encode("ContributionRequest", request("jp-a", 1))
     batch = {"event_id": str(uuid.uuid4()), "timestamp": WHEN, "jackpot_id": "jp-a",
              "requests": [good, b"\xc3\x01garbage", good]}
-    items = list(unpack(codec, "ContributionBatch", codec.decode(codec.encode("ContributionBatch", batch))[1]))
+    name, record = codec.decode(codec.encode("ContributionBatch", batch))
+    items = list(CONTRIBUTIONS.unpack(codec, name, record))
     assert [type(r) for _, r in items] == [dict, DecodeError, dict]
     assert items[1][0] == b"\xc3\x01garbage"
     with pytest.raises(DecodeError):
-        requests_in(codec, codec.encode("ContributionBatch", batch))
-    assert [str(r["bet_id"]) for r in requests_in(codec, good)] == [str(uuid.UUID(int=1))]
+        CONTRIBUTIONS.items_in(codec, codec.encode("ContributionBatch", batch))
+    assert [str(r["bet_id"]) for r in CONTRIBUTIONS.items_in(codec, good)] == [str(uuid.UUID(int=1))]
