@@ -49,11 +49,12 @@ class MembershipLease:
         """The broker no longer knows this member (or its generation)."""
         self.until = 0.0
 
-    def valid(self) -> bool:
-        return self.clock() < self.until - self.margin_s
-
     def remaining(self) -> float:
+        """Seconds writes may still go out (negative: overdue)."""
         return self.until - self.margin_s - self.clock()
+
+    def valid(self) -> bool:
+        return self.remaining() > 0
 
     def watch(self, coordinator: Any) -> None:
         """Renew from every successful heartbeat of an aiokafka ``GroupCoordinator``.

@@ -51,7 +51,9 @@ def test_the_deadline_counts_from_when_the_heartbeat_was_sent_not_answered():
     lease = MembershipLease(6.0, margin_s=1.0, clock=clock)
     coordinator = Coordinator(clock, delay=4.0)  # the answer takes four seconds
     lease.watch(coordinator)
+    wrapped = coordinator._do_heartbeat
     lease.watch(coordinator)  # idempotent: one wrapper
+    assert coordinator._do_heartbeat is wrapped
     assert asyncio.run(coordinator._do_heartbeat()) is True
     assert lease.until == pytest.approx(100.0 + 6.0)
 
