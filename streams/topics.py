@@ -71,20 +71,34 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
 
 async def ensure_topics(settings: Settings, specs=ALL) -> list[str]:
     """Create missing topics; return the names created. Existing ones are left as they are."""
+    return await create_missing(settings, [
+        NewTopic(name=settings.topic(s.name), num_partitions=s.partitions or settings.partitions,
+                 replication_factor=1, topic_configs=topic_config(s))
+        for s in specs
+    ])
+
+
+async def ensure_changelogs(settings: Settings, tables) -> list[str]:
+    """Create the Faust tables' changelog topics before the worker starts, as they are declared.
+
+    Faust creates them itself at start-up, but on a fresh broker its consumer's metadata may not
+    have them yet when the first event arrives: every table write then fails ("changelog topic
+    has 0 partitions") until the metadata is refreshed, minutes later.
+    """
+    return await create_missing(settings, [
+        NewTopic(name=t.changelog_topic.get_topic_name(), num_partitions=t.changelog_topic.partitions,
+                 replication_factor=1, topic_configs=dict(t.changelog_topic.config or {}))
+        for t in tables
+    ])
+
+
+async def create_missing(settings: Settings, topics: list[NewTopic]) -> list[str]:
+    """Create those of ``topics`` that do not exist; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                name=settings.topic(s.name),
-                num_partitions=s.partitions or settings.partitions,
-                replication_factor=1,
-                topic_configs=topic_config(s),
-            )
-            for s in specs
-            if settings.topic(s.name) not in existing
-        ]
+        wanted = [t for t in topics if t.name not in existing]
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -739,14 +739,17 @@ def build_worker(settings: Settings) -> Worker:
 def run_worker(settings: Settings, log_level: str = "info") -> None:
     """Create topics and schema if needed, then run until SIGTERM/SIGINT."""
     from jackpot.sinks.migrate import migrate
-    from jackpot.streams.topics import ensure_topics
+    from jackpot.streams.topics import ensure_changelogs, ensure_topics
+
+    worker = build_worker(settings)
 
     async def prepare() -> None:
         await ensure_topics(settings)
+        await ensure_changelogs(settings, worker.app.tables.values())
         await migrate(settings.database_url)
 
-    asyncio.run(prepare())
-    worker = build_worker(settings)
+    # on the loop the app was built on and will run on (asyncio.run would close it)
+    asyncio.get_event_loop().run_until_complete(prepare())
     faust_worker = faust.Worker(worker.app, loglevel=log_level.upper(), quiet=True,
                                 override_logging=False)
     faust_worker.execute_from_commandline()
