@@ -205,15 +205,11 @@ class Worker:
     async def _earliest_offset(self, tp: Any) -> int | None:
         """Where reading resumes when this member has no committed offset for ``tp`` in memory:
         the group's committed offset from the broker, else (never committed) the log start."""
-        consumer = self.app.consumer
-        try:
-            committed = await asyncio.wait_for(consumer.fetch_committed(tp), timeout=10)
-            if committed is not None and committed >= 0:
-                return committed
-            return (await asyncio.wait_for(consumer.earliest_offsets(tp), timeout=10)).get(tp)
-        except (asyncio.TimeoutError, OSError) as exc:
-            log.warning("resume offset unknown; trusting the first message", extra={"error": repr(exc)})
-            return None
+        offset = await self.holes.resume_offset(self.settings.app_id, tp.topic, tp.partition)
+        if offset is None:
+            log.warning("resume offset unknown; trusting the first message", extra={"topic": tp.topic,
+                                                                                    "partition": tp.partition})
+        return offset
 
     async def _start_config_view(self) -> None:
         await self.configs.start()
