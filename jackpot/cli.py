@@ -101,6 +101,17 @@ def worker(ctx: click.Context) -> None:
 
 
 @main.command()
+def sinks() -> None:
+    """Run the sinks (ledger and events into PostgreSQL, live values into Redis) on their own,
+    for workers started with JACKPOT_WORKER_SINKS=false. Scale by adding processes."""
+    import asyncio
+
+    from jackpot.sinks.service import serve
+
+    asyncio.run(serve(get_settings()))
+
+
+@main.command()
 def gateway() -> None:
     """Run the public WebSocket ticker gateway."""
     from aiohttp import web

@@ -34,9 +34,14 @@ class Settings(BaseSettings):
     # jackpot table holds one value per jackpot, so replaying its changelog on take-over is quick.
     standby_replicas: int = Field(0, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
     data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
-    # The worker's /metrics, /health and /ready (0.0.0.0 in a pod, so probes and scrapes reach it).
+    # The worker's (and a sinks process's) /metrics, /health and /ready host (0.0.0.0 in a pod, so
+    # probes and scrapes reach it).
     worker_web_host: str = Field("127.0.0.1", alias="JACKPOT_WORKER_WEB_HOST")
     worker_web_port: int = Field(6066, alias="JACKPOT_WORKER_WEB_PORT")
+    # The sinks (ledger, events, live values) run inside every worker, or, with this false, only
+    # in `jackpot sinks` processes (sinks/service.py), which serve /metrics on their own port.
+    worker_sinks: bool = Field(True, alias="JACKPOT_WORKER_SINKS")
+    sinks_web_port: int = Field(6067, alias="JACKPOT_SINKS_WEB_PORT")
 
     # Wire format: Confluent framing through this registry when set, else single-object encoding.
     schema_registry_url: str = Field("", alias="SCHEMA_REGISTRY_URL")

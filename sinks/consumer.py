@@ -45,6 +45,12 @@ class SinkLoop:
         await self.consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"sink-{self.name}")
 
+    @property
+    def task(self) -> asyncio.Task:
+        """The running loop (after ``start``): it ends only by failing, or by ``stop``."""
+        assert self._task is not None, "not started"
+        return self._task
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -7,6 +7,7 @@ Topology (see ARCHITECTURE.md section 3):
     ledger-contributions --ledger sink--> PostgreSQL
     pool-updated --live sink--> Redis
 
+(the sinks run here, or in `jackpot sinks` processes of their own: sinks/service.py).
 Run N of these processes to scale: Kafka spreads the partitions over them and the
 jackpot table follows its partitions (standby replicas make the hand-over fast).
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -26,24 +26,18 @@ from typing import Any
 
 import aiohttp
 import faust
-from redis.exceptions import RedisError
 from faust.streams import _current_event
 from faust.types import EventT
 
 from jackpot import metrics as M
-from jackpot.engine.events import EngineEvent, event_id
+from jackpot.engine.events import event_id
 from jackpot.settings import Settings
-from jackpot.sinks.alerts import OutageAlerts
-from jackpot.sinks.consumer import SinkLoop
-from jackpot.sinks.events import EventSink, from_avro
-from jackpot.sinks.ledger import LedgerWriter, write_with_retry
-from jackpot.sinks.live import LiveValues, warn_changes_from_event
+from jackpot.sinks.service import Sinks, send_dead_letter, unbatched
 from jackpot.streams import topics as T
 from jackpot.streams.app import create_app
 from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Collector, Framing
 from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
-from jackpot.streams.deadletter import dead_letter, encode_dead_letter
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
 from jackpot.streams.kafka import partition_for
@@ -62,11 +56,6 @@ from jackpot.tables.players import players_table
 log = logging.getLogger(__name__)
 INPUT_SCHEMAS = ("ContributionBatch", "ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
 PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
-# Full-fidelity engine events (spec events are also on their own topics, in their spec
-# schema, for outside consumers) and the pool values.
-EVENT_SINK_TOPICS = (T.ENGINE_EVENTS, T.AUDIT, T.POOL_UPDATED)
-LIVE_SINK_TOPICS = (T.POOL_UPDATED, T.JACKPOT_WON, T.WARN_THRESHOLD, T.JACKPOT_RESEEDED, T.STATE_CHANGED,
-                    T.ENGINE_EVENTS, T.ACTIVE_PLAYERS)
 PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
 
 
@@ -93,11 +82,6 @@ class Worker:
         self.pipeline = Pipeline()
         self.configs = ConfigView(settings.kafka_bootstrap_servers, settings.topic(T.CONFIGS.name),
                                   self.pipeline.compile)
-        self.ledger = LedgerWriter(settings.database_url)
-        self.events_sink = EventSink(settings.database_url, audit_key=settings.audit_hmac_key or None)
-        self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
-        self.events_alerts = OutageAlerts("events", self.publish_alert)
-        self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         app = self.app
         # compaction leaves real holes in these inputs (the consumer may commit over them)
         app.compacted_topics = frozenset(settings.topic(t.name) for t in (T.PLAYERS,))
@@ -137,14 +121,8 @@ class Worker:
         app.agent(self.router_inputs, name="router", concurrency=1)(self.router)
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
         app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(self.payout_agent)
-        self.sinks = [
-            SinkLoop("ledger", settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
-                     [settings.topic(T.LEDGER.name)], self.write_ledger),
-            SinkLoop("live", settings.kafka_bootstrap_servers, f"{settings.app_id}-live-sink",
-                     [settings.topic(t.name) for t in LIVE_SINK_TOPICS], self.write_live, max_records=1000),
-            SinkLoop("events", settings.kafka_bootstrap_servers, f"{settings.app_id}-event-sink",
-                     [settings.topic(t.name) for t in EVENT_SINK_TOPICS], self.write_events),
-        ]
+        # the sinks run here unless they run in processes of their own (sinks/service.py)
+        self.sinks = Sinks(settings, self.send, lambda: self.configs.compiled) if settings.worker_sinks else None
         app.task(self._start_config_view)
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
         if settings.reconcile_interval_s > 0:
@@ -216,24 +194,16 @@ class Worker:
         log.info("config view ready", extra={"jackpots": len(self.configs.compiled)})
 
     # ------------------------------------------------------------ dead letters
+    async def send(self, name: str, key: bytes, value: bytes) -> Any:
+        """Produce to one of our topics by its logical name (dead letters, sink alerts)."""
+        return await self.out_topics[name].send(key=key, value=value)
+
     async def dead(self, stage: str, msg: Any, exc: Exception, value: bytes | None = None) -> None:
-        """Dead-letter a message (an agent's ``event.message`` or a sink's record), or, with
-        ``value``, the one item of it that is bad."""
-        M.DEAD_LETTERS.labels(stage).inc()
-        record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key,
-                             msg.value if value is None else value, msg.headers, exc)
-        await self.dead_letters_topic.send(key=msg.key, value=encode_dead_letter(record))
+        """Dead-letter an agent's message, or, with ``value``, the one item of it that is bad."""
+        await send_dead_letter(self.send, stage, msg, exc, value)
 
     async def unbatched(self, stage: str, msg: Any, framing: Framing, name: str, record: dict) -> list[dict]:
-        """The items of a decoded batch message (or the lone item), dead-lettering any that
-        does not decode on its own."""
-        items = []
-        for raw, item in framing.unpack(self.codec, name, record):
-            if isinstance(item, DecodeError):
-                await self.dead(stage, msg, item, value=raw)
-            else:
-                items.append(item)
-        return items
+        return await unbatched(self.send, self.codec, stage, msg, framing, name, record)
 
     # ------------------------------------------------------------------ router
     async def router(self, stream: faust.StreamT) -> None:
@@ -463,90 +433,6 @@ class Worker:
                 await self.wallet_results_topic.send(
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
-    # ------------------------------------------------------------------- sinks
-    async def _decode_records(self, records, stage: str, expect=None) -> list[tuple[str, dict]]:
-        """Decode a sink batch; what does not decode goes to the dead-letter topic."""
-        out = []
-        for r in records:
-            try:
-                out.append(self.codec.decode(r.value, expect=expect))
-            except DecodeError as exc:
-                await self.dead(stage, r, exc)
-        return out
-
-    async def write_ledger(self, records) -> None:
-        """Ledger entries -> PostgreSQL, batched and idempotent; retried until it takes them."""
-        entries = []
-        for r in records:
-            try:
-                name, rec = self.codec.decode(r.value, expect=(LEDGER.batch, LEDGER.item))
-            except DecodeError as exc:
-                await self.dead("ledger-sink", r, exc)
-                continue
-            entries += await self.unbatched("ledger-sink", r, LEDGER, name, rec)
-        await write_with_retry(self.ledger, entries, on_outage=self.ledger_alerts.on_outage,
-                               on_recovery=self.ledger_alerts.on_recovery)
-
-    async def write_events(self, records) -> None:
-        """Every outbound engine event -> its PostgreSQL tables and the hash-chained audit trail."""
-        events = [from_avro(name, rec) for name, rec in await self._decode_records(records, "event-sink")]
-        await write_with_retry(self.events_sink, events, on_outage=self.events_alerts.on_outage,
-                               on_recovery=self.events_alerts.on_recovery)
-
-    async def rebuild_live(self) -> None:
-        """Redis came back empty (or is new): derive every live value from PostgreSQL first, then
-        carry on with the topics (a newer event still wins by its sequence)."""
-        import asyncpg
-
-        from jackpot.sinks.rebuild import as_events, live_values
-
-        conn = await asyncpg.connect(self.settings.database_url)
-        try:
-            values = await live_values(conn, sorted(self.configs.compiled))
-        finally:
-            await conn.close()
-        written = await self.live.rebuild(as_events(values), int(time.time() * 1000))
-        log.warning("live values rebuilt from PostgreSQL", extra={"written": written})
-
-    async def publish_alert(self, event: dict) -> None:
-        """A sink outage or recovery alert, as an engine event on jackpot-events (no database needed)."""
-        for wire in encode_event(EngineEvent.from_dict(event)):
-            await self.out_topics[wire.topic.name].send(key=event.get("jackpot_id", "").encode(), value=wire.value)
-
-    async def write_live(self, records) -> None:
-        """Public live values -> Redis: pools (compare-and-set on sequence, so replays never go
-        back), recent winners, warn badges and jackpot states."""
-        pools, wins, warns, states, chasing = [], [], [], [], []
-        for name, ev in await self._decode_records(records, "live-sink"):
-            if name == "ActivePlayers":
-                chasing.append(ev)
-                continue
-            if name == "JackpotEvent":
-                if ev["kind"] != "WarnStateChanged":
-                    continue
-                name, ev = ev["kind"], {"jackpot_id": ev["jackpot_id"], **json.loads(ev["payload_json"])}
-            if name == "PoolUpdated":
-                pools.append(ev)
-            elif name == "JackpotWon":
-                wins.append(ev)
-            elif name == "JackpotStateChanged":
-                states.append(ev)
-            warns += warn_changes_from_event(name, ev)
-        while True:
-            try:
-                if await self.live.needs_rebuild():
-                    await self.rebuild_live()
-                await self.live.apply_pool_updates(pools)
-                await self.live.apply_wins(wins)
-                await self.live.apply_warn_states(warns)
-                await self.live.apply_state_changes(states)
-                await self.live.apply_active_players(chasing)
-                return
-            except (OSError, ConnectionError, RedisError) as exc:
-                log.error("redis unavailable, retrying", extra={"error": str(exc)})
-                await asyncio.sleep(1.0)
-
-
 class _JackpotBatch:
     """One jackpot's state while a batch is applied, and the outputs waiting to go out."""
 
@@ -699,16 +585,13 @@ def _closer(worker: Worker) -> Any:
     class Closer(mode.Service):
         async def on_started(self) -> None:
             await worker.health.start()
-            for sink in worker.sinks:
-                await sink.start()
+            if worker.sinks is not None:
+                await worker.sinks.start()
 
         async def on_stop(self) -> None:
-            for sink in worker.sinks:
-                await sink.stop()
+            if worker.sinks is not None:
+                await worker.sinks.stop()
             await worker.configs.stop()
-            await worker.ledger.close()
-            await worker.events_sink.close()
-            await worker.live.close()
             await worker.holes.close()
             await worker.health.stop()
 

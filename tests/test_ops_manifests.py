@@ -181,6 +181,19 @@ def test_workers_are_a_statefulset_with_a_volume_per_pod_and_probes():
     assert pdb["spec"]["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
 
 
+def test_the_sinks_are_a_deployment_of_their_own_and_the_workers_leave_them_to_it():
+    objs = objects()
+    dep = objs[("Deployment", "jackpot-sinks")]
+    [c] = dep["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert c["args"] == ["sinks"]
+    assert objs[("ConfigMap", "jackpot-config")]["data"]["JACKPOT_WORKER_SINKS"] == "false"
+    port = {p["name"]: p["containerPort"] for p in c["ports"]}[c["readinessProbe"]["httpGet"]["port"]]
+    assert str(port) == env["JACKPOT_SINKS_WEB_PORT"]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert objs[("PodDisruptionBudget", "jackpot-sinks")]["spec"]["minAvailable"] == 1
+
+
 @pytest.mark.parametrize("name,args", [("jackpot-gateway", ["gateway"]), ("jackpot-admin", ["admin", "serve"])])
 def test_gateway_and_admin_are_deployments_behind_services(name, args):
     objs = objects()
@@ -202,7 +215,7 @@ def test_every_process_gets_every_production_setting():
     secret = set(yaml.safe_load((K8S / "secret.example.yaml").read_text())["stringData"])
     wanted = {(info.alias or name).upper() for name, info in Settings.model_fields.items()} - LOCAL_ONLY
     for kind, name in (("StatefulSet", "jackpot-worker"), ("Deployment", "jackpot-gateway"),
-                       ("Deployment", "jackpot-admin")):
+                       ("Deployment", "jackpot-admin"), ("Deployment", "jackpot-sinks")):
         spec = objs[(kind, name)]["spec"]["template"]["spec"]
         [c] = spec["containers"]
         refs = {r.get("configMapRef", r.get("secretRef"))["name"] for r in c["envFrom"]}
@@ -211,7 +224,9 @@ def test_every_process_gets_every_production_setting():
         unset = {w for w in wanted - have
                  if not (w.startswith("JACKPOT_GATEWAY_") and name != "jackpot-gateway")
                  and not (w.startswith("JACKPOT_ADMIN_") and name != "jackpot-admin")
-                 and not (w in ("JACKPOT_WORKER_WEB_PORT", "JACKPOT_WORKER_WEB_HOST") and name != "jackpot-worker")
+                 and not (w == "JACKPOT_WORKER_WEB_PORT" and name != "jackpot-worker")
+                 and not (w == "JACKPOT_WORKER_WEB_HOST" and name not in ("jackpot-worker", "jackpot-sinks"))
+                 and not (w == "JACKPOT_SINKS_WEB_PORT" and name != "jackpot-sinks")
                  and not (w == "JACKPOT_DATA_DIR" and name != "jackpot-worker")}
         assert not unset, f"{name} does not set {sorted(unset)}"
     assert {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY"} <= secret
