@@ -1,6 +1,8 @@
 """The engine's benchmarks, each against a baseline measured in the same run on the same stack.
 
-One run, in order (each phase reuses what the one before left running):
+One run, in order (each phase reuses what the one before left running; the sinks run in a
+process of their own throughout, as ops/k8s deploys them, so the worker measured is router and
+jackpot agent):
 
 1. ``e2e_throughput``: bets/s through router + jackpot agent (full pipeline, one worker) over a
    backlog, from the first contribution request to the last ledger event (record timestamps),
@@ -143,7 +145,7 @@ async def e2e_throughput(run: BenchRun, sizes: Sizes, brands, out) -> tuple[Resu
     return Result("e2e_throughput", value, "bets/s", base, "aiokafka passthrough", detail={
         "bets": sizes.e2e_bets, "contributions": requests, "contribution_messages": len(contrib),
         "ledger_events": entries, "ledger_messages": len(ledger), "contributions_per_s": round(requests / seconds, 1),
-        "jackpots": sizes.jackpots, "target_ratio": 0.25}), worker
+        "jackpots": sizes.jackpots, "sinks": "own process", "target_ratio": 0.25}), worker
 
 
 def count_items(framing: Framing, records) -> int:
@@ -487,6 +489,7 @@ async def run_benchmarks(quick: bool, only: tuple[str, ...] = (), out: TextIO | 
     async with BenchRun(base, out=out, keep=keep) as run:
         docs, brands, hot = bench_portfolio(sizes.jackpots)
         await run.publish(docs)
+        run.sinks()
         gateway = None
         if "latency_ws_p99_ms" in wanted:
             gateway = run.spawn("gateway", "gateway", JACKPOT_GATEWAY_SMOOTHING="0", JACKPOT_GATEWAY_FANOUT_MS="10")

@@ -67,6 +67,9 @@ class Result:
 # smallest session timeout the settings allow, with a heartbeat a second. The price is that a
 # worker stalled for six seconds (a long pause, a starved machine) is expelled and rebalanced.
 FAIL_FAST = {"JACKPOT_SESSION_TIMEOUT_S": "6", "JACKPOT_HEARTBEAT_INTERVAL_S": "1"}
+# The sinks run in a process of their own (``jackpot sinks``), as ops/k8s deploys them: the
+# workers measured are router and jackpot agent only.
+SINKS_APART = {"JACKPOT_WORKER_SINKS": "false"}
 
 
 def free_port() -> int:
@@ -253,7 +256,10 @@ class BenchRun:
 
     def worker(self, index: int = 0, **env: str) -> Process:
         return self.spawn(f"worker-{index}", "worker", JACKPOT_DATA_DIR=str(self.tmp / f"worker-{index}"),
-                          JACKPOT_WORKER_WEB_PORT=str(free_port()), **{**FAIL_FAST, **env})
+                          JACKPOT_WORKER_WEB_PORT=str(free_port()), **{**FAIL_FAST, **SINKS_APART, **env})
+
+    def sinks(self) -> Process:
+        return self.spawn("sinks", "sinks", JACKPOT_SINKS_WEB_PORT=str(free_port()))
 
     def topic(self, spec: T.TopicSpec) -> str:
         return self.settings.topic(spec.name)
