@@ -105,7 +105,6 @@ class Worker:
         self.out_topics = {spec.name: topic(spec) for spec in T.ALL}
         self.pool_updated_topic = topic(T.POOL_UPDATED)
         self.ledger_topic = topic(T.LEDGER)
-        self.dead_letters_topic = topic(T.DEAD_LETTERS)
         self.table = jackpot_table(app, settings)
         self.activity = ActivityStore(activity_table(app, settings))
         self._persisting: list = []  # changelog futures of the values written by the last batch
