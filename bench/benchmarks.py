@@ -383,17 +383,22 @@ async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, vict
     try:
         log(out, "recovery: second worker joining; waiting for a stable group of two")
         deadline = time.monotonic() + 240
+        stable_since = None  # the group of two, stable, both ready; what each worker owns shows in a window
         while True:
             for p in (victim, survivor):
                 if not p.alive():
                     raise RuntimeError(f"{p.name} exited:\n{p.log_tail()}")
             if time.monotonic() > deadline:
                 raise TimeoutError("the second worker did not join a stable group")
-            if await _group_members(run) == 2 and _all_updating(watcher, window=5.0):
+            if await _group_members(run) != 2 or not all([await _ready(p) for p in (victim, survivor)]):
+                stable_since = None
+            elif stable_since is None:
+                stable_since = time.time()
+            elif time.time() - stable_since >= WATCH_S:
                 break
             await asyncio.sleep(1.0)
-        await asyncio.sleep(3.0)
-        active = _updated_since(watcher, time.time() - 5.0)
+        # every jackpot the trickle reaches updates within the window (each gets a bet or more a second)
+        active = _updated_since(watcher, time.time() - WATCH_S / 2)
         t_kill = time.time()
         victim.kill()
         log(out, f"recovery: SIGKILLed {victim.name}; waiting for {len(active)} jackpots to update again")
@@ -420,13 +425,20 @@ async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, vict
         "standby_replicas": s.standby_replicas, "target_s": 10})
 
 
+WATCH_S = 10.0  # how long the group of two runs before the kill
+
+
+async def _ready(worker: Process) -> bool:
+    """The worker's /ready: its tables recovered, outside a rebalance."""
+    url = f"http://127.0.0.1:{worker.env['JACKPOT_WORKER_WEB_PORT']}/ready"
+    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+        async with aiohttp.ClientSession() as http, http.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            return resp.status == 200
+    return False
+
+
 def _updated_since(watcher: TopicWatcher, since: float) -> set[bytes]:
     return {m.key for recv, m in watcher.seen if recv >= since}
-
-
-def _all_updating(watcher: TopicWatcher, window: float) -> bool:
-    everyone = {m.key for _, m in watcher.seen}
-    return bool(everyone) and _updated_since(watcher, time.time() - window) == everyone
 
 
 # ------------------------------------------------------------------- 6. sink
@@ -486,6 +498,18 @@ async def run_benchmarks(quick: bool, only: tuple[str, ...] = (), out: TextIO | 
     if unknown:
         raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(NAMES)}")
     results: list[Result] = []
+    failed: dict[str, str] = {}
+
+    async def phase(names: set[str], run_phase) -> None:
+        """Run one phase; a phase that fails is reported and the next ones still run (they may
+        fail for the same reason), so a late failure keeps the figures measured before it."""
+        try:
+            results.extend(r for r in await run_phase() if r.bench in wanted)
+        except (RuntimeError, TimeoutError) as exc:
+            for name in sorted(names & wanted):
+                failed[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log(out, f"{', '.join(sorted(names & wanted))} failed: {exc}")
+
     async with BenchRun(base, out=out, keep=keep) as run:
         docs, brands, hot = bench_portfolio(sizes.jackpots)
         await run.publish(docs)
@@ -493,28 +517,46 @@ async def run_benchmarks(quick: bool, only: tuple[str, ...] = (), out: TextIO | 
         gateway = None
         if "latency_ws_p99_ms" in wanted:
             gateway = run.spawn("gateway", "gateway", JACKPOT_GATEWAY_SMOOTHING="0", JACKPOT_GATEWAY_FANOUT_MS="10")
-        r, worker = await e2e_throughput(run, sizes, brands, out)
+        r, worker = await e2e_throughput(run, sizes, brands, out)  # every later phase needs its worker
         seen = sizes.e2e_bets
         if "e2e_throughput" in wanted:
             results.append(r)
         if "hot_jackpot_vs_rowlock" in wanted:
-            results.append(await hot_jackpot(run, sizes, hot, worker, out))
+            await phase({"hot_jackpot_vs_rowlock"}, lambda: _one(hot_jackpot(run, sizes, hot, worker, out)))
             seen += sizes.hot_bets
         if wanted & {"latency_pool_p99_ms", "latency_ws_p99_ms"}:
-            if gateway is not None:
-                await _http_ready(f"http://127.0.0.1:{run.settings.gateway_port}/ready", gateway)
-            for r in await latency(run, sizes, brands, worker, gateway, out):
-                if r.bench in wanted:
-                    results.append(r)
+            async def latency_phase() -> list[Result]:
+                if gateway is not None:
+                    await _http_ready(f"http://127.0.0.1:{run.settings.gateway_port}/ready", gateway)
+                return await latency(run, sizes, brands, worker, gateway, out)
+
+            await phase({"latency_pool_p99_ms", "latency_ws_p99_ms"}, latency_phase)
             seen += int(sizes.latency_rate * sizes.latency_s)
         if "worker_rss_mb" in wanted:
-            results.append(await worker_rss(run, sizes, brands, worker, seen, out))
+            await phase({"worker_rss_mb"}, lambda: _one(worker_rss(run, sizes, brands, worker, seen, out)))
         if "sink_vs_copy" in wanted:
-            results.append(await sink_vs_copy(run, out, limit=200_000))
+            await phase({"sink_vs_copy"}, lambda: _one(sink_vs_copy(run, out, limit=200_000)))
         if "recovery_s" in wanted:
-            results.append(await recovery(run, sizes, brands, {}, worker, out))
+            await phase({"recovery_s"}, lambda: _one(recovery(run, sizes, brands, {}, worker, out)))
+        if failed:
+            run.failed = True  # keep the process logs
     order = {n: i for i, n in enumerate(NAMES)}
-    return sorted(results, key=lambda r: order[r.bench])
+    results.sort(key=lambda r: order[r.bench])
+    if failed:
+        raise BenchFailed(results, failed)
+    return results
+
+
+class BenchFailed(RuntimeError):
+    """Some benchmarks failed; ``results`` holds those that did not."""
+
+    def __init__(self, results: list[Result], failed: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {why}" for name, why in failed.items()))
+        self.results, self.failed = results, failed
+
+
+async def _one(coro) -> list[Result]:
+    return [await coro]
 
 
 async def _http_ready(url: str, proc: Process, timeout: float = 120.0) -> None:

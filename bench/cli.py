@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from .benchmarks import NAMES, run_benchmarks, table
+from .benchmarks import NAMES, BenchFailed, run_benchmarks, table
 
 
 @click.group(invoke_without_command=True)
@@ -35,13 +35,18 @@ def bench(ctx: click.Context, quick: bool, only: tuple[str, ...], keep: bool) ->
         Stack().up()  # the benchmarks run on the local stack: start what is not running
     except StackError as exc:
         raise click.ClickException(str(exc)) from exc
+    failure = None
     try:
         results = asyncio.run(run_benchmarks(quick, only, out=sys.stderr, base=get_settings(), keep=keep))
+    except BenchFailed as exc:  # print what was measured, then fail
+        results, failure = exc.results, exc
     except (RuntimeError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(table(results))
     for r in results:
         click.echo(json.dumps(r.line(), sort_keys=False))
+    if failure is not None:
+        raise click.ClickException(f"failed: {failure}")
 
 
 @bench.command("list")

@@ -183,6 +183,7 @@ class BenchRun:
         self.out = out
         self.keep = keep
         self.procs: list[Process] = []
+        self.failed = False  # a benchmark failed: keep the process logs
         self.extra_databases: list[str] = []
 
     # ------------------------------------------------------------ lifecycle
@@ -202,7 +203,8 @@ class BenchRun:
         if self.keep:
             log(self.out, f"kept topics, database and logs of run {self.run} in {self.tmp}")
             return
-        if exc[0] is not None:  # a failed run: its process logs say why, so they stay
+        failed = exc[0] is not None or self.failed
+        if failed:  # a failed run: its process logs say why, so they stay
             log(self.out, f"run {self.run} failed; process logs kept in {self.tmp}")
             for p in self.procs:
                 log(self.out, f"--- {p.name}, last lines:\n{p.log_tail()}")
@@ -213,7 +215,7 @@ class BenchRun:
         for name in [self.db_name, *self.extra_databases]:
             with contextlib.suppress(Exception):
                 await self.drop_database(name)
-        if exc[0] is None:
+        if not failed:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     async def create_database(self, name: str) -> str:
