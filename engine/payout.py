@@ -468,8 +468,11 @@ def on_wallet_result(
     credited = res.status in ("confirmed", "escrow")
     if c.status in (VOIDED, RETURNED, DECLINED):
         if credited:  # must never happen: the wallet paid a prize the engine no longer owes
+            # one alert per wallet transaction: each is a credit to reverse (a replayed result
+            # has the same transaction, so the same alert id)
             out.events.append(
-                _ev(cj, win, PAYOUT_ALERT, f"{c.key}|credited-after-{c.status}", now,
+                _ev(cj, win, PAYOUT_ALERT,
+                    f"{c.key}|credited-after-{c.status}|{res.wallet_transaction_id or ''}", now,
                     {**_credit_payload(c), "severity": "critical", "state": c.status,
                      "reason": f"wallet credited a {c.status} prize ({res.wallet_transaction_id}); reverse it in the wallet"})
             )
