@@ -10,10 +10,16 @@ non-default port, and recorded in a pid file.  ``up`` is idempotent and reuses
 what is already running; ``down`` stops only processes this stack started (it
 checks the pid file's process is still ours before signalling it).  A service
 whose URL is configured explicitly in the environment is left alone.
+
+PostgreSQL refuses to run as root, so root runs it as the ``postgres`` user; when that
+user cannot reach the stack directory (a clone in a home directory of mode 0700), its
+data directory, socket and log go to a directory of this clone under
+``/var/lib/jackpot-stack/`` instead.  Where they are is recorded in the stack directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -53,6 +59,10 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 
 
 WANTED_OPEN_FILES = 1 << 20
+
+# Where root keeps PostgreSQL's files when the ``postgres`` user cannot reach the stack directory:
+# one directory per stack directory, named by a hash of its path.
+PG_SHARED_BASE = Path("/var/lib/jackpot-stack")
 
 
 def raise_open_files_limit() -> None:
@@ -384,15 +394,74 @@ class Stack:
     def _as_pg(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
         if os.geteuid() == 0:
             argv = ["runuser", "-u", "postgres", "--", *argv]
+            kw.setdefault("cwd", "/")  # the caller's directory may be one postgres cannot enter
         return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+    def _pg_record(self) -> Path:
+        return self.dir / "postgres.location"
+
+    def pg_home(self) -> Path:
+        """The directory of PostgreSQL's data directory, socket and log: the recorded one, else
+        ``postgres/`` in the stack directory (where a stack without a record kept them)."""
+        try:
+            recorded = self._pg_record().read_text().strip()
+        except OSError:
+            recorded = ""
+        return Path(recorded) if recorded else self.dir.absolute() / "postgres"
+
+    def _pg_shared_home(self) -> Path:
+        """This stack directory's own directory under PG_SHARED_BASE: two clones never share one."""
+        where = self.dir.resolve()
+        digest = hashlib.sha256(str(where).encode()).hexdigest()[:16]
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in where.parent.name)[:32]
+        return PG_SHARED_BASE / f"{name or 'stack'}-{digest}"
+
+    def _pg_reaches(self, path: Path) -> bool:
+        """True when the ``postgres`` user can reach ``path`` (search permission all the way)."""
+        try:
+            res = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path.absolute())],
+                                 capture_output=True, cwd="/")
+        except OSError:
+            return False
+        return res.returncode == 0
+
+    def _pg_choose_home(self) -> Path:
+        """Where a stack without a record keeps PostgreSQL's files; recorded for later runs."""
+        local = self.dir.absolute() / "postgres"
+        if (local / "data" / "PG_VERSION").exists() or os.geteuid() != 0 or self._pg_reaches(self.dir):
+            home = local
+        else:
+            home = self._pg_shared_home()
+            if home.exists():
+                # Left by an earlier clone at this path (or by this one before its .stack/ was
+                # removed): the database goes with the stack directory, as Kafka's data does.
+                pid_file = home / "data" / "postmaster.pid"
+                try:
+                    pid = int(pid_file.read_text().split()[0])
+                except (OSError, ValueError, IndexError):
+                    pid = None
+                if pid is not None and pid_alive(pid) and "postgres" in cmdline(pid):
+                    raise StackError(
+                        f"postgres: {home} is in use by a PostgreSQL (pid {pid}) this stack has no "
+                        f"record of; stop it (pg_ctl -D {home / 'data'} stop) or remove {home}"
+                    )
+                log(f"postgres: removing {home}, left without a record by an earlier stack at this path")
+                shutil.rmtree(home)
+            PG_SHARED_BASE.mkdir(parents=True, exist_ok=True)
+            PG_SHARED_BASE.chmod(0o755)  # postgres must pass through it, whatever the umask
+        self._pg_record().write_text(f"{home}\n")
+        return home
 
     def _start_postgres(self, svc: Service) -> None:
         bindir = self._pg_bindir()
-        home = self.dir / "postgres"
+        home = self.pg_home() if self._pg_record().exists() else self._pg_choose_home()
         data = home / "data"
-        home.mkdir(parents=True, exist_ok=True)
+        shared = home.parent == PG_SHARED_BASE
+        home.mkdir(mode=0o700 if shared else 0o777, parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(home, "postgres", "postgres")
+            if shared:
+                home.chmod(0o700)
         if not (data / "PG_VERSION").exists():
             res = self._as_pg([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
                                "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
@@ -421,7 +490,7 @@ class Stack:
 
     def _stop_postgres(self, svc: Service, pid: int) -> None:
         bindir = self._pg_bindir()
-        res = self._as_pg([str(bindir / "pg_ctl"), "-D", str(self.dir / "postgres" / "data"),
+        res = self._as_pg([str(bindir / "pg_ctl"), "-D", str(self.pg_home() / "data"),
                            "-m", "fast", "-w", "stop"])
         if res.returncode != 0 and pid_alive(pid):
             self._stop_pid(svc, pid)
