@@ -43,6 +43,20 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 EVENTS_IN = Counter("jackpot_events_in_total", "Events consumed, per logical topic", ["topic"])
 EVENTS_OUT = Counter("jackpot_events_out_total", "Events produced, per logical topic", ["topic"])
 DEAD_LETTERS = Counter("jackpot_dead_letters_total", "Events sent to the dead-letter topic, per stage", ["stage"])
+DEAD_LETTERS_FAILED = Counter("jackpot_dead_letters_failed_total",
+                              "Dead letters that could not be produced after retries (each logged with its "
+                              "source topic, partition and offset), per stage", ["stage"])
+DUPLICATE_BETS = Counter("jackpot_duplicate_bets_total",
+                         "Bets seen again by event_id within the dedup horizon and not applied again, "
+                         "per kind (resend: same content; conflict: different content, dead-lettered)", ["kind"])
+CLOCK_SKEWED = Counter("jackpot_clock_skewed_total",
+                       "Provider messages whose timestamp is further than the tolerance from the received time",
+                       ["direction"])
+PARTITION_STALLED = Gauge("jackpot_input_partition_stalled_seconds",
+                          "Seconds an owned input partition has had messages waiting with its committed "
+                          "offset unmoved (0: moving or caught up)", ["group", "topic", "partition"])
+AGENT_CRASHES = Counter("jackpot_agent_crashes_total", "Agents that raised; the process exits to be restarted",
+                        ["agent"])
 PROCESSING_SECONDS = Histogram(
     "jackpot_processing_seconds", "Time to process one unit of work (an event or a batch), per stage",
     ["stage"], buckets=LATENCY_BUCKETS)
@@ -53,7 +67,7 @@ EVENT_LATENCY_SECONDS = Histogram(
 BATCH_SIZE = Histogram("jackpot_batch_events", "Events per jackpot-agent batch",
                        buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
 CONSUMER_LAG = Gauge("jackpot_consumer_lag_messages",
-                     "Messages between a consumer's position and the partition's high-water mark",
+                     "Messages of an owned input partition not committed yet (end offset - committed offset)",
                      ["group", "topic", "partition"])
 
 # ---------------------------------------------------------------------- payout
@@ -149,8 +163,9 @@ def set_consumer_lag(group: str, positions: Mapping, highwaters: Mapping) -> int
     for tp, pos in positions.items():
         topic, partition = (tp.topic, tp.partition) if hasattr(tp, "topic") else tp
         high = highwaters.get(tp)
-        if high is None or pos is None:
+        if high is None:
             continue
+        pos = 0 if pos is None else pos  # never committed: everything is waiting
         lag = max(0, int(high) - int(pos))
         total += lag
         labels = (group, topic, str(partition))

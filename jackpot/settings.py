@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     # jackpot agent's own; under load its batches fill while the previous one is routed anyway.
     route_within_s: float = Field(0.005, alias="JACKPOT_ROUTE_WITHIN_S", gt=0)
 
+    # Untrusted provider traffic (docs/providers.md).  A bet re-sent with the same event_id within
+    # the dedup horizon (at least; at most 1.25 times it) is applied once per jackpot.
+    dedup_horizon_s: int = Field(36 * 3600, alias="JACKPOT_DEDUP_HORIZON_S", ge=60)
+    # A provider timestamp further than this from the received time is flagged (never used).
+    clock_tolerance_s: float = Field(300.0, alias="JACKPOT_CLOCK_TOLERANCE_S", ge=0)
+    # An owned input partition with messages waiting whose committed offset has not moved for
+    # this long makes the worker not ready (and raises the stalled-partition alert).
+    stall_after_s: float = Field(120.0, alias="JACKPOT_STALL_AFTER_S", gt=0)
+
     # Time inside the partitions: the leader publishes a tick to every partition this often.
     clock_interval_s: float = Field(1.0, alias="JACKPOT_CLOCK_INTERVAL_S", gt=0)
 
@@ -106,6 +115,17 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "jackpot", alias="JACKPOT_CACHE_DIR")
     kafka_version: str = Field("3.9.1", alias="JACKPOT_KAFKA_VERSION")
     stack_mode: str = Field("local", alias="JACKPOT_STACK", pattern="^(local|containers)$")
+
+    # Input limits (streams/codec.py, streams/limits.py). Providers' messages (BetPlaced, player
+    # profiles and sessions) above this size are refused before decoding: a real BetPlaced is
+    # ~100-300 bytes, and fastavro decodes a huge decimal in quadratic time (1 MB: ~100 s).
+    max_input_bytes: int = Field(4096, alias="JACKPOT_MAX_INPUT_BYTES", ge=512, le=1 << 20)
+    # Ids (player, game, brand, session...) longer than this are refused; 128 fits any UUID or code.
+    max_id_chars: int = Field(128, alias="JACKPOT_MAX_ID_CHARS", ge=36, le=4096)
+    # A dead letter keeps at most this many bytes of the message (the rest: its length and SHA-256
+    # in the reason), so it stays under the broker's 1 MB limit yet holds an internal batch whole.
+    dead_letter_max_value_bytes: int = Field(256 * 1024, alias="JACKPOT_DEAD_LETTER_MAX_VALUE_BYTES",
+                                             ge=1024, le=768 * 1024)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -57,6 +57,20 @@ def wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     raise StackError(f"{url} did not become ready within {timeout:.0f}s")
 
 
+async def _play(load, children: list[subprocess.Popen], logs: list) -> None:
+    """Run the bets while restarting any demo process that exits, as a supervisor would (a worker
+    whose agent crashed exits non-zero so that it is restarted: it resumes from its commits)."""
+    names = ("wallet", "worker", "gateway")
+    task = asyncio.ensure_future(load)
+    while not task.done():
+        for i, proc in enumerate(children):
+            if proc.poll() is not None:
+                log(f"{names[i]} exited with code {proc.returncode}; restarting it")
+                children[i] = spawn([names[i]], logs[i])
+        await asyncio.wait([task], timeout=2.0)
+    task.result()
+
+
 def run_demo(settings: Settings, rate: float) -> int:
     from jackpot.sinks.migrate import migrate
     from jackpot.streams.loadgen import run_loadgen
@@ -90,7 +104,7 @@ def run_demo(settings: Settings, rate: float) -> int:
         wait_http(f"{base}/ready", 90, children)
         print(f"\n  Live tickers: {base}/\n  (Ctrl-C to stop; logs in {settings.stack_dir}/demo-*.log)\n",
               flush=True)
-        asyncio.run(run_loadgen(settings, rate=rate, count=0, players=2000, seed=None))
+        asyncio.run(_play(run_loadgen(settings, rate=rate, count=0, players=2000, seed=None), children, logs))
     except KeyboardInterrupt:
         print("\nstopping demo…", file=sys.stderr)
     except StackError as exc:

@@ -47,7 +47,7 @@ class Outcome:
     result: ContributionResult
     ledger: dict | None  # ContributionApplied record, when anything was booked
     touched: tuple[tuple[str, str], ...]  # (level_id, currency) pools that changed
-    timestamp: int  # epoch ms of the bet: the time of everything it caused
+    timestamp: int  # epoch ms at which the bet was received: the time of everything it caused
     bet: Bet | None = None
 
 
@@ -85,16 +85,11 @@ class Pipeline:
     # -------------------------------------------------------------- router
     @staticmethod
     def validate_bet(bet: dict) -> None:
-        """Reject bets that decode but cannot be real (the router dead-letters them)."""
-        amount: Decimal = bet["bet_amount"]
-        if amount <= 0:
-            raise RejectedBet(f"bet_amount: must be positive, got {amount}")
-        if not CURRENCY_RE.match(bet["currency"]):
-            raise RejectedBet(f"currency: {bet['currency']!r} is not an ISO 4217 code")
-        for field in ("player_id", "game_id", "brand_id"):
-            if not bet[field]:
-                raise RejectedBet(f"{field}: must not be empty")
-        to_micros(amount)  # more decimals than the money scale raise here
+        """Reject bets that decode but cannot be real or stored (the router dead-letters them):
+        amount, currency, and ids' length and control characters (streams/limits.py)."""
+        from jackpot.streams.limits import check_bet  # limits imports RejectedBet from here
+
+        check_bet(bet)
 
     @staticmethod
     def match(configs, bet: dict) -> Iterable[str]:
@@ -113,10 +108,12 @@ class Pipeline:
                 yield jackpot_id
 
     @staticmethod
-    def contribution_request(jackpot_id: str, bet: dict, partition: int, offset: int) -> dict:
+    def contribution_request(jackpot_id: str, bet: dict, partition: int, offset: int, received: int) -> dict:
+        """The request for one jackpot; its ``timestamp`` is the engine's time for the bet (when the
+        system received it, streams/received.py), ``bet_timestamp`` the provider's, for reporting."""
         return {
             "event_id": event_id("ContributionRequest", jackpot_id, None, None, str(bet["event_id"])),
-            "timestamp": bet["timestamp"],
+            "timestamp": from_ms(received),
             "jackpot_id": jackpot_id,
             "bet_id": str(bet["event_id"]),
             "player_id": bet["player_id"],
@@ -164,7 +161,7 @@ class Pipeline:
             bet_amount=to_micros(req["bet_amount"]),
             bet_type=req["bet_type"],
             session_id=req["session_id"],
-            timestamp=ms(req["bet_timestamp"]),
+            timestamp=ms(req["timestamp"]),  # received time: a provider's clock steers nothing
         )
         pools: dict = {}  # the worker publishes one PoolUpdated per touched pool per batch
         result = apply_contribution(cj, state, bet, touched=pools)
@@ -173,7 +170,7 @@ class Pipeline:
         touched = tuple((level_id, currency) for currency, level_id in pools)
         ledger = {
             "event_id": event_id("ContributionApplied", cj.jackpot_id, None, bet.currency, bet.bet_id),
-            "timestamp": req["bet_timestamp"],
+            "timestamp": req["timestamp"],
             "jackpot_id": cj.jackpot_id,
             "bet_id": bet.bet_id,
             "player_id": bet.player_id,

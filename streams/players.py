@@ -30,7 +30,8 @@ PROFILE_FIELDS = ("brand_id", "segments", "vip_tier", "loyalty_tier", "kyc_verif
                   "excluded", "self_excluded")
 
 
-def _ms(ts: Any) -> int:
+def ms(ts: Any) -> int:
+    """Epoch ms of a record's timestamp (a datetime, or already ms)."""
     if isinstance(ts, dt.datetime):
         return int(ts.timestamp() * 1000)
     return int(ts)
@@ -42,7 +43,7 @@ def new_player() -> dict[str, Any]:
 
 def apply_profile(player: dict[str, Any], profile: dict[str, Any]) -> bool:
     """Keep the newest profile (by its timestamp; a replayed older one changes nothing)."""
-    at = _ms(profile["timestamp"])
+    at = ms(profile["timestamp"])
     if at < player["profile_at"]:
         return False
     player["profile"] = {k: profile.get(k) for k in PROFILE_FIELDS}
@@ -51,9 +52,11 @@ def apply_profile(player: dict[str, Any], profile: dict[str, Any]) -> bool:
     return True
 
 
-def _trim(sessions: dict[str, dict]) -> None:
+def _trim(sessions: dict[str, dict], keep: str) -> None:
+    """Forget the oldest sessions past ``MAX_SESSIONS``, never ``keep`` (the one just opened:
+    events arrive in any order, so it may be older than every session kept)."""
     while len(sessions) > MAX_SESSIONS:
-        oldest = min(sessions, key=lambda s: sessions[s]["started_at"])
+        oldest = min((s for s in sessions if s != keep), key=lambda s: sessions[s]["started_at"])
         del sessions[oldest]
 
 
@@ -61,19 +64,21 @@ def start_session(player: dict[str, Any], session_id: str, at: Any) -> None:
     """PlayerSessionStart: idempotent (a replay finds the session already open)."""
     sessions = player["sessions"]
     if session_id not in sessions:
-        sessions[session_id] = {"started_at": _ms(at), "spins": 0, "ended_at": 0}
-        _trim(sessions)
+        sessions[session_id] = {"started_at": ms(at), "spins": 0, "ended_at": 0}
+        _trim(sessions, keep=session_id)
 
 
 def end_session(player: dict[str, Any], session_id: str, at: Any) -> None:
     """PlayerSessionEnd: the session keeps its count for bets that arrive late."""
     s = player["sessions"].get(session_id)
     if s is not None and not s["ended_at"]:
-        s["ended_at"] = _ms(at)
+        s["ended_at"] = ms(at)
 
 
-def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: int) -> dict[str, Any]:
-    """The player facts a ContributionRequest carries for ``bet`` (at bets ``partition``/``offset``).
+def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: int,
+           received: int) -> dict[str, Any]:
+    """The player facts a ContributionRequest carries for ``bet`` (at bets ``partition``/``offset``,
+    received at epoch ms ``received``: a bet of an unknown session opens it then).
 
     Counts the bet in its session unless it is a replay.  A replay gets the enrichment it got
     the first time; only when more than ``MAX_RECENT`` of this player's bets were in flight
@@ -88,7 +93,7 @@ def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: 
     sessions = player["sessions"]
     sid = bet["session_id"]
     if sid not in sessions:
-        start_session(player, sid, bet["timestamp"])
+        start_session(player, sid, received)
     sessions[sid]["spins"] += 1
     player["bet_marks"][str(partition)] = offset
     facts = _facts(player, sid)

@@ -24,10 +24,13 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-# Inputs from providers and the platform.
-BETS = TopicSpec("bets", key="player_id")
-SESSIONS = TopicSpec("player-sessions", key="player_id")  # PlayerSessionStart / PlayerSessionEnd
-PLAYERS = TopicSpec("player-profiles", key="player_id", compacted=True)  # PlayerProfile (latest)
+# Inputs from providers and the platform.  The broker stamps each message with the time it
+# appended it (LogAppendTime): that is the engine's time for the message, which no provider can
+# set (docs/providers.md).  The provider's own timestamp stays in the record, for reporting.
+RECEIVED_TIME = {"message.timestamp.type": "LogAppendTime"}
+BETS = TopicSpec("bets", key="player_id", config=RECEIVED_TIME)
+SESSIONS = TopicSpec("player-sessions", key="player_id", config=RECEIVED_TIME)  # PlayerSessionStart / End
+PLAYERS = TopicSpec("player-profiles", key="player_id", compacted=True, config=RECEIVED_TIME)  # PlayerProfile
 # Internal, all keyed by jackpot_id and co-partitioned with the jackpot table: the
 # single writer of a jackpot reads every input that changes it from these.
 CONTRIBUTIONS = TopicSpec("jackpot-contributions", key="jackpot_id")

@@ -22,10 +22,12 @@ import sys
 import time
 import weakref
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import faust
+from aiokafka.structs import TopicPartition
 from faust.streams import _current_event
 from faust.types import EventT
 
@@ -45,15 +47,24 @@ from jackpot.streams.lease import MembershipLost
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
 from jackpot.streams.pipeline import Pipeline, RejectedBet
+from jackpot.streams.progress import GroupOffsets, ProgressWatch
+from jackpot.streams.received import flag_skew, received_ms
 from jackpot.streams.reconciler import reconcile_and_act
 from jackpot.streams.refill import HoleReader
 from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
 from jackpot.tables.activity import ActivityStore, activity_table
+from jackpot.tables import betids
 from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table
 from jackpot.tables.players import players_table
 
 log = logging.getLogger(__name__)
+
+
+class ConflictingDuplicate(ValueError):
+    """A bet id seen before with different content: neither copy is trusted over the first."""
+
+
 INPUT_SCHEMAS = ("ContributionBatch", "ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
 PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
 PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
@@ -107,6 +118,8 @@ class Worker:
         self.ledger_topic = topic(T.LEDGER)
         self.table = jackpot_table(app, settings)
         self.activity = ActivityStore(activity_table(app, settings))
+        self.bet_ids = betids.BetIds(betids.bet_ids_table(app, settings), settings.dedup_horizon_s * 1000)
+        self._expired_at: dict[int, float] = {}  # partition -> monotonic time of its last bet-id expiry
         self._persisting: list = []  # changelog futures of the values written by the last batch
         self.players = players_table(app, settings)
         # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
@@ -117,9 +130,15 @@ class Worker:
         # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
         self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
 
-        app.agent(self.router_inputs, name="router", concurrency=1)(self.router)
-        app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(self.jackpot_agent)
-        app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(self.payout_agent)
+        # input partitions whose committed offset stops moving make the worker not ready
+        self.progress = ProgressWatch(settings.stall_after_s)
+        self.group_offsets = GroupOffsets(settings.kafka_bootstrap_servers, settings.app_id)
+        self._progress_in = None
+        app.agent(self.router_inputs, name="router", concurrency=1)(self._supervised("router", self.router))
+        app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(
+            self._supervised("jackpot", self.jackpot_agent))
+        app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(
+            self._supervised("payout", self.payout_agent))
         # the sinks run here unless they run in processes of their own (sinks/service.py)
         self.sinks = Sinks(settings, self.send, lambda: self.configs.compiled) if settings.worker_sinks else None
         app.task(self._start_config_view)
@@ -131,12 +150,29 @@ class Worker:
         self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.worker_web_port)
         app.service(_closer(self))
 
+    # ----------------------------------------------------------- supervision
+    def _supervised(self, name: str, agent: Any) -> Any:
+        """``agent``, such that an exception takes the whole process down (exit code
+        ``AGENT_CRASHED``) instead of leaving a worker that answers /health while it applies
+        nothing: Faust does not restart a crashed agent.  The supervisor (Kubernetes, the demo)
+        restarts the process, which resumes from the committed offsets, as after a SIGKILL."""
+
+        async def supervised(stream: faust.StreamT) -> None:
+            try:
+                await agent(stream)
+            except Exception as exc:  # CancelledError (a stop) is not an Exception
+                agent_crashed(name, exc)
+
+        supervised.__name__ = supervised.__qualname__ = name
+        return supervised
+
     # ----------------------------------------------------------- observability
     def is_ready(self) -> bool:
-        """Ready once the configs are read and this worker's tables are recovered, outside rebalances."""
+        """Ready once the configs are read and this worker's tables are recovered, outside
+        rebalances, and while every owned input partition moves (streams/progress.py)."""
         app = self.app
         ready = (self.configs.ready.is_set() and app.tables.recovery.completed.is_set()
-                 and not app.rebalancing)
+                 and not app.rebalancing and not self.progress.stalled())
         M.TABLE_RECOVERED.set(1 if ready else 0)
         return ready
 
@@ -146,15 +182,46 @@ class Worker:
 
     async def report(self) -> None:
         """Every 10 s: holes the seek did not refill, pools per state and at Win Max (from the
-        states in memory), consumer lag."""
+        states in memory), committed-offset progress and lag of every owned input partition."""
         self.router_guard.check_stuck()
         self.jackpot_guard.check_stuck()
         owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
         report_pools(owned)
-        consumer = self.app.consumer
-        tps = consumer.assignment()
-        positions = {tp: await consumer.position(tp) for tp in tps}
-        M.set_consumer_lag(self.settings.app_id, positions, {tp: consumer.highwater(tp) for tp in tps})
+        try:
+            await self.check_progress()
+        except Exception as exc:  # the broker is unreachable: the next round tries again
+            log.warning("progress check failed", extra={"error": repr(exc)})
+
+    async def check_progress(self) -> None:
+        """Committed (from the broker) against end offsets per owned partition: the lag metric,
+        and the stall watch behind /ready and the stalled-partition alert."""
+        app = self.app
+        if app.rebalancing or self._progress_in != app.rebalancing_count:
+            self.progress.reset()
+            M.PARTITION_STALLED.clear()
+            self._progress_in = app.rebalancing_count
+            if app.rebalancing:
+                return
+        consumer = app.consumer
+        tps = [tp for tp in consumer.assignment() if not self._is_output(tp.topic)]
+        committed = await self.group_offsets.committed([TopicPartition(tp.topic, tp.partition) for tp in tps])
+        ends = {tp: consumer.highwater(tp) for tp in tps}
+        offsets = {(tp.topic, tp.partition): (committed.get(TopicPartition(tp.topic, tp.partition)), ends[tp])
+                   for tp in tps}
+        self.progress.observe(offsets)
+        M.set_consumer_lag(self.settings.app_id, {tp: c for tp, (c, _) in offsets.items()},
+                           {tp: e for tp, (_, e) in offsets.items()})
+        group = self.settings.app_id
+        for (topic, partition), seconds in self.progress.unmoved_for().items():
+            M.PARTITION_STALLED.labels(group, topic, str(partition)).set(seconds)
+        for topic, partition in self.progress.stalled():
+            log.error("input partition stalled: messages wait and its committed offset does not move",
+                      extra={"topic": topic, "partition": partition, "committed": offsets[(topic, partition)][0],
+                             "end": offsets[(topic, partition)][1]})
+
+    def _is_output(self, topic: str) -> bool:
+        """Changelog topics are assigned to the consumer too, but nothing commits them."""
+        return topic.startswith(f"{self.settings.app_id}-") and topic.endswith("-changelog")
 
     def _gap_guard(self) -> GapGuard:
         app = self.app
@@ -241,24 +308,29 @@ class Worker:
         msg = event.message
         _, bet = self.codec.decode(event.value, expect="BetPlaced")
         self.pipeline.validate_bet(bet)
+        received = received_ms(msg)  # the engine's time for this bet (streams/received.py)
+        flag_skew(P.ms(bet["timestamp"]), received, int(self.settings.clock_tolerance_s * 1000),
+                  {"bet_id": str(bet["event_id"]), "topic": msg.topic, "partition": msg.partition})
         key = bet["player_id"].encode()
         player = self.players.get(key) or P.new_player()
-        facts = P.enrich(player, bet, msg.partition, msg.offset)
+        facts = P.enrich(player, bet, msg.partition, msg.offset, received)
         self.players[key] = player  # re-assigned, so the changelog sees it
         for jackpot_id in self.pipeline.match(self.configs, bet):
-            outbox.add(self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset) | facts)
+            outbox.add(self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset, received)
+                       | facts)
 
     def _apply_player_input(self, event: EventT) -> None:
         """A profile or a session start/end: facts the next bets of this player carry."""
         name, rec = self.codec.decode(event.value, expect=PLAYER_SCHEMAS)
         key = rec["player_id"].encode()
         player = self.players.get(key) or P.new_player()
+        received = received_ms(event.message)
         if name == "PlayerProfile":
             P.apply_profile(player, rec)
         elif name == "PlayerSessionStart":
-            P.start_session(player, rec["session_id"], rec["timestamp"])
+            P.start_session(player, rec["session_id"], received)
         else:
-            P.end_session(player, rec["session_id"], rec["timestamp"])
+            P.end_session(player, rec["session_id"], received)
         self.players[key] = player
 
     # ----------------------------------------------------------- jackpot agent
@@ -307,6 +379,14 @@ class Worker:
                 log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                 raise
 
+    def _expire_bet_ids(self, batches: list["_JackpotBatch"]) -> None:
+        """Now and then, drop bet ids older than the dedup horizon from the batches' partitions."""
+        at = time.monotonic()
+        for partition, now in {b.partition: b.now for b in batches}.items():
+            if at - self._expired_at.get(partition, 0.0) >= 30.0:
+                self._expired_at[partition] = at
+                self.bet_ids.expire(partition, now)
+
     async def durable(self) -> None:
         """Wait until the values written by the last batch are on the broker."""
         persisting, self._persisting = self._persisting, []
@@ -340,6 +420,7 @@ class Worker:
             self.states.put(batch.key, (batch.record, batch.state))
             for bet_ms in batch.bet_times:
                 M.observe_event_age("jackpot", bet_ms)
+        self._expire_bet_ids(batches)
 
     async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
                                    evs: list[EventT]) -> "_JackpotBatch | None":
@@ -380,6 +461,8 @@ class Worker:
                 for req in await self.unbatched("jackpot", msg, CONTRIBUTIONS, name, rec):
                     if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
                         continue  # replay after a crash: this bet is already in the state
+                    if not await self._first_sight(batch, msg, req):
+                        continue
                     batch.contribute(req)
                     if batch.record.seeds_consumed:
                         await batch.checkpoint()
@@ -390,6 +473,27 @@ class Worker:
                 if batch.record.seeds_consumed:
                     await batch.checkpoint()
         return batch
+
+    async def _first_sight(self, batch: "_JackpotBatch", msg: Any, req: dict) -> bool:
+        """Idempotency by bet id (tables/betids.py): False for a provider's resend of a bet this
+        jackpot has seen, which is counted, and dead-lettered when its content differs."""
+        seen = batch.seen.check(req, P.ms(req["timestamp"]))
+        if seen in (betids.NEW, betids.REPLAY):
+            return True
+        M.DUPLICATE_BETS.labels(seen).inc()
+        if seen == betids.CONFLICT:
+            bets = SimpleNamespace(topic=self.settings.topic(T.BETS.name), partition=req["source_partition"],
+                                   offset=req["source_offset"], key=req["player_id"].encode(), headers=None)
+            await self.dead("dedup", bets, ConflictingDuplicate(
+                f"conflicting duplicate: bet {req['bet_id']} was first seen with other content at bets "
+                f"{self._first_coordinates(batch, req)}; this copy is not applied"),
+                value=self.codec.encode("ContributionRequest", req))
+        return False
+
+    @staticmethod
+    def _first_coordinates(batch: "_JackpotBatch", req: dict) -> str:
+        where = batch.seen.first_seen(str(req["bet_id"]), P.ms(req["timestamp"]))
+        return f"partition {where[0]} offset {where[1]}" if where else "an earlier offset"
 
     def _first_timestamp(self, evs: list[EventT]) -> int:
         """Time of the first input, so a jackpot's creation is stamped by its cause."""
@@ -448,6 +552,7 @@ class _JackpotBatch:
         self.dirty = False
         self.bet_times: list[int] = []  # bet timestamps of the contributions applied (event-age metric)
         self.ledger = Collector(worker.codec, LEDGER)  # this batch's ContributionApplied entries
+        self.seen = worker.bet_ids.batch(last_event.message.partition, key)  # bet ids (tables/betids.py)
 
     def resume(self, record: JackpotRecord, state, now: int) -> None:
         """Continue from the objects this process persisted last (see streams/statecache.py)."""
@@ -490,8 +595,8 @@ class _JackpotBatch:
         return self.last_event.message.partition
 
     def write_activity(self) -> list:
-        """Write the window entries this batch changed; the changelog futures."""
-        return self.w.activity.write(self.partition, self.key, self.state, self.record)
+        """Write the window entries and bet ids this batch changed; the changelog futures."""
+        return self.w.activity.write(self.partition, self.key, self.state, self.record) + self.seen.write()
 
     def contribute(self, req: dict) -> None:
         outcome = self.w.pipeline.contribute(self.compiled, self.state, req)
@@ -592,9 +697,25 @@ def _closer(worker: Worker) -> Any:
                 await worker.sinks.stop()
             await worker.configs.stop()
             await worker.holes.close()
+            await worker.group_offsets.close()
             await worker.health.stop()
 
     return Closer
+
+
+AGENT_CRASHED = 70  # exit code of a worker whose agent raised (EX_SOFTWARE)
+
+
+def agent_crashed(name: str, exc: BaseException) -> None:
+    """Log why, and end the process at once, as a SIGKILL would: whatever the agent had not
+    committed is applied again by the restarted worker (the tables and sinks are built for it)."""
+    M.AGENT_CRASHES.labels(name).inc()
+    log.critical("agent crashed; exiting so that the worker is restarted", exc_info=exc,
+                 extra={"agent": name, "exit_code": AGENT_CRASHED})
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    logging.shutdown()
+    os._exit(AGENT_CRASHED)
 
 
 def restart_worker(tp: Any, offset: int) -> None:

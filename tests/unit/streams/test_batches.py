@@ -23,7 +23,8 @@ def bet(n: int) -> dict:
 
 
 def request(jackpot_id: str, n: int) -> dict:
-    return Pipeline.contribution_request(jackpot_id, bet(n), partition=n % 2, offset=n)
+    return Pipeline.contribution_request(jackpot_id, bet(n), partition=n % 2, offset=n,
+                                        received=int((WHEN + dt.timedelta(seconds=n)).timestamp() * 1000))
 
 
 def test_one_message_per_jackpot_with_its_requests_in_routing_order():

@@ -26,7 +26,7 @@ def _request(doc: dict, amount: str, n: int) -> dict:
     ts = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n)
     return {"jackpot_id": doc["jackpot_id"], "bet_id": str(uuid.uuid4()), "player_id": "p1", "game_id": "g",
             "brand_id": "b", "currency": "EUR", "bet_amount": Decimal(amount), "bet_type": "real",
-            "session_id": "s", "bet_timestamp": ts, "source_partition": 0, "source_offset": n}
+            "session_id": "s", "timestamp": ts, "bet_timestamp": ts, "source_partition": 0, "source_offset": n}
 
 
 def _play(amounts: list[str]) -> list[str]:
@@ -54,3 +54,17 @@ def test_thresholds_a_bet_crosses_come_out_of_the_contribution_step():
 def test_a_rejected_contribution_raises_its_alert():
     kinds = _play(["25"])  # above the single-contribution bound of 20
     assert kinds == ["ContributionRejected"]
+
+
+def test_the_engine_runs_on_the_received_time_and_keeps_the_providers_for_reporting():
+    doc = _doc()
+    p = Pipeline()
+    cj = p.compile(doc)
+    state = p.draft_state(cj)
+    activate(cj, state, master_seed_source(b"k" * 32), actor="system", cause_id="a", now=0)
+    received = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
+    claimed = received + dt.timedelta(hours=30)  # a provider clock (or a provider) 30 hours ahead
+    req = _request(doc, "1", 0) | {"timestamp": received, "bet_timestamp": claimed}
+    outcome = p.contribute(cj, state, req)
+    assert outcome.timestamp == int(received.timestamp() * 1000)
+    assert outcome.ledger["timestamp"] == received and outcome.ledger["bet_timestamp"] == claimed

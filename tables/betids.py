@@ -1,0 +1,165 @@
+"""The bet ids each jackpot has seen: idempotency by ``BetPlaced.event_id``.
+
+Providers retry.  A retried bet arrives at a new offset of the bets topic (possibly on another
+partition, if the provider keys its messages carelessly), so the jackpot's offset marks do not
+see it; the bet's own id does.  The jackpot agent keeps, per jackpot, every bet id it saw within
+the dedup horizon with where it first saw it (bets partition and offset) and a fingerprint of its
+content, and decides for each contribution request:
+
+- ``NEW``: never seen: apply it, and remember it;
+- ``REPLAY``: seen at these very coordinates: the same message read again after a crash.  Whether
+  it was applied is the offset marks' business (an entry is written before the jackpot value that
+  includes its bet, so an entry may be ahead of the value, never behind);
+- ``RESEND``: seen elsewhere with the same content: a provider's retry, not applied again;
+- ``CONFLICT``: seen elsewhere with different content: dead-lettered ("conflicting duplicate").
+
+Storage.  Entries live in the jackpot's partition of a RocksDB table (and its changelog) under
+``bucket | jackpot_id NUL bet_id``, where ``bucket`` numbers slices of a quarter of the horizon of
+received time.  A lookup reads the entry in the few buckets that can hold it; expiry deletes whole
+old buckets from the front of the key space, a bounded number of keys at a time.  So a resend is
+recognised for at least the horizon (at most for 1.5 times it), memory and the changelog (compacted,
+with tombstones) stay bounded by the bets of that period, and restarts and rebalances recover the
+entries with the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any, Callable
+
+import faust
+
+from jackpot.engine.money import to_micros
+from jackpot.settings import Settings
+from jackpot.tables.store import ROCKSDB_OPTIONS
+
+TABLE_NAME = "bet-ids"
+SLICES = 4  # the horizon is cut into this many buckets
+SEP = b"\x00"
+NEW, REPLAY, RESEND, CONFLICT = "new", "replay", "resend", "conflict"
+_BUCKET = struct.Struct(">Q")
+_ENTRY = struct.Struct(">iq16s")  # bets partition, bets offset, content fingerprint
+
+Send = Callable[[bytes, bytes | None], Any]
+
+
+def fingerprint(req: dict) -> bytes:
+    """What makes two copies of a bet the same bet: every field the provider sent."""
+    parts = (req["bet_id"], req["player_id"], req["game_id"], req["brand_id"], req["currency"],
+             str(to_micros(req["bet_amount"])), req["bet_type"], req["session_id"],
+             str(_ms(req["bet_timestamp"])))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+
+
+def _ms(ts: Any) -> int:
+    return int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
+
+
+def entry_key(bucket: int, jackpot_key: bytes, bet_id: str) -> bytes:
+    return _BUCKET.pack(bucket) + jackpot_key + SEP + bet_id.encode()
+
+
+def bucket_of(key: bytes) -> int:
+    return _BUCKET.unpack_from(key)[0]
+
+
+def verdict(stored: bytes, partition: int, offset: int, fp: bytes) -> str:
+    """What a request at (``partition``, ``offset``) with content ``fp`` is, given the entry found."""
+    p, o, seen = _ENTRY.unpack(stored)
+    if (p, o) == (partition, offset):
+        return REPLAY
+    return RESEND if seen == fp else CONFLICT
+
+
+class BetIds:
+    """Lookups and writes on one worker's partitions of the table (the local RocksDB of a
+    partition used directly, every write also sent to the changelog, as tables/activity.py)."""
+
+    def __init__(self, table: faust.Table, horizon_ms: int) -> None:
+        self.table = table
+        self.bucket_ms = max(1, horizon_ms // SLICES)
+
+    def _db(self, partition: int) -> Any:
+        return self.table.data._db_for_partition(partition)
+
+    def batch(self, partition: int, jackpot_key: bytes) -> "JackpotBetIds":
+        return JackpotBetIds(self, partition, jackpot_key)
+
+    def expire(self, partition: int, now_ms: int, limit: int = 2000) -> int:
+        """Delete up to ``limit`` entries of buckets past the horizon; return how many."""
+        db = self._db(partition)
+        oldest_kept = now_ms // self.bucket_ms - SLICES - 1
+        doomed = []
+        for key in db.keys():
+            if len(doomed) >= limit or bucket_of(key) >= oldest_kept:
+                break
+            doomed.append(key)
+        for key in doomed:
+            db.delete(key)
+            self.table.send_changelog(partition, key, None)
+        return len(doomed)
+
+
+class JackpotBetIds:
+    """One jackpot's lookups during one batch; the new entries are written with its checkpoint."""
+
+    def __init__(self, store: BetIds, partition: int, jackpot_key: bytes) -> None:
+        self.store = store
+        self.partition = partition
+        self.key = jackpot_key
+        self.pending: dict[str, tuple[bytes, bytes]] = {}  # bet_id -> (key, entry) not written yet
+
+    def check(self, req: dict, received_ms: int) -> str:
+        """Classify the contribution request ``req`` (NEW, REPLAY, RESEND or CONFLICT); a NEW one
+        is remembered, to be written by :meth:`write`."""
+        bet_id = str(req["bet_id"])
+        where = (int(req["source_partition"]), int(req["source_offset"]))
+        fp = fingerprint(req)
+        found = self.pending.get(bet_id)
+        stored = found[1] if found else self._lookup(bet_id, received_ms)
+        if stored is not None:
+            return verdict(stored, *where, fp)
+        bucket = received_ms // self.store.bucket_ms
+        self.pending[bet_id] = (entry_key(bucket, self.key, bet_id), _ENTRY.pack(*where, fp))
+        return NEW
+
+    def first_seen(self, bet_id: str, received_ms: int) -> tuple[int, int] | None:
+        """The bets (partition, offset) where ``bet_id`` was first seen, if it was."""
+        found = self.pending.get(bet_id)
+        stored = found[1] if found else self._lookup(bet_id, received_ms)
+        return _ENTRY.unpack(stored)[:2] if stored is not None else None
+
+    def _lookup(self, bet_id: str, received_ms: int) -> bytes | None:
+        db = self.store._db(self.partition)
+        bucket = received_ms // self.store.bucket_ms
+        # one bucket ahead too: bets reach a jackpot from several bets partitions, not in time order
+        for b in range(bucket + 1, max(-1, bucket - SLICES - 1), -1):
+            raw = db.get(entry_key(b, self.key, bet_id))
+            if raw is not None:
+                return raw
+        return None
+
+    def write(self) -> list:
+        """Write the new entries locally and to the changelog; return the delivery futures."""
+        db, table, sent = self.store._db(self.partition), self.store.table, []
+        for key, entry in self.pending.values():
+            db.put(key, entry)
+            sent.append(table.send_changelog(self.partition, key, entry))
+        self.pending.clear()
+        return sent
+
+
+def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:
+    return app.Table(
+        TABLE_NAME,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        # compact only (faust #176); segments roll hourly so expired entries' tombstones compact away
+        extra_topic_configs={"cleanup.policy": "compact", "segment.ms": str(3600 * 1000),
+                             "delete.retention.ms": str(3600 * 1000)},
+        options=dict(ROCKSDB_OPTIONS),
+        help="Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
+    )

@@ -1,0 +1,119 @@
+"""Idempotency by bet id (tables/betids.py): a resend at any later offset is recognised for the
+whole horizon, a crash replay is not mistaken for one, changed content is a conflict, entries
+expire in bounded steps, and what the changelog holds recovers the same answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from rocksdict import Options, Rdict
+
+from jackpot.tables import betids as B
+
+HOUR = 3600 * 1000
+HORIZON = 24 * HOUR
+JP = b"jp-1"
+
+
+class Table:
+    """The parts of a Faust table the store uses: one partition's RocksDB and a changelog."""
+
+    def __init__(self, db: Rdict) -> None:
+        self.db = db
+        self.changelog: list[tuple[bytes, bytes | None]] = []
+        self.data = SimpleNamespace(_db_for_partition=lambda partition: self.db)
+
+    def send_changelog(self, partition, key, value):
+        self.changelog.append((key, value))
+        return None
+
+
+@pytest.fixture
+def table(tmp_path):
+    db = Rdict(str(tmp_path / "db"), Options(raw_mode=True))
+    yield Table(db)
+    db.close()
+
+
+def req(bet_id: str, partition: int = 0, offset: int = 0, **changes) -> dict:
+    base = {"bet_id": bet_id, "player_id": "p1", "game_id": "g", "brand_id": "b", "currency": "EUR",
+            "bet_amount": Decimal("1.500000"), "bet_type": "real", "session_id": "s",
+            "bet_timestamp": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            "source_partition": partition, "source_offset": offset}
+    return base | changes
+
+
+def play(store: B.BetIds, *requests: tuple[dict, int]) -> list[str]:
+    """One jackpot batch over (request, received ms) pairs, written at its end like a checkpoint."""
+    batch = store.batch(0, JP)
+    out = [batch.check(r, at) for r, at in requests]
+    batch.write()
+    return out
+
+
+def test_a_resend_at_a_later_offset_is_recognised_for_the_whole_horizon(table):
+    store = B.BetIds(table, HORIZON)
+    bet = str(uuid.uuid4())
+    assert play(store, (req(bet, 0, 10), 5 * HOUR)) == [B.NEW]
+    later = [play(store, (req(bet, p, 100 + k), 5 * HOUR + k * HOUR))[0] for k, p in enumerate([0, 3, 7] * 8)]
+    assert later == [B.RESEND] * 24
+    assert play(store, (req(bet, 1, 999), 5 * HOUR + HORIZON))[0] == B.RESEND
+
+
+def test_copies_inside_one_batch_and_crash_replays(table):
+    store = B.BetIds(table, HORIZON)
+    bet = str(uuid.uuid4())
+    assert play(store, (req(bet, 2, 10), 1000), (req(bet, 2, 11), 1001), (req(bet, 2, 10), 1000)) == [
+        B.NEW, B.RESEND, B.REPLAY]
+    # the same message read again after a restart is a replay, never a duplicate of itself
+    assert play(store, (req(bet, 2, 10), 1000)) == [B.REPLAY]
+
+
+def test_same_id_with_other_content_is_a_conflict(table):
+    store = B.BetIds(table, HORIZON)
+    bet = str(uuid.uuid4())
+    play(store, (req(bet, 0, 1), 1000))
+    assert play(store, (req(bet, 0, 2, bet_amount=Decimal("150.000000")), 2000)) == [B.CONFLICT]
+    assert play(store, (req(bet, 0, 3, player_id="p2"), 2000)) == [B.CONFLICT]
+    assert play(store, (req(bet, 0, 4, bet_timestamp=dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)), 2000)) == [
+        B.CONFLICT]
+    assert store.batch(0, JP).first_seen(bet, 2000) == (0, 1)
+
+
+def test_ids_are_per_jackpot(table):
+    store = B.BetIds(table, HORIZON)
+    bet = str(uuid.uuid4())
+    assert store.batch(0, b"jp-a").check(req(bet), 1000) == B.NEW
+    assert store.batch(0, b"jp-b").check(req(bet), 1000) == B.NEW
+
+
+def test_entries_expire_after_the_horizon_in_bounded_steps_and_the_changelog_follows(table):
+    store = B.BetIds(table, HORIZON)
+    for k in range(50):
+        play(store, (req(f"old-{k}", 0, k), HOUR + k))
+    play(store, (req("recent", 0, 99), 3 * HORIZON))
+    assert store.expire(0, 3 * HORIZON, limit=20) == 20
+    assert store.expire(0, 3 * HORIZON, limit=1000) == 30
+    assert store.expire(0, 3 * HORIZON) == 0
+    assert list(table.db.keys()) == [k for k, v in table.changelog if v is not None and b"recent" in k]
+    # the changelog compacts to exactly what is left
+    latest: dict = {}
+    for k, v in table.changelog:
+        latest[k] = v
+    assert sorted(k for k, v in latest.items() if v is not None) == list(table.db.keys())
+
+
+def test_a_store_recovered_from_the_changelog_answers_the_same(tmp_path, table):
+    store = B.BetIds(table, HORIZON)
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    play(store, *[(req(i, 0, n), 1000 + n) for n, i in enumerate(ids)])
+    fresh = Table(Rdict(str(tmp_path / "restored"), Options(raw_mode=True)))
+    for k, v in table.changelog:
+        fresh.db.put(k, v)
+    again = B.BetIds(fresh, HORIZON)
+    assert play(again, *[(req(i, 5, 100 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * 20
+    fresh.db.close()
