@@ -13,6 +13,12 @@ whose schema it does not know, or cannot read, with a reason that names the fiel
 Money travels as Avro ``decimal`` (bytes, scale 6) and is exchanged with the engine as
 integer micro-units; a value with more decimals than the scale is an error, never rounded.
 
+Providers' messages (:data:`EXTERNAL_SCHEMAS`) are refused above ``max_input_bytes`` before
+their body is read, and a decimal longer than its precision allows is refused before it becomes
+a Decimal: fastavro converts a decimal's bytes in quadratic time (a 256 KB ``bet_amount`` held
+the event loop ~6 s, 1 MB ~100 s, past the group's session timeout). Internal topics carry
+large batches legitimately and are not limited.
+
 Errors are split by whether retrying can help: :class:`DecodeError` and :class:`EncodeError`
 mean the message or record itself is wrong (dead-letter it); ``RegistryUnavailable`` from
 :mod:`jackpot.streams.registry` means the registry could not be asked (retry, do not
@@ -36,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+from fastavro.read import LOGICAL_READERS
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from faust.serializers.codecs import Codec
 
@@ -46,6 +53,11 @@ HEADER_LEN = 10
 CONFLUENT_MAGIC = 0
 CONFLUENT_HEADER_LEN = 5
 NAMESPACE = "jackpot.events"
+
+# What game providers and the player service publish: untrusted, so size-limited before decoding.
+EXTERNAL_SCHEMAS = frozenset({"BetPlaced", "PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd"})
+# A real BetPlaced is ~100-300 bytes; at this size the slowest body measured decodes in ~2 ms.
+DEFAULT_MAX_INPUT_BYTES = 4096
 
 
 class DecodeError(ValueError):
@@ -95,7 +107,11 @@ class Catalog:
 
     wire_format = "single-object"
 
-    def __init__(self, raw: dict[str, dict], released: dict[str, list[tuple[int, dict]]] | None = None) -> None:
+    def __init__(self, raw: dict[str, dict], released: dict[str, list[tuple[int, dict]]] | None = None,
+                 *, max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES) -> None:
+        # the limit is the catalog's, by reader schema: no caller can decode providers' input without it
+        self.max_bytes: dict[str, int] = {} if max_input_bytes is None else {
+            name: max_input_bytes for name in EXTERNAL_SCHEMAS if name in raw}
         self.by_name: dict[str, Schema] = {}
         self.by_fullname: dict[str, Schema] = {}
         # fingerprint -> (writer schema, reader schema): an older released writer is read
@@ -115,9 +131,9 @@ class Catalog:
                 self.by_fingerprint.setdefault(writer.fingerprint, (writer, reader))
 
     @classmethod
-    def from_package(cls) -> "Catalog":
+    def from_package(cls, max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES) -> "Catalog":
         raw, released = load_schemas()
-        return cls(raw, released)
+        return cls(raw, released, max_input_bytes=max_input_bytes)
 
     # ------------------------------------------------------------------ encode
     def encode(self, name: str, record: dict) -> bytes:
@@ -184,6 +200,10 @@ class Catalog:
         )
 
     def _read(self, writer_parsed: Any, writer_doc: dict, reader: Schema, data: bytes, offset: int) -> dict:
+        limit = self.max_bytes.get(reader.name)
+        if limit is not None and len(data) > limit:
+            raise DecodeError(f"{reader.name}: message of {len(data)} bytes is over the {limit}-byte limit "
+                              "of providers' input (JACKPOT_MAX_INPUT_BYTES)")
         buf = io.BytesIO(data)
         buf.seek(offset)
         try:
@@ -219,8 +239,9 @@ class RegistryCatalog(Catalog):
         raw: dict[str, dict],
         released: dict[str, list[tuple[int, dict]]] | None = None,
         auto_register: bool = True,
+        max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES,
     ) -> None:
-        super().__init__(raw, released)
+        super().__init__(raw, released, max_input_bytes=max_input_bytes)
         self.registry = registry
         self.ids: dict[str, int] = {}
         self.prefixes: dict[str, bytes] = {}
@@ -233,11 +254,13 @@ class RegistryCatalog(Catalog):
             self._writers[schema_id] = (schema, schema)
 
     @classmethod
-    def connect(cls, url: str, auto_register: bool = True) -> "RegistryCatalog":
+    def connect(cls, url: str, auto_register: bool = True,
+                max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES) -> "RegistryCatalog":
         from jackpot.streams.registry import SchemaRegistry
 
         raw, released = load_schemas()
-        return cls(SchemaRegistry(url), raw, released, auto_register=auto_register)
+        return cls(SchemaRegistry(url), raw, released, auto_register=auto_register,
+                   max_input_bytes=max_input_bytes)
 
     def encode(self, name: str, record: dict) -> bytes:
         schema = self._schema(name)
@@ -347,12 +370,18 @@ def registry_auto_register_from_env() -> bool:
     return Settings().schema_registry_auto_register
 
 
+def max_input_bytes_from_env() -> int:
+    """The size limit of providers' messages (``JACKPOT_MAX_INPUT_BYTES``, default 4096)."""
+    return Settings().max_input_bytes
+
+
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
     url = registry_url_from_env()
+    limit = max_input_bytes_from_env()
     if url:
-        return RegistryCatalog.connect(url, auto_register=registry_auto_register_from_env())
-    return Catalog.from_package()
+        return RegistryCatalog.connect(url, auto_register=registry_auto_register_from_env(), max_input_bytes=limit)
+    return Catalog.from_package(max_input_bytes=limit)
 
 
 # ----------------------------------------------------------------- faust codec
@@ -759,7 +788,9 @@ def explain_body(doc: dict, data: bytes, offset: int, label: str) -> str | None:
             take(8, path)
             return None
         if base == "bytes":
-            take(length(path), path)
+            raw = take(length(path), path)
+            if isinstance(t, dict) and t.get("logicalType") == "decimal":
+                _check_decimal_length(raw, int(t["precision"]), _Garbled, path)
             return None
         if base == "string":
             raw = take(length(path), path)
@@ -829,3 +860,46 @@ def decimal_to_micros(value: Decimal, field: str) -> int:
 
 def micros_to_decimal(micros: int) -> Decimal:
     return Decimal(micros).scaleb(-6).quantize(MICRO)
+
+
+# ------------------------------------------------------------- bounded decimals
+@lru_cache(maxsize=None)
+def decimal_max_bytes(precision: int) -> int:
+    """Bytes of the two's complement of the largest unscaled value of ``precision`` digits."""
+    return ((10**precision - 1).bit_length() + 1 + 7) // 8  # + 1: the sign bit
+
+
+class DecimalTooLong(ValueError):
+    """A decimal's bytes hold more digits than its precision."""
+
+
+def _check_decimal_length(data: bytes, precision: int, error: type[Exception], where: str = "") -> None:
+    """Refuse a decimal's bytes that cannot fit ``precision``; leading sign-extension bytes
+    (00 or ff, as a fixed-width encoder pads) do not count. Linear in ``len(data)``."""
+    limit = decimal_max_bytes(precision)
+    n = len(data)
+    if n <= limit:
+        return
+    pad = n - limit
+    fill = 0xFF if data[0] & 0x80 else 0x00
+    if data[:pad].count(fill) == pad and (data[pad] & 0x80) == (fill & 0x80):
+        return
+    prefix = f"{where}: " if where else ""
+    raise error(f"{prefix}a decimal of {n} bytes cannot fit its precision {precision} "
+                f"(at most {limit} significant bytes)")
+
+
+_read_decimal = LOGICAL_READERS["bytes-decimal"]
+
+
+def _bounded_decimal(data: bytes, writer_schema: Any = None, reader_schema: Any = None) -> Decimal:
+    """fastavro's bytes-decimal reader, refusing before the quadratic int -> Decimal conversion
+    what its precision cannot hold (fastavro's documented hook for logical readers)."""
+    precision = int(writer_schema["precision"])
+    if len(data) > decimal_max_bytes(precision):
+        _check_decimal_length(data, precision, DecimalTooLong)
+        data = data[len(data) - decimal_max_bytes(precision):]  # only sign padding was cut
+    return _read_decimal(data, writer_schema, reader_schema)
+
+
+LOGICAL_READERS["bytes-decimal"] = _bounded_decimal

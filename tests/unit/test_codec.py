@@ -106,20 +106,22 @@ def test_registry_url_from_env(monkeypatch, value, expected):
 def test_catalog_picks_the_wire_format_from_the_environment(monkeypatch):
     made = []
 
-    def fake_connect(url, auto_register=True):
-        made.append((url, auto_register))
+    def fake_connect(url, auto_register=True, max_input_bytes=None):
+        made.append((url, auto_register, max_input_bytes))
         return "registry-catalog"
 
     monkeypatch.setattr(RegistryCatalog, "connect", staticmethod(fake_connect))
     codec_module.catalog.cache_clear()
     try:
         monkeypatch.delenv("SCHEMA_REGISTRY_URL", raising=False)
-        assert codec_module.catalog().wire_format == "single-object"
+        monkeypatch.setenv("JACKPOT_MAX_INPUT_BYTES", "2048")
+        plain = codec_module.catalog()
+        assert plain.wire_format == "single-object" and plain.max_bytes["BetPlaced"] == 2048
         codec_module.catalog.cache_clear()
         monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://registry:8081")
         monkeypatch.setenv("SCHEMA_REGISTRY_AUTO_REGISTER", "false")
         assert codec_module.catalog() == "registry-catalog"
-        assert made == [("http://registry:8081", False)]
+        assert made == [("http://registry:8081", False, 2048)]
     finally:
         codec_module.catalog.cache_clear()
 
