@@ -47,13 +47,43 @@ LIVE_SINK_TOPICS = (T.POOL_UPDATED, T.JACKPOT_WON, T.WARN_THRESHOLD, T.JACKPOT_R
                     T.ENGINE_EVENTS, T.ACTIVE_PLAYERS)
 
 
-async def send_dead_letter(send: Send, stage: str, msg: Any, exc: Exception, value: bytes | None = None) -> None:
+DEAD_LETTER_ATTEMPTS = 4
+DEAD_LETTER_BACKOFF_S = 0.2  # then 0.4, 0.8: about 1.4 s at most, far below the session timeout
+
+
+async def send_dead_letter(send: Send, stage: str, msg: Any, exc: Exception, value: bytes | None = None) -> bool:
     """Dead-letter a message (an agent's ``event.message`` or a sink's record), or, with
-    ``value``, the one item of it that is bad."""
+    ``value``, the one item of it that is bad; True when it was sent.
+
+    It runs inside the agents' error paths, so it never raises (cancellation aside): a send
+    that fails is retried with backoff, and one that still fails is logged with its source
+    coordinates and counted in ``jackpot_dead_letters_failed_total``; the agent goes on.
+    """
     M.DEAD_LETTERS.labels(stage).inc()
-    record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key,
-                         msg.value if value is None else value, msg.headers, exc)
-    await send(T.DEAD_LETTERS.name, msg.key, encode_dead_letter(record))
+    where = {"stage": stage, "source_topic": msg.topic, "source_partition": msg.partition,
+             "source_offset": msg.offset, "reason": str(exc)[:500]}
+    try:
+        record = dead_letter(stage, msg.topic, msg.partition, msg.offset, msg.key,
+                             msg.value if value is None else value, msg.headers, exc)
+        wire = encode_dead_letter(record)
+    except Exception as error:  # a bug here must not take the agent down with the bad message
+        return _lost(stage, where, error)
+    for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
+        try:
+            await send(T.DEAD_LETTERS.name, record["key"], wire)
+            return True
+        except Exception as error:
+            failure = error
+            log.warning("dead letter send failed", extra=where | {"attempt": attempt, "error": repr(error)})
+        if attempt < DEAD_LETTER_ATTEMPTS:
+            await asyncio.sleep(DEAD_LETTER_BACKOFF_S * 2 ** (attempt - 1))
+    return _lost(stage, where, failure)
+
+
+def _lost(stage: str, where: dict, error: Exception) -> bool:
+    M.DEAD_LETTERS_FAILED.labels(stage).inc()
+    log.error("dead letter lost: could not be produced", extra=where | {"error": repr(error)})
+    return False
 
 
 async def unbatched(send: Send, codec: Any, stage: str, msg: Any, framing: Framing, name: str,
