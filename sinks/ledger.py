@@ -4,6 +4,8 @@ Rows arrive in batches from the ledger topic.  Each batch is COPYed into a stagi
 table and inserted with ``ON CONFLICT DO NOTHING`` on the event id, in one
 transaction: a replayed batch (after a crash or a rebalance) adds nothing, and a
 half-written batch cannot exist.  Monthly partitions are created as months appear.
+A row PostgreSQL refuses as bad data is isolated and handed back (``write_with_retry``'s
+``on_bad``) instead of stalling its partition forever.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -137,23 +140,39 @@ class LedgerWriter(PartitionedWriter):
         return new
 
 
-async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=None, on_recovery=None) -> int:
+# What PostgreSQL refuses because of a row's own content: retrying it can never succeed (SQLSTATE
+# class 22, data exceptions: NUL in text, numeric overflow, bad text representation...; and the
+# row's NOT NULL and CHECK constraints). Unique, foreign-key and exclusion violations can come
+# from concurrent writers, so they stay retried like any other error.
+BAD_DATA = (asyncpg.DataError, asyncpg.NotNullViolationError, asyncpg.CheckViolationError)
+OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+          asyncio.TimeoutError)
+
+# on_bad(index in the batch, the refusal): the caller dead-letters the row
+OnBad = Callable[[int, Exception], Awaitable[None]]
+
+
+async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=None, on_recovery=None,
+                           on_bad: OnBad | None = None) -> int:
     """Retry until PostgreSQL takes the batch: the caller does not ack until then.
 
-    Bets keep queueing on Kafka while the database is down; nothing is dropped.  Any
-    other error is retried too (and logged every time): a ledger row is never skipped,
-    so a bug stalls this partition loudly instead of losing money from the record.
+    Bets keep queueing on Kafka while the database is down; nothing is dropped.  A batch
+    PostgreSQL refuses as bad data (:data:`BAD_DATA`) is split until each refused row is alone;
+    each such row goes to ``on_bad`` once (the sinks dead-letter it; without ``on_bad`` it is
+    logged and skipped) and the rest is written.  Any other error is retried (and logged every
+    time), so a bug stalls this partition loudly instead of losing money from the record.
     """
     delay = 0.2
     down = False
+    refused: set[int] = set()  # rows already handed to on_bad: a retry after an outage skips them
     while True:
         try:
-            n = await writer.write(events)
+            todo = [i for i in range(len(events)) if i not in refused]
+            n = await _write_isolating(writer, events, todo, refused, on_bad)
             if down and on_recovery:
                 await on_recovery()
             return n
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError, asyncio.TimeoutError) as exc:
+        except OUTAGE as exc:
             if not down and on_outage:
                 await on_outage(exc)
             down = True
@@ -162,3 +181,26 @@ async def write_with_retry(writer: LedgerWriter, events: list[dict], on_outage=N
             log.exception("ledger batch refused by PostgreSQL; retrying (partition stalled)")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 5.0)
+
+
+async def _write_isolating(writer: LedgerWriter, events: list[dict], todo: list[int], refused: set[int],
+                           on_bad: OnBad | None) -> int:
+    """Write ``events[i] for i in todo``; on bad data, halve until the refused rows are alone
+    (k bad rows among n cost about 2k log2 n writes; the writes are idempotent)."""
+    if not todo:
+        return 0
+    try:
+        return await writer.write([events[i] for i in todo])
+    except BAD_DATA as exc:
+        if len(todo) > 1:
+            mid = len(todo) // 2
+            return (await _write_isolating(writer, events, todo[:mid], refused, on_bad)
+                    + await _write_isolating(writer, events, todo[mid:], refused, on_bad))
+        index = todo[0]
+        if on_bad is None:
+            log.error("row refused by PostgreSQL as bad data; skipped",
+                      extra={"event_id": str(events[index].get("event_id")), "error": str(exc)})
+        else:
+            await on_bad(index, exc)
+        refused.add(index)
+        return 0

@@ -90,13 +90,31 @@ async def unbatched(send: Send, codec: Any, stage: str, msg: Any, framing: Frami
                     record: dict) -> list[dict]:
     """The items of a decoded batch message (or the lone item), dead-lettering any that does
     not decode on its own."""
+    return [item for _, item in await unbatched_items(send, codec, stage, msg, framing, name, record)]
+
+
+async def unbatched_items(send: Send, codec: Any, stage: str, msg: Any, framing: Framing, name: str,
+                          record: dict) -> list[tuple[bytes | None, dict]]:
+    """``unbatched`` with each item's own bytes (None for a lone item message), so a sink can
+    dead-letter exactly the item PostgreSQL refuses (``dead_letter_rows``)."""
     items = []
     for raw, item in framing.unpack(codec, name, record):
         if isinstance(item, DecodeError):
             await send_dead_letter(send, stage, msg, item, value=raw)
         else:
-            items.append(item)
+            items.append((raw, item))
     return items
+
+
+def dead_letter_rows(send: Send, stage: str, sources: list[tuple[Any, bytes | None]]):
+    """``on_bad`` for ``write_with_retry``: the row at ``index`` of the batch, which PostgreSQL
+    refused as bad data, is dead-lettered as the record (``sources[index][0]``) or the one item of
+    it (``sources[index][1]``) it came from, with PostgreSQL's reason; the sink goes on."""
+    async def on_bad(index: int, exc: Exception) -> None:
+        msg, raw = sources[index]
+        await send_dead_letter(send, stage, msg, exc, value=raw)
+
+    return on_bad
 
 
 class Sinks:
