@@ -26,6 +26,8 @@ from jackpot import metrics as M
 LOG_APPEND_TIME = 1  # Kafka's timestamp type when the broker stamped the message
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
+SKEW_LOG_EVERY_S = 10.0
+_skewed_since_log, _skew_logged_at = 0, -SKEW_LOG_EVERY_S
 
 
 def received_ms(message: Any, wall_clock=time.time) -> int:
@@ -52,6 +54,11 @@ def flag_skew(provider_ms: int, received: int, tolerance_ms: int, what: dict) ->
     if abs(skew) <= tolerance_ms:
         return False
     M.CLOCK_SKEWED.labels("ahead" if skew > 0 else "behind").inc()
-    log.warning("provider timestamp far from received time; the received time is used",
-                extra={**what, "skew_ms": skew})
+    global _skewed_since_log, _skew_logged_at
+    _skewed_since_log += 1
+    now = time.monotonic()
+    if now - _skew_logged_at >= SKEW_LOG_EVERY_S:  # a provider with a wrong clock skews every bet
+        log.warning("provider timestamp far from received time; the received time is used",
+                    extra={**what, "skew_ms": skew, "skewed_since_last_log": _skewed_since_log})
+        _skewed_since_log, _skew_logged_at = 0, now
     return True

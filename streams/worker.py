@@ -46,6 +46,7 @@ from jackpot.streams.kafka import partition_for
 from jackpot.streams.lease import MembershipLost
 from jackpot.streams.outputs import encode as encode_event
 from jackpot.streams.payout import call_wallet
+from jackpot.streams.limits import check_player_record
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.streams.progress import GroupOffsets, ProgressWatch
 from jackpot.streams.received import flag_skew, received_ms
@@ -322,6 +323,7 @@ class Worker:
     def _apply_player_input(self, event: EventT) -> None:
         """A profile or a session start/end: facts the next bets of this player carry."""
         name, rec = self.codec.decode(event.value, expect=PLAYER_SCHEMAS)
+        check_player_record(name, rec)
         key = rec["player_id"].encode()
         player = self.players.get(key) or P.new_player()
         received = received_ms(event.message)

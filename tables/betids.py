@@ -49,7 +49,7 @@ def fingerprint(req: dict) -> bytes:
     parts = (req["bet_id"], req["player_id"], req["game_id"], req["brand_id"], req["currency"],
              str(to_micros(req["bet_amount"])), req["bet_type"], req["session_id"],
              str(_ms(req["bet_timestamp"])))
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
 
 
 def _ms(ts: Any) -> int:

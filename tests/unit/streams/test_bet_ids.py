@@ -40,7 +40,7 @@ def table(tmp_path):
 
 
 def req(bet_id: str, partition: int = 0, offset: int = 0, **changes) -> dict:
-    base = {"bet_id": bet_id, "player_id": "p1", "game_id": "g", "brand_id": "b", "currency": "EUR",
+    base = {"bet_id": uuid.UUID(bet_id) if len(bet_id) == 36 else bet_id, "player_id": "p1", "game_id": "g", "brand_id": "b", "currency": "EUR",
             "bet_amount": Decimal("1.500000"), "bet_type": "real", "session_id": "s",
             "bet_timestamp": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
             "source_partition": partition, "source_offset": offset}
