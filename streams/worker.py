@@ -714,9 +714,10 @@ def agent_crashed(name: str, exc: BaseException) -> None:
     M.AGENT_CRASHES.labels(name).inc()
     log.critical("agent crashed; exiting so that the worker is restarted", exc_info=exc,
                  extra={"agent": name, "exit_code": AGENT_CRASHED})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    logging.shutdown()
     os._exit(AGENT_CRASHED)
 
 
