@@ -22,7 +22,7 @@ from . import metrics
 
 CONTRIBUTION_COLUMNS = (
     "event_id", "bet_id", "jackpot_id", "player_id", "game_id", "brand_id", "currency",
-    "bet_amount", "gross_amount", "house_cut_amount", "bet_ts",
+    "bet_amount", "gross_amount", "house_cut_amount", "bet_ts", "provider_ts",
 )
 LEVEL_COLUMNS = (
     "event_id", "bet_ts", "jackpot_id", "level_id", "currency",
@@ -43,11 +43,11 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
     """ContributionApplied records -> (contribution rows, level rows)."""
     contributions, levels = [], []
     for e in events:
-        ts = e["bet_timestamp"]
+        ts = e["timestamp"]  # received: the engine's time (docs/providers.md), not the provider's
         contributions.append((
             e["event_id"], e["bet_id"], e["jackpot_id"], e["player_id"], e["game_id"],
             e["brand_id"], e["currency"], e["bet_amount"], e["gross_amount"],
-            e["house_cut_amount"], ts,
+            e["house_cut_amount"], ts, e["bet_timestamp"],
         ))
         for lv in e["levels"]:
             levels.append((

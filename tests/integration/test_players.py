@@ -20,7 +20,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.players import TABLE_NAME as PLAYERS
 
 from .conftest import wait_for
-from .helpers import one_level_config, read_requests, table_value
+from .helpers import one_level_config, read_requests, read_topic, table_value
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,11 @@ async def test_bets_carry_their_players_profile_and_session(settings, spawn):
     first = reqs[known[0]["event_id"]]
     assert (first["segments"], first["vip_tier"], first["loyalty_tier"], first["kyc_verified"],
             first["jurisdiction"]) == (["vip", "high_roller"], "gold", 4, True, "MT")
-    assert first["session_started_at"] == int(started.timestamp() * 1000)
+    # the session started when the system received its start event (the broker's append time),
+    # not when the platform's clock said (three minutes earlier): engine-owned time
+    [start_msg] = await read_topic(settings, settings.topic("player-sessions"), b"player-known")
+    assert start_msg.timestamp_type == 1  # LogAppendTime
+    assert first["session_started_at"] == start_msg.timestamp != int(started.timestamp() * 1000)
     new = reqs[unknown["event_id"]]
     assert (new["kyc_verified"], new["segments"], new["loyalty_tier"], new["session_spins"]) == (False, [], 0, 1)
 
