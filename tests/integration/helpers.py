@@ -54,6 +54,17 @@ async def read_topic(settings: Settings, topic: str, key: bytes | None = None,
     return await read_to_end(settings.kafka_bootstrap_servers, topic, key, timeout)
 
 
+async def received_times(settings: Settings, topic: str) -> dict[str, int]:
+    """Event id -> the broker's append time (epoch ms) of every record of a provider topic: the
+    engine's time for it (docs/providers.md), which an oracle must use instead of the record's own."""
+    codec = catalog()
+    out = {}
+    for m in await read_topic(settings, topic):
+        assert m.timestamp_type == 1, "provider topics are stamped by the broker (LogAppendTime)"
+        out[str(codec.decode(m.value)[1]["event_id"])] = m.timestamp
+    return out
+
+
 async def read_events(settings: Settings, topic: str, key: bytes | None = None) -> list[dict]:
     codec = catalog()
     return [codec.decode(m.value)[1] for m in await read_topic(settings, topic, key)]

@@ -55,7 +55,8 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.players import TABLE_NAME as PLAYERS
 
 from .conftest import free_port, wait_for
-from .helpers import http_ready, latest_pools, read_engine_events, read_events, send_command, table_value
+from .helpers import (http_ready, latest_pools, read_engine_events, read_events, received_times, send_command,
+                      table_value)
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ DEADLINE_AFTER_S = 150  # Daily Blitz's deadline, counted from publishing the po
 CLOCK_S = "0.5"
 WEIGHT_SCALE = 10**9
 VIPS = {f"e{i}": i - 14 for i in range(15, 21)}  # VIP segment, loyalty tier 1..6
-SESSION_LEAD_MS = 600_000  # the VIPs' sessions started ten minutes before their first bet
+SESSION_LEAD_MS = 600_000  # the platform claims the VIPs' sessions started ten minutes earlier (ignored: engine time)
 ELIGIBLE_GAMES = ["book-of-dead", "sweet-bonanza", "gates-of-olympus", "big-bass-bonanza", "starburst"]
 
 
@@ -346,12 +347,16 @@ class World:
         return self.jid(name).encode()
 
     async def play(self, bets: list[dict]) -> None:
-        """Stamp the bets with the time they are placed, apply them to the oracle, produce them."""
+        """Produce the bets, stamp them with the time the system received them (the broker's append
+        time: the engine's time, whatever the provider's clock said), and apply them to the oracle."""
         t = now_ms()
         for i, b in enumerate(bets):
             b["timestamp"] = at(t + i)
-            self.oracle.apply(b)
         await produce_bets(self.settings, bets)
+        received = await received_times(self.settings, self.settings.topic("bets"))
+        for b in bets:
+            b["timestamp"] = at(received[b["event_id"]])
+            self.oracle.apply(b)
         for b in bets:
             if b["currency"] == "EUR":
                 self.last_eur_bet_ms = max(self.last_eur_bet_ms, ms_of(b["timestamp"]))
@@ -424,10 +429,13 @@ async def world(settings, spawn):
         "event_id": str(uuid.uuid4()), "timestamp": at(created), "player_id": p, "brand_id": BRAND,
         "segments": ["VIP"], "vip_tier": "gold", "loyalty_tier": tier, "kyc_verified": True, "jurisdiction": "CW",
         "excluded": False, "self_excluded": False}) for p, tier in VIPS.items()])
+    session_ids = {p: str(uuid.uuid4()) for p in starts}
     await produce_player_events(settings, "player-sessions", [("PlayerSessionStart", {
-        "event_id": str(uuid.uuid4()), "timestamp": at(ms), "player_id": p, "brand_id": BRAND,
+        "event_id": session_ids[p], "timestamp": at(ms), "player_id": p, "brand_id": BRAND,
         "session_id": f"s-{p}"}) for p, ms in starts.items()])
-    w.oracle.sessions.update(starts)
+    # a session starts when the system receives its start event, not at the provider's time
+    received = await received_times(settings, settings.topic("player-sessions"))
+    w.oracle.sessions.update({p: received[ev] for p, ev in session_ids.items()})
 
     async def known(p: str) -> bool:
         rec = await table_value(settings, PLAYERS, p.encode())
