@@ -166,22 +166,34 @@ class Sinks:
 
     async def write_ledger(self, records) -> None:
         """Ledger entries -> PostgreSQL, batched and idempotent; retried until it takes them."""
-        entries = []
+        entries, sources = [], []
         for r in records:
             try:
                 name, rec = self.codec.decode(r.value, expect=(LEDGER.batch, LEDGER.item))
             except DecodeError as exc:
                 await self.dead("ledger-sink", r, exc)
                 continue
-            entries += await unbatched(self.send, self.codec, "ledger-sink", r, LEDGER, name, rec)
+            for raw, item in await unbatched_items(self.send, self.codec, "ledger-sink", r, LEDGER, name, rec):
+                entries.append(item)
+                sources.append((r, raw))
         await write_with_retry(self.ledger, entries, on_outage=self.ledger_alerts.on_outage,
-                               on_recovery=self.ledger_alerts.on_recovery)
+                               on_recovery=self.ledger_alerts.on_recovery,
+                               on_bad=dead_letter_rows(self.send, "ledger-sink", sources))
 
     async def write_events(self, records) -> None:
         """Every outbound engine event -> its PostgreSQL tables and the hash-chained audit trail."""
-        events = [from_avro(name, rec) for name, rec in await self._decode_records(records, "event-sink")]
+        events, sources = [], []
+        for r in records:
+            try:
+                name, rec = self.codec.decode(r.value)
+            except DecodeError as exc:
+                await self.dead("event-sink", r, exc)
+                continue
+            events.append(from_avro(name, rec))
+            sources.append((r, None))
         await write_with_retry(self.events, events, on_outage=self.events_alerts.on_outage,
-                               on_recovery=self.events_alerts.on_recovery)
+                               on_recovery=self.events_alerts.on_recovery,
+                               on_bad=dead_letter_rows(self.send, "event-sink", sources))
 
     async def rebuild_live(self) -> None:
         """Redis came back empty (or is new): derive every live value from PostgreSQL first, then

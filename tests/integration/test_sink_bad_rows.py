@@ -125,7 +125,8 @@ async def test_bad_ledger_rows_are_dead_lettered_and_the_batch_is_written(stack)
 
 
 async def test_the_ledger_sink_goes_on_past_a_bad_row(stack):
-    """Through ``Sinks.write_ledger`` itself: it returns (it looped forever) with the good rows written."""
+    """Through ``Sinks.write_ledger`` itself: it returns (it looped forever) with the good rows written
+    and each refused row dead-lettered."""
     jackpot_id = str(uuid.uuid4())
     sent = []
 
@@ -137,6 +138,7 @@ async def test_the_ledger_sink_goes_on_past_a_bad_row(stack):
         try:
             await asyncio.wait_for(sinks.write_ledger(ledger_records(jackpot_id, 40)), timeout=60)
             assert await contributions(dsn, jackpot_id) == {f"p{i}" for i in range(40) if i not in BAD}
+            assert sent.count("dead-letters") == len(BAD)  # each refused row, once
         finally:
             await sinks.ledger.close()
             await sinks.events.close()
