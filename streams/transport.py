@@ -130,6 +130,40 @@ class StrictConsumer(driver.Consumer):
         self._read_offset.pin(partition, offset if offset else None)
         await thread.call_thread(_seek)
 
+    async def perform_seek(self) -> None:
+        """Seek every assigned input partition back to where the group resumes it (its committed
+        offset, else its log start), and keep the flow stopped until Faust resumes it.
+
+        Faust calls this as a recovery completes, in this order: resume fetching the input
+        partitions (the fetcher already runs when there were changelogs to read), seek to the
+        committed offsets, clear every agent's buffer (``flow_control.resume()``), resume the
+        flow.  What was fetched before the clear is thrown away, and the seek is what brings it
+        back.  But aiokafka's ``seek_to_committed`` leaves a partition without a committed offset
+        (or committed at 0) where the fetcher got to, and whatever is delivered between the seek
+        and the clear is thrown away too.  Such a partition then went on after the discarded
+        messages; the gap guard sees a hole only when a later message arrives, and when they were
+        the end of the partition (a worker whose recovery ended after the bets were produced,
+        on fresh topics) none ever did: the partition was never applied, its commit stuck.
+
+        Here the flow stops first, so nothing is fetched or delivered until Faust resumes it right
+        after the clear, and the partitions never committed start over at their log start.  If
+        the seek is abandoned for another rebalance, that rebalance stops the flow as well and
+        the recovery after it resumes it.  (Faust's fetch loop also calls this, with the flow
+        already stopped, for a batch fetched just before a stop: seeking back only re-delivers.)
+        """
+        self.stop_flow()
+        thread = self._thread
+        committed = await self.seek_to_committed()  # moves only the partitions committed past 0
+        fresh = [tp for tp, offset in committed.items()
+                 if not (offset and offset > 0) and not self._is_changelog_tp(tp)]
+        if fresh:
+            await thread.call_thread(thread._ensure_consumer().seek_to_beginning, *fresh)
+        # as Faust's own perform_seek from here
+        self._read_offset.update({tp: offset if offset is not None and offset >= 0 else None
+                                  for tp, offset in committed.items()})
+        self._committed_offset.update({TP(tp.topic, tp.partition): offset if offset else None
+                                       for tp, offset in committed.items() if offset is not None})
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust records a jump in fetched offsets as a hole in the topic and later commits over it.
 

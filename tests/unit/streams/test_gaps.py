@@ -286,3 +286,59 @@ def test_an_ack_from_before_a_rebalance_does_not_move_the_new_assignments_commit
     # the new deliveries count, from the committed offset on
     assert all(c.ack(message(o, 2)) for o in (10, 11))
     assert c._new_offset(TP0) == 12
+
+
+
+def test_the_seek_after_a_recovery_stops_the_flow_and_sends_never_committed_inputs_to_their_log_start():
+    # Faust resumes fetching the inputs, calls perform_seek, then clears the agents' buffers and
+    # resumes the flow: what was fetched before the clear must be fetched again.  aiokafka's
+    # seek_to_committed leaves a partition never committed (or committed at 0) where the fetcher
+    # got to, and when the discarded messages were its end nothing ever showed the hole.
+    from aiokafka import TopicPartition
+
+    from jackpot.streams.transport import ReadOffsets, StrictConsumer
+
+    bets = [TopicPartition("bets", p) for p in range(3)]
+    changelog = TopicPartition("app-players-changelog", 0)
+    calls = []
+    c = StrictConsumer.__new__(StrictConsumer)
+
+    class Client:  # aiokafka's consumer, in the consumer thread
+        async def seek_to_committed(self):
+            calls.append(("seek_to_committed", c.flow_active))
+            return {bets[0]: 120, bets[1]: None, bets[2]: 0, changelog: None}
+
+        async def seek_to_beginning(self, *tps):
+            calls.append(("seek_to_beginning", c.flow_active, tps))
+            return True
+
+    client = Client()
+
+    class Thread:
+        def _ensure_consumer(self):
+            return client
+
+        async def call_thread(self, fun, *args):
+            return await fun(*args)
+
+        async def seek_to_committed(self):
+            return await self.call_thread(client.seek_to_committed)
+
+    c._thread = Thread()
+    c.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={changelog.topic}))
+    c._read_offset = ReadOffsets()
+    c._committed_offset = {}
+
+    async def run():
+        c.flow_active, c.can_resume_flow, c.suspend_flow = True, asyncio.Event(), asyncio.Event()
+        c.can_resume_flow.set()
+        await c.perform_seek()
+
+    asyncio.run(run())
+    # the flow stops before anything is sought, and stays stopped: Faust resumes it after the clear
+    assert not c.flow_active and c.suspend_flow.is_set() and not c.can_resume_flow.is_set()
+    # never committed or committed at 0: the log start; the committed one and the changelog are left
+    assert calls == [("seek_to_committed", False), ("seek_to_beginning", False, (bets[1], bets[2]))]
+    # read offsets and committed offsets as Faust's own perform_seek leaves them
+    assert c._read_offset[TP("bets", 0)] == 120 and c._read_offset[TP("bets", 1)] is None
+    assert c._committed_offset == {TP("bets", 0): 120, TP("bets", 2): None}
