@@ -94,11 +94,7 @@ def check_bet(bet: dict, limit: int | None = None) -> None:
     for field in BET_REQUIRED:
         if not bet[field]:
             raise RejectedBet(f"{field}: must not be empty")
-    limit = max_id_chars() if limit is None else limit
-    for field in BET_TEXT:
-        problem = text_problem(bet.get(field), limit)
-        if problem:
-            raise RejectedBet(f"{field}: {problem}")
+    _check_texts(((f, bet.get(f)) for f in BET_TEXT), limit, RejectedBet, "")
 
 
 def check_player_record(name: str, rec: dict, limit: int | None = None) -> None:
@@ -110,12 +106,15 @@ def check_player_record(name: str, rec: dict, limit: int | None = None) -> None:
         raise RejectedRecord(f"{name} is not a player record")
     if not rec.get("player_id"):
         raise RejectedRecord(f"{name}.player_id: must not be empty")
+    texts = [(f, rec.get(f)) for f in fields]
+    texts += [(f"segments[{i}]", segment) for i, segment in enumerate(rec.get("segments") or ())]
+    _check_texts(texts, limit, RejectedRecord, f"{name}.")
+
+
+def _check_texts(texts, limit: int | None, error: type[RejectedBet], prefix: str) -> None:
+    """Raise ``error`` for the first (field, value) of ``texts`` that cannot be an id or label."""
     limit = max_id_chars() if limit is None else limit
-    for field in fields:
-        problem = text_problem(rec.get(field), limit)
+    for field, value in texts:
+        problem = text_problem(value, limit)
         if problem:
-            raise RejectedRecord(f"{name}.{field}: {problem}")
-    for i, segment in enumerate(rec.get("segments") or ()):
-        problem = text_problem(segment, limit)
-        if problem:
-            raise RejectedRecord(f"{name}.segments[{i}]: {problem}")
+            raise error(f"{prefix}{field}: {problem}")

@@ -31,7 +31,7 @@ import faust
 
 from jackpot.settings import Settings
 from jackpot.tables.jackpots import dump_json, load_json
-from jackpot.tables.store import ROCKSDB_OPTIONS
+from jackpot.tables.store import bytes_table
 
 TABLE_NAME = "jackpot-activity"
 SEP = b"\x00"
@@ -177,13 +177,5 @@ class ActivityStore:
 
 
 def activity_table(app: faust.App, settings: Settings) -> faust.Table:
-    return app.Table(
-        TABLE_NAME,
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-        extra_topic_configs={"cleanup.policy": "compact"},  # compact only (faust #176)
-        options=dict(ROCKSDB_OPTIONS),
-        help="Active-player window entries per jackpot and player (single writer: the jackpot agent).",
-    )
+    return bytes_table(app, settings, TABLE_NAME,
+                       "Active-player window entries per jackpot and player (single writer: the jackpot agent).")

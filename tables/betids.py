@@ -32,7 +32,7 @@ import faust
 
 from jackpot.engine.money import to_micros
 from jackpot.settings import Settings
-from jackpot.tables.store import ROCKSDB_OPTIONS
+from jackpot.tables.store import bytes_table
 
 TABLE_NAME = "bet-ids"
 SLICES = 4  # the horizon is cut into this many buckets
@@ -151,15 +151,7 @@ class JackpotBetIds:
 
 
 def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:
-    return app.Table(
-        TABLE_NAME,
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,
-        value_type=bytes,
-        # compact only (faust #176); segments roll hourly so expired entries' tombstones compact away
-        extra_topic_configs={"cleanup.policy": "compact", "segment.ms": str(3600 * 1000),
-                             "delete.retention.ms": str(3600 * 1000)},
-        options=dict(ROCKSDB_OPTIONS),
-        help="Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
-    )
+    # segments roll hourly, so the tombstones of expired entries are compacted away
+    return bytes_table(app, settings, TABLE_NAME,
+                       "Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
+                       **{"segment.ms": str(3600 * 1000), "delete.retention.ms": str(3600 * 1000)})

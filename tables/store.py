@@ -5,6 +5,8 @@ per table; with a dozen partitions that is memory no worker has, so every table
 opens its databases with these explicit sizes.
 """
 
+from typing import Any
+
 ROCKSDB_OPTIONS = {
     "driver": "rocksdict",
     "block_cache_size": 8 * 1024 * 1024,
@@ -14,3 +16,20 @@ ROCKSDB_OPTIONS = {
     "target_file_size_base": 8 * 1024 * 1024,
     "max_open_files": 256,
 }
+
+
+def bytes_table(app: Any, settings: Any, name: str, help: str, **topic_config: str) -> Any:
+    """A table of raw bytes keys and values on RocksDB, with a compacted changelog.
+
+    Compact only: "compact,delete" can stall changelog recovery forever (faust #176).
+    ``topic_config`` adds changelog settings (segment roll, tombstone retention...)."""
+    return app.Table(
+        name,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,  # bytes -> "raw" on the changelog
+        value_type=bytes,
+        extra_topic_configs={"cleanup.policy": "compact", **topic_config},
+        options=dict(ROCKSDB_OPTIONS),
+        help=help,
+    )
