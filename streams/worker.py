@@ -186,12 +186,12 @@ class Worker:
         states in memory), committed-offset progress and lag of every owned input partition."""
         self.router_guard.check_stuck()
         self.jackpot_guard.check_stuck()
-        owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
-        report_pools(owned)
         try:
+            owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
+            report_pools(owned)
             await self.check_progress()
-        except Exception as exc:  # the broker is unreachable: the next round tries again
-            log.warning("progress check failed", extra={"error": repr(exc)})
+        except Exception as exc:  # e.g. the broker is unreachable: the next round tries again
+            log.warning("progress report failed", extra={"error": repr(exc)})
 
     async def check_progress(self) -> None:
         """Committed (from the broker) against end offsets per owned partition: the lag metric,
@@ -511,8 +511,11 @@ class Worker:
         for p in range(self.settings.partitions):
             tick = {"event_id": event_id("ClockTick", "", None, None, f"{p}:{int(now.timestamp() * 1000)}"),
                     "timestamp": now, "partition": p, "sequence": self._tick, "interval_ms": interval}
-            await self.clock_topic.send(key=f"tick:{p}".encode(), partition=p,
-                                        value=self.codec.encode("ClockTick", tick))
+            try:
+                await self.clock_topic.send(key=f"tick:{p}".encode(), partition=p,
+                                            value=self.codec.encode("ClockTick", tick))
+            except Exception as exc:  # a timer that raises stops for good; the next tick catches up
+                log.error("clock tick not sent", extra={"partition": p, "error": repr(exc)})
 
     async def reconcile(self) -> None:
         """Leader only: the scheduled ledger-versus-table reconciliation (streams/reconciler.py)."""
