@@ -41,9 +41,10 @@ def new_player() -> dict[str, Any]:
     return {"profile": None, "profile_at": -1, "sessions": {}, "bet_marks": {}, "recent": []}
 
 
-def apply_profile(player: dict[str, Any], profile: dict[str, Any]) -> bool:
-    """Keep the newest profile (by its timestamp; a replayed older one changes nothing)."""
-    at = ms(profile["timestamp"])
+def apply_profile(player: dict[str, Any], profile: dict[str, Any], received: int | None = None) -> bool:
+    """Keep the newest profile, by the time it was received (a replayed older one changes nothing;
+    a profile stamped in the future by its sender's clock cannot pin itself against later ones)."""
+    at = ms(profile["timestamp"]) if received is None else received
     if at < player["profile_at"]:
         return False
     player["profile"] = {k: profile.get(k) for k in PROFILE_FIELDS}

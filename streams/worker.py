@@ -328,7 +328,7 @@ class Worker:
         player = self.players.get(key) or P.new_player()
         received = received_ms(event.message)
         if name == "PlayerProfile":
-            P.apply_profile(player, rec)
+            P.apply_profile(player, rec, received)
         elif name == "PlayerSessionStart":
             P.start_session(player, rec["session_id"], received)
         else:

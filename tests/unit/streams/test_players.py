@@ -106,3 +106,10 @@ def test_any_order_of_session_events_and_bets_is_handled(steps):
             facts = P.enrich(p, bet(sid, at), 0, offset, at)
             assert facts["session_spins"] == before + 1
         assert len(p["sessions"]) <= P.MAX_SESSIONS
+
+
+def test_a_profile_stamped_in_the_future_does_not_pin_itself():
+    p = P.new_player()
+    assert P.apply_profile(p, profile(10**13, loyalty_tier=9), received=1_000)
+    assert P.apply_profile(p, profile(2_000, loyalty_tier=2), received=2_000)  # later received, older stamp
+    assert p["profile"]["loyalty_tier"] == 2
