@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 5.0
 
 WriteBatch = Callable[[list[ConsumerRecord]], Awaitable[None]]
 
@@ -51,12 +52,21 @@ class SinkLoop:
         assert self._task is not None, "not started"
         return self._task
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the loop and leave the group, in bounded time: a consumer stopped while its group
+        rebalances waits in JoinGroup for the other members, up to the rebalance timeout (minutes)
+        when they are stopping too, which held a worker's SIGTERM past its grace period. Past
+        ``timeout_s`` the group expires this member after its session timeout instead, as after a
+        kill; its uncommitted records are written again by the next owner, idempotently."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self.consumer is not None:
-            await self.consumer.stop()
+            try:
+                await asyncio.wait_for(self.consumer.stop(), timeout_s)
+            except asyncio.TimeoutError:
+                log.warning("sink consumer did not leave its group in time; the group will expire it",
+                            extra={"sink": self.name, "timeout_s": timeout_s})
 
     async def _run(self) -> None:
         assert self.consumer is not None

@@ -145,8 +145,7 @@ class Sinks:
             await loop.start()
 
     async def stop(self) -> None:
-        for loop in self.loops:
-            await loop.stop()
+        await asyncio.gather(*(loop.stop() for loop in self.loops))  # each bounded in time
         await self.ledger.close()
         await self.events.close()
         await self.live.close()
