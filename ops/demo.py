@@ -62,13 +62,20 @@ async def _play(load, children: list[subprocess.Popen], logs: list) -> None:
     whose agent crashed exits non-zero so that it is restarted: it resumes from its commits)."""
     names = ("wallet", "worker", "gateway")
     task = asyncio.ensure_future(load)
-    while not task.done():
-        for i, proc in enumerate(children):
-            if proc.poll() is not None:
-                log(f"{names[i]} exited with code {proc.returncode}; restarting it")
-                children[i] = spawn([names[i]], logs[i])
-        await asyncio.wait([task], timeout=2.0)
-    task.result()
+    try:
+        while not task.done():
+            for i, proc in enumerate(children):
+                if proc.poll() is not None:
+                    log(f"{names[i]} exited with code {proc.returncode}; restarting it")
+                    children[i] = spawn([names[i]], logs[i])
+            await asyncio.wait([task], timeout=2.0)
+        task.result()
+    finally:
+        # on Ctrl-C, stop the bets while the loop still runs their producer: cancelled later, with
+        # everything else at once, the producer's last sends waited for a sender already gone
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def run_demo(settings: Settings, rate: float) -> int:

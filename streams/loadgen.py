@@ -205,6 +205,7 @@ class BetStream:
         self._activity = list(itertools.accumulate(self.rng.paretovariate(1.5) for _ in self.players))
         self.active: list[Session] = []
         self.n = 0
+        self.last_now = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
         self.sessions = 0
         self.stats = StreamStats()
 
@@ -278,7 +279,7 @@ class BetStream:
 
     def step(self, now: dt.datetime | None = None, multiplier: float = 1.0) -> list[tuple[str, dict]]:
         """One spin: ``[(event name, record), ...]`` with exactly one BetPlaced."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = self._stamp(now)
         out: list[tuple[str, dict]] = []
         target = self.target_active(multiplier)
         while len(self.active) < target:
@@ -313,13 +314,19 @@ class BetStream:
             out.append(self._close(s, now))
         return out
 
+    def _stamp(self, now: dt.datetime | None) -> dt.datetime:
+        """The provider's clock: the wall clock, never going back (a stepped system clock would
+        stamp a bet before the start of its own session)."""
+        self.last_now = max(self.last_now, now or dt.datetime.now(dt.timezone.utc))
+        return self.last_now
+
     def next(self, now: dt.datetime | None = None) -> dict:
         """The next bet alone (session events are generated but not returned)."""
         return next(rec for name, rec in self.step(now) if name == "BetPlaced")
 
     def close_all(self, now: dt.datetime | None = None) -> list[tuple[str, dict]]:
         """End every open session (at the end of a run)."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = self._stamp(now)
         return [self._close(s, now) for s in list(self.active)]
 
     def __iter__(self) -> Iterator[list[tuple[str, dict]]]:
