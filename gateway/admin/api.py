@@ -285,13 +285,36 @@ def _validate_json(model: type[BaseModel], raw: bytes) -> BaseModel:
         raise Problem(422, "validation-error", "a JSON request body is required",
                       errors=[{"location": ["body"], "message": "missing body", "code": "missing"}])
     try:
-        json.loads(raw)
+        doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "malformed-json", f"the request body is not valid JSON: {exc}") from None
+    bad = _unstorable_text(doc, ["body"])
+    if bad is not None:
+        location, why = bad
+        raise Problem(422, "validation-error", f"{'.'.join(map(str, location))}: {why}",
+                      errors=[{"location": location, "message": why, "code": "string_unstorable"}])
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise problems.from_validation(exc, "body") from None
+
+
+def _unstorable_text(value: Any, location: list) -> tuple[list, str] | None:
+    """Where the first string of a request body is that PostgreSQL cannot store (text holds no
+    NUL, and UTF-8 no lone surrogate half), and why; None when every string can be stored."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return location, "contains a NUL character"
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return location, "contains an unpaired UTF-16 surrogate"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _unstorable_text(key, location) if isinstance(key, str) else None
+        found = found or _unstorable_text(item, [*location, key])
+        if found:
+            return found
+    return None
 
 
 def _body_hash(request: web.Request, raw: bytes) -> str:
@@ -336,6 +359,9 @@ async def problem_middleware(request: web.Request, handler: Callable) -> web.Str
         log.error("dependency unavailable", extra={"request_id": request[REQUEST_ID], "error": repr(exc)})
         return problems.response(Problem(503, "unavailable", "a backing service is unavailable; retry shortly",
                                          headers={"Retry-After": "5"}), request.path, request[REQUEST_ID])
+    except asyncpg.DataError as exc:  # a value PostgreSQL cannot store (e.g. a NUL in a path parameter)
+        return problems.response(Problem(400, "bad-value", f"a value of the request cannot be stored: {exc}"),
+                                 request.path, request[REQUEST_ID])
     except Exception:
         log.exception("unhandled error", extra={"request_id": request[REQUEST_ID], "path": request.path})
         return problems.response(Problem(500, "internal-error", "an internal error occurred; quote the request id"),

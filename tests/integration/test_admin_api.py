@@ -52,6 +52,13 @@ async def test_bad_requests_are_4xx_problems(admin, http):
         assert 400 <= status < 500, (case, status, body)
         assert ctype.startswith("application/problem+json"), case
         assert body["status"] == status and body["detail"]
+    # text PostgreSQL cannot store (found by the schema fuzzer as a 500): a 422 naming the field
+    nul = {"identity": {**identity([admin.brand("a")], "Nul Fortune"), "description": "a\u0000b"}}
+    status, body, _ = await call(http, "POST", url, token, json_body=nul)
+    assert status == 422 and body["errors"][0]["location"] == ["body", "identity", "description"], body
+    status, body, _ = await call(http, "POST", url, token, data=b'{"identity": {"name": "\\ud8aa"}}',
+                                 headers={"Content-Type": "application/json"})
+    assert status == 422 and "surrogate" in body["detail"], body
     status, body, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/not-a-uuid", token)
     assert status == 422 and body["errors"][0]["location"] == ["path", "jackpot_id"]
     status, body, _ = await call(http, "GET", f"{admin.url}/v1/nothing-here", token)
