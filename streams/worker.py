@@ -197,11 +197,12 @@ class Worker:
         """Committed (from the broker) against end offsets per owned partition: the lag metric,
         and the stall watch behind /ready and the stalled-partition alert."""
         app = self.app
-        if app.rebalancing or self._progress_in != app.rebalancing_count:
+        recovering = not app.tables.recovery.completed.is_set()  # nothing is applied until it ends
+        if recovering or app.rebalancing or self._progress_in != app.rebalancing_count:
             self.progress.reset()
             M.PARTITION_STALLED.clear()
             self._progress_in = app.rebalancing_count
-            if app.rebalancing:
+            if app.rebalancing or recovering:
                 return
         consumer = app.consumer
         tps = [tp for tp in consumer.assignment() if not self._is_output(tp.topic)]
