@@ -162,6 +162,10 @@ class Worker:
             try:
                 await agent(stream)
             except Exception as exc:  # CancelledError (a stop) is not an Exception
+                if self.app.should_stop:  # torn down under it while the worker stops: the stop goes on
+                    log.warning("agent ended with an error while stopping", extra={"agent": name,
+                                                                                   "error": repr(exc)})
+                    return
                 agent_crashed(name, exc)
 
         supervised.__name__ = supervised.__qualname__ = name

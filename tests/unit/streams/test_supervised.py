@@ -1,6 +1,7 @@
 """A worker whose agent raises exits (code 70) for its supervisor to restart it; a stop is not a crash."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,8 +24,9 @@ def exits(monkeypatch):
     return codes
 
 
-def supervised(agent):
-    return W.Worker._supervised(None, "router", agent)
+def supervised(agent, stopping=False):
+    worker = SimpleNamespace(app=SimpleNamespace(should_stop=stopping))
+    return W.Worker._supervised(worker, "router", agent)
 
 
 def test_an_agent_that_raises_takes_the_process_down_with_code_70(exits):
@@ -42,4 +44,12 @@ def test_a_cancelled_agent_stops_quietly(exits):
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(supervised(agent)(None))
+    assert exits == []
+
+
+def test_an_error_while_the_worker_stops_is_not_a_crash(exits):
+    async def agent(stream):
+        raise RuntimeError("consumer stopped under the stream")
+
+    asyncio.run(supervised(agent, stopping=True)(None))  # SIGTERM must still end with code 0
     assert exits == []
