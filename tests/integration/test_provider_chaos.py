@@ -39,6 +39,7 @@ from jackpot.streams.publish import publish_configs
 
 from .conftest import free_port, wait_for
 from .helpers import read_events
+from .test_input_limits import huge_amount
 from .portfolio import BRANDS, GAMES, Oracle, bets, portfolio
 from .test_chaos import compare_pools
 from .test_db_outage import bets_in, table_states
@@ -67,20 +68,6 @@ def blitz(now: dt.datetime) -> dict:
     return {**jackpot.model_dump(mode="json"), "status": "ACTIVE"}
 
 
-def huge_decimal(codec, bet: dict, size: int) -> bytes:
-    """A BetPlaced whose bet_amount's bytes are ``size`` long (the encoder refuses to write one)."""
-    value = codec.encode("BetPlaced", dict(bet, bet_amount=Decimal("1.234567")))
-    small = b"\x06" + (1234567).to_bytes(3, "big")  # zigzag length 3, then the unscaled value
-    assert value.count(small) == 1
-    n, length = size * 2, b""
-    while True:  # zigzag varint of ``size``
-        byte, n = n & 0x7F, n >> 7
-        length += bytes([byte | (0x80 if n else 0)])
-        if not n:
-            break
-    return value.replace(small, length + b"\x01" + b"\x00" * (size - 1))
-
-
 def bad_messages(codec, template: dict) -> list[tuple[bytes | None, bytes, str]]:
     """(key, value, words its dead letter's reason must contain) of each bad message."""
     key = template["player_id"].encode()
@@ -93,7 +80,7 @@ def bad_messages(codec, template: dict) -> list[tuple[bytes | None, bytes, str]]
         (key, b"\xffnot avro at all", "magic"),
         (None, good[: len(good) // 2], ""),  # truncated
         (key, bet(player_id="p" * 6000), "byte"),  # oversize message
-        (key, huge_decimal(codec, dict(template, event_id=str(uuid.uuid4())), 300_000), "byte"),
+        (key, huge_amount(dict(template, event_id=str(uuid.uuid4())), 300_000), "byte"),
         (key, bet(player_id="pl\x00yer"), "control"),
         (key, bet(game_id="g" * 300), "game_id"),
         (key, bet(session_id="s\x1b[31m"), "control"),
