@@ -20,6 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
+    # "production" turns weak security settings (no audit key, the example key, an unauthenticated
+    # bus, no state key) from warnings into refusals to start: see README "Security".
+    env: str = Field("development", alias="JACKPOT_ENV", pattern="^(development|production)$")
+
     # Connections (production: managed services, configured by URL).
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     database_url: str = "postgresql://postgres@127.0.0.1:15432/jackpot"
@@ -126,6 +130,10 @@ class Settings(BaseSettings):
     # in the reason), so it stays under the broker's 1 MB limit yet holds an internal batch whole.
     dead_letter_max_value_bytes: int = Field(256 * 1024, alias="JACKPOT_DEAD_LETTER_MAX_VALUE_BYTES",
                                              ge=1024, le=768 * 1024)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
