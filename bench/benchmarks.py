@@ -43,7 +43,7 @@ from jackpot.settings import Settings
 from jackpot.streams import topics as T
 from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Framing
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import assign_all, producer
+from jackpot.streams.kafka import assign_all, client_options, producer
 from jackpot.streams.loadgen import BetStream, run_loadgen
 
 from .harness import (BenchRun, Process, Result, TopicWatcher, bench_portfolio, encode_bets, hot_stream, log,
@@ -95,13 +95,13 @@ async def passthrough(run: BenchRun, n: int) -> float:
     """The ceiling: consume the bets topic and produce every message unchanged, no processing."""
     s = run.settings
     target = s.topic("bench-passthrough")
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(s))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(target, num_partitions=s.partitions, replication_factor=1)])
     finally:
         await admin.close()
-    c = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False,
+    c = AIOKafkaConsumer(**client_options(s), group_id=None, enable_auto_commit=False,
                          max_partition_fetch_bytes=4 << 20)
     await c.start()
     try:
@@ -348,7 +348,7 @@ async def worker_rss(run: BenchRun, sizes: Sizes, brands, worker: Process, seen_
 
 # --------------------------------------------------------------- 5. recovery
 async def _group_members(run: BenchRun) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=run.settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(run.settings))
     await admin.start()
     try:
         [resp] = await admin.describe_consumer_groups([run.settings.app_id])

@@ -30,7 +30,7 @@ from jackpot.ops.processes import Process
 from jackpot.settings import Settings
 from jackpot.streams import topics as T
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import assign_all, producer
+from jackpot.streams.kafka import assign_all, client_options, producer
 from jackpot.streams.loadgen import BetStream, Brand, portfolio_brands
 from jackpot.streams.publish import demo_portfolio, publish_configs
 
@@ -271,7 +271,7 @@ class BenchRun:
 
     # ---------------------------------------------------------------- kafka
     async def end_offsets(self, topic: str) -> dict[TopicPartition, int]:
-        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None)
+        c = AIOKafkaConsumer(**client_options(self.settings), group_id=None)
         await c.start()
         try:
             tps = await assign_all(c, topic)
@@ -280,7 +280,7 @@ class BenchRun:
             await c.stop()
 
     async def committed(self, group: str) -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(group)
@@ -312,7 +312,7 @@ class BenchRun:
     async def records(self, topic: str, start: dict[TopicPartition, int] | None = None,
                       key: bytes | None = None, timeout: float = 60.0) -> list:
         """Every record of ``topic`` from ``start`` (default: the beginning) to its end now."""
-        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+        c = AIOKafkaConsumer(**client_options(self.settings), group_id=None,
                              enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
         await c.start()
         try:
@@ -347,7 +347,7 @@ class TopicWatcher:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        c = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+        c = AIOKafkaConsumer(**client_options(self.settings), group_id=None,
                              enable_auto_commit=False, fetch_max_wait_ms=5)
         await c.start()
         all_tps = []

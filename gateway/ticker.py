@@ -30,6 +30,7 @@ from jackpot.settings import Settings
 from jackpot.sinks.live import (LiveValues, public_pool_view, public_state_view, public_win_view,
                                 warn_changes_from_event, WARN_RANK)
 from jackpot.streams.codec import DecodeError, catalog
+from jackpot.streams.kafka import client_options
 
 from .admin import problems
 from .admin.problems import Problem
@@ -266,7 +267,7 @@ class TickerGateway:
     async def start(self, app: web.Application) -> None:
         await self._refresh_from_redis()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+            **client_options(self.settings), group_id=None,
             enable_auto_commit=False, max_partition_fetch_bytes=1 << 20,
         )
         await self._consumer.start()

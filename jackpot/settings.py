@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:15432/jackpot"
     redis_url: str = "redis://127.0.0.1:16379/0"
 
+    # Kafka client security (streams/kafka.py client_options, used by every client). PLAINTEXT is
+    # for a development broker on loopback only; production refuses it at start. SASL_SSL: TLS
+    # (server verified against the CA file, or the system CAs when empty) and a SASL login, one
+    # principal per process kind (README "Security": who may read and write which topic).
+    kafka_security_protocol: str = Field("PLAINTEXT", alias="JACKPOT_KAFKA_SECURITY_PROTOCOL",
+                                         pattern="^(PLAINTEXT|SASL_SSL)$")
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", alias="JACKPOT_KAFKA_SASL_MECHANISM",
+                                      pattern="^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$")
+    kafka_username: str = Field("", alias="JACKPOT_KAFKA_USERNAME")
+    kafka_password: str = Field("", alias="JACKPOT_KAFKA_PASSWORD", repr=False)
+    kafka_ca_file: str = Field("", alias="JACKPOT_KAFKA_CA_FILE")
+
     # Topology.
     app_id: str = Field("jackpot-engine", alias="JACKPOT_APP_ID")
     partitions: int = Field(8, alias="JACKPOT_PARTITIONS", ge=1, le=1024)

@@ -17,6 +17,9 @@ from typing import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 
+from jackpot.settings import Settings
+from jackpot.streams.kafka import client_options
+
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5.0
 
@@ -24,10 +27,10 @@ WriteBatch = Callable[[list[ConsumerRecord]], Awaitable[None]]
 
 
 class SinkLoop:
-    def __init__(self, name: str, bootstrap: str, group_id: str, topics: list[str], write: WriteBatch,
+    def __init__(self, name: str, settings: Settings, group_id: str, topics: list[str], write: WriteBatch,
                  max_records: int = 2000, fetch_timeout_ms: int = 250) -> None:
         self.name = name
-        self.bootstrap = bootstrap
+        self.settings = settings
         self.group_id = group_id
         self.topics = topics
         self.write = write
@@ -39,7 +42,7 @@ class SinkLoop:
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
-            *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            *self.topics, **client_options(self.settings), group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
             max_poll_records=self.max_records,
         )

@@ -131,12 +131,12 @@ class Sinks:
         self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
         self.events_alerts = OutageAlerts("events", self.publish_alert)
-        bootstrap, app_id = settings.kafka_bootstrap_servers, settings.app_id
+        app_id = settings.app_id
         self.loops = [
-            SinkLoop("ledger", bootstrap, f"{app_id}-ledger-sink", [settings.topic(T.LEDGER.name)], self.write_ledger),
-            SinkLoop("live", bootstrap, f"{app_id}-live-sink", [settings.topic(t.name) for t in LIVE_SINK_TOPICS],
+            SinkLoop("ledger", settings, f"{app_id}-ledger-sink", [settings.topic(T.LEDGER.name)], self.write_ledger),
+            SinkLoop("live", settings, f"{app_id}-live-sink", [settings.topic(t.name) for t in LIVE_SINK_TOPICS],
                      self.write_live, max_records=1000),
-            SinkLoop("events", bootstrap, f"{app_id}-event-sink", [settings.topic(t.name) for t in EVENT_SINK_TOPICS],
+            SinkLoop("events", settings, f"{app_id}-event-sink", [settings.topic(t.name) for t in EVENT_SINK_TOPICS],
                      self.write_events),
         ]
 
@@ -261,7 +261,7 @@ async def serve(settings: Settings) -> None:
 
     await ensure_topics(settings)
     await migrate(settings.database_url)
-    configs = ConfigView(settings.kafka_bootstrap_servers, settings.topic(T.CONFIGS.name), Pipeline().compile)
+    configs = ConfigView(settings, settings.topic(T.CONFIGS.name), Pipeline().compile)
     started = asyncio.Event()
     health = M.HealthServer(ready=lambda: started.is_set(), host=settings.worker_web_host,
                             port=settings.sinks_web_port)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import faust
 
 from jackpot.settings import Settings
+from jackpot.streams.kafka import faust_credentials
 from jackpot.streams.transport import JackpotApp
 from jackpot.tables.jackpots import MAX_VALUE_BYTES
 
@@ -20,6 +21,8 @@ def create_app(settings: Settings) -> faust.App:
     app = JackpotApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        # SASL_SSL with the worker's own principal (None: PLAINTEXT, development only).
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

@@ -16,14 +16,15 @@ from typing import Callable
 
 from aiokafka import AIOKafkaConsumer
 
-from jackpot.streams.kafka import assign_all
+from jackpot.settings import Settings
+from jackpot.streams.kafka import assign_all, client_options
 
 log = logging.getLogger(__name__)
 
 
 class ConfigView:
-    def __init__(self, bootstrap: str, topic: str, compile_config: Callable[[dict], object]) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings, topic: str, compile_config: Callable[[dict], object]) -> None:
+        self.settings = settings
         self.topic = topic
         self.compile_config = compile_config
         self.raw: dict[str, dict] = {}
@@ -36,7 +37,7 @@ class ConfigView:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
+            **client_options(self.settings), enable_auto_commit=False, group_id=None,
             auto_offset_reset="earliest",
         )
         await self._consumer.start()

@@ -1,22 +1,84 @@
-"""Small helpers around aiokafka for the processes that are not Faust workers."""
+"""Small helpers around aiokafka for the processes that are not Faust workers, and the one place
+every Kafka client (these, Faust's, the gateway's, the sinks') takes its connection options from."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from jackpot.settings import Settings
 
+log = logging.getLogger(__name__)
+
+
+class InsecureBusError(RuntimeError):
+    """Production settings that would connect to Kafka without authentication or encryption."""
+
+
+_warned_plaintext = False
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """TLS for the bus: the broker's certificate checked against the configured CA (or the system
+    CAs), host name included."""
+    ctx = ssl.create_default_context(cafile=settings.kafka_ca_file or None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def check_bus_security(settings: Settings) -> None:
+    """Refuse (production) or warn about (development) a bus anyone who reaches it may use."""
+    global _warned_plaintext
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        if settings.production:
+            raise InsecureBusError(
+                "JACKPOT_KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused in production: anyone who reaches "
+                "the broker could publish operator commands; set SASL_SSL with JACKPOT_KAFKA_USERNAME, "
+                "JACKPOT_KAFKA_PASSWORD and JACKPOT_KAFKA_CA_FILE (README: Security)")
+        if not _warned_plaintext:
+            _warned_plaintext = True
+            log.warning("Kafka bus is PLAINTEXT (unauthenticated): for development only")
+        return
+    if not settings.kafka_username or not settings.kafka_password:
+        raise InsecureBusError(f"JACKPOT_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+                               "JACKPOT_KAFKA_USERNAME and JACKPOT_KAFKA_PASSWORD")
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options for any aiokafka client (producer, consumer, admin)."""
+    check_bus_security(settings)
+    opts: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers,
+                            "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol == "SASL_SSL":
+        opts.update(sasl_mechanism=settings.kafka_sasl_mechanism,
+                    sasl_plain_username=settings.kafka_username,
+                    sasl_plain_password=settings.kafka_password,
+                    ssl_context=ssl_context(settings))
+    return opts
+
+
+def faust_credentials(settings: Settings):
+    """The same security for the Faust app's own clients (None: PLAINTEXT)."""
+    import faust
+
+    check_bus_security(settings)
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    return faust.SASLCredentials(username=settings.kafka_username, password=settings.kafka_password,
+                                 mechanism=settings.kafka_sasl_mechanism, ssl_context=ssl_context(settings))
+
 
 @asynccontextmanager
 async def producer(settings: Settings, **overrides) -> AsyncIterator[AIOKafkaProducer]:
     """An idempotent, acks=all producer: no reordering or duplicates on retry."""
     opts = dict(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -58,12 +120,12 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-async def committed_and_end(bootstrap: str, group: str, topics: list[str]) -> dict[TopicPartition, tuple[int | None, int]]:
+async def committed_and_end(settings: Settings, group: str, topics: list[str]) -> dict[TopicPartition, tuple[int | None, int]]:
     """Per partition of ``topics``: (offset consumer group ``group`` has committed, or None, end offset)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    consumer = AIOKafkaConsumer(**client_options(settings))
     await admin.start()
     await consumer.start()
     try:
@@ -80,21 +142,21 @@ async def committed_and_end(bootstrap: str, group: str, topics: list[str]) -> di
         await admin.close()
 
 
-async def group_lag(bootstrap: str, group: str, topics: list[str]) -> tuple[int, int]:
+async def group_lag(settings: Settings, group: str, topics: list[str]) -> tuple[int, int]:
     """(messages on ``topics`` not yet committed by consumer group ``group``, sum of its committed
     offsets): committed offsets against end offsets, the honest measure of "caught up"."""
     lag = done = 0
-    for committed, end in (await committed_and_end(bootstrap, group, topics)).values():
+    for committed, end in (await committed_and_end(settings, group, topics)).values():
         lag += max(0, end - (committed or 0))
         done += committed or 0
     return lag, done
 
 
-async def group_members(bootstrap: str, group: str) -> tuple[str, int]:
+async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     """(state, member count) of consumer group ``group``: "Stable" once a rebalance has settled."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group])
@@ -104,12 +166,12 @@ async def group_members(bootstrap: str, group: str) -> tuple[str, int]:
         await admin.close()
 
 
-async def read_to_end(bootstrap: str, topic: str, key: bytes | None = None, timeout: float | None = None,
+async def read_to_end(settings: Settings, topic: str, key: bytes | None = None, timeout: float | None = None,
                       complete: bool = False) -> list:
     """Every record of ``topic`` (only ``key``'s when given), from the beginning to the end as it
     is now; ``timeout`` bounds the wait (None: until the end offsets are reached), after which
     what was read so far is returned, or TimeoutError raised when ``complete`` is asked for."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await assign_all(consumer, topic)

@@ -17,6 +17,9 @@ from typing import Any, Callable, Hashable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from jackpot.settings import Settings
+from jackpot.streams.kafka import client_options
+
 Offsets = Mapping[Hashable, tuple[int | None, int | None]]  # partition -> (committed, end)
 
 
@@ -62,14 +65,14 @@ class GroupOffsets:
     """The group's committed offsets, from the broker, through a client of its own (Faust's
     consumer thread is busy fetching; see streams/refill.py)."""
 
-    def __init__(self, bootstrap: str, group: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings, group: str) -> None:
+        self.settings = settings
         self.group = group
         self._admin: AIOKafkaAdminClient | None = None
 
     async def committed(self, partitions: list[Any]) -> dict[Any, int | None]:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            admin = AIOKafkaAdminClient(**client_options(self.settings))
             await admin.start()
             self._admin = admin
         found = await self._admin.list_consumer_group_offsets(self.group, partitions=list(partitions))

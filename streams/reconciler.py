@@ -38,7 +38,7 @@ def changelog_topic(settings: Settings) -> str:
 async def table_states(settings: Settings) -> dict[str, dict[str, Any]]:
     """The latest jackpot-table value per jackpot, from the changelog (beginning to end now)."""
     latest: dict[str, dict[str, Any]] = {}
-    for r in await read_to_end(settings.kafka_bootstrap_servers, changelog_topic(settings)):
+    for r in await read_to_end(settings, changelog_topic(settings)):
         if r.key is None:
             continue
         if r.value is None:
@@ -62,7 +62,7 @@ def fault_command(res: ReconciliationResult, jackpot_id: str) -> dict[str, Any]:
 
 
 async def ledger_sink_lag(settings: Settings) -> int:
-    lag, _ = await group_lag(settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
+    lag, _ = await group_lag(settings, f"{settings.app_id}-ledger-sink",
                              [settings.topic(T.LEDGER.name)])
     return lag
 

@@ -22,6 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
+from jackpot.settings import Settings
+from jackpot.streams.kafka import client_options
+
 log = logging.getLogger(__name__)
 
 
@@ -64,8 +67,8 @@ class HoleReader:
     """Reads offset ranges of input partitions directly (one consumer per worker, started on
     first use, one range at a time), and where the group resumes a partition."""
 
-    def __init__(self, bootstrap: str, *, max_messages: int = 100_000, timeout_s: float = 20.0) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings, *, max_messages: int = 100_000, timeout_s: float = 20.0) -> None:
+        self.settings = settings
         self.max_messages = max_messages
         self.timeout_s = timeout_s
         self._consumer: AIOKafkaConsumer | None = None
@@ -91,7 +94,7 @@ class HoleReader:
 
     async def _resume_offset(self, group_id: str, tp: TopicPartition) -> int:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+            admin = AIOKafkaAdminClient(**client_options(self.settings))
             await admin.start()
             self._admin = admin
         committed = (await self._admin.list_consumer_group_offsets(group_id, partitions=[tp])).get(tp)
@@ -140,7 +143,7 @@ class HoleReader:
 
     async def _client(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+            self._consumer = AIOKafkaConsumer(**client_options(self.settings), enable_auto_commit=False,
                                               group_id=None, auto_offset_reset="none")
             await self._consumer.start()
         return self._consumer

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from jackpot.settings import Settings
+from jackpot.streams.kafka import client_options
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ async def ensure_changelogs(settings: Settings, tables) -> list[str]:
 
 async def create_missing(settings: Settings, topics: list[NewTopic]) -> list[str]:
     """Create those of ``topics`` that do not exist; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -118,7 +119,7 @@ async def delete_app_topics(settings: Settings) -> list[str]:
     For throw-away deployments (tests, benchmarks): each keeps files open on the broker
     for every partition, and a broker that runs out of descriptors takes its log dir offline.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         mine = [t for t in await admin.list_topics()

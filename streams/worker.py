@@ -92,7 +92,7 @@ class Worker:
         self.app = create_app(settings)
         self.codec = catalog()
         self.pipeline = Pipeline()
-        self.configs = ConfigView(settings.kafka_bootstrap_servers, settings.topic(T.CONFIGS.name),
+        self.configs = ConfigView(settings, settings.topic(T.CONFIGS.name),
                                   self.pipeline.compile)
         app = self.app
         # compaction leaves real holes in these inputs (the consumer may commit over them)
@@ -124,7 +124,7 @@ class Worker:
         self._persisting: list = []  # changelog futures of the values written by the last batch
         self.players = players_table(app, settings)
         # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
-        self.holes = HoleReader(settings.kafka_bootstrap_servers)
+        self.holes = HoleReader(settings)
         self._assigned, self._assigned_in = frozenset(), None
         self.router_guard = self._gap_guard()
         self.jackpot_guard = self._gap_guard()
@@ -133,7 +133,7 @@ class Worker:
 
         # input partitions whose committed offset stops moving make the worker not ready
         self.progress = ProgressWatch(settings.stall_after_s)
-        self.group_offsets = GroupOffsets(settings.kafka_bootstrap_servers, settings.app_id)
+        self.group_offsets = GroupOffsets(settings, settings.app_id)
         self._progress_in = None
         app.agent(self.router_inputs, name="router", concurrency=1)(self._supervised("router", self.router))
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(

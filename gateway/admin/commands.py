@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from jackpot.settings import Settings
 from jackpot.streams import topics as T
 from jackpot.streams.codec import DecodeError, catalog
-from jackpot.streams.kafka import assign_all
+from jackpot.streams.kafka import assign_all, client_options
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Receipts:
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+        self._consumer = AIOKafkaConsumer(**client_options(self.settings), group_id=None,
                                           enable_auto_commit=False, auto_offset_reset="latest")
         await self._consumer.start()
         tps = await assign_all(self._consumer, self.topic)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from jackpot.settings import Settings
 from jackpot.streams import topics as T
+from jackpot.streams.kafka import client_options
 from jackpot.streams.publish import normalise
 
 from .commands import CommandBus, Receipts
@@ -41,7 +42,7 @@ class Services:
         s = self.settings
         await T.ensure_topics(s)
         self.pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=8)
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
+        self.producer = AIOKafkaProducer(**client_options(s), acks="all",
                                          enable_idempotence=True, linger_ms=0)
         await self.producer.start()
         await self.receipts.start()

@@ -51,7 +51,7 @@ def one_level_config(jackpot_id: str | None = None, **over) -> dict:
 async def read_topic(settings: Settings, topic: str, key: bytes | None = None,
                      timeout: float = 5.0) -> list:
     """Every record of ``topic`` (optionally only ``key``), from the beginning to the end now."""
-    return await read_to_end(settings.kafka_bootstrap_servers, topic, key, timeout)
+    return await read_to_end(settings, topic, key, timeout)
 
 
 async def received_times(settings: Settings, topic: str) -> dict[str, int]:
@@ -80,7 +80,7 @@ async def read_requests(settings: Settings, key: bytes | None = None) -> list[di
 async def table_value(settings: Settings, table: str, key: bytes, timeout: float = 60.0) -> dict | None:
     """The latest value of a Faust table key, read from its changelog topic (all of it: a read
     cut short would return an older value as if it were the latest)."""
-    msgs = await read_to_end(settings.kafka_bootstrap_servers, f"{settings.app_id}-{table}-changelog", key,
+    msgs = await read_to_end(settings, f"{settings.app_id}-{table}-changelog", key,
                              timeout, complete=True)
     return json.loads(msgs[-1].value) if msgs else None
 
@@ -91,7 +91,7 @@ async def window(settings: Settings, jackpot_id: str, record: dict, timeout: flo
     from jackpot.tables import activity
 
     key = jackpot_id.encode()
-    msgs = await read_to_end(settings.kafka_bootstrap_servers,
+    msgs = await read_to_end(settings,
                              f"{settings.app_id}-{activity.TABLE_NAME}-changelog", None, timeout, complete=True)
     latest = {m.key: m.value for m in msgs if m.key.startswith(activity.prefix(key))}
     items = sorted((k, v) for k, v in latest.items() if v is not None)
@@ -170,12 +170,12 @@ async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[st
         lines.append(f"{jid}: applied {bets_applied(JackpotState.from_dict(rec['state']))} of {expected.get(jid)}, "
                      f"sequence {rec['sequence']}, bet marks {dict(sorted(rec.get('bet_marks', {}).items()))}")
     for name in ("bets", "jackpot-contributions", "clock-ticks"):
-        offsets = await committed_and_end(settings.kafka_bootstrap_servers, settings.app_id, [settings.topic(name)])
+        offsets = await committed_and_end(settings, settings.app_id, [settings.topic(name)])
         lines.append(f"{name} committed/end: " + " ".join(
             f"{tp.partition}:{committed}/{end}" for tp, (committed, end) in offsets.items()))
     routed: dict[str, dict[int, list[int]]] = {}
     codec = catalog()
-    for m in await read_to_end(settings.kafka_bootstrap_servers, settings.topic("jackpot-contributions")):
+    for m in await read_to_end(settings, settings.topic("jackpot-contributions")):
         for rec in CONTRIBUTIONS.items_in(codec, m.value):
             by_partition = routed.setdefault(rec["jackpot_id"], {})
             by_partition.setdefault(rec["source_partition"], []).append(rec["source_offset"])
@@ -208,7 +208,7 @@ async def group_formed(settings: Settings, members: int, timeout: float = 120.0)
 
     async def formed():
         try:
-            state, n = await group_members(settings.kafka_bootstrap_servers, settings.app_id)
+            state, n = await group_members(settings, settings.app_id)
         except KafkaError:  # no coordinator for the group yet: the workers are still joining
             return False
         return state == "Stable" and n == members

@@ -13,6 +13,7 @@ import pytest
 
 from jackpot.bench.benchmarks import NAMES
 from jackpot.settings import Settings
+from jackpot.streams.kafka import client_options
 
 from .conftest import artifact
 
@@ -26,7 +27,7 @@ WITH_BASELINE = {"e2e_throughput", "hot_jackpot_vs_rowlock", "sink_vs_copy"}
 async def _bench_topics(settings: Settings) -> set[str]:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         return {t for t in await admin.list_topics() if t.startswith("bench-")}

@@ -118,8 +118,8 @@ async def test_sigkill_workers_while_bets_flow(settings, spawn, tmp_path):
         last = [-1, time.monotonic()]
 
         async def drained():
-            lag, done = await group_lag(settings.kafka_bootstrap_servers, settings.app_id, topics)
-            sink_lag, sink_done = await group_lag(settings.kafka_bootstrap_servers, f"{settings.app_id}-ledger-sink",
+            lag, done = await group_lag(settings, settings.app_id, topics)
+            sink_lag, sink_done = await group_lag(settings, f"{settings.app_id}-ledger-sink",
                                                   [settings.topic("ledger-contributions")])
             if done + sink_done != last[0]:
                 last[:] = [done + sink_done, time.monotonic()]

@@ -185,7 +185,7 @@ async def test_a_careless_provider_loses_nothing_and_counts_nothing_twice(settin
     async def not_at_end() -> list[str]:
         left = []
         for name in ("bets", "player-sessions", "jackpot-contributions"):
-            offsets = await committed_and_end(settings.kafka_bootstrap_servers, settings.app_id, [settings.topic(name)])
+            offsets = await committed_and_end(settings, settings.app_id, [settings.topic(name)])
             left += [f"{name}/{tp.partition} {c}/{e}" for tp, (c, e) in offsets.items() if (c or 0) < e]
         return left
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jackpot.streams.kafka import producer
+from jackpot.streams.kafka import client_options, producer
 from jackpot.streams.refill import HoleReader
 
 pytestmark = pytest.mark.integration
@@ -15,7 +15,7 @@ async def test_a_range_of_a_partition_is_read_back_exactly(settings):
     async with producer(settings) as prod:
         for i in range(12):
             await prod.send_and_wait(topic, key=b"k", value=f"m{i}".encode(), partition=3)
-    reader = HoleReader(settings.kafka_bootstrap_servers, timeout_s=5)
+    reader = HoleReader(settings, timeout_s=5)
     try:
         got = await reader.read(topic, 3, 4, 9)
         assert [(e.message.offset, e.value, e.message.partition) for e in got] == [
@@ -37,17 +37,17 @@ async def test_the_resume_offset_is_the_groups_commit_else_the_log_start(setting
             await prod.send_and_wait(topic, key=b"k", value=b"m", partition=5)
     group = f"{settings.app_id}-resume"
     tp = TopicPartition(topic, 5)
-    reader = HoleReader(settings.kafka_bootstrap_servers, timeout_s=5)
+    reader = HoleReader(settings, timeout_s=5)
     try:
         assert await reader.resume_offset(group, topic, 5) == 0  # never committed: the log start
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(**client_options(settings))
         await admin.start()
         try:
             await admin.delete_records({tp: RecordsToDelete(before_offset=3)})
         finally:
             await admin.close()
         assert await reader.resume_offset(group, topic, 5) == 3  # the log start moved
-        committer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+        committer = AIOKafkaConsumer(**client_options(settings), group_id=group,
                                      enable_auto_commit=False)
         await committer.start()
         try:

@@ -4,6 +4,7 @@ JoinGroup while the group rebalances and the other members are stopping too)."""
 import asyncio
 import time
 
+from jackpot.settings import Settings
 from jackpot.sinks.consumer import SinkLoop
 
 
@@ -17,7 +18,7 @@ class StuckConsumer:
 
 
 def test_stop_gives_up_leaving_the_group_after_the_timeout():
-    loop = SinkLoop("live", "127.0.0.1:1", "g", ["t"], write=None)
+    loop = SinkLoop("live", Settings(kafka_bootstrap_servers="127.0.0.1:1"), "g", ["t"], write=None)
     loop.consumer = StuckConsumer()
 
     async def run():
