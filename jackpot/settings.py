@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     # Audit trail: HMAC key for the hash chain (empty: plain SHA-256; set one in production so
     # someone with database write access cannot recompute the chain).
     audit_hmac_key: str = Field("", alias="JACKPOT_AUDIT_KEY")
+    # Jackpot table secrets (win targets, thresholds, cycle seeds) are sealed with this key
+    # (base64 of 32 bytes; tables/sealing.py). Empty: production refuses to start a worker,
+    # development uses a key generated once into the stack directory. Old keys (comma list)
+    # still open values sealed before a rotation.
+    state_key: str = Field("", alias="JACKPOT_STATE_KEY", repr=False)
+    state_old_keys: str = Field("", alias="JACKPOT_STATE_OLD_KEYS", repr=False)
 
     # Log level of Kafka/Faust libraries (our own follows --log-level).
     library_log_level: str = Field("warning", alias="JACKPOT_LIBRARY_LOG_LEVEL")

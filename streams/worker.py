@@ -56,7 +56,8 @@ from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
 from jackpot.tables.activity import ActivityStore, activity_table
 from jackpot.tables import betids
-from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table
+from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table, use_sealer
+from jackpot.tables.sealing import load_sealer
 from jackpot.tables.players import players_table
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class Worker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # the table's secrets are sealed with this key; production refuses to start without one
+        use_sealer(load_sealer(settings))
         self.app = create_app(settings)
         self.codec = catalog()
         self.pipeline = Pipeline()

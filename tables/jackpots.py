@@ -17,6 +17,11 @@ Cycle seeds are drawn from the OS CSPRNG one cycle ahead and stored here
 deterministic function of a persisted value and an input, so the agent can publish
 outputs first and persist the state after: a replay reproduces the same outputs
 with the same ids, and a seed never reaches a player before it is durable.
+
+The secrets (per pool ``SECRET_POOL_FIELDS``, and ``seeds``) are stored sealed
+(tables/sealing.py): whoever reads the changelog or the store sees the amounts and
+marks, not when a jackpot will drop.  Values from before sealing hold them in clear
+and still decode; their next checkpoint seals them.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from typing import Any
 import faust
 import orjson
 
-from jackpot.settings import Settings
+from jackpot.settings import Settings, get_settings
+from jackpot.tables.sealing import Sealer, SealingError, load_sealer
 from jackpot.tables.store import ROCKSDB_OPTIONS
 
 TABLE_NAME = "jackpot-state"
@@ -37,6 +43,24 @@ TABLE_NAME = "jackpot-state"
 # player, tables/activity.py): ~5 MB of JSON for 20,000 players, over Kafka's 1 MB default.
 # The changelog topic keeps accepting record batches up to this size, so such values recover.
 MAX_VALUE_BYTES = 64 << 20
+# What a pool's state holds that nobody outside the engine may learn before the drop (engine/pool.py).
+SECRET_POOL_FIELDS = ("win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed")
+SEALED = "sealed"  # the value's field holding the sealed secrets
+
+_sealer: Sealer | None = None
+
+
+def use_sealer(sealer: Sealer | None) -> None:
+    """The sealer ``encode_record``/``decode_record`` use by default (a worker sets it at start)."""
+    global _sealer
+    _sealer = sealer
+
+
+def default_sealer() -> Sealer:
+    global _sealer
+    if _sealer is None:
+        _sealer = load_sealer(get_settings())
+    return _sealer
 
 
 @dataclass
@@ -102,12 +126,32 @@ class JackpotRecord:
                    int(doc.get("activity_stamp", 0)), durable=sequence)
 
 
-def encode_record(record: JackpotRecord) -> bytes:
+def encode_record(record: JackpotRecord, sealer: Sealer | None = None) -> bytes:
     """The table value as JSON bytes, encoded once per checkpoint and shared by the local store
     and the changelog (a state holds thousands of player records: encoding it is the costly
     part of a checkpoint). orjson is several times faster than the standard library; it refuses
-    integers beyond 64 bits (9.2 trillion units in micros), for which the standard one is used."""
-    return dump_json(record.to_dict())
+    integers beyond 64 bits (9.2 trillion units in micros), for which the standard one is used.
+    The secrets leave the readable part and go, as one blob, into ``sealed``; the record itself
+    is not changed."""
+    doc = record.to_dict()
+    state = dict(doc["state"])
+    hidden: dict[str, Any] = {"pools": {}, "seeds": doc.pop("seeds")}
+    pools = {}
+    for currency, by_level in (state.get("pools") or {}).items():
+        pools[currency] = {}
+        for level_id, pool in by_level.items():
+            pools[currency][level_id] = {k: v for k, v in pool.items() if k not in SECRET_POOL_FIELDS}
+            hidden["pools"].setdefault(currency, {})[level_id] = {
+                k: pool[k] for k in SECRET_POOL_FIELDS if k in pool}
+    state["pools"] = pools
+    doc["state"] = state
+    doc[SEALED] = (sealer or default_sealer()).seal(dump_json(hidden), _associated(state))
+    return dump_json(doc)
+
+
+def _associated(state: dict) -> bytes:
+    """What a blob is bound to: its jackpot (a blob copied into another jackpot's value fails)."""
+    return b"jackpot-state\x00" + str(state.get("jackpot_id", "")).encode()
 
 
 def dump_json(doc: Any) -> bytes:
@@ -125,11 +169,22 @@ def load_json(raw: bytes) -> Any:
         return json.loads(raw)
 
 
-def decode_record(raw: bytes | dict) -> JackpotRecord:
-    """A table value as stored by any version: JSON bytes (a dict from an older in-memory copy)."""
-    if isinstance(raw, dict):
-        return JackpotRecord.from_dict(raw)
-    return JackpotRecord.from_dict(load_json(raw))
+def decode_record(raw: bytes | dict, sealer: Sealer | None = None, *, jackpot_id: str | None = None) -> JackpotRecord:
+    """A table value as stored by any version: JSON bytes (a dict from an older in-memory copy),
+    secrets sealed or (written before sealing) in clear.  ``jackpot_id``: the table key, which
+    the value must belong to.  A blob that does not open raises ``SealingError``."""
+    doc = raw if isinstance(raw, dict) else load_json(raw)
+    if jackpot_id is not None and doc["state"].get("jackpot_id", jackpot_id) != jackpot_id:
+        raise SealingError(f"the value under {jackpot_id!r} belongs to {doc['state'].get('jackpot_id')!r}")
+    if SEALED in doc:
+        state = doc["state"]
+        hidden = load_json((sealer or default_sealer()).open(doc[SEALED], _associated(state)))
+        pools = {c: {lid: dict(p) for lid, p in by.items()} for c, by in (state.get("pools") or {}).items()}
+        for currency, by_level in hidden["pools"].items():
+            for level_id, secret in by_level.items():
+                pools.setdefault(currency, {}).setdefault(level_id, {}).update(secret)
+        doc = {**doc, "state": {**state, "pools": pools}, "seeds": hidden["seeds"]}
+    return JackpotRecord.from_dict(doc)
 
 
 def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:

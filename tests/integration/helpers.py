@@ -79,10 +79,18 @@ async def read_requests(settings: Settings, key: bytes | None = None) -> list[di
 
 async def table_value(settings: Settings, table: str, key: bytes, timeout: float = 60.0) -> dict | None:
     """The latest value of a Faust table key, read from its changelog topic (all of it: a read
-    cut short would return an older value as if it were the latest)."""
+    cut short would return an older value as if it were the latest). A jackpot-table value comes
+    with its sealed secrets opened (with the workers' key: the same settings)."""
+    from jackpot.tables import jackpots
+    from jackpot.tables.sealing import load_sealer
+
     msgs = await read_to_end(settings, f"{settings.app_id}-{table}-changelog", key,
                              timeout, complete=True)
-    return json.loads(msgs[-1].value) if msgs else None
+    if not msgs:
+        return None
+    if table == jackpots.TABLE_NAME:
+        return jackpots.decode_record(msgs[-1].value, load_sealer(settings), jackpot_id=key.decode()).to_dict()
+    return json.loads(msgs[-1].value)
 
 
 async def window(settings: Settings, jackpot_id: str, record: dict, timeout: float = 60.0) -> dict:

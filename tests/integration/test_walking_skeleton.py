@@ -21,7 +21,7 @@ from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import wait_for
-from .helpers import http_ready, one_level_config, read_events, table_value
+from .helpers import http_ready, one_level_config, read_events, read_topic, table_value
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +73,20 @@ async def test_one_bet_flows_end_to_end(settings, spawn):
     assert pool["visible"] == 1_000_032_400
     assert pool["meters"]["gross"] == 36_000 and pool["meters"]["house"] == 3_600
     assert sum(record["bet_marks"].values()) >= 0 and len(record["bet_marks"]) == 1
+
+    # 3b. ...but its changelog holds no secret in clear: no win target, threshold, delay or seed
+    # (opened above with the workers' key: they are there, sealed)
+    assert pool["win_target"] >= 5_000_000_000 and pool["rng_seed"] and record["seeds"]
+    seeds = [pool["rng_seed"], *record["seeds"].values()]
+    changelog = await read_topic(settings, f"{settings.app_id}-{TABLE_NAME}-changelog", key)
+    assert changelog
+    for m in changelog:
+        doc = json.loads(m.value)
+        assert doc["sealed"] and "seeds" not in doc
+        for by_level in doc["state"]["pools"].values():
+            for stored in by_level.values():
+                assert not {"win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed"} & set(stored)
+        assert not [s for s in seeds if s.encode() in m.value]
 
     # 4. the ledger row in PostgreSQL
     conn = await asyncpg.connect(settings.database_url)
