@@ -176,6 +176,7 @@ class BenchRun:
             JACKPOT_DATA_DIR=self.tmp / "worker-0",
             JACKPOT_PARTITIONS=base.partitions,
             JACKPOT_GATEWAY_PORT=free_port(),
+            JACKPOT_GATEWAY_METRICS_PORT=free_port(),
             JACKPOT_WORKER_WEB_PORT=free_port(),
             WALLET_URL=base.wallet_url,
             SCHEMA_REGISTRY_URL=base.schema_registry_url,

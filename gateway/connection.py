@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import random
+from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
@@ -28,6 +30,54 @@ from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 _rng = random.Random()
+CLIENT_IP = "jackpot.client_ip"  # request key: the client's address as the limits count it
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """A comma list of CIDRs (a bare address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+def _trusted(addr: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Sequence[Network]) -> str:
+    """The address the per-IP limit counts: the peer, unless the peer is a trusted proxy; then
+    the right-most X-Forwarded-For address that is not a trusted proxy (the left part of the
+    header is whatever the client sent, so only what trusted proxies appended is believed).
+    A header from an untrusted peer is ignored."""
+    addr = peer or "?"
+    if not trusted or not _trusted(addr, trusted):
+        return addr
+    hops = [h.strip() for line in forwarded_for for h in line.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return addr  # garbage where an address should be: count the proxy, not the garbage
+        addr = hop
+    return addr
+
+
+def normalise_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def origin_allowed(origin: str | None, allowed: Sequence[str]) -> bool:
+    """A browser's WebSocket from a page of another site is refused (cross-site WebSocket
+    hijacking); no ``allowed`` list (development) or ``*`` lets every page in. A request without
+    Origin is not from a browser page, which is what the check protects."""
+    if origin is None or not allowed or "*" in allowed:
+        return True
+    return normalise_origin(origin) in allowed
 
 
 class Connection:
@@ -37,7 +87,7 @@ class Connection:
 
     def __init__(self, request: web.Request, sub: Subscription, max_queue: int) -> None:
         self.request = request
-        self.ip = request.remote or "?"
+        self.ip = request.get(CLIENT_IP) or request.remote or "?"
         self.sub = sub
         self.outbox = Outbox(max_events=max_queue)
         self.timer: asyncio.TimerHandle | None = None

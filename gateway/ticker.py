@@ -7,6 +7,11 @@ by sequence) on connect, then live frames through its bounded, coalescing outbox
 (``connection.py``).  Only public views leave the process: visible amounts after the configured
 smoothing (rounding here, a random 200-800 ms lag per connection), masked winners, warn badges;
 never ``current_amount``, thresholds or win targets.
+
+The public port serves the page, ``/ws``, ``/sse``, the public API, ``/health`` and ``/ready``;
+``/metrics`` and ``/metrics.json`` are on an internal port (``JACKPOT_GATEWAY_METRICS_PORT``).
+WebSockets are accepted only from the configured page origins, and the per-address limit counts
+the client behind trusted proxies (``connection.client_address``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import collections
 import datetime as dt
 import json
 import logging
+import os
 import socket
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +32,7 @@ from aiohttp import WSMsgType, web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jackpot.metrics import (EVENTS_IN, EVENT_LATENCY_SECONDS, PROCESSING_SECONDS, WS_CONNECTIONS,
-                             metrics_response)
+                             HealthServer)
 from jackpot.settings import Settings
 from jackpot.sinks.live import (LiveValues, public_pool_view, public_state_view, public_win_view,
                                 warn_changes_from_event, WARN_RANK)
@@ -34,7 +41,7 @@ from jackpot.streams.kafka import client_options
 
 from .admin import problems
 from .admin.problems import Problem
-from .connection import Connection, SSEConnection, WSConnection, _rng
+from .connection import CLIENT_IP, Connection, SSEConnection, WSConnection, _rng, client_address, origin_allowed
 from .directory import Directory
 from .frame import Frame
 from .options import GatewayOptions
@@ -52,6 +59,16 @@ EVENT_TOPICS = {
 }
 CONFIGS_TOPIC = "jackpot-configs"
 RECENT_WINS = 50
+TASK_DIED = 70  # exit code of a gateway whose Kafka follow task (or another of its tasks) died (EX_SOFTWARE)
+
+
+def exit_process(code: int) -> None:
+    """End the process at once, as the worker does when an agent dies: its supervisor restarts it."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 def _dumps(obj) -> Frame:
@@ -250,6 +267,7 @@ class TickerGateway:
     def __init__(self, settings: Settings, options: GatewayOptions | None = None) -> None:
         self.settings = settings
         self.options = options or GatewayOptions.from_settings(settings)
+        self.options.check(settings.production)
         self.directory = Directory(smoothing_enabled=self.options.smoothing)
         self.hub = Hub(self.directory)
         self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
@@ -262,9 +280,16 @@ class TickerGateway:
         self.dropped = collections.Counter()
         self._snapshot_refreshed = 0.0
         self._snapshot_lock = asyncio.Lock()
+        self.failed = ""  # why a task of the gateway died: not ready, and the process goes down
+        self.exit = exit_process
+        # /metrics (and /health, /ready) for the scraper and probes on an internal port
+        self.internal = HealthServer(self.is_ready, host=settings.gateway_host, port=self.options.metrics_port,
+                                     live=lambda: not self.failed)
+        self.internal.app.router.add_get("/metrics.json", self.metrics)
 
     # ------------------------------------------------------------ kafka side
     async def start(self, app: web.Application) -> None:
+        await self.internal.start()
         await self._refresh_from_redis()
         self._consumer = AIOKafkaConsumer(
             **client_options(self.settings), group_id=None,
@@ -286,7 +311,37 @@ class TickerGateway:
             asyncio.create_task(self._stats_loop(), name="gateway-stats"),
             asyncio.create_task(self._reaper(), name="gateway-reaper"),
         ]
+        for task in self._tasks:
+            self.watch(task)
         await asyncio.wait_for(self.ready.wait(), timeout=120)
+
+    def watch(self, task: asyncio.Task) -> None:
+        """A task of the gateway runs until shutdown; one that ends before (the follow task: a
+        Kafka error, a bug) is never left silent: the gateway turns not ready at once, closes its
+        clients (they reconnect to another replica) and exits with ``TASK_DIED`` to be restarted."""
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        if self.closing or task.cancelled():
+            return
+        exc = task.exception()
+        self.failed = f"{task.get_name()} ended: {exc!r}"
+        log.critical("%s; the gateway is not ready and exits so that it is restarted", self.failed,
+                     exc_info=exc, extra={"task": task.get_name(), "exit_code": TASK_DIED})
+        self._crash_task = asyncio.get_running_loop().create_task(self._go_down())
+
+    async def _go_down(self) -> None:
+        self.closing = True  # no new client meanwhile
+        try:
+            conns = list(self.hub.conns)
+            if conns:
+                await asyncio.wait([asyncio.create_task(self._close(c)) for c in conns],
+                                   timeout=self.options.shutdown_timeout_s)
+        finally:
+            self.exit(TASK_DIED)
+
+    def is_ready(self) -> bool:
+        return self.ready.is_set() and not self.closing and not self.failed
 
     async def _partitions(self, topics: list[str], timeout: float = 30.0) -> dict[str, list[TopicPartition]]:
         assert self._consumer is not None
@@ -323,6 +378,7 @@ class TickerGateway:
         if self._consumer:
             await self._consumer.stop()
         await self.live.close()
+        await self.internal.stop()
 
     async def _close(self, c: Connection) -> None:
         try:
@@ -446,7 +502,9 @@ class TickerGateway:
             return web.json_response({"error": "shutting down"}, status=503)
         if len(self.hub.conns) >= self.options.max_connections:
             return web.json_response({"error": "gateway full"}, status=503, headers={"Retry-After": "5"})
-        if self.hub.per_ip[request.remote or "?"] >= self.options.max_per_ip:
+        ip = request[CLIENT_IP] = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                                 self.options.trusted_proxies)
+        if self.hub.per_ip[ip] >= self.options.max_per_ip:
             return web.json_response({"error": "too many connections from this address"}, status=429,
                                      headers={"Retry-After": "5"})
         return None
@@ -473,6 +531,10 @@ class TickerGateway:
         return _dumps(self.hub.snapshot(sub))
 
     async def ws_handler(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, self.options.allowed_origins):
+            p = Problem(403, "origin-not-allowed", f"WebSockets from pages of {origin!r} are not allowed")
+            return problems.response(p, request.path, request.headers.get("X-Request-Id", ""))
         refused = self._admit(request)
         if refused is not None:
             return refused
@@ -543,11 +605,14 @@ class TickerGateway:
 
     # ------------------------------------------------------------- plain http
     async def health(self, request: web.Request) -> web.Response:
+        if self.failed:
+            return web.json_response({"status": "failed", "error": self.failed}, status=503)
         return web.json_response({"status": "ok", "clients": len(self.hub.conns)})
 
     async def readiness(self, request: web.Request) -> web.Response:
-        if not self.ready.is_set() or self.closing:
-            return web.json_response({"status": "starting" if not self.closing else "closing"}, status=503)
+        if not self.is_ready():
+            status = "failed" if self.failed else "closing" if self.closing else "starting"
+            return web.json_response({"status": status}, status=503)
         return web.json_response({"status": "ready"})
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -561,11 +626,6 @@ class TickerGateway:
             "rss_bytes": _rss_bytes(), "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "undecodable": dict(self.dropped),
         })
-
-    async def prometheus(self, request: web.Request) -> web.Response:
-        """The process's Prometheus metrics (``jackpot.metrics``: connections, frames, overflows,
-        disconnects, events received per topic, event age, fan-out time)."""
-        return metrics_response(request)
 
     async def jackpots(self, request: web.Request) -> web.Response:
         return web.json_response({"jackpots": self.directory.listing()})
@@ -613,8 +673,7 @@ def create_gateway(settings: Settings, options: GatewayOptions | None = None) ->
     app.router.add_get("/sse", gw.sse_handler)
     app.router.add_get("/health", gw.health)
     app.router.add_get("/ready", gw.readiness)
-    app.router.add_get("/metrics.json", gw.metrics)
-    app.router.add_get("/metrics", gw.prometheus)
+    # /metrics and /metrics.json: on the internal port only (``GatewayOptions.metrics_port``)
     app.router.add_get("/api/jackpots", gw.jackpots)
     app.router.add_get("/api/jackpots/{jackpot}/leaderboard", gw.leaderboard)
     app.router.add_static("/static/", STATIC)

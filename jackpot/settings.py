@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     # Gateway.
     gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")
     gateway_port: int = Field(8780, alias="JACKPOT_GATEWAY_PORT")
+    # /metrics and /metrics.json, /health, /ready for scrapes and probes: an internal port, not
+    # the public one.
+    gateway_metrics_port: int = Field(8781, alias="JACKPOT_GATEWAY_METRICS_PORT")
+    # Pages allowed to open the WebSocket (comma list of origins, e.g. https://casino.example;
+    # production requires it). A request with another Origin is refused with 403.
+    gateway_allowed_origins: str = Field("", alias="JACKPOT_GATEWAY_ALLOWED_ORIGINS")
+    # Load balancers / proxies (comma list of CIDRs) whose X-Forwarded-For is believed: the
+    # per-address limit then counts the client behind them.
+    gateway_trusted_proxies: str = Field("", alias="JACKPOT_GATEWAY_TRUSTED_PROXIES")
 
     # Admin API (operators): its own port, separate from the public gateway.
     admin_host: str = Field("127.0.0.1", alias="JACKPOT_ADMIN_HOST")

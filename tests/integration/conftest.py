@@ -109,6 +109,7 @@ def settings(stack, tmp_path_factory):
         JACKPOT_TOPIC_PREFIX=f"t-{run}.",
         JACKPOT_DATA_DIR=tmp_path_factory.mktemp("worker-data"),
         JACKPOT_GATEWAY_PORT=free_port(),
+        JACKPOT_GATEWAY_METRICS_PORT=free_port(),
         JACKPOT_WORKER_WEB_PORT=free_port(),
         JACKPOT_BATCH_WITHIN_S="0.01",
     )

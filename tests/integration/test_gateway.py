@@ -163,7 +163,7 @@ async def test_win_reaches_subscribers_masked_and_sse_fallback(settings, system)
 async def test_limits_side_by_side_gateways_and_graceful_shutdown(settings, system, spawn):
     port = free_port()
     gw2 = spawn("gw-gateway-2", "gateway", JACKPOT_GATEWAY_PORT=str(port), JACKPOT_GATEWAY_MAX_PER_IP="3",
-                JACKPOT_GATEWAY_MAX_MSG_BYTES="1024")
+                JACKPOT_GATEWAY_MAX_MSG_BYTES="1024", JACKPOT_GATEWAY_METRICS_PORT=str(free_port()))
     base2 = f"http://{settings.gateway_host}:{port}"
     await http_ready(f"{base2}/ready", procs=[gw2])
     async with aiohttp.ClientSession() as http:
@@ -173,6 +173,9 @@ async def test_limits_side_by_side_gateways_and_graceful_shutdown(settings, syst
             await s.receive(timeout=10)
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http.ws_connect(f"{base2}/ws")
+        assert refused.value.status == 429
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # no trusted proxy: header ignored
+            await http.ws_connect(f"{base2}/ws", headers={"X-Forwarded-For": "198.51.100.9"})
         assert refused.value.status == 429
 
         # Both gateways see every update.
@@ -198,3 +201,45 @@ async def test_limits_side_by_side_gateways_and_graceful_shutdown(settings, syst
         await a.close()
         for s in socks:
             await s.close()
+
+
+async def test_origins_proxies_and_metrics_on_the_internal_port(settings, system, spawn):
+    """A page of another site gets 403 before the upgrade; behind a trusted proxy the per-address
+    limit counts the client named by X-Forwarded-For; /metrics is not on the public port."""
+    port, metrics_port = free_port(), free_port()
+    gw = spawn("gw-gateway-hardened", "gateway", JACKPOT_GATEWAY_PORT=str(port),
+               JACKPOT_GATEWAY_METRICS_PORT=str(metrics_port), JACKPOT_GATEWAY_MAX_PER_IP="2",
+               JACKPOT_GATEWAY_ALLOWED_ORIGINS="https://casino.example",
+               JACKPOT_GATEWAY_TRUSTED_PROXIES="127.0.0.0/8")
+    base = f"http://{settings.gateway_host}:{port}"
+    internal = f"http://{settings.gateway_host}:{metrics_port}"
+    await http_ready(f"{base}/ready", procs=[gw])
+    casino = {"Origin": "https://casino.example"}
+
+    def behind_lb(client: str) -> dict:
+        return {**casino, "X-Forwarded-For": client}
+
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{base}/ws", headers={"Origin": "https://evil.example"})
+        assert refused.value.status == 403
+        async with http.get(f"{base}/ws", headers={"Origin": "https://evil.example"}) as resp:
+            assert resp.status == 403 and resp.content_type == "application/problem+json"
+
+        socks = [await http.ws_connect(f"{base}/ws", headers=behind_lb("203.0.113.7")) for _ in range(2)]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # the same client, a third time
+            await http.ws_connect(f"{base}/ws", headers=behind_lb("198.51.100.1, 203.0.113.7"))
+        assert refused.value.status == 429
+        other = await http.ws_connect(f"{base}/ws", headers=behind_lb("203.0.113.8"))  # another client
+        for s in [*socks, other]:
+            assert json.loads((await s.receive(timeout=10)).data)["type"] == "snapshot"
+            await s.close()
+
+        async with http.get(f"{base}/metrics") as resp:
+            assert resp.status == 404
+        async with http.get(f"{base}/metrics.json") as resp:
+            assert resp.status == 404
+        async with http.get(f"{internal}/metrics") as resp:
+            assert resp.status == 200 and "jackpot_ws_connections" in await resp.text()
+        async with http.get(f"{internal}/ready") as resp:
+            assert resp.status == 200

@@ -31,7 +31,8 @@ async def system(settings, spawn):
                     JACKPOT_GATEWAY_MAX_QUEUE=str(MAX_QUEUE))
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     await http_ready(f"{base}/ready", procs=[worker, gateway])
-    return {"base": base, "worker": worker, "gateway": gateway}
+    internal = f"http://{settings.gateway_host}:{settings.gateway_metrics_port}"  # not the public port
+    return {"base": base, "internal": internal, "worker": worker, "gateway": gateway}
 
 
 async def scrape(http: aiohttp.ClientSession, base: str) -> dict[tuple, float]:
@@ -49,9 +50,9 @@ def value(samples: dict, name: str, **labels) -> float:
 
 
 async def test_gateway_metrics_move_as_bets_flow(settings, system):
-    base = system["base"]
+    base, internal = system["base"], system["internal"]
     async with aiohttp.ClientSession() as http:
-        before = await scrape(http, base)
+        before = await scrape(http, internal)
         assert value(before, "jackpot_ws_connections", kind="ws") == 0
         async with http.ws_connect(f"{base}/ws?jackpots=crown-fortune") as ws:
             frames: list[dict] = []
@@ -62,14 +63,14 @@ async def test_gateway_metrics_move_as_bets_flow(settings, system):
                         frames.append(json.loads(msg.data))
 
             reader = asyncio.create_task(read())
-            connected = await scrape(http, base)
+            connected = await scrape(http, internal)
             assert value(connected, "jackpot_ws_connections", kind="ws") == 1
             await run_loadgen(settings, rate=400, count=1500, players=300, seed=11, progress=io.StringIO())
             await wait_for(lambda: any(f.get("type") == "pool" for f in frames), timeout=60,
                            what="a pool frame on the WebSocket")
 
             async def moved():
-                after = await scrape(http, base)
+                after = await scrape(http, internal)
                 return after if (
                     value(after, "jackpot_events_in_total", topic="pool-updated")
                     > value(before, "jackpot_events_in_total", topic="pool-updated")
@@ -85,7 +86,7 @@ async def test_gateway_metrics_move_as_bets_flow(settings, system):
             assert value(after, "jackpot_ws_connections", kind="ws") == 1
             reader.cancel()
         closed = await wait_for(
-            lambda: _connections_back_to(http, base, 0), timeout=10, what="the connection gauge to drop")
+            lambda: _connections_back_to(http, internal, 0), timeout=10, what="the connection gauge to drop")
         assert value(closed, "jackpot_ws_connections", kind="ws") == 0
 
 
@@ -96,9 +97,9 @@ async def _connections_back_to(http, base, n):
 
 async def test_a_flooding_client_overflows_its_queue_and_is_disconnected(settings, system):
     """Pings queue pongs; a burst larger than the queue, arriving before one flush, overflows it."""
-    base = system["base"]
+    base, internal = system["base"], system["internal"]
     async with aiohttp.ClientSession() as http:
-        before = await scrape(http, base)
+        before = await scrape(http, internal)
         for _ in range(5):  # a burst normally arrives in one read; try again if it was split up
             async with http.ws_connect(f"{base}/ws?jackpots=none-such") as ws:
                 payload = json.dumps({"type": "ping"})
@@ -111,7 +112,7 @@ async def test_a_flooding_client_overflows_its_queue_and_is_disconnected(setting
                         break
                     if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                         break
-            after = await scrape(http, base)
+            after = await scrape(http, internal)
             if value(after, "jackpot_ws_queue_overflows_total", kind="ws") > \
                     value(before, "jackpot_ws_queue_overflows_total", kind="ws"):
                 break
@@ -120,7 +121,7 @@ async def test_a_flooding_client_overflows_its_queue_and_is_disconnected(setting
         assert value(after, "jackpot_ws_disconnects_total", kind="ws", cause="queue_overflow") > \
             value(before, "jackpot_ws_disconnects_total", kind="ws", cause="queue_overflow")
         # the JSON view and the Prometheus view agree on what is connected
-        async with http.get(f"{base}/metrics.json") as resp:
+        async with http.get(f"{internal}/metrics.json") as resp:
             assert (await resp.json())["ws"] == value(after, "jackpot_ws_connections", kind="ws")
 
 

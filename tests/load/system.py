@@ -27,8 +27,9 @@ async def portfolio_and_worker(settings, spawn, name: str = "worker"):
 
 
 async def start_gateway(settings, spawn, name: str, procs=(), **env):
-    port = free_port()
-    gw = spawn(name, "gateway", JACKPOT_GATEWAY_PORT=str(port), **env)
+    port, metrics_port = free_port(), free_port()
+    gw = spawn(name, "gateway", JACKPOT_GATEWAY_PORT=str(port), JACKPOT_GATEWAY_METRICS_PORT=str(metrics_port), **env)
+    gw.metrics_base = f"http://{settings.gateway_host}:{metrics_port}"  # /metrics, /metrics.json: internal port
     base = f"http://{settings.gateway_host}:{port}"
     await http_ready(f"{base}/ready", procs=[gw, *procs])
     return gw, base, port

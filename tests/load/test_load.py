@@ -63,7 +63,7 @@ async def test_5000_clients_four_tickers_each(settings, spawn, running):
     held_s = time.monotonic() - t_hold
     frames, pool_frames = stats.frames - start_frames, stats.pool_frames - start_pool
     held = sum(not c.closed for c in clients)
-    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics.json") as resp:
+    async with aiohttp.ClientSession() as http, http.get(f"{gw.metrics_base}/metrics.json") as resp:
         server = await resp.json()
     bets.stop(timeout=5)
 

@@ -46,7 +46,7 @@ async def test_non_reading_clients_are_disconnected_and_rss_stays_flat(settings,
         held = 21
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
-                async with http.get(f"{base}/metrics.json") as resp:
+                async with http.get(f"{gw.metrics_base}/metrics.json") as resp:
                     held = (await resp.json())["connections"]
                 if held <= 1:
                     break
