@@ -138,8 +138,13 @@ class Settings(BaseSettings):
     admin_jwt_jwks_url: str = Field("", alias="JACKPOT_ADMIN_JWT_JWKS_URL")
     admin_jwt_public_key: str = Field("", alias="JACKPOT_ADMIN_JWT_PUBLIC_KEY")
     admin_jwt_algorithms: str = Field("RS256,ES256", alias="JACKPOT_ADMIN_JWT_ALGORITHMS")
+    # An unknown JWT kid refetches the IdP's key set at most once per this many seconds (failed
+    # fetches included), so made-up kids cannot make the API hammer the IdP.
+    admin_jwt_jwks_min_refetch_s: float = Field(30.0, alias="JACKPOT_ADMIN_JWT_JWKS_MIN_REFETCH_S", ge=1, le=3600)
     # Where simulation jobs started from the admin API write their reports.
     admin_simulation_dir: Path = Field(REPO_ROOT / ".stack" / "simulations", alias="JACKPOT_ADMIN_SIMULATION_DIR")
+    # Simulation jobs one admin process runs at once (CPU-bound); over it, a start is a 429.
+    admin_simulation_max_jobs: int = Field(2, alias="JACKPOT_ADMIN_SIMULATION_MAX_JOBS", ge=1, le=64)
 
     # Local stack (ignored for services configured by URL).
     stack_dir: Path = Field(REPO_ROOT / ".stack", alias="JACKPOT_STACK_DIR")

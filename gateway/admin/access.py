@@ -31,8 +31,11 @@ async def list_tokens(ctx: Ctx) -> dict[str, Any]:
 async def revoke_token(ctx: Ctx, path: m.TokenPath, body: m.RevokeBody) -> dict[str, Any]:
     _cross_brand(ctx)
     s = ctx.services
-    if str(path.token_id) == ctx.principal.token_id:
-        raise Problem(409, "self-revoke", "revoke your own token with the CLI, so an Admin cannot lock themselves out")
+    owner = await s.tokens.owner(str(path.token_id))
+    if owner is None:
+        raise Problem(404, "not-found", f"no active token {path.token_id}")
+    if owner == ctx.actor:  # the same person, whichever credential this call came with
+        raise Problem(409, "self-revoke", "revoke your own tokens with the CLI, so an Admin cannot lock themselves out")
     if not await s.tokens.revoke(str(path.token_id), revoked_by=ctx.actor):
         raise Problem(404, "not-found", f"no active token {path.token_id}")
     await s.trail.record(ctx.principal, action="revoke_token", jackpot_id=None, request_id=ctx.request_id,

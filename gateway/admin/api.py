@@ -3,7 +3,8 @@
 An ``Operation`` names its method, path, permission and the pydantic models of its path, query,
 body and response. ``Api.route`` wraps the handler so that every call goes through the same
 steps, in this order: request id -> authentication (401) -> role permission (403) -> path, query
-and body validation by the models (400/415/422) -> idempotency key -> handler (brand scope 403,
+and body validation by the models (400/415/422) -> idempotency key (a stored answer is replayed
+only to the same person, with a brand scope covering the original's) -> handler (brand scope 403,
 business rules 404/409/422) -> response validated against its model. The OpenAPI 3.1 document
 is generated from the same models, so the document and the validation cannot drift apart.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http
 import json
 import logging
 import re
@@ -69,6 +71,7 @@ class Operation:
     status: int = 200
     extra_statuses: dict[int, Any] = field(default_factory=dict)  # status -> response model
     audited: bool = True
+    extra_problems: tuple[int, ...] = ()  # problem statuses beyond ERROR_STATUSES (e.g. 429)
 
     @property
     def mutating(self) -> bool:
@@ -102,12 +105,14 @@ class Api:
     def op(self, method: str, path: str, *, summary: str, tag: str, permission: Permission | None = None,
            public: bool = False, path_model: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
            body: type[BaseModel] | None = None, response: Any = None, status: int = 200,
-           extra_statuses: dict[int, Any] | None = None, audited: bool = True) -> Callable:
+           extra_statuses: dict[int, Any] | None = None, audited: bool = True,
+           extra_problems: tuple[int, ...] = ()) -> Callable:
         def deco(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             self.operations.append(Operation(
                 method=method, path=path, handler=fn, operation_id=fn.__name__, summary=summary, tag=tag,
                 permission=permission, public=public, path_model=path_model, query=query, body=body,
-                response=response, status=status, extra_statuses=dict(extra_statuses or {}), audited=audited))
+                response=response, status=status, extra_statuses=dict(extra_statuses or {}), audited=audited,
+                extra_problems=tuple(extra_problems)))
             return fn
         return deco
 
@@ -147,7 +152,7 @@ class Api:
                     if not IDEMPOTENCY_KEY_RE.match(key):
                         raise Problem(400, "bad-idempotency-key",
                                       "Idempotency-Key must be 1-255 visible ASCII characters")
-                    return await services.idempotency.run(principal.actor, key, request.method, request.path,
+                    return await services.idempotency.run(principal, key, request.method, request.path,
                                                           _body_hash(request, raw),
                                                           lambda: _call(op, ctx, kwargs, adapters))
                 return await _call(op, ctx, kwargs, adapters)
@@ -207,12 +212,12 @@ class Api:
                     "application/json": {"schema": keys[(op.body, "validation")]}}}
             for status, model in [(op.status, op.response), *op.extra_statuses.items()]:
                 entry["responses"][str(status)] = _response_doc(model, keys, schemas)
-            statuses = ERROR_STATUSES if not op.public else (400, 404, 422, 503)
+            statuses = (ERROR_STATUSES if not op.public else (400, 404, 422, 503)) + op.extra_problems
             for s in statuses:
                 if op.public and s in (401, 403):
                     continue
                 entry["responses"].setdefault(str(s), {
-                    "description": problems.TITLES[s],
+                    "description": problems.TITLES.get(s) or http.HTTPStatus(s).phrase,
                     "content": {problems.CONTENT_TYPE: {"schema": keys[(ProblemDoc, "serialization")]}}})
             paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = entry
         return {

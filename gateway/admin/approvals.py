@@ -18,24 +18,31 @@ from .registry import answer_command, api, check_scope, send_command
 
 PAID = ("confirmed", "escrow", "resolved")
 
+# Every filter (brand scope included) is applied before the LIMIT: filtering after it would let a
+# busy brand's wins push a small brand's out of the page until they expire.
 QUEUE_SQL = """
-SELECT a.approval_id, a.win_id, a.jackpot_id, a.level_id, a.currency::text AS currency, a.kind, a.player_id,
-       a.amount, a.threshold, a.requested_at, a.expires_at, a.decision, a.decided_by, a.decision_reason,
-       a.escalations, p.game_id, p.brand_id, p.payout_status,
-       coalesce(j.brands, ARRAY(SELECT jsonb_array_elements_text(v.config -> 'brands'))) AS brands
-FROM win_approvals a
-LEFT JOIN prizes p ON p.idempotency_key = a.approval_id
-LEFT JOIN admin_jackpots j ON j.jackpot_id = a.jackpot_id
-LEFT JOIN jackpot_configs c ON c.jackpot_id = a.jackpot_id
-LEFT JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND v.version = c.current_version
-WHERE ($1::text IS NULL OR a.jackpot_id = $1)
-  AND CASE $2
-        WHEN 'for_approval' THEN a.decision IS NULL
-        WHEN 'paid' THEN a.decision = 'approved' AND p.payout_status = ANY($3::text[])
-        WHEN 'declined_expired' THEN a.decision IN ('declined', 'expired')
-        ELSE true END
-ORDER BY a.requested_at DESC
-LIMIT $4
+SELECT q.* FROM (
+    SELECT a.approval_id, a.win_id, a.jackpot_id, a.level_id, a.currency::text AS currency, a.kind, a.player_id,
+           a.amount, a.threshold, a.requested_at, a.expires_at, a.decision, a.decided_by, a.decision_reason,
+           a.escalations, p.game_id, p.brand_id, p.payout_status,
+           coalesce(j.brands, ARRAY(SELECT jsonb_array_elements_text(v.config -> 'brands'))) AS brands
+    FROM win_approvals a
+    LEFT JOIN prizes p ON p.idempotency_key = a.approval_id
+    LEFT JOIN admin_jackpots j ON j.jackpot_id = a.jackpot_id
+    LEFT JOIN jackpot_configs c ON c.jackpot_id = a.jackpot_id
+    LEFT JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND v.version = c.current_version
+    WHERE ($1::text IS NULL OR a.jackpot_id = $1)
+      AND ($6::text IS NULL OR a.level_id = $6)
+      AND CASE $2
+            WHEN 'for_approval' THEN a.decision IS NULL
+            WHEN 'paid' THEN a.decision = 'approved' AND p.payout_status = ANY($3::text[])
+            WHEN 'declined_expired' THEN a.decision IN ('declined', 'expired')
+            ELSE true END
+) q
+WHERE ($4::boolean OR (cardinality(q.brands) > 0 AND q.brands <@ $5::text[]))
+  AND ($7::text IS NULL OR $7 = ANY(q.brands) OR q.brand_id = $7)
+ORDER BY q.requested_at DESC
+LIMIT $8
 """
 
 
@@ -52,15 +59,13 @@ async def approval_queue(ctx: Ctx, query: m.ApprovalsQuery) -> dict[str, Any]:
     jid = str(query.jackpot_id) if query.jackpot_id else None
     if jid:
         await check_scope(ctx, jid)
-    rows = await ctx.services.pool.fetch(QUEUE_SQL, jid, query.tab, list(PAID), query.limit * 4)
+    p = ctx.principal
+    rows = await ctx.services.pool.fetch(
+        QUEUE_SQL, jid, query.tab, list(PAID), p.all_brands, sorted(p.brands),
+        str(query.level_id) if query.level_id else None, query.brand, query.limit)
     items = []
     for r in rows:
-        brands = list(r["brands"] or [])
-        if not ctx.principal.in_scope(brands):
-            continue
-        if query.brand and query.brand not in brands and r["brand_id"] != query.brand:
-            continue
-        if query.level_id and r["level_id"] != str(query.level_id):
+        if not p.in_scope(list(r["brands"] or [])):  # the query filtered already; this is a second lock
             continue
         items.append({
             "approval_id": r["approval_id"], "win_id": r["win_id"], "jackpot_id": r["jackpot_id"],
@@ -71,8 +76,6 @@ async def approval_queue(ctx: Ctx, query: m.ApprovalsQuery) -> dict[str, Any]:
             "decision": r["decision"], "decided_by": r["decided_by"], "decision_reason": r["decision_reason"],
             "escalations": r["escalations"], "payout_status": r["payout_status"],
         })
-        if len(items) >= query.limit:
-            break
     return {"tab": query.tab, "items": items}
 
 

@@ -4,9 +4,12 @@ Every control is a command on the jackpot's partition; the answer says whether t
 applied or refused it and when (200 / 409), or that it is still on its way (202 with a
 Location to poll). Confirmations follow the specification: force drop is double-confirmed
 (repeat the jackpot's name) with a reason; manual adjust is double-confirmed by repeating the
-amount; void win and emergency shutdown need a second, different Admin (four eyes): the
-first Admin's call opens a co-approval request and only the second Admin's approval sends
-the command, carrying both names.
+amount; void win, emergency shutdown and lifting a shutdown need a second, different Admin
+(four eyes): the first Admin's call opens a co-approval request and only the second Admin's
+approval sends the command, carrying both names. "Different" compares persons (a human's CLI
+token and IdP login are one person, see tokens.py). While the system is shut down, nothing
+short of that second approval resumes anything: a global pause (which would downgrade the
+shutdown) and single-jackpot resumes are refused.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ async def pause_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.PauseBody, query:
         permission=P.PAUSE_RESUME, path_model=m.JackpotPath, body=m.PauseBody, **CMD)
 async def resume_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.PauseBody, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
+    await _refuse_during_shutdown(ctx, "resuming a jackpot")
     return answer_command(ctx, await send_command(ctx, rec.jackpot_id, "resume", reason=body.reason,
                                                   wait_s=query.wait_s, level_id=_level(rec, body.level_id)))
 
@@ -131,6 +135,7 @@ def _co_view(row: Any) -> dict[str, Any]:
     return {k: d.get(k) for k in m.CoApproval.model_fields}
 
 
+SYSTEM_ACTIONS = ("emergency_shutdown", "lift_shutdown")  # four-eyes requests that need system:control
 CO_COLUMNS = ("request_id, action, jackpot_id, brands, payload, reason, initiated_by, initiated_at, expires_at, "
               "state, decided_by, decided_at, decision_reason, command_id")
 
@@ -171,8 +176,15 @@ async def list_co_approvals(ctx: Ctx, query: m.CoApprovalQuery) -> dict[str, Any
     rows = await ctx.services.pool.fetch(
         f"SELECT {CO_COLUMNS} FROM admin_co_approvals WHERE ($1::text IS NULL OR state = $1) "
         "ORDER BY initiated_at DESC LIMIT 500", query.state)
-    return {"items": [_co_view(r) for r in rows if ctx.principal.in_scope(list(r["brands"])) or not r["brands"]
-                      and ctx.principal.all_brands]}
+    items = []
+    for r in rows:
+        if not (ctx.principal.in_scope(list(r["brands"])) or not r["brands"] and ctx.principal.all_brands):
+            continue
+        view = _co_view(r)
+        view["can_decide"] = (r["state"] == "pending" and r["initiated_by"] != ctx.actor
+                              and (r["action"] not in SYSTEM_ACTIONS or ctx.principal.can(P.SYSTEM_CONTROL)))
+        items.append(view)
+    return {"items": items}
 
 
 async def _expire_co_approvals(ctx: Ctx) -> None:
@@ -196,12 +208,12 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
         brands = list(row["brands"])
         if (brands and not ctx.principal.in_scope(brands)) or (not brands and not ctx.principal.all_brands):
             raise Problem(403, "brand-scope", "this request concerns brands outside your scope")
-        if row["action"] == "emergency_shutdown" and not ctx.principal.can(P.SYSTEM_CONTROL):
+        if row["action"] in SYSTEM_ACTIONS and not ctx.principal.can(P.SYSTEM_CONTROL):
             raise Problem(403, "forbidden", f"role {ctx.principal.role.value} lacks permission system:control")
         if row["state"] != "pending":
             raise Problem(409, "already-decided", f"the request is {row['state']}")
-        if row["initiated_by"] == ctx.actor:
-            raise Problem(403, "four-eyes", "the initiator cannot approve their own request; a second Admin must")
+        if row["initiated_by"] == ctx.actor:  # persons: another credential of the initiator is still the initiator
+            raise Problem(403, "four-eyes", "the initiator cannot decide their own request; a second Admin must")
         state = "approved" if body.approve else "rejected"
         decided = await conn.fetchrow(
             f"UPDATE admin_co_approvals SET state = $2, decided_by = $3, decided_at = now(), decision_reason = $4 "
@@ -217,6 +229,8 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
                 ctx, row["jackpot_id"], "void_win", reason=row["reason"], wait_s=query.wait_s,
                 win_id=payload["win_id"], approvals=[row["initiated_by"], ctx.actor],
                 audit_detail={"initiated_by": row["initiated_by"], "co_approved_by": ctx.actor}))
+        elif row["action"] == "lift_shutdown":
+            commands.extend(await _system_apply(ctx, "running", row["reason"], query.wait_s, row["initiated_by"]))
         else:
             commands.extend(await _system_apply(ctx, "shutdown", row["reason"], query.wait_s, row["initiated_by"]))
         if commands:
@@ -295,18 +309,33 @@ async def system_state(ctx: Ctx) -> dict[str, Any]:
     return await _system_state(ctx)
 
 
+async def _refuse_during_shutdown(ctx: Ctx, what: str) -> None:
+    if (await _system_state(ctx))["mode"] == "shutdown":
+        raise Problem(409, "system-shutdown", f"the system is in emergency shutdown: {what} is refused until two "
+                      "Admins lift it (POST /v1/system/global-resume, then a second Admin approves)")
+
+
 @api.op("POST", "/v1/system/global-pause", summary="Pause every active jackpot at once (Admin)", tag="system",
         permission=P.SYSTEM_CONTROL, body=m.SystemBody, query=m.WaitQuery, response=m.SystemResult)
 async def global_pause(ctx: Ctx, body: m.SystemBody, query: m.WaitQuery) -> dict[str, Any]:
     _all_brands(ctx)
+    await _refuse_during_shutdown(ctx, "a global pause (it would downgrade the shutdown)")
     commands = await _system_apply(ctx, "paused", body.reason, query.wait_s)
     return {"state": await _system_state(ctx), "commands": commands}
 
 
-@api.op("POST", "/v1/system/global-resume", summary="Resume every jackpot after a global pause (Admin)",
-        tag="system", permission=P.SYSTEM_CONTROL, body=m.SystemBody, query=m.WaitQuery, response=m.SystemResult)
+@api.op("POST", "/v1/system/global-resume",
+        summary="Resume every jackpot after a global pause (Admin); after a shutdown: opens a four-eyes request",
+        tag="system", permission=P.SYSTEM_CONTROL, body=m.SystemBody, query=m.WaitQuery, response=m.SystemResult,
+        extra_statuses={202: m.SystemResult})
 async def global_resume(ctx: Ctx, body: m.SystemBody, query: m.WaitQuery) -> dict[str, Any]:
     _all_brands(ctx)
+    state = await _system_state(ctx)
+    if state["mode"] == "shutdown":  # a shutdown took two Admins; lifting it takes two as well
+        co = await _open_co_approval(ctx, "lift_shutdown", None, [], {"mode": "running"}, body.reason)
+        ctx.status = 202
+        ctx.headers["Location"] = f"/v1/co-approvals/{co['request_id']}"
+        return {"state": state, "commands": [], "co_approval": co}
     commands = await _system_apply(ctx, "running", body.reason, query.wait_s)
     return {"state": await _system_state(ctx), "commands": commands}
 

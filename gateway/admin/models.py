@@ -351,6 +351,8 @@ class CoApproval(BaseModel):
     decided_at: dt.datetime | None
     decision_reason: str | None
     command_id: str | None
+    can_decide: bool | None = Field(default=None, description="Listing only: whether the caller may decide it "
+                                    "(pending, not their own request, and the permission it needs)")
 
 
 class CoApprovalList(BaseModel):

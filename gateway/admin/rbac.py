@@ -15,6 +15,7 @@ brands; a token created with ``all_brands`` (meant for Admins) has cross-brand a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -66,9 +67,27 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+PERSON_RE = re.compile(r"^[a-z0-9][a-z0-9._@+:-]{0,127}$")
+
+
+def person_id(value: str) -> str:
+    """The canonical form of a person id (trimmed, lower case), so that "Alice" and "alice " are
+    one person to four-eyes; refused (ValueError) when it is not a plain identifier."""
+    canonical = value.strip().lower()
+    if not PERSON_RE.match(canonical):
+        raise ValueError(f"a person id is 1-128 characters of a-z 0-9 . _ @ + : - (got {value!r})")
+    return canonical
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: resolved from a bearer token."""
+    """Who is calling: resolved from a bearer token.
+
+    ``actor`` is the canonical person (one per human, whichever credential they use): every
+    comparison of people (four-eyes, self-revoke, idempotency) uses it. ``token_id`` names the
+    credential the call came with, for the audit trail: a CLI token's id, or
+    ``jwt:<issuer>#<subject>`` for an identity-provider token.
+    """
 
     token_id: str
     actor: str
@@ -91,6 +110,16 @@ class Principal:
         if self.all_brands:
             return True
         return bool(brands) and set(brands) <= self.brands
+
+    @property
+    def credential(self) -> str:
+        return self.token_id
+
+    def covers(self, brands: list[str] | tuple[str, ...] | frozenset[str] | None, all_brands: bool) -> bool:
+        """True when this principal's scope includes the whole scope given (another principal's)."""
+        if self.all_brands:
+            return True
+        return not all_brands and brands is not None and set(brands) <= self.brands
 
     def brand_label(self) -> str:
         return "*" if self.all_brands else ",".join(sorted(self.brands))

@@ -2,7 +2,8 @@
 configuration (a draft included) or a catalog template in the background and serve its report.
 
 Jobs run in this process (``simulation.jobs``); the caller's brand scope is kept with each job so
-a report is only shown to someone who could see the jackpot.
+a report is only shown to someone who could see the jackpot. They are CPU-bound, so at most
+``JACKPOT_ADMIN_SIMULATION_MAX_JOBS`` run at once: another start is a 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -22,13 +23,32 @@ from .registry import api, scoped
 from .wizard import review
 
 _owners: dict[str, list[str] | None] = {}  # job id -> brands of the simulated jackpot (None: a template)
+_active: set[str] = set()  # started jobs not yet seen done or failed
+RETRY_AFTER_S = 10
+
+
+def _running() -> int:
+    """Jobs of this process still queued or running (finished ones are forgotten here)."""
+    for job_id in list(_active):
+        if jobs.status(job_id)["state"] in ("done", "failed"):
+            _active.discard(job_id)
+    return len(_active)
+
+
+def _claim_slot(limit: int) -> None:
+    if _running() >= limit:
+        raise Problem(429, "too-many-simulations", f"{limit} simulation job(s) are already running; retry later",
+                      title="Too Many Requests", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 @api.op("POST", "/v1/simulations", summary="Start a simulation job (a jackpot's config or a template)",
-        tag="simulation", permission=P.SIMULATION_RUN, body=m.SimulationBody, response=m.SimulationJob, status=202)
+        tag="simulation", permission=P.SIMULATION_RUN, body=m.SimulationBody, response=m.SimulationJob, status=202,
+        extra_problems=(429,))
 async def start_simulation(ctx: Ctx, body: m.SimulationBody) -> dict[str, Any]:
     if (body.jackpot_id is None) == (body.template is None):
         raise Problem(422, "one-source", "give exactly one of jackpot_id or template")
+    limit = ctx.services.settings.admin_simulation_max_jobs
+    _claim_slot(limit)  # early, before any work; checked again right before the start
     out_dir = Path(ctx.services.settings.admin_simulation_dir)
     brands: list[str] | None = None
     if body.template is not None:
@@ -48,7 +68,9 @@ async def start_simulation(ctx: Ctx, body: m.SimulationBody) -> dict[str, Any]:
         path = out_dir / f"{rec.jackpot_id}.json"
         path.write_text(json.dumps(config))
         spec = str(path)
+    _claim_slot(limit)  # no await from here to the start: concurrent starts cannot both pass
     job_id = jobs.start([spec], out_dir, cycles=body.cycles, seed=body.seed, workers=1)
+    _active.add(job_id)
     _owners[job_id] = brands
     await ctx.services.trail.record(ctx.principal, action="simulation_started",
                                     jackpot_id=str(body.jackpot_id) if body.jackpot_id else None,

@@ -336,6 +336,7 @@ async def test_identity_provider_jwts_beside_cli_tokens(settings, http):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from jackpot.gateway.admin.api import SERVICES
     from jackpot.gateway.admin.app import create_admin_app
 
     from .conftest import free_port
@@ -353,8 +354,11 @@ async def test_identity_provider_jwts_beside_cli_tokens(settings, http):
         url = f"http://127.0.0.1:{port}"
         claims = {"sub": "idp-viewer", "iss": issuer, "aud": "jackpot-admin", "role": "viewer", "brands": ["b-idp"],
                   "exp": dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)}
+        status, prob, _ = await call(http, "GET", f"{url}/v1/me", jwt.encode(claims, key, algorithm="ES256"))
+        assert status == 401 and "identity link" in prob["detail"]  # not enrolled to a person yet
+        await app[SERVICES].tokens.link(issuer=issuer, subject="idp-viewer", person="viewer.person")
         status, me, _ = await call(http, "GET", f"{url}/v1/me", jwt.encode(claims, key, algorithm="ES256"))
-        assert status == 200 and me["actor"] == "idp-viewer" and me["role"] == "viewer"
+        assert status == 200 and me["actor"] == "viewer.person" and me["role"] == "viewer"
         status, prob, _ = await call(http, "POST", f"{url}/v1/jackpots", jwt.encode(claims, key, algorithm="ES256"),
                                      json_body={"identity": identity(["b-idp"])})
         assert status == 403  # a viewer from the IdP is still a viewer

@@ -30,10 +30,13 @@ def token(key=KEY, alg="RS256", **claims) -> str:
     return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm=alg)
 
 
-async def test_a_valid_token_gives_its_principal():
-    p = await verifier().principal(token())
-    assert (p.actor, p.role, p.brands, p.all_brands) == ("ana", Role.MANAGER, frozenset({"b1"}), False)
-    c = await verifier().principal(token(role="custom", permissions=["drop:control"]))
+async def test_a_valid_token_gives_its_grant_and_the_person_comes_from_the_enrolment():
+    g = await verifier().verify(token())
+    assert (g.issuer, g.subject, g.role, g.brands, g.all_brands) == (ISSUER, "ana", Role.MANAGER, frozenset({"b1"}),
+                                                                     False)
+    p = g.principal("ana.smith")  # the person the identity was enrolled to, not the IdP's subject
+    assert (p.actor, p.token_id, p.role) == ("ana.smith", f"jwt:{ISSUER}#ana", Role.MANAGER)
+    c = await verifier().verify(token(role="custom", permissions=["drop:control"]))
     assert c.permissions == frozenset({Permission.DROP_CONTROL})
 
 
@@ -49,7 +52,7 @@ async def test_a_valid_token_gives_its_principal():
 ])
 async def test_bad_claims_are_refused(claims):
     with pytest.raises(Problem) as exc:
-        await verifier().principal(token(**claims))
+        await verifier().verify(token(**claims))
     assert exc.value.status == 401
 
 
@@ -58,6 +61,6 @@ async def test_other_keys_and_symmetric_or_none_algorithms_are_refused():
     for bad in (token(key=other), token(key="shared-secret-of-32-bytes-or-more!!", alg="HS256"),
                 jwt.encode({"sub": "x"}, None, algorithm="none")):
         with pytest.raises(Problem):
-            await verifier().principal(bad)
+            await verifier().verify(bad)
     with pytest.raises(ValueError):
         verifier(JACKPOT_ADMIN_JWT_ALGORITHMS="HS256")

@@ -1,5 +1,7 @@
 """Roles build on each other exactly as the specification's RBAC table says; brand scope is strict."""
 
+import pytest
+
 from jackpot.gateway.admin.rbac import ROLE_PERMISSIONS, Permission as P, Principal, Role
 
 
@@ -27,3 +29,20 @@ def test_brand_scope_needs_every_brand_of_the_jackpot():
     assert not m.in_scope([])  # a jackpot without brands is nobody's
     everyone = Principal("t", "x", Role.ADMIN, all_brands=True)
     assert everyone.in_scope(["a", "b"]) and everyone.brand_label() == "*"
+
+
+def test_person_ids_have_one_canonical_form():
+    from jackpot.gateway.admin.rbac import person_id
+
+    assert person_id(" Alice ") == person_id("alice") == "alice"
+    for bad in ("", "  ", "al ice", "a" * 129, "-alice"):
+        with pytest.raises(ValueError):
+            person_id(bad)
+
+
+def test_a_scope_covers_another_only_when_it_holds_all_its_brands():
+    a = Principal("t", "p", Role.ADMIN, frozenset({"a"}))
+    ab = Principal("t", "p", Role.ADMIN, frozenset({"a", "b"}))
+    everyone = Principal("t", "p", Role.ADMIN, all_brands=True)
+    assert ab.covers(["a"], False) and everyone.covers(None, True) and everyone.covers(["x"], False)
+    assert not a.covers(["a", "b"], False) and not ab.covers([], True) and not a.covers(None, False)
