@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Audit trail: HMAC key for the hash chain (empty: plain SHA-256; set one in production so
     # someone with database write access cannot recompute the chain).
     audit_hmac_key: str = Field("", alias="JACKPOT_AUDIT_KEY")
+    # The sinks and the admin API publish a signed checkpoint of the chain's head this often when
+    # it moved (sinks/checkpoints.py): a tail cut after it is caught by `jackpot audit verify`.
+    audit_checkpoint_interval_s: float = Field(5.0, alias="JACKPOT_AUDIT_CHECKPOINT_INTERVAL_S", gt=0)
     # Jackpot table secrets (win targets, thresholds, cycle seeds) are sealed with this key
     # (base64 of 32 bytes; tables/sealing.py). Empty: production refuses to start a worker,
     # development uses a key generated once into the stack directory. Old keys (comma list)

@@ -25,6 +25,8 @@ from jackpot import metrics as M
 from jackpot.engine.events import EngineEvent
 from jackpot.settings import Settings
 from jackpot.sinks.alerts import OutageAlerts
+from jackpot.sinks.audit import require_key
+from jackpot.sinks.checkpoints import Checkpointer
 from jackpot.sinks.consumer import SinkLoop
 from jackpot.sinks.events import EventSink, from_avro
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
@@ -127,7 +129,8 @@ class Sinks:
         self.jackpot_ids = jackpot_ids
         self.codec = catalog()
         self.ledger = LedgerWriter(settings.database_url)
-        self.events = EventSink(settings.database_url, audit_key=settings.audit_hmac_key or None)
+        self.events = EventSink(settings.database_url, audit_key=require_key(settings))
+        self.checkpointer = Checkpointer(settings, send)  # signed checkpoints of the audit chain's head
         self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
         self.events_alerts = OutageAlerts("events", self.publish_alert)
@@ -143,9 +146,11 @@ class Sinks:
     async def start(self) -> None:
         for loop in self.loops:
             await loop.start()
+        self.checkpointer.start()
 
     async def stop(self) -> None:
         await asyncio.gather(*(loop.stop() for loop in self.loops))  # each bounded in time
+        await self.checkpointer.stop()
         await self.ledger.close()
         await self.events.close()
         await self.live.close()
@@ -259,6 +264,7 @@ async def serve(settings: Settings) -> None:
     from jackpot.streams.pipeline import Pipeline
     from jackpot.streams.topics import ensure_topics
 
+    require_key(settings)  # production refuses a missing or weak audit key before touching anything
     await ensure_topics(settings)
     await migrate(settings.database_url)
     configs = ConfigView(settings, settings.topic(T.CONFIGS.name), Pipeline().compile)

@@ -59,10 +59,14 @@ WALLET_COMMANDS = TopicSpec("wallet-credit-commands", key="jackpot_id")
 LEDGER = TopicSpec("ledger-contributions", key="jackpot_id")
 # Anything that could not be processed, kept whole with the reason.
 DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
+# Signed checkpoints of the audit chain's head (sinks/checkpoints.py): kept forever (neither
+# deleted nor compacted; keyed by seq besides), one partition so they read back in order.
+AUDIT_CHECKPOINTS = TopicSpec("audit-checkpoints", key="chain seq", partitions=1,
+                              config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
 
 ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, WALLET_RESULTS, CLOCK, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,
-       ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS)
+       ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS, AUDIT_CHECKPOINTS)
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from jackpot.settings import Settings
+from jackpot.sinks.audit import require_key
 
 from . import access, approvals, configuration, controls, monitoring, reporting, simulations  # noqa: F401  (register routes)
 from . import models as m
@@ -52,6 +53,7 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 def create_admin_app(settings: Settings, services: Services | None = None) -> web.Application:
+    require_key(settings)  # the admin API appends to the audit chain: production needs a strong key
     app = web.Application(middlewares=[problem_middleware], client_max_size=2 * 1024 * 1024)
     services = services or Services(settings)
     app[SERVICES] = services

@@ -22,7 +22,7 @@ from .idempotency import IdempotencyStore
 from .rbac import Principal, Role
 from .store import JackpotStore
 from .tokens import TokenStore
-from .trail import Trail
+from .trail import Trail, checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Services:
         self.producer: AIOKafkaProducer | None = None
         self.receipts = Receipts(settings)
         self._scheduler: asyncio.Task | None = None
+        self.checkpointer = None  # signed checkpoints of the audit chain's head (sinks/checkpoints.py)
 
     async def start(self) -> None:
         s = self.settings
@@ -53,12 +54,15 @@ class Services:
             verifier = JwtVerifier(s)
         self.tokens = TokenStore(self.pool, verifier)
         self.trail = Trail(self.pool, s.audit_hmac_key or None)
+        self.checkpointer = checkpointer(s, self.pool, self.producer)
         self.idempotency = IdempotencyStore(self.pool)
         self.jackpots = JackpotStore(self.pool)
         self.bus = CommandBus(s, self.producer)
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="admin-scheduler")
 
     async def stop(self) -> None:
+        if self.checkpointer:
+            await self.checkpointer.stop()
         if self._scheduler:
             self._scheduler.cancel()
             try:

@@ -3,7 +3,9 @@
 Every mutating call appends one ``AdminAction`` record with the actor, role, brand scope,
 before and after, reason and request id; a refused call (missing permission) appends an
 ``AdminAccessDenied`` record, so probing is visible too. Records written inside the caller's
-transaction commit together with the change they describe.
+transaction commit together with the change they describe. ``checkpointer`` publishes signed
+checkpoints of the chain's head from the admin process (``sinks.checkpoints``), so a cut of the
+records this API appended is caught even when no sink runs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from typing import Any
 import asyncpg
 
 from jackpot.sinks import audit
+from jackpot.sinks.checkpoints import Checkpointer, producer_send
 
 from .rbac import Principal
 
 SYSTEM_SCOPE = "system"
+
+
+def checkpointer(settings: Any, pool: asyncpg.Pool, producer: Any) -> Checkpointer:
+    """The admin process's checkpointer, started, over its pool and producer (stop it at shutdown)."""
+    cp = Checkpointer(settings, producer_send(settings, producer), pool)
+    cp.start()
+    return cp
 
 
 class Trail:
