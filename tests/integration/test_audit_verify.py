@@ -25,6 +25,7 @@ from jackpot.streams.kafka import producer
 
 from ..unit.sinks.scenario import run
 from .conftest import with_db
+from .test_admin_support import admin  # noqa: F401  (fixture)
 from .test_ledger_events import private_database
 
 pytestmark = pytest.mark.integration
@@ -228,6 +229,25 @@ async def test_the_checkpointer_publishes_when_the_head_moved(settings, topic):
         assert (await audit.verify(dsn, checkpoints=got)).ok
 
 
+async def test_the_admin_api_publishes_checkpoints_of_what_it_appends(admin, settings):  # noqa: F811
+    from jackpot.gateway.admin.services import SCHEDULER
+
+    await admin.services.trail.record(SCHEDULER, action="checkpoint-test", jackpot_id=None, request_id="r-1")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        seq, h = await audit.head_of(conn)
+    finally:
+        await conn.close()
+    name = settings.topic(T.AUDIT_CHECKPOINTS.name)
+    for _ in range(40):  # the checkpointer runs every JACKPOT_AUDIT_CHECKPOINT_INTERVAL_S (5 s)
+        got, bad = await read_topic(settings, name)
+        if any(c.seq == seq for c in got):
+            break
+        await asyncio.sleep(0.5)
+    assert not bad and (seq, h) in [(c.seq, c.hash) for c in got], got
+    assert (await audit.verify(settings.database_url, checkpoints=got)).ok
+
+
 # ------------------------------------------------------------------ formats
 async def test_moving_a_separator_between_two_fields_is_caught(settings, topic):
     """Format 1 joined the fields with "|": jackpot "j|x" by "op" hashed like jackpot "j" by "x|op"."""
@@ -286,7 +306,8 @@ async def test_old_format_records_still_verify_and_a_downgrade_is_refused(settin
             assert await migrate(dsn) == ["0010_audit_format"]
             await audit.append(conn, [audit.Entry(str(uuid.uuid4()), "AdminAction", "j", "op", 2000, {"new": i})
                                       for i in range(2)], key=KEY)
-            assert [r["format"] for r in await conn.fetch("SELECT format FROM audit_log ORDER BY seq")] == [1, 1, 1, 2, 2]
+            formats = [r["format"] for r in await conn.fetch("SELECT format FROM audit_log ORDER BY seq")]
+            assert formats == [1, 1, 1, 2, 2]  # the migration marked the records before it as format 1
             code, out = await verify_cli(dsn, topic, "--key", KEY)
             assert code == 0 and "5 records" in out, out
             await write_format_1(conn, 1, KEY.encode())  # appended the old way after format 2 records
