@@ -138,11 +138,10 @@ def encode_record(record: JackpotRecord, sealer: Sealer | None = None) -> bytes:
     hidden: dict[str, Any] = {"pools": {}, "seeds": doc.pop("seeds")}
     pools = {}
     for currency, by_level in (state.get("pools") or {}).items():
-        pools[currency] = {}
+        pools[currency], secret = {}, hidden["pools"].setdefault(currency, {})
         for level_id, pool in by_level.items():
-            pools[currency][level_id] = {k: v for k, v in pool.items() if k not in SECRET_POOL_FIELDS}
-            hidden["pools"].setdefault(currency, {})[level_id] = {
-                k: pool[k] for k in SECRET_POOL_FIELDS if k in pool}
+            pools[currency][level_id] = clear = pool.copy()  # a copy: the record keeps its secrets
+            secret[level_id] = {k: clear.pop(k) for k in SECRET_POOL_FIELDS if k in clear}
     state["pools"] = pools
     doc["state"] = state
     doc[SEALED] = (sealer or default_sealer()).seal(dump_json(hidden), _associated(state))
