@@ -431,6 +431,8 @@ def verify_command(database_url: str | None, key: str, files: tuple[str, ...], k
 
     settings = _settings()
     database_url = database_url or settings.database_url
+    # the checkpoints first, then the chain's snapshot: every checkpoint read pins a head that the
+    # snapshot includes, however many records are appended meanwhile
     cps: list[Checkpoint] = []
     problems: list[str] = []
     sources = []

@@ -45,7 +45,10 @@ def test_production_refuses_to_start_without_a_strong_key(key):
     assert require_key(Settings(JACKPOT_ENV="production", JACKPOT_AUDIT_KEY=STRONG)) == STRONG.encode()
 
 
-def test_development_warns_and_goes_on(caplog):
+def test_development_warns_and_goes_on(caplog, monkeypatch):
+    from jackpot.sinks import audit
+
+    monkeypatch.setattr(audit, "_warned", set())  # once per process: forget earlier tests' warnings
     with caplog.at_level("WARNING", logger="jackpot.sinks.audit"):
         assert require_key(Settings(JACKPOT_ENV="development", JACKPOT_AUDIT_KEY="")) is None
     assert any("weak audit key" in r.getMessage() for r in caplog.records)
