@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     schema_registry_auto_register: bool = Field(True, alias="SCHEMA_REGISTRY_AUTO_REGISTER")
     registry_port: int = Field(18081, alias="JACKPOT_REGISTRY_PORT")
 
-    # Audit trail: HMAC key for the hash chain (empty: plain SHA-256; set one in production so
-    # someone with database write access cannot recompute the chain).
+    # Audit trail: HMAC key for the hash chain and its checkpoints (empty: plain SHA-256, development
+    # only; production refuses to start the sinks or the admin API without a strong one, see
+    # sinks/audit.py require_key), so someone with database write access cannot recompute the chain.
     audit_hmac_key: str = Field("", alias="JACKPOT_AUDIT_KEY")
     # The sinks and the admin API publish a signed checkpoint of the chain's head this often when
     # it moved (sinks/checkpoints.py): a tail cut after it is caught by `jackpot audit verify`.
