@@ -43,8 +43,11 @@ TABLE_NAME = "jackpot-state"
 # player, tables/activity.py): ~5 MB of JSON for 20,000 players, over Kafka's 1 MB default.
 # The changelog topic keeps accepting record batches up to this size, so such values recover.
 MAX_VALUE_BYTES = 64 << 20
-# What a pool's state holds that nobody outside the engine may learn before the drop (engine/pool.py).
-SECRET_POOL_FIELDS = ("win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed")
+# What a pool's state holds that nobody outside the engine may learn before the drop: the
+# secrets engine/pool.py names, the warn threshold (drawn as a fraction of the target, so it
+# bounds the target) and the arming (the target is passed; the drop comes within eval_delay bets).
+SECRET_POOL_FIELDS = ("win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed",
+                      "warn_threshold", "armed_at", "armed_bets")
 SEALED = "sealed"  # the value's field holding the sealed secrets
 
 _sealer: Sealer | None = None

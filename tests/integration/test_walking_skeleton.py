@@ -18,7 +18,7 @@ import pytest
 from jackpot.sinks.live import LiveValues
 from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import publish_configs
-from jackpot.tables.jackpots import TABLE_NAME
+from jackpot.tables.jackpots import SECRET_POOL_FIELDS, TABLE_NAME
 
 from .conftest import wait_for
 from .helpers import http_ready, one_level_config, read_events, read_topic, table_value
@@ -74,7 +74,7 @@ async def test_one_bet_flows_end_to_end(settings, spawn):
     assert pool["meters"]["gross"] == 36_000 and pool["meters"]["house"] == 3_600
     assert sum(record["bet_marks"].values()) >= 0 and len(record["bet_marks"]) == 1
 
-    # 3b. ...but its changelog holds no secret in clear: no win target, threshold, delay or seed
+    # 3b. ...but its changelog holds no secret in clear: no win target, threshold, delay, arming or seed
     # (opened above with the workers' key: they are there, sealed)
     assert pool["win_target"] >= 5_000_000_000 and pool["rng_seed"] and record["seeds"]
     seeds = [pool["rng_seed"], *record["seeds"].values()]
@@ -85,7 +85,8 @@ async def test_one_bet_flows_end_to_end(settings, spawn):
         assert doc["sealed"] and "seeds" not in doc
         for by_level in doc["state"]["pools"].values():
             for stored in by_level.values():
-                assert not {"win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed"} & set(stored)
+                assert not set(SECRET_POOL_FIELDS) & set(stored)
+                assert {"win_target", "fire_threshold", "eval_delay", "retargets", "rng_seed"} <= set(SECRET_POOL_FIELDS)
         assert not [s for s in seeds if s.encode() in m.value]
 
     # 4. the ledger row in PostgreSQL
