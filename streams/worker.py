@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import os
 import sys
@@ -479,6 +480,8 @@ class Worker:
             else:
                 if batch.record.already_applied_input(msg.topic, msg.offset):
                     continue
+                if name == "OperatorCommand" and not self._first_command(batch, msg, ev.value, rec):
+                    continue
                 batch.apply_input(name, rec, msg.topic, msg.offset)
                 if batch.record.seeds_consumed:
                     await batch.checkpoint()
@@ -498,6 +501,19 @@ class Worker:
                 f"conflicting duplicate: bet {req['bet_id']} was first seen with other content at bets "
                 f"{self._first_coordinates(batch, req)}; this copy is not applied"),
                 value=self.codec.encode("ContributionRequest", req))
+        return False
+
+    @staticmethod
+    def _first_command(batch: "_JackpotBatch", msg: Any, value: bytes, rec: dict) -> bool:
+        """Idempotency by command id: the admin API's outbox may deliver a command twice (sent, then
+        a crash before it was marked sent); the copy at another offset is not applied again."""
+        seen = batch.seen.check_id(betids.command_key(str(rec["event_id"])), (msg.partition, msg.offset),
+                                   hashlib.blake2b(value, digest_size=16).digest(), P.ms(rec["timestamp"]))
+        if seen in (betids.NEW, betids.REPLAY):
+            return True
+        log.warning("operator command delivered again; not applied twice",
+                    extra={"command_id": str(rec["event_id"]), "jackpot_id": str(rec.get("jackpot_id")),
+                           "offset": msg.offset, "verdict": seen})
         return False
 
     @staticmethod

@@ -56,6 +56,11 @@ def _ms(ts: Any) -> int:
     return int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
 
 
+def command_key(command_id: str) -> str:
+    """The table id of an operator command: a NUL first, which no bet id has (bet ids are printable)."""
+    return "\x00command:" + command_id
+
+
 def entry_key(bucket: int, jackpot_key: bytes, bet_id: str) -> bytes:
     return _BUCKET.pack(bucket) + jackpot_key + SEP + bet_id.encode()
 
@@ -113,9 +118,12 @@ class JackpotBetIds:
     def check(self, req: dict, received_ms: int) -> str:
         """Classify the contribution request ``req`` (NEW, REPLAY, RESEND or CONFLICT); a NEW one
         is remembered, to be written by :meth:`write`."""
-        bet_id = str(req["bet_id"])
-        where = (int(req["source_partition"]), int(req["source_offset"]))
-        fp = fingerprint(req)
+        return self.check_id(str(req["bet_id"]), (int(req["source_partition"]), int(req["source_offset"])),
+                             fingerprint(req), received_ms)
+
+    def check_id(self, bet_id: str, where: tuple[int, int], fp: bytes, received_ms: int) -> str:
+        """The same classification for any input id seen at ``where`` with content ``fp`` (operator
+        commands use it too, under ids no bet can have: see ``command_key``)."""
         found = self.pending.get(bet_id)
         stored = found[1] if found else self._lookup(bet_id, received_ms)
         if stored is not None:
