@@ -142,8 +142,17 @@ def config() -> None:
 @config.command("apply")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--demo", is_flag=True, help="Publish the day-one demo portfolio.")
-def config_apply(files: tuple[Path, ...], demo: bool) -> None:
-    """Validate and publish jackpot configs (JSON files) to the configs topic."""
+@click.option("--actor", default=None, help="Who publishes, for the audit trail (default: cli:<OS user name>).")
+def config_apply(files: tuple[Path, ...], demo: bool, actor: str | None) -> None:
+    """Validate, record, audit and publish jackpot configs (JSON files) to the configs topic.
+
+    Each config becomes a version in PostgreSQL with its Back Office record and an audit entry,
+    in one transaction, before anything is sent; a config the broker does not confirm stays in
+    the outbox and is sent by the admin API's relay (or the next apply).
+    """
+    from aiokafka.errors import KafkaError
+
+    from jackpot.gateway.admin.publication import cli_actor
     from jackpot.streams.publish import demo_portfolio, publish_configs
 
     docs = [json.loads(p.read_text()) for p in files]
@@ -151,8 +160,14 @@ def config_apply(files: tuple[Path, ...], demo: bool) -> None:
         docs += demo_portfolio()
     if not docs:
         raise click.UsageError("give config files or --demo")
-    ids = asyncio.run(publish_configs(get_settings(), docs))
-    click.echo(f"published {len(ids)} config(s): {', '.join(ids)}")
+    actor = actor or cli_actor()
+    try:
+        ids = asyncio.run(publish_configs(get_settings(), docs, actor=actor))
+    except (asyncio.TimeoutError, KafkaError) as exc:
+        raise click.ClickException(
+            f"configs recorded and audited, but the broker did not confirm them ({type(exc).__name__}); they wait "
+            "in the outbox: the admin API's relay or the next `jackpot config apply` sends them") from None
+    click.echo(f"published {len(ids)} config(s) as {actor}: {', '.join(ids)}")
 
 
 # ------------------------------------------------------------------------ bets

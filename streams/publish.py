@@ -3,6 +3,10 @@
 A config is validated by the engine before it is published, so a worker never sees
 one that the engine would refuse; what goes on the topic is the normalised JSON of
 the validated model, keyed by ``jackpot_id`` (compaction keeps the latest).
+
+Publication itself (version, Back Office record, audit entry, outbox) is owned by
+``jackpot.gateway.admin.publication``: the CLI and the admin API share it, so every
+published jackpot is known to PostgreSQL before its config reaches a worker.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ import json
 
 from jackpot.engine.config import Jackpot
 from jackpot.settings import Settings
-from jackpot.streams.kafka import producer
-from jackpot.streams.topics import CONFIGS, ensure_topics
 
 
 def normalise(doc: dict) -> tuple[str, bytes]:
@@ -20,14 +22,12 @@ def normalise(doc: dict) -> tuple[str, bytes]:
     return str(model.jackpot_id), json.dumps(model.model_dump(mode="json"), sort_keys=True).encode()
 
 
-async def publish_configs(settings: Settings, docs: list[dict]) -> list[str]:
-    """Validate every doc first (all or nothing), then publish; return the jackpot ids."""
-    normalised = [normalise(d) for d in docs]
-    await ensure_topics(settings)
-    async with producer(settings) as prod:
-        for jackpot_id, value in normalised:
-            await prod.send_and_wait(settings.topic(CONFIGS.name), key=jackpot_id.encode(), value=value)
-    return [jackpot_id for jackpot_id, _ in normalised]
+async def publish_configs(settings: Settings, docs: list[dict], *, actor: str | None = None) -> list[str]:
+    """Validate every doc first (all or nothing), record, audit and publish them; return the
+    jackpot ids. ``actor`` defaults to ``cli:<OS user name>``."""
+    from jackpot.gateway.admin import publication
+
+    return await publication.publish_configs(settings, docs, actor=actor or publication.cli_actor())
 
 
 def demo_portfolio() -> list[dict]:

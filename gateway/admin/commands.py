@@ -160,18 +160,20 @@ async def stored_receipt(pool: asyncpg.Pool, command_id: str) -> Receipt | None:
 
 
 class CommandBus:
-    """Sends ``OperatorCommand`` records keyed by jackpot id."""
+    """Builds ``OperatorCommand`` records keyed by jackpot id; they are sent through the outbox
+    (publication.py), after the command's row and audit entry commit."""
 
     def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
         self.settings = settings
         self.producer = producer
         self.topic = settings.topic(T.COMMANDS.name)
 
-    async def send(self, jackpot_id: str, action: str, actor: str, *, reason: str = "", command_id: str | None = None,
-                   level_id: str | None = None, currency: str | None = None, approvals: list[str] | None = None,
-                   amount: Decimal | None = None, adjustment_reason: str | None = None,
-                   target_level_id: str | None = None, delay_seconds: int | None = None, win_id: str | None = None,
-                   player_id: str | None = None) -> tuple[str, dt.datetime]:
+    def encode(self, jackpot_id: str, action: str, actor: str, *, reason: str = "", command_id: str | None = None,
+               level_id: str | None = None, currency: str | None = None, approvals: list[str] | None = None,
+               amount: Decimal | None = None, adjustment_reason: str | None = None,
+               target_level_id: str | None = None, delay_seconds: int | None = None, win_id: str | None = None,
+               player_id: str | None = None) -> tuple[str, bytes, dt.datetime]:
+        """The ``OperatorCommand`` record (its event id is the command id), encoded for the outbox."""
         command_id = command_id or str(uuid.uuid4())
         now = dt.datetime.now(dt.timezone.utc)
         record = {
@@ -180,6 +182,4 @@ class CommandBus:
             "amount": amount, "adjustment_reason": adjustment_reason, "target_level_id": target_level_id,
             "delay_seconds": delay_seconds, "win_id": win_id, "player_id": player_id,
         }
-        await self.producer.send_and_wait(self.topic, key=jackpot_id.encode(),
-                                          value=catalog().encode("OperatorCommand", record))
-        return command_id, now
+        return command_id, catalog().encode("OperatorCommand", record), now

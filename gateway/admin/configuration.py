@@ -3,9 +3,13 @@ scheduled), clone from a template or another jackpot, edits with apply timing an
 warnings, and archive.
 
 Drafts live only in PostgreSQL: workers never see a configuration before it is activated. Each
-activation or applied edit is recorded as a configuration version (the source of truth) and
-published to the compacted configs topic inside the same database transaction, so a failed
-publish leaves no version behind.
+activation, applied edit or archive is published through ``publication.py``: the version, its
+audit entry and the outbox row for the configs topic commit in one transaction, and the record is
+sent after commit (or by the relay), so nothing reaches a worker without its audit entry.
+
+A jackpot id belongs to one jackpot: an id known as a draft, as a published version (from any
+publisher) or on the configs topic is never given to a new draft, and level ids are always
+assigned by the system.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from .problems import Problem
 from .rbac import Permission as P
 from .registry import api, confirm_name, scoped, send_command
 from .store import JackpotRecord
-from .wizard import STEP_MODELS, Step, engine_problems, level_id_for, normalise_step, review, steps_from_config
+from .wizard import (STEP_MODELS, Step, engine_problems, level_id_for, level_ids, normalise_step, review,
+                     steps_from_config)
 
 LIVE = ("ACTIVE", "PAUSED")
 
@@ -60,8 +65,10 @@ async def _create(ctx: Ctx, *, jackpot_id: str, steps: dict[str, Any], presentat
     _in_scope_or_403(ctx, identity["brands"])
     s = ctx.services
     async with s.pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval("SELECT 1 FROM jackpot_configs WHERE jackpot_id = $1", jackpot_id):
-            # published by other means (e.g. `jackpot config apply`): never take it over from here
+        # published from anywhere (recorded in PostgreSQL, or only on the configs topic so far):
+        # never take it over from here
+        if s.on_bus(jackpot_id) or await conn.fetchval(
+                "SELECT 1 FROM jackpot_configs WHERE jackpot_id = $1", jackpot_id):
             raise Problem(409, "already-exists", f"jackpot {jackpot_id} already exists")
         rec = await s.jackpots.insert(conn, jackpot_id=jackpot_id, name=identity["name"], type_=identity["type"],
                                       brands=identity["brands"], steps=steps, presentation=presentation,
@@ -108,9 +115,10 @@ async def create_from_template(ctx: Ctx, body: m.FromTemplate) -> dict[str, Any]
                           problems=engine_problems(exc)) from None
         steps = steps_from_config(jp.model_dump(mode="json"))
     else:
-        row = await ctx.services.pool.fetchrow("SELECT steps, presentation FROM admin_templates WHERE name = $1",
-                                               body.template)
-        if row is None:
+        row = await ctx.services.pool.fetchrow(
+            "SELECT steps, presentation, brands FROM admin_templates WHERE name = $1", body.template)
+        # a template of brands outside the caller's scope answers as a missing one: names do not leak
+        if row is None or not ctx.principal.in_scope(list(row["brands"])):
             raise Problem(404, "not-found", f"template {body.template} not found; see GET /v1/templates")
         steps = _remap_ids(json.loads(row["steps"]), None, jackpot_id)
         presentation = json.loads(row["presentation"])
@@ -182,7 +190,7 @@ def _step_op(step: Step) -> None:
                 if step == Step.IDENTITY:
                     _in_scope_or_403(ctx, body.brands)
                 steps = dict(rec.steps)
-                steps[step.value] = normalise_step(rec.jackpot_id, step, body)
+                steps[step.value] = normalise_step(rec.jackpot_id, step, body, level_ids(rec.steps))
                 extra: dict[str, Any] = {}
                 if step == Step.IDENTITY:
                     extra = {"name": body.name, "type": body.type.value, "brands": list(body.brands)}
@@ -233,17 +241,18 @@ async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) 
             after = await s.jackpots.update(conn, rec, ctx.actor, status="SCHEDULED", activate_at=body.activate_at)
             version, published_at, state = None, None, "scheduled"
         else:
-            version = await s.jackpots.record_version(conn, doc)
+            version = await s.publish_config(conn, doc, ctx.actor)
             await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing="activation",
                                         apply_at=None, state="applied", config=doc, warnings=[],
                                         reason=body.reason, actor=ctx.actor, version=version, applied_at=now)
             after = await s.jackpots.update(conn, rec, ctx.actor, status="ACTIVE", activate_at=None,
                                             published_version=version)
-            await s.publish_config(doc)
             published_at, state = dt.datetime.now(dt.timezone.utc), "published"
         await s.trail.record(ctx.principal, action=f"activate:{body.mode}", jackpot_id=rec.jackpot_id,
                              request_id=ctx.request_id, reason=body.reason or None, before=rec.snapshot(),
                              after=after.snapshot(), detail={"version": version}, conn=conn)
+    if version is not None:
+        await s.outbox.kick()
     return {"jackpot": view(after), "version": version, "state": state, "published_at": published_at}
 
 
@@ -290,7 +299,7 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
             elif name == "name":
                 steps[Step.IDENTITY] = {**steps[Step.IDENTITY], "name": part}
             else:
-                steps[name] = normalise_step(rec.jackpot_id, Step(name), part)
+                steps[name] = normalise_step(rec.jackpot_id, Step(name), part, level_ids(rec.steps))
         if rec.status == "DRAFT":
             after = await s.jackpots.update(conn, rec, ctx.actor, steps=steps, presentation=presentation,
                                             name=steps[Step.IDENTITY]["name"])
@@ -319,13 +328,12 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         version = None
         # Without a math change there is nothing for "next cycle" to hold back: it applies now.
         if body.apply == "immediately" or not math and body.apply == "next_cycle":
-            version = await s.jackpots.record_version(conn, doc)
+            version = await s.publish_config(conn, doc, ctx.actor)
             await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
                                         apply_at=None, state="applied", config=payload, warnings=warns,
                                         reason=body.reason, actor=ctx.actor, version=version, applied_at=now)
             after = await s.jackpots.update(conn, rec, ctx.actor, steps=steps, presentation=presentation,
                                             name=doc["name"], published_version=version)
-            await s.publish_config(doc)
             state = "applied"
         else:
             await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
@@ -337,6 +345,8 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
                              request_id=ctx.request_id, reason=body.reason, before={"config": old},
                              after={"config": doc, "state": state, "change_id": str(change_id)},
                              detail={"warnings": warns, "math_changes": math}, conn=conn)
+    if version is not None:
+        await s.outbox.kick()
     return {"change_id": str(change_id), "state": state, "apply_timing": body.apply, "apply_at": body.apply_at,
             "version": version, "math_changes": math, "warnings": warns, "jackpot": view(after)}
 
@@ -437,14 +447,14 @@ async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, qu
             version = None
             if doc is not None:
                 doc = {**doc, "status": "ARCHIVED"}
-                version = await s.jackpots.record_version(conn, doc)
-                await s.publish_config(doc)
+                version = await s.publish_config(conn, doc, ctx.actor)
             after = await s.jackpots.update(conn, rec, ctx.actor, status="ARCHIVED",
                                             published_version=version or rec.published_version)
             await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id,
                                  request_id=ctx.request_id, reason=body.reason, before=rec.snapshot(),
                                  after=after.snapshot(), detail={"commands": [c["command_id"] for c in commands]},
                                  conn=conn)
+        await s.outbox.kick()
     elif archived["state"] == "pending":
         ctx.status = 202
     return {"jackpot": view(after), "commands": commands}

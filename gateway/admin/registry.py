@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiokafka.errors import KafkaError
 from .api import Api, Ctx
 from .commands import Receipt
 from .problems import Problem
+from .publication import enqueue
 from .store import JackpotRecord
 
 api = Api("Jackpot admin API", "1.0.0")
@@ -72,36 +74,38 @@ SEND_TIMEOUT_S = 10.0
 
 async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = "", wait_s: float | None = None,
                        audit_detail: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """Record, send and audit one command, then wait (bounded) for the engine's receipt.
+    """Record, audit and send one command, then wait (bounded) for the engine's receipt.
 
-    The command is recorded before it is sent, so its status can be looked up even when the
-    broker does not acknowledge in time (the record may still be delivered later): the caller
-    then gets a 503 problem carrying the command id to poll.
+    The command's row, its audit entry and its outbox row commit in one transaction before
+    anything is sent, so no command reaches the engine unaudited. When the broker does not
+    confirm in time the caller gets a 503 problem carrying the command id to poll, and the
+    relay delivers the command later (the engine applies a command id once).
     """
     s = ctx.services
-    command_id = str(uuid.uuid4())
-    await s.pool.execute(
-        "INSERT INTO admin_commands (command_id, jackpot_id, action, actor, request_id, sent_at) "
-        "VALUES ($1, $2, $3, $4, $5, now())", uuid.UUID(command_id), jackpot_id, action, ctx.actor, ctx.request_id)
-    fut = s.receipts.expect(command_id)
+    command_id, value, _ = s.bus.encode(jackpot_id, action, ctx.actor, reason=reason, **fields)
     after = {"command_id": command_id, **{k: v for k, v in fields.items() if v is not None}}
+    async with s.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO admin_commands (command_id, jackpot_id, action, actor, request_id, sent_at) "
+            "VALUES ($1, $2, $3, $4, $5, now())", uuid.UUID(command_id), jackpot_id, action, ctx.actor,
+            ctx.request_id)
+        await s.trail.record(ctx.principal, action=f"command:{action}", jackpot_id=jackpot_id,
+                             request_id=ctx.request_id, reason=reason, after=after, detail=audit_detail, conn=conn)
+        outbox_id = await enqueue(conn, kind="command", ref=command_id, topic=s.bus.topic, key=jackpot_id.encode(),
+                                  value=value)
+    fut = s.receipts.expect(command_id)
     try:
-        _, sent_at = await asyncio.wait_for(
-            s.bus.send(jackpot_id, action, ctx.actor, reason=reason, command_id=command_id, **fields), SEND_TIMEOUT_S)
+        await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)
     except (asyncio.TimeoutError, KafkaError) as exc:
         fut.cancel()
-        await s.trail.record(ctx.principal, action=f"command:{action}", jackpot_id=jackpot_id,
-                             request_id=ctx.request_id, reason=reason, after={**after, "send": "unconfirmed"},
-                             detail=audit_detail)
         raise Problem(503, "command-not-confirmed",
-                      f"the broker did not confirm {action} in time ({type(exc).__name__}); it may still be applied: "
-                      f"check GET /v1/commands/{command_id} before sending it again",
-                      headers={"Retry-After": "5"}, command_id=command_id) from None
+                      f"the broker did not confirm {action} in time ({type(exc).__name__}); the command is recorded "
+                      f"and will be delivered when the broker answers: check GET /v1/commands/{command_id} rather "
+                      "than sending it again", headers={"Retry-After": "5"}, command_id=command_id) from None
     except BaseException:
         fut.cancel()
         raise
-    await s.trail.record(ctx.principal, action=f"command:{action}", jackpot_id=jackpot_id, request_id=ctx.request_id,
-                         reason=reason, after=after, detail=audit_detail)
+    sent_at = dt.datetime.now(dt.timezone.utc)
     timeout = s.settings.admin_command_wait_s if wait_s is None else wait_s
     receipt = await s.receipts.wait(fut, command_id, timeout)
     return result_of(command_id, jackpot_id, action, sent_at, receipt)

@@ -13,12 +13,14 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from jackpot.settings import Settings
+from jackpot.engine.config import Jackpot
 from jackpot.streams import topics as T
+from jackpot.streams.configs import ConfigView
 from jackpot.streams.kafka import client_options
-from jackpot.streams.publish import normalise
 
 from .commands import CommandBus, Receipts
 from .idempotency import IdempotencyStore
+from .publication import Outbox, adopt, publish_config
 from .rbac import Principal, Role
 from .store import JackpotStore
 from .tokens import TokenStore
@@ -38,6 +40,8 @@ class Services:
         self.receipts = Receipts(settings)
         self._scheduler: asyncio.Task | None = None
         self.checkpointer = None  # signed checkpoints of the audit chain's head (sinks/checkpoints.py)
+        self._relay: asyncio.Task | None = None
+        self.configs: ConfigView | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -58,30 +62,48 @@ class Services:
         self.idempotency = IdempotencyStore(self.pool)
         self.jackpots = JackpotStore(self.pool)
         self.bus = CommandBus(s, self.producer)
+        self.outbox = Outbox(self.pool, self.producer, send_timeout_s=PUBLISH_TIMEOUT_S)
+        # every config on the compacted topic, so an id published around this API is never taken
+        self.configs = ConfigView(s, s.topic(T.CONFIGS.name), Jackpot.model_validate)
+        await self.configs.start()
+        await self.adopt_bus_configs()
+        self._relay = asyncio.create_task(self.outbox.relay(s.admin_scheduler_interval_s), name="admin-outbox-relay")
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="admin-scheduler")
 
     async def stop(self) -> None:
         if self.checkpointer:
             await self.checkpointer.stop()
-        if self._scheduler:
-            self._scheduler.cancel()
-            try:
-                await self._scheduler
-            except (asyncio.CancelledError, Exception):
-                pass
+        for task in (self._scheduler, self._relay):
+            if task:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        if self.configs:
+            await self.configs.stop()
         await self.receipts.stop()
         if self.producer:
             await self.producer.stop()
         if self.pool:
             await self.pool.close()
 
-    async def publish_config(self, doc: dict[str, Any]) -> None:
-        """Put a validated config on the compacted configs topic (keyed by jackpot id)."""
-        jackpot_id, value = normalise(doc)
-        assert self.producer is not None
-        # bounded: the caller's transaction (the version record) rolls back if the broker does not confirm
-        await asyncio.wait_for(self.producer.send_and_wait(self.settings.topic(T.CONFIGS.name),
-                                                           key=jackpot_id.encode(), value=value), PUBLISH_TIMEOUT_S)
+    async def publish_config(self, conn: asyncpg.Connection, doc: dict[str, Any], actor: str) -> int:
+        """Record, audit and queue a validated config in the caller's transaction (publication.py);
+        the caller keeps the Back Office record and sends with ``outbox.kick()`` after commit."""
+        published = await publish_config(conn, doc, topic=self.settings.topic(T.CONFIGS.name), actor=actor,
+                                          audit_key=self.trail.key, source="admin", back_office=False)
+        return published.version
+
+    def on_bus(self, jackpot_id: str) -> bool:
+        """Whether the configs topic holds a config (valid or not) for this jackpot id."""
+        view = self.configs
+        return view is not None and (jackpot_id in view.raw or jackpot_id in view.errors)
+
+    async def adopt_bus_configs(self) -> list[str]:
+        """Record the configs on the topic that PostgreSQL lacks (actor "bus", audited)."""
+        assert self.pool is not None and self.configs is not None
+        return await adopt(self.pool, dict(self.configs.raw), audit_key=self.trail.key)
 
     async def ready(self) -> dict[str, bool]:
         checks = {"database": False, "kafka": self.producer is not None, "receipts": self.receipts.ready.is_set()}
@@ -98,6 +120,7 @@ class Services:
         while True:
             try:
                 await self.apply_due_changes()
+                await self.adopt_bus_configs()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -138,8 +161,7 @@ class Services:
             else:
                 doc = payload["doc"]
                 extra.update(steps=payload["steps"], presentation=payload["presentation"], name=doc["name"])
-            version = await self.jackpots.record_version(conn, doc)
-            await self.publish_config(doc)
+            version = await self.publish_config(conn, doc, SCHEDULER.actor)
             after = await self.jackpots.update(conn, rec, SCHEDULER.actor, published_version=version,
                                                activate_at=None, **extra)
             await conn.execute(
@@ -149,6 +171,7 @@ class Services:
                                     jackpot_id=rec.jackpot_id, request_id=str(change_id),
                                     before=rec.snapshot(), after=after.snapshot(),
                                     detail={"version": version}, conn=conn)
+        await self.outbox.kick()
         return 1
 
 

@@ -2,8 +2,7 @@
 
 ``admin_jackpots`` holds the wizard steps, presentation and lifecycle of every jackpot (drafts
 included). A validated configuration is recorded as a version in ``jackpot_config_versions``
-(the source of truth the reports read) before it is published to the compacted configs topic;
-the record and its audit entry commit in one transaction.
+(the source of truth the reports read) by ``publication.py``, which every publisher shares.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-
-from jackpot.sinks.events import config_hash
 
 from .problems import Problem, not_found
 
@@ -109,28 +106,6 @@ class JackpotStore:
         return JackpotRecord.from_row(row)
 
     # ----------------------------------------------------------- versions
-    async def record_version(self, conn: asyncpg.Connection, doc: dict[str, Any]) -> int:
-        """Record a validated config as the next version (or return the version that has exactly it)."""
-        jackpot_id = str(doc["jackpot_id"])
-        h = config_hash(doc)
-        await conn.execute(
-            "INSERT INTO jackpot_configs (jackpot_id, name, current_version) VALUES ($1, $2, 0) "
-            "ON CONFLICT (jackpot_id) DO NOTHING", jackpot_id, str(doc.get("name", "")))
-        current = await conn.fetchval(
-            "SELECT current_version FROM jackpot_configs WHERE jackpot_id = $1 FOR UPDATE", jackpot_id)
-        existing = await conn.fetchval(
-            "SELECT version FROM jackpot_config_versions WHERE jackpot_id = $1 AND config_hash = $2", jackpot_id, h)
-        version = existing if existing is not None else current + 1
-        if existing is None:
-            await conn.execute(
-                "INSERT INTO jackpot_config_versions (jackpot_id, version, config_hash, status, config) "
-                "VALUES ($1, $2, $3, $4, $5)", jackpot_id, version, h, str(doc.get("status", "")),
-                json.dumps(doc, default=str))
-        await conn.execute(
-            "UPDATE jackpot_configs SET current_version = $2, name = $3, updated_at = now() WHERE jackpot_id = $1",
-            jackpot_id, version, str(doc.get("name", "")))
-        return version
-
     async def current_config(self, jackpot_id: str) -> dict[str, Any] | None:
         doc = await self.pool.fetchval(
             "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v "

@@ -39,6 +39,8 @@ from jackpot.engine.config import (
     WeightFactor,
 )
 
+from .problems import Problem
+
 BrandId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,10}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
@@ -166,12 +168,27 @@ def level_id_for(jackpot_id: str, name: str) -> str:
     return str(uuid.uuid5(uuid.UUID(jackpot_id), f"level/{name}"))
 
 
-def normalise_step(jackpot_id: str, step: Step, model: _Step) -> dict[str, Any]:
-    """A step as stored: JSON, with derived level ids filled in."""
+def level_ids(steps: dict[str, Any]) -> set[str]:
+    """The level ids a jackpot's saved steps hold."""
+    return {str(lv["level_id"]) for lv in steps.get(Step.LEVELS, {}).get("levels", []) if lv.get("level_id")}
+
+
+def normalise_step(jackpot_id: str, step: Step, model: _Step, known_levels: set[str] | frozenset = frozenset()
+                   ) -> dict[str, Any]:
+    """A step as stored: JSON, with level ids assigned by the system.
+
+    A level id is derived from the jackpot id and level name; a client may only name a level id
+    this jackpot already has (``known_levels``, to keep a live level across a rename), never
+    choose one: a chosen id could be another jackpot's level."""
     doc = model.model_dump(mode="json", exclude_none=False)
     if step == Step.LEVELS:
         for lv in doc["levels"]:
-            if not lv.get("level_id"):
+            given = lv.get("level_id")
+            if given and given not in known_levels:
+                raise Problem(422, "level-id-not-allowed",
+                              f"level id {given} is not a level of this jackpot: level ids are assigned by the "
+                              "system (leave level_id out for a new level)")
+            if not given:
                 lv["level_id"] = level_id_for(jackpot_id, lv["name"])
     return doc
 

@@ -1,0 +1,270 @@
+"""Publishing a jackpot configuration, and the outbox every record bound for Kafka goes through.
+
+One owner of jackpot identity: whoever publishes a configuration (the admin API's activation,
+applied changes, archive and scheduler; ``jackpot config apply``; the adoption of a config found
+only on the configs topic) calls :func:`publish_config`, which in the caller's PostgreSQL
+transaction records the version (with its actor and hash), creates or updates the jackpot's Back
+Office record when the publisher is not the admin API, appends an audit entry, and queues the
+Kafka record in the ``outbox`` table. Operator commands are queued the same way (:func:`enqueue`).
+
+Nothing is sent before that transaction commits. :class:`Outbox` then sends the unsent rows in id
+order (one sender at a time, under an advisory lock, so a later version of a config can never be
+overtaken by an earlier one) and marks them sent; the admin API runs it after each commit and as
+a relay in the background, the CLI drains it before it exits. A row sent but not marked (a crash
+in between) is sent again: configs are idempotent on the compacted topic, and the jackpot agent
+deduplicates commands by their id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from jackpot.sinks import audit
+from jackpot.sinks.events import config_hash
+from jackpot.streams.publish import normalise
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the outbox senders ("outbox" in ASCII)
+SENDER_LOCK = 0x6F7574626F78
+BATCH = 500
+BUS_ACTOR = "bus"
+BACK_OFFICE_STATUSES = {"DRAFT", "ACTIVE", "PAUSED", "ARCHIVED"}
+
+
+def cli_actor() -> str:
+    """The default actor of ``jackpot config apply``: ``cli:<OS user name>``."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (a container without passwd entry)
+        user = "unknown"
+    return f"cli:{user}"
+
+
+@dataclass(frozen=True)
+class Published:
+    jackpot_id: str
+    version: int
+    config_hash: str
+    new_version: bool
+    outbox_id: int | None
+
+
+# --------------------------------------------------------------------------- outbox
+async def enqueue(conn: asyncpg.Connection, *, kind: str, ref: str, topic: str, key: bytes, value: bytes) -> int:
+    """Queue one Kafka record in the caller's transaction; it is sent once that commits."""
+    return await conn.fetchval(
+        "INSERT INTO outbox (kind, ref, topic, key, value) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        kind, ref, topic, key, value)
+
+
+class Outbox:
+    """Sends committed outbox rows, in id order, marking each sent."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, *, send_timeout_s: float = 10.0) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.send_timeout_s = send_timeout_s
+
+    async def flush(self, upto: int | None = None) -> int:
+        """Send every unsent row (up to id ``upto``) in id order; return how many were sent.
+
+        Raises the broker's error (or ``asyncio.TimeoutError``) when a row is not confirmed in time;
+        the rows confirmed before it stay marked sent, the rest wait for the next flush.
+        """
+        sent = 0
+        while True:
+            n, error, more = await self._flush_batch(upto)
+            sent += n
+            if error is not None:
+                raise error
+            if not more:
+                return sent
+
+    async def _flush_batch(self, upto: int | None) -> tuple[int, BaseException | None, bool]:
+        sent, error = 0, None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SENDER_LOCK)
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value FROM outbox WHERE sent_at IS NULL AND ($1::bigint IS NULL OR id <= $1) "
+                "ORDER BY id LIMIT $2", upto, BATCH)
+            for r in rows:
+                try:
+                    await asyncio.wait_for(self.producer.send_and_wait(r["topic"], key=bytes(r["key"]),
+                                                                       value=bytes(r["value"])), self.send_timeout_s)
+                except (asyncio.TimeoutError, KafkaError) as exc:
+                    error = exc
+                    break
+                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = $1", r["id"])
+                sent += 1
+        return sent, error, error is None and len(rows) == BATCH
+
+    async def is_sent(self, outbox_id: int) -> bool:
+        return bool(await self.pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1", outbox_id))
+
+    async def kick(self) -> None:
+        """Flush now if the broker answers; otherwise leave the rows to the relay (logged, not raised)."""
+        try:
+            await self.flush()
+        except (asyncio.TimeoutError, KafkaError) as exc:
+            log.warning("outbox not flushed; the relay retries", extra={"error": repr(exc)})
+
+    async def relay(self, interval_s: float) -> None:
+        """Background task: send rows left unsent (broker down at commit time, or a crash before sending)."""
+        while True:
+            try:
+                n = await self.flush()
+                if n:
+                    log.info("outbox relay sent rows", extra={"rows": n})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay: broker not confirming; retrying", extra={"error": repr(exc)})
+            await asyncio.sleep(interval_s)
+
+
+# --------------------------------------------------------------------------- configurations
+async def record_version(conn: asyncpg.Connection, doc: dict[str, Any], actor: str) -> tuple[int, str, bool]:
+    """Record a validated config as the next version of its jackpot, or find the version that has
+    exactly it; returns (version, config hash, whether it is new). Versions are numbered under a
+    row lock on ``jackpot_configs``, so concurrent publishers cannot collide."""
+    jackpot_id = str(doc["jackpot_id"])
+    h = config_hash(doc)
+    await conn.execute(
+        "INSERT INTO jackpot_configs (jackpot_id, name, current_version) VALUES ($1, $2, 0) "
+        "ON CONFLICT (jackpot_id) DO NOTHING", jackpot_id, str(doc.get("name", "")))
+    current = await conn.fetchval(
+        "SELECT current_version FROM jackpot_configs WHERE jackpot_id = $1 FOR UPDATE", jackpot_id)
+    existing = await conn.fetchval(
+        "SELECT version FROM jackpot_config_versions WHERE jackpot_id = $1 AND config_hash = $2", jackpot_id, h)
+    version = existing if existing is not None else current + 1
+    if existing is None:
+        await conn.execute(
+            "INSERT INTO jackpot_config_versions (jackpot_id, version, config_hash, status, config, actor) "
+            "VALUES ($1, $2, $3, $4, $5, $6)", jackpot_id, version, h, str(doc.get("status", "")),
+            json.dumps(doc, default=str), actor)
+    await conn.execute(
+        "UPDATE jackpot_configs SET current_version = $2, name = $3, updated_at = now() WHERE jackpot_id = $1",
+        jackpot_id, version, str(doc.get("name", "")))
+    return version, h, existing is None
+
+
+def _back_office_status(doc: dict[str, Any]) -> str:
+    status = str(doc.get("status", "ACTIVE"))
+    if status in BACK_OFFICE_STATUSES:
+        return status
+    return "ARCHIVED" if status == "EXPIRED" else "ACTIVE"  # DROPPING is a live jackpot mid-drop
+
+
+async def upsert_back_office(conn: asyncpg.Connection, doc: dict[str, Any], version: int, actor: str) -> None:
+    """Create or update the Back Office record of a config published outside the admin API, so the
+    jackpot is listed, brand-scoped (by the config's brands) and controllable there. Its
+    presentation (content) is kept; its wizard steps follow the published config."""
+    from .wizard import steps_from_config
+
+    steps = steps_from_config(doc)
+    await conn.execute(
+        "INSERT INTO admin_jackpots (jackpot_id, name, type, brands, status, steps, presentation, published_version, "
+        "created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, '{}', $7, $8, $8) "
+        "ON CONFLICT (jackpot_id) DO UPDATE SET name = EXCLUDED.name, type = EXCLUDED.type, brands = EXCLUDED.brands, "
+        "status = EXCLUDED.status, steps = EXCLUDED.steps, published_version = EXCLUDED.published_version, "
+        "activate_at = NULL, revision = admin_jackpots.revision + 1, updated_at = now(), updated_by = EXCLUDED.updated_by",
+        str(doc["jackpot_id"]), str(doc.get("name", "")), doc.get("type"), [str(b) for b in doc.get("brands", [])],
+        _back_office_status(doc), json.dumps(steps), version, actor)
+    # a scheduled activation or change prepared in the admin API is superseded by this publication
+    await conn.execute(
+        "UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE jackpot_id = $1 AND state = 'pending'",
+        str(doc["jackpot_id"]), f"superseded by version {version} published by {actor}")
+
+
+async def publish_config(conn: asyncpg.Connection, doc: dict[str, Any], *, topic: str, actor: str,
+                         audit_key: bytes | str | None, source: str, back_office: bool,
+                         send: bool = True) -> Published:
+    """Publish one configuration inside the caller's transaction (see the module docstring).
+
+    ``back_office``: create or update the ``admin_jackpots`` record from the config (every
+    publisher but the admin API, which maintains that record itself). ``send``: queue the record
+    for the configs topic (False when adopting a config that is already there).
+    """
+    assert conn.is_in_transaction(), "publish_config runs inside the caller's transaction"
+    jackpot_id, value = normalise(doc)
+    canonical = json.loads(value)
+    for k in ("created_by", "updated_by"):  # kept in the version record, as the admin API always did
+        if k in doc and k not in canonical:
+            canonical[k] = doc[k]
+    version, h, new = await record_version(conn, canonical, actor)
+    if back_office:
+        await upsert_back_office(conn, canonical, version, actor)
+    await audit.append(conn, [audit.Entry(
+        event_id=str(uuid.uuid4()), event_type="ConfigPublished", jackpot_id=jackpot_id, actor=actor,
+        ms=int(time.time() * 1000),
+        body={"jackpot_id": jackpot_id, "version": version, "config_hash": h, "new_version": new, "actor": actor,
+              "source": source, "status": canonical.get("status"), "brands": canonical.get("brands"),
+              "sent": send})], key=audit_key, in_transaction=True)
+    outbox_id = None
+    if send:
+        outbox_id = await enqueue(conn, kind="config", ref=jackpot_id, topic=topic, key=jackpot_id.encode(),
+                                  value=value)
+    return Published(jackpot_id, version, h, new, outbox_id)
+
+
+async def adopt(pool: asyncpg.Pool, docs: dict[str, dict], *, audit_key: bytes | str | None) -> list[str]:
+    """Record every config found on the configs topic that PostgreSQL does not know (published
+    around the admin API, e.g. by an older CLI): version, Back Office record and audit entry, with
+    the actor "bus". Returns the adopted jackpot ids."""
+    if not docs:
+        return []
+    known = {r["jackpot_id"] for r in await pool.fetch(
+        "SELECT jackpot_id FROM jackpot_configs WHERE jackpot_id = ANY($1::text[])", list(docs))}
+    adopted = []
+    for jackpot_id, doc in docs.items():
+        if jackpot_id in known:
+            continue
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if await conn.fetchval("SELECT 1 FROM jackpot_configs WHERE jackpot_id = $1", jackpot_id):
+                    continue  # recorded by another process meanwhile
+                await publish_config(conn, doc, topic="", actor=BUS_ACTOR, audit_key=audit_key, source="bus",
+                                     back_office=True, send=False)
+            adopted.append(jackpot_id)
+        except Exception as exc:  # one bad config must not stop the others (the engine refuses it too)
+            log.error("config on the topic not adopted", extra={"jackpot_id": jackpot_id, "error": repr(exc)})
+    return adopted
+
+
+async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source: str = "cli") -> list[str]:
+    """``jackpot config apply``: validate every doc first (all or nothing), publish them all in one
+    transaction, then send them and whatever else the outbox holds; return the jackpot ids."""
+    from jackpot.streams.kafka import producer
+    from jackpot.streams.topics import CONFIGS, ensure_topics
+
+    for d in docs:
+        normalise(d)
+    topic = settings.topic(CONFIGS.name)
+    key = audit.key_bytes(settings.audit_hmac_key or None)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            published = [await publish_config(conn, d, topic=topic, actor=actor, audit_key=key, source=source,
+                                              back_office=True) for d in docs]
+    finally:
+        await conn.close()
+    await ensure_topics(settings)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        async with producer(settings) as prod:
+            await Outbox(pool, prod).flush()
+    finally:
+        await pool.close()
+    return [p.jackpot_id for p in published]
