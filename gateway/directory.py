@@ -8,11 +8,14 @@ operator rules, and level ranges only where the config's ``range_display`` asks 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
 from .smoothing import Smoothing
+
+log = logging.getLogger(__name__)
 
 
 def slugify(name: str) -> str:
@@ -88,12 +91,33 @@ class Directory:
         self.level_names: dict[str, str] = {}
         self.version = 0
 
-    def apply(self, jackpot_id: str, doc: dict | None) -> None:
+    def apply(self, jackpot_id: str, doc: dict | None) -> bool:
+        """Take a config record; False (and the last good one kept) for one the gateway cannot
+        show: a malformed record on the configs topic must not kill the task that follows it
+        (every gateway replica would crash on it, again after every restart)."""
         if doc is None:
             self.raw.pop(jackpot_id, None)
         else:
+            try:
+                self._check(doc)
+            except Exception as exc:
+                log.warning("ignoring a config the gateway cannot show", extra={
+                    "jackpot_id": jackpot_id, "error": repr(exc)})
+                return False
             self.raw[jackpot_id] = doc
         self._rebuild()
+        return True
+
+    def _check(self, doc: dict) -> None:
+        """Raises on what ``_rebuild`` and ``listing`` would fail on."""
+        if not isinstance(doc, dict):
+            raise TypeError(f"a config is a JSON object, not {type(doc).__name__}")
+        str(doc.get("created_at") or "")
+        public_jackpot(doc, "check")
+        Smoothing.from_config(doc.get("ticker"), self.smoothing_enabled)
+        for lv in doc.get("levels") or []:
+            str(lv["level_id"]), str(lv["name"])
+        next_deadline(doc.get("schedule"), dt.datetime.now(dt.timezone.utc))
 
     def _rebuild(self) -> None:
         self.public.clear(); self.by_slug.clear(); self.smoothing.clear(); self.level_names.clear()

@@ -410,12 +410,12 @@ class TickerGateway:
                         if msg.key is None:
                             continue
                         try:
+                            jackpot_id = msg.key.decode()
                             doc = json.loads(msg.value) if msg.value is not None else None
-                        except ValueError:
+                        except ValueError:  # UnicodeDecodeError included
                             log.warning("ignoring unreadable config at offset %s", msg.offset)
                             continue
-                        self.directory.apply(msg.key.decode(), doc)
-                        cfg_changed = True
+                        cfg_changed |= self.directory.apply(jackpot_id, doc)
                     continue
                 expect = names[tp.topic]
                 for msg in msgs:

@@ -93,3 +93,17 @@ async def test_tasks_cancelled_by_a_normal_shutdown_take_nothing_down():
     await asyncio.sleep(0.01)
     assert exits == [] and gw.is_ready()
     await gw.live.close()
+
+
+def test_a_config_the_gateway_cannot_show_is_skipped_not_fatal_to_the_follow_task():
+    from jackpot.gateway.directory import Directory
+
+    d = Directory()
+    good = {"jackpot_id": "j1", "name": "Crown Fortune", "status": "ACTIVE",
+            "levels": [{"level_id": "l1", "name": "Grand", "display_order": 1}]}
+    assert d.apply("j1", good)
+    for bad in ([], "x", {"jackpot_id": "j1"}, dict(good, levels=[{"name": "no id"}]),
+                dict(good, schedule={"timezone": "Mars/Olympus", "recurrence": "daily", "close_time": "22:00"})):
+        assert d.apply("j1", bad) is False
+    assert [j["slug"] for j in d.listing()] == ["crown-fortune"]  # the last good config stands
+    assert d.apply("j1", None) and d.listing() == []
