@@ -465,6 +465,7 @@ async def record_config(conn: asyncpg.Connection, doc: dict, *, fingerprint: str
     Returns the new version number, or None when this exact document is already recorded
     (a replay of the compacted configs topic records nothing). Versions of one jackpot are
     numbered under a row lock on ``jackpot_configs``, so concurrent workers cannot collide.
+    Publishing a config is ``jackpot.gateway.admin.publication``'s: this only records one.
     """
     jackpot_id = str(doc["jackpot_id"])
     h = config_hash(doc)
@@ -480,9 +481,10 @@ async def record_config(conn: asyncpg.Connection, doc: dict, *, fingerprint: str
             return None
         version = current + 1
         await conn.execute(
-            "INSERT INTO jackpot_config_versions (jackpot_id, version, config_hash, fingerprint, status, config) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            jackpot_id, version, h, fingerprint, str(doc.get("status", "")), json.dumps(doc, default=str))
+            "INSERT INTO jackpot_config_versions (jackpot_id, version, config_hash, fingerprint, status, config, actor) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            jackpot_id, version, h, fingerprint, str(doc.get("status", "")), json.dumps(doc, default=str),
+            str(doc.get("updated_by") or "system"))
         await conn.execute(
             "UPDATE jackpot_configs SET current_version = $2, name = $3, updated_at = now() WHERE jackpot_id = $1",
             jackpot_id, version, str(doc.get("name", "")))

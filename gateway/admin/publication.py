@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # pg_advisory_xact_lock key of the outbox senders ("outbox" in ASCII)
 SENDER_LOCK = 0x6F7574626F78
 BATCH = 500
+SENT_KEPT_S = 7 * 86400  # sent rows are kept a week (what was sent when), then deleted by the relay
 BUS_ACTOR = "bus"
 BACK_OFFICE_STATUSES = {"DRAFT", "ACTIVE", "PAUSED", "ARCHIVED"}
 
@@ -120,13 +121,23 @@ class Outbox:
         except (asyncio.TimeoutError, KafkaError) as exc:
             log.warning("outbox not flushed; the relay retries", extra={"error": repr(exc)})
 
+    async def prune(self) -> int:
+        """Delete rows sent longer ago than ``SENT_KEPT_S`` (the audit trail keeps what matters)."""
+        done = await self.pool.execute(
+            "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)", float(SENT_KEPT_S))
+        return int(done.split()[-1])
+
     async def relay(self, interval_s: float) -> None:
         """Background task: send rows left unsent (broker down at commit time, or a crash before sending)."""
+        last_prune = 0.0
         while True:
             try:
                 n = await self.flush()
                 if n:
                     log.info("outbox relay sent rows", extra={"rows": n})
+                if time.monotonic() - last_prune > 3600:
+                    await self.prune()
+                    last_prune = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

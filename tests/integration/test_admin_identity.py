@@ -229,3 +229,11 @@ async def test_a_command_commits_with_its_audit_and_is_relayed_after_a_broker_ou
     assert receipts[0]["payload"]["outcome"] == "applied", receipts
     status, body, _ = await call(http, "GET", f"{admin.url}/v1/commands/{cid}", operator)
     assert status == 200 and body["state"] == "applied", body
+
+    # sent rows are pruned after a week; newer ones stay
+    await db.execute("UPDATE outbox SET sent_at = now() - interval '8 days' WHERE ref = $1", cid)
+    recent = await db.fetchval("SELECT count(*) FROM outbox WHERE sent_at > now() - interval '1 day'")
+    assert recent > 0
+    assert await services.outbox.prune() == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE ref = $1", cid) == 0
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE sent_at > now() - interval '1 day'") >= recent
