@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "jackpot", alias="JACKPOT_CACHE_DIR")
     kafka_version: str = Field("3.9.1", alias="JACKPOT_KAFKA_VERSION")
     stack_mode: str = Field("local", alias="JACKPOT_STACK", pattern="^(local|containers)$")
+    # The local broker's listener: plaintext (development default) or sasl_ssl (SCRAM users and ACLs
+    # per process kind, as in production; ops/kafka_auth.py).
+    stack_kafka_security: str = Field("plaintext", alias="JACKPOT_STACK_KAFKA_SECURITY",
+                                      pattern="^(plaintext|sasl_ssl)$")
 
     # Input limits (streams/codec.py, streams/limits.py). Providers' messages (BetPlaced, player
     # profiles and sessions) above this size are refused before decoding: a real BetPlaced is

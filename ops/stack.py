@@ -19,6 +19,7 @@ data directory, socket and log go to a directory of this clone under
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from jackpot.ops.kafka_auth import SUPER_USER, LocalBus, apply_grants, grants
 from jackpot.settings import Settings, get_settings
 
 KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -184,8 +186,15 @@ class Service:
 class Stack:
     """Start and stop the three services for this checkout."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, kafka_security: str | None = None,
+                 manage: tuple[str, ...] | None = None) -> None:
         self.s = settings or get_settings()
+        # exactly these services (e.g. a second, secured broker on ports of its own), else every
+        # service not configured by URL
+        self.manage = manage
+        # "sasl_ssl": the broker authenticates (SCRAM over TLS) and authorises (ACLs) every client;
+        # its CA and users' passwords are under the stack directory (``self.bus``).
+        self.kafka_security = kafka_security or self.s.stack_kafka_security
         self.dir = self.s.stack_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         pg = urlparse(self.s.database_url)
@@ -198,6 +207,8 @@ class Stack:
 
     # ------------------------------------------------------------------ public
     def managed(self) -> list[Service]:
+        if self.manage is not None:
+            return [svc for svc in (self.kafka, self.postgres, self.redis) if svc.name in self.manage]
         out = []
         if not self.s.is_external("kafka_bootstrap_servers"):
             out.append(self.kafka)
@@ -298,6 +309,26 @@ class Stack:
             pass
 
     # ----------------------------------------------------------------- kafka
+    @property
+    def secured(self) -> bool:
+        return self.kafka_security == "sasl_ssl"
+
+    @property
+    def bus(self) -> LocalBus:
+        """The secured broker's CA, keystore and users (its own directory: a PLAINTEXT broker's
+        metadata has no SCRAM users)."""
+        return LocalBus(self.dir / "kafka-secured")
+
+    def client_settings(self, principal: str) -> Settings:
+        """The stack's settings as ``principal`` (provider, worker, sinks, gateway, admin, ops) of
+        its broker: what a child process gets (``to_env()``); unchanged for a PLAINTEXT broker."""
+        return self.bus.client_settings(self.s, principal) if self.secured else self.s
+
+    async def apply_acls(self, settings: Settings | None = None) -> None:
+        """The ACLs of the deployment ``settings`` describes (default: the stack's) on a secured broker."""
+        if self.secured:
+            await apply_grants(self.client_settings(SUPER_USER), grants(settings or self.s))
+
     def kafka_libs(self) -> Path:
         """The broker's jars, resolved from Maven Central once into the cache."""
         version = self.s.kafka_version
@@ -326,22 +357,29 @@ class Stack:
     def _start_kafka(self, svc: Service) -> None:
         java = java17("kafka")
         libs = self.kafka_libs()
-        home = self.dir / "kafka"
+        home = self.bus.home if self.secured else self.dir / "kafka"
         data = home / "data"
         data.mkdir(parents=True, exist_ok=True)
         ctl_port = svc.port + 1
         if port_open(svc.host, ctl_port):
             raise StackError(f"kafka: controller port {ctl_port} is taken by another process")
         props = home / "server.properties"
+        if self.secured:
+            self.bus.ensure_pki(svc.host)
+            listeners = self.bus.broker_properties(svc.host, svc.port, ctl_port)
+        else:
+            listeners = [
+                f"listeners=PLAINTEXT://{svc.host}:{svc.port},CONTROLLER://{svc.host}:{ctl_port}",
+                f"advertised.listeners=PLAINTEXT://{svc.host}:{svc.port}",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
         props.write_text(
             "\n".join([
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{svc.host}:{ctl_port}",
-                f"listeners=PLAINTEXT://{svc.host}:{svc.port},CONTROLLER://{svc.host}:{ctl_port}",
-                f"advertised.listeners=PLAINTEXT://{svc.host}:{svc.port}",
+                *listeners,
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={data}",
                 # Source topics are pre-created with the partition count we mean.
                 "auto.create.topics.enable=false",
@@ -361,7 +399,8 @@ class Stack:
         if not (data / "meta.properties").exists():
             res = subprocess.run(
                 [java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t",
-                 _kafka_cluster_id(), "-c", str(props), "--ignore-formatted"],
+                 _kafka_cluster_id(), "-c", str(props), "--ignore-formatted",
+                 *(self.bus.format_args() if self.secured else [])],
                 capture_output=True, text=True,
             )
             if res.returncode != 0:
@@ -379,6 +418,8 @@ class Stack:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if "Kafka Server started" in logfile.read_text(errors="replace"):
+                if self.secured:
+                    asyncio.run(self.apply_acls())
                 return
             time.sleep(0.2)
         raise StackError("kafka: broker did not report 'Kafka Server started' within 60s")

@@ -29,7 +29,15 @@ K8S = OPS / "k8s"
 NAME = re.compile(r"\b((?:jackpot|process)_[a-z0-9_]+)\b")
 # Settings that only the local stack or a developer's machine use: not set in a cluster.
 LOCAL_ONLY = {"JACKPOT_STACK_DIR", "JACKPOT_CACHE_DIR", "JACKPOT_KAFKA_VERSION", "JACKPOT_STACK",
-              "JACKPOT_REGISTRY_PORT", "JACKPOT_WALLET_PORT"}
+              "JACKPOT_REGISTRY_PORT", "JACKPOT_WALLET_PORT", "JACKPOT_STACK_KAFKA_SECURITY"}
+# The four process kinds: (kind, name) of their workload and the Kafka principal they log in as.
+PROCESSES = {("StatefulSet", "jackpot-worker"): "worker", ("Deployment", "jackpot-gateway"): "gateway",
+             ("Deployment", "jackpot-admin"): "admin", ("Deployment", "jackpot-sinks"): "sinks"}
+CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY", "JACKPOT_KAFKA_USERNAME", "JACKPOT_KAFKA_PASSWORD",
+               "JACKPOT_STATE_KEY", "JACKPOT_STATE_OLD_KEYS"}
+# Secrets a process kind must not hold (README "Security"): the public gateway reads, nothing more.
+NOT_FOR = {"JACKPOT_AUDIT_KEY": {"worker", "gateway"}, "JACKPOT_STATE_KEY": {"sinks", "admin", "gateway"},
+           "JACKPOT_STATE_OLD_KEYS": {"sinks", "admin", "gateway"}}
 
 
 @lru_cache(maxsize=1)
@@ -208,18 +216,24 @@ def test_gateway_and_admin_are_deployments_behind_services(name, args):
     assert (("PodDisruptionBudget", name)) in objs
 
 
+def example_secrets() -> dict[str, dict]:
+    """The example Secrets (and the CA ConfigMap) by name."""
+    docs = [d for d in yaml.safe_load_all((K8S / "secret.example.yaml").read_text()) if d]
+    return {d["metadata"]["name"]: d for d in docs}
+
+
 def test_every_process_gets_every_production_setting():
-    """ConfigMap, Secret (example) and per-container env together name every settings variable."""
+    """ConfigMap, its own Secret (example) and per-container env together name every settings variable."""
     objs = objects()
     cfg = set(objs[("ConfigMap", "jackpot-config")]["data"])
-    secret = set(yaml.safe_load((K8S / "secret.example.yaml").read_text())["stringData"])
+    secrets = example_secrets()
     wanted = {(info.alias or name).upper() for name, info in Settings.model_fields.items()} - LOCAL_ONLY
-    for kind, name in (("StatefulSet", "jackpot-worker"), ("Deployment", "jackpot-gateway"),
-                       ("Deployment", "jackpot-admin"), ("Deployment", "jackpot-sinks")):
+    for (kind, name), principal in PROCESSES.items():
         spec = objs[(kind, name)]["spec"]["template"]["spec"]
         [c] = spec["containers"]
         refs = {r.get("configMapRef", r.get("secretRef"))["name"] for r in c["envFrom"]}
-        assert refs == {"jackpot-config", "jackpot-secrets"}, name
+        assert refs == {"jackpot-config", f"{name}-secrets"}, name
+        secret = set(secrets[f"{name}-secrets"]["stringData"])
         have = cfg | secret | {e["name"] for e in c.get("env", [])}
         unset = {w for w in wanted - have
                  if not (w.startswith("JACKPOT_GATEWAY_") and name != "jackpot-gateway")
@@ -227,7 +241,43 @@ def test_every_process_gets_every_production_setting():
                  and not (w == "JACKPOT_WORKER_WEB_PORT" and name != "jackpot-worker")
                  and not (w == "JACKPOT_WORKER_WEB_HOST" and name not in ("jackpot-worker", "jackpot-sinks"))
                  and not (w == "JACKPOT_SINKS_WEB_PORT" and name != "jackpot-sinks")
-                 and not (w == "JACKPOT_DATA_DIR" and name != "jackpot-worker")}
+                 and not (w == "JACKPOT_DATA_DIR" and name != "jackpot-worker")
+                 and principal not in NOT_FOR.get(w, ())}
         assert not unset, f"{name} does not set {sorted(unset)}"
-    assert {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY"} <= secret
-    assert not ({"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY"} & cfg), "credentials belong in the Secret"
+        held = {w for w in secret if principal in NOT_FOR.get(w, ())}
+        assert not held, f"{name} must not hold {sorted(held)}"
+    assert not (CREDENTIALS & cfg), "credentials belong in the Secrets"
+
+
+def test_each_process_kind_logs_in_to_kafka_as_its_own_principal_over_tls():
+    from jackpot.ops.kafka_auth import PRINCIPALS
+
+    objs = objects()
+    cfg = objs[("ConfigMap", "jackpot-config")]["data"]
+    assert cfg["JACKPOT_ENV"] == "production" and cfg["JACKPOT_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert cfg["JACKPOT_KAFKA_SASL_MECHANISM"].startswith("SCRAM-")
+    secrets = example_secrets()
+    users = []
+    for (kind, name), principal in PROCESSES.items():
+        creds = secrets[f"{name}-secrets"]["stringData"]
+        assert creds["JACKPOT_KAFKA_USERNAME"] == principal and principal in PRINCIPALS
+        users.append(creds["JACKPOT_KAFKA_USERNAME"])
+        # the CA file is in a read-only volume of the CA ConfigMap
+        spec = objs[(kind, name)]["spec"]["template"]["spec"]
+        [c] = spec["containers"]
+        ca_volumes = {v["name"] for v in spec["volumes"] if v.get("configMap", {}).get("name") == "jackpot-kafka-ca"}
+        mounts = [m for m in c["volumeMounts"] if m["name"] in ca_volumes]
+        assert any(cfg["JACKPOT_KAFKA_CA_FILE"].startswith(m["mountPath"] + "/") and m.get("readOnly")
+                   for m in mounts), name
+    assert len(set(users)) == len(users)
+    assert secrets["jackpot-kafka-ca"]["kind"] == "ConfigMap" and "ca.crt" in secrets["jackpot-kafka-ca"]["data"]
+
+
+def test_the_public_gateway_holds_read_only_credentials_only():
+    from urllib.parse import urlsplit
+
+    gateway = example_secrets()["jackpot-gateway-secrets"]["stringData"]
+    assert set(gateway) == {"JACKPOT_KAFKA_USERNAME", "JACKPOT_KAFKA_PASSWORD", "DATABASE_URL", "REDIS_URL"}
+    assert urlsplit(gateway["DATABASE_URL"]).username == "jackpot_gateway"
+    migration = (REPO_ROOT / "sinks" / "migrations" / "0011_readonly_role.sql").read_text()
+    assert "jackpot_readonly" in migration and "NOLOGIN" in migration
