@@ -149,6 +149,14 @@ async def test_a_jackpot_id_taken_anywhere_is_refused(admin, http, settings, db)
     status, body, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", taker, json_body={
         "identity": identity([brand_b], "Borrowed Levels"), "levels": levels})
     assert status == 422 and body["type"].endswith("level-id-not-allowed"), body
+    status, draft, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", taker,
+                                  json_body={"identity": identity([brand_b], "Own Levels"), "levels": LEVELS})
+    assert status == 201, draft
+    own = draft["steps"]["levels"]["levels"][0]["level_id"]
+    for level_id, expected in ((foreign, 422), (own, 200)):
+        status, body, _ = await call(http, "PUT", f"{admin.url}/v1/jackpots/{draft['jackpot_id']}/steps/levels", taker,
+                                     json_body={**LEVELS, "levels": [{**LEVELS["levels"][0], "level_id": level_id}]})
+        assert status == expected, body
 
 
 async def test_a_saved_template_is_not_readable_across_brands(admin, http):
