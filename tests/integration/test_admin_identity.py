@@ -24,7 +24,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import producer
+from jackpot.streams.kafka import client_options, producer
 from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import demo_portfolio, normalise, publish_configs
 
@@ -228,7 +228,7 @@ async def test_a_command_commits_with_its_audit_and_is_relayed_after_a_broker_ou
                 if str(catalog().decode(m.value)[1]["event_id"]) == cid]
 
     # the broker answers again: the relay delivers the command, and the worker applies it
-    fresh = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    fresh = AIOKafkaProducer(**client_options(settings), acks="all", enable_idempotence=True)
     await fresh.start()
     services.producer = services.outbox.producer = services.bus.producer = fresh
     await wait_for(lambda: db.fetchval("SELECT sent_at FROM outbox WHERE kind = 'command' AND ref = $1", cid),
