@@ -19,8 +19,9 @@ STRONG = "kqV3bV0o1n8bZ2m5Hc9yXQe7LrT4uWfA6dGs1pJ0hNk="  # what `openssl rand -b
 
 def example_key() -> str:
     """The value the Secret example ships with: it must be refused."""
-    doc = yaml.safe_load((REPO_ROOT / "ops" / "k8s" / "secret.example.yaml").read_text())
-    return doc["stringData"]["JACKPOT_AUDIT_KEY"]
+    docs = yaml.safe_load_all((REPO_ROOT / "ops" / "k8s" / "secret.example.yaml").read_text())
+    [key] = {d["stringData"]["JACKPOT_AUDIT_KEY"] for d in docs if "JACKPOT_AUDIT_KEY" in d.get("stringData", {})}
+    return key
 
 
 # ------------------------------------------------------------------ key policy
