@@ -25,6 +25,6 @@ WORKDIR /home/jackpot
 ENV JACKPOT_DATA_DIR=/home/jackpot/data \
     PYTHONUNBUFFERED=1
 VOLUME ["/home/jackpot/data"]
-EXPOSE 8780
+EXPOSE 8780 8781
 ENTRYPOINT ["jackpot"]
 CMD ["worker"]

@@ -9,7 +9,8 @@ series per pool.
 
 The sink metrics live with the sinks (``jackpot.sinks.metrics``) and are re-exported here.
 
-Every process serves ``/metrics``, ``/health`` and ``/ready``: the gateway on its public port,
+Every process serves ``/metrics``, ``/health`` and ``/ready``: the gateway on an internal port
+(``JACKPOT_GATEWAY_METRICS_PORT``, never the public one),
 a worker on ``JACKPOT_WORKER_WEB_PORT`` through :class:`HealthServer`, which answers ``/ready``
 with 200 only while its ``ready`` callable says so (a worker: after its tables are recovered).
 """
