@@ -9,6 +9,7 @@ of the ACLs: the local secured stack applies it, and README "Security" shows it 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import json
@@ -76,9 +77,11 @@ def grants(settings: Settings) -> list[Grant]:
     # The worker (Faust app, and the sinks when they run inside it) reads every engine topic and
     # writes all but the providers' inputs and the operators' configs; its tables' changelogs and
     # Faust's internal topics are named after the app id, and so is its consumer group.
-    provider_or_operator = {s.name for s in (*PROVIDER_WRITES, T.CONFIGS)}
+    not_written = {s.name for s in (*PROVIDER_WRITES, T.CONFIGS)}
+    if not settings.worker_sinks:  # the audit chain's checkpoints come from the sinks and the admin API
+        not_written.add("audit-checkpoints")
     topics("worker", "read", T.ALL)
-    topics("worker", "write", [s for s in T.ALL if s.name not in provider_or_operator])
+    topics("worker", "write", [s for s in T.ALL if s.name not in not_written])
     out.append(Grant("worker", "all", "topic", f"{app}-", "prefixed"))
     out.append(Grant("worker", "read", "group", app))
     # the embedded sinks' groups (read), or only their offsets (describe: the reconciler's lag check)
@@ -245,3 +248,29 @@ class LocalBus:
             if user != CONTROLLER_USER:
                 out += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jackpot.ops.kafka_auth [apply]``: print the deployment's ACLs (the settings' app id
+    and topic prefix), or create them on the broker, logged in with the settings' Kafka user (ops)."""
+    import sys
+
+    from jackpot.settings import get_settings
+
+    args = sys.argv[1:] if argv is None else argv
+    settings = get_settings()
+    wanted = grants(settings)
+    if args == ["apply"]:
+        asyncio.run(apply_grants(settings, wanted))
+        print(f"{len(wanted)} ACLs in place on {settings.kafka_bootstrap_servers}")
+        return 0
+    if args:
+        print("usage: python -m jackpot.ops.kafka_auth [apply]", file=sys.stderr)
+        return 2
+    for g in wanted:
+        print(f"User:{g.principal}\t{g.operation}\t{g.resource}\t{g.pattern}\t{g.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -63,6 +63,8 @@ def test_consumer_groups_follow_the_app_id():
     separate = Settings(JACKPOT_APP_ID="jp", JACKPOT_WORKER_SINKS="false")
     assert [g.operation for g in grants(separate) if g.principal == "worker" and g.name == "jp-"
             and g.resource == "group"] == ["describe"]
+    checkpoints = [g for g in grants(separate) if g.name == "audit-checkpoints" and g.operation == "write"]
+    assert {g.principal for g in checkpoints} == {"sinks", "admin"}
 
 
 def test_production_refuses_a_plaintext_bus_and_development_allows_it():
