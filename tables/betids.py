@@ -57,7 +57,7 @@ def _ms(ts: Any) -> int:
 
 
 def command_key(command_id: str) -> str:
-    """The table id of an operator command: a NUL first, which no bet id has (bet ids are printable)."""
+    """The table id of an operator command: a NUL first, which no bet id has (bet ids are UUIDs)."""
     return "\x00command:" + command_id
 
 

@@ -80,7 +80,8 @@ class IdentityStep(_Step):
 
 
 class LevelInput(Level):
-    """A level as the wizard takes it: the id is derived from the jackpot and level name when absent."""
+    """A level as the wizard takes it: its id is assigned by the system (from the jackpot id and level
+    name); name one only to keep an existing level of this jackpot."""
 
     level_id: uuid.UUID | None = None
 
