@@ -314,9 +314,11 @@ def verify_rows(rows: Iterable[dict], head: tuple[int, str] | None, key: bytes |
     res = VerifyResult()
     usable, cp_problems = _checkpoint_problems(checkpoints, key)
     res.problems += cp_problems
-    pinned: dict[int, list[Checkpoint]] = {}
-    for cp in usable:
-        pinned.setdefault(cp.seq, []).append(cp)
+    pinned: dict[int, list[Checkpoint]] = {}  # one per (seq, hash): every process publishes the same heads
+    for cp in sorted(usable, key=lambda c: -c.time_ms):
+        same = pinned.setdefault(cp.seq, [])
+        if all(c.hash != cp.hash for c in same):
+            same.append(cp)
     res.checkpoints = len(usable)
     res.newest_checkpoint = max(pinned, default=0)
     found: set[int] = set()
@@ -350,13 +352,15 @@ def verify_rows(rows: Iterable[dict], head: tuple[int, str] | None, key: bytes |
         if len(res.problems) >= max_problems:
             res.problems.append("... stopping after too many problems")
             return res
-    for seq in sorted(set(pinned) - found - {0}):
-        cp = max(pinned[seq], key=lambda c: c.time_ms)
-        if seq > res.last_seq:
-            res.problems.append(f"{cp.label}: the chain ends at seq {res.last_seq} "
-                                "(records removed from the end)")
-        else:
-            res.problems.append(f"{cp.label}: no record with seq {seq} (records removed)")
+    missing = sorted(set(pinned) - found - {0})
+    for seq in missing:
+        if seq <= res.last_seq:
+            res.problems.append(f"{pinned[seq][0].label}: no record with seq {seq} (records removed)")
+    past = [seq for seq in missing if seq > res.last_seq]
+    if past:  # the newest one says it all; the others are counted
+        more = f"; {len(past) - 1} earlier checkpoint(s) past the end too" if len(past) > 1 else ""
+        res.problems.append(f"{pinned[past[-1]][0].label}: the chain ends at seq {res.last_seq} "
+                            f"(records removed from the end{more})")
     for cp in pinned.get(0, ()):
         if cp.hash != GENESIS:
             res.problems.append(f"{cp.label}: an empty chain's checkpoint with a hash other than the genesis hash")
