@@ -47,8 +47,6 @@ def _claim_slot(limit: int) -> None:
 async def start_simulation(ctx: Ctx, body: m.SimulationBody) -> dict[str, Any]:
     if (body.jackpot_id is None) == (body.template is None):
         raise Problem(422, "one-source", "give exactly one of jackpot_id or template")
-    limit = ctx.services.settings.admin_simulation_max_jobs
-    _claim_slot(limit)  # early, before any work; checked again right before the start
     out_dir = Path(ctx.services.settings.admin_simulation_dir)
     brands: list[str] | None = None
     if body.template is not None:
@@ -68,7 +66,9 @@ async def start_simulation(ctx: Ctx, body: m.SimulationBody) -> dict[str, Any]:
         path = out_dir / f"{rec.jackpot_id}.json"
         path.write_text(json.dumps(config))
         spec = str(path)
-    _claim_slot(limit)  # no await from here to the start: concurrent starts cannot both pass
+    # checked after the scope (a 403 stays a 403), with no await from here to the start: two concurrent
+    # starts cannot both take the last slot
+    _claim_slot(ctx.services.settings.admin_simulation_max_jobs)
     job_id = jobs.start([spec], out_dir, cycles=body.cycles, seed=body.seed, workers=1)
     _active.add(job_id)
     _owners[job_id] = brands
