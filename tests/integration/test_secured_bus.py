@@ -1,7 +1,8 @@
 """The bus authenticates and authorises: on a SASL_SSL broker with ACLs (ops/kafka_auth.py), a real
-worker and sinks process run with their own principals and apply bets a provider published, while a
-provider (or the public gateway) cannot publish an operator command or read a jackpot's changelog,
-and a client without valid credentials is not let in at all.
+worker, sinks process and gateway run with their own principals and carry a bet a provider published
+through to the ledger and a WebSocket, while a provider (or the public gateway) cannot publish an
+operator command or read a jackpot's changelog, and a client without valid credentials is not let
+in at all.
 
 A second broker of its own (other ports, a throw-away directory) runs secured; the module's
 PostgreSQL database and Redis namespace are the shared stack's.
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import socket
 import uuid
 from decimal import Decimal
 
+import aiohttp
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -63,24 +66,37 @@ def bus(settings, tmp_path_factory):
         stack.down()
 
 
-async def test_worker_and_sinks_apply_a_providers_bet_with_their_own_principals(bus, spawn):
+async def test_worker_sinks_and_gateway_carry_a_providers_bet_with_their_own_principals(bus, spawn):
     config = one_level_config()
     jackpot_id, level_id = config["jackpot_id"], config["levels"][0]["level_id"]
     await publish_configs(bus.client_settings("admin"), [config])
     # the sinks in a process of their own, with their own principal
     worker_env = bus.client_settings("worker").to_env() | {"JACKPOT_WORKER_SINKS": "false"}
     sinks_env = bus.client_settings("sinks").to_env() | {"JACKPOT_SINKS_WEB_PORT": str(free_port())}
+    gateway_env = bus.client_settings("gateway").to_env() | {"JACKPOT_GATEWAY_METRICS_PORT": str(free_port()),
+                                                             "JACKPOT_GATEWAY_SMOOTHING": "0"}
     worker = spawn("secured-worker", "worker", **worker_env)
     sinks = spawn("secured-sinks", "sinks", **sinks_env)
+    gateway = spawn("secured-gateway", "gateway", **gateway_env)
+    base = f"http://127.0.0.1:{gateway_env['JACKPOT_GATEWAY_PORT']}"
     await http_ready(f"http://127.0.0.1:{worker_env['JACKPOT_WORKER_WEB_PORT']}/ready", timeout=120,
-                     procs=[worker, sinks])
+                     procs=[worker, sinks, gateway])
+    await http_ready(f"{base}/ready", timeout=120, procs=[worker, sinks, gateway])
 
     bet_id = str(uuid.uuid4())
-    await produce_bets(bus.client_settings("provider"), [{
-        "event_id": bet_id, "timestamp": dt.datetime.now(dt.timezone.utc),
-        "player_id": "player-secured", "game_id": "starburst", "brand_id": "brand-royal",
-        "currency": "EUR", "bet_amount": Decimal("2.00"), "bet_type": "real", "session_id": "session-secured",
-    }])
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{base}/ws?jackpot={jackpot_id}") as ws:
+        assert json.loads((await ws.receive(timeout=10)).data)["type"] == "snapshot"
+        await produce_bets(bus.client_settings("provider"), [{
+            "event_id": bet_id, "timestamp": dt.datetime.now(dt.timezone.utc),
+            "player_id": "player-secured", "game_id": "starburst", "brand_id": "brand-royal",
+            "currency": "EUR", "bet_amount": Decimal("2.00"), "bet_type": "real", "session_id": "session-secured",
+        }])
+
+        async def frame():  # the gateway read PoolUpdated with its read-only principal
+            msg = json.loads((await ws.receive(timeout=60)).data)
+            return msg if msg["type"] == "pool" and msg["pool"]["visible_amount"] == "1000.032400" else None
+
+        await wait_for(frame, timeout=90, what="the new amount pushed by the gateway")
 
     ops = bus.client_settings("ops")
 
@@ -96,7 +112,7 @@ async def test_worker_and_sinks_apply_a_providers_bet_with_their_own_principals(
         assert str(row["bet_id"]) == bet_id and row["gross_amount"] == Decimal("0.036000")
     finally:
         await conn.close()
-    assert worker.alive() and sinks.alive()
+    assert worker.alive() and sinks.alive() and gateway.alive()
 
 
 @pytest.mark.parametrize("principal", ["provider", "gateway", "sinks"])
