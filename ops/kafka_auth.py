@@ -251,8 +251,11 @@ class LocalBus:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m jackpot.ops.kafka_auth [apply]``: print the deployment's ACLs (the settings' app id
-    and topic prefix), or create them on the broker, logged in with the settings' Kafka user (ops)."""
+    """``python -m jackpot.ops.kafka_auth [apply | env PRINCIPAL]``: print the deployment's ACLs (the
+    settings' app id and topic prefix); or create them on the broker, logged in with the settings'
+    Kafka user (ops); or print the shell exports that make a command log in to the local secured
+    stack (``JACKPOT_STACK_KAFKA_SECURITY=sasl_ssl``) as PRINCIPAL."""
+    import shlex
     import sys
 
     from jackpot.settings import get_settings
@@ -264,8 +267,19 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(apply_grants(settings, wanted))
         print(f"{len(wanted)} ACLs in place on {settings.kafka_bootstrap_servers}")
         return 0
+    if len(args) == 2 and args[0] == "env" and args[1] in (*PRINCIPALS, SUPER_USER):
+        bus = LocalBus(settings.stack_dir / "kafka-secured")
+        if not bus.credentials_file.exists():
+            print(f"no secured local stack in {bus.home} (JACKPOT_STACK_KAFKA_SECURITY=sasl_ssl jackpot stack up)",
+                  file=sys.stderr)
+            return 1
+        env = bus.client_settings(settings, args[1]).to_env()
+        for name in ("JACKPOT_KAFKA_SECURITY_PROTOCOL", "JACKPOT_KAFKA_SASL_MECHANISM", "JACKPOT_KAFKA_USERNAME",
+                     "JACKPOT_KAFKA_PASSWORD", "JACKPOT_KAFKA_CA_FILE"):
+            print(f"export {name}={shlex.quote(env[name])}")
+        return 0
     if args:
-        print("usage: python -m jackpot.ops.kafka_auth [apply]", file=sys.stderr)
+        print("usage: python -m jackpot.ops.kafka_auth [apply | env PRINCIPAL]", file=sys.stderr)
         return 2
     for g in wanted:
         print(f"User:{g.principal}\t{g.operation}\t{g.resource}\t{g.pattern}\t{g.name}")

@@ -223,6 +223,10 @@ class Stack:
         started = []
         for svc in self.managed():
             if self._running(svc):
+                if svc is self.kafka and str(self.kafka_home() / "server.properties") not in cmdline(
+                        svc.recorded_pid(self.dir) or 0):
+                    raise StackError(f"kafka: running with another listener than {self.kafka_security} "
+                                     "(JACKPOT_STACK_KAFKA_SECURITY); `jackpot stack down` first to switch")
                 log(f"{svc.name}: already running on {svc.host}:{svc.port}")
                 continue
             if port_open(svc.host, svc.port):
@@ -319,6 +323,9 @@ class Stack:
         metadata has no SCRAM users)."""
         return LocalBus(self.dir / "kafka-secured")
 
+    def kafka_home(self) -> Path:
+        return self.bus.home if self.secured else self.dir / "kafka"
+
     def client_settings(self, principal: str) -> Settings:
         """The stack's settings as ``principal`` (provider, worker, sinks, gateway, admin, ops) of
         its broker: what a child process gets (``to_env()``); unchanged for a PLAINTEXT broker."""
@@ -357,7 +364,7 @@ class Stack:
     def _start_kafka(self, svc: Service) -> None:
         java = java17("kafka")
         libs = self.kafka_libs()
-        home = self.bus.home if self.secured else self.dir / "kafka"
+        home = self.kafka_home()
         data = home / "data"
         data.mkdir(parents=True, exist_ok=True)
         ctl_port = svc.port + 1

@@ -113,6 +113,8 @@ def settings(stack, tmp_path_factory):
         JACKPOT_WORKER_WEB_PORT=free_port(),
         JACKPOT_BATCH_WITHIN_S="0.01",
     )
+    if stack is not None and stack.secured:  # JACKPOT_STACK_KAFKA_SECURITY=sasl_ssl: tests log in as ops
+        s = stack.bus.client_settings(s, "ops")
     from jackpot.sinks.migrate import migrate
     from jackpot.streams.topics import ensure_topics
 
