@@ -591,7 +591,7 @@ class _JackpotBatch:
         p = self.w.pipeline
         self.now = now
         if stored:
-            self.record = decode_record(stored)
+            self.record = decode_record(stored, jackpot_id=self.key.decode())  # a value copied under another key fails
             self.state = p.load_state(self.record.state)
             self.load_window()
             return
