@@ -75,13 +75,15 @@ async def _with_store(fn):
 
     from jackpot.gateway.admin.tokens import TokenStore
     from jackpot.gateway.admin.trail import Trail
+    from jackpot.sinks.audit import require_key
     from jackpot.sinks.migrate import migrate
 
     s = get_settings()
+    key = require_key(s)  # these commands append to the audit chain: refuse a weak key in production
     await migrate(s.database_url)
     pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=2)
     try:
-        return await fn(TokenStore(pool, trail=Trail(pool, s.audit_hmac_key or None)))
+        return await fn(TokenStore(pool, trail=Trail(pool, key)))
     finally:
         await pool.close()
 

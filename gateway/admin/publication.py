@@ -263,7 +263,7 @@ async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source
     for d in docs:
         normalise(d)
     topic = settings.topic(CONFIGS.name)
-    key = audit.key_bytes(settings.audit_hmac_key or None)
+    key = audit.require_key(settings)  # the CLI appends to the chain too: same key policy as the services
     conn = await asyncpg.connect(settings.database_url)
     try:
         async with conn.transaction():
