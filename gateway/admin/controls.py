@@ -95,9 +95,16 @@ async def pause_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.PauseBody, query:
         permission=P.PAUSE_RESUME, path_model=m.JackpotPath, body=m.PauseBody, **CMD)
 async def resume_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.PauseBody, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
-    await _refuse_during_shutdown(ctx, "resuming a jackpot")
+
+    async def not_in_shutdown(conn: Any) -> None:
+        # FOR SHARE: a shutdown being recorded waits for this resume to be queued (its pause then
+        # follows it through the outbox), or this resume sees the shutdown and is refused.
+        mode = await conn.fetchval("SELECT mode FROM admin_system_state FOR SHARE")
+        _refuse_in(mode, "resuming a jackpot")
+
     return answer_command(ctx, await send_command(ctx, rec.jackpot_id, "resume", reason=body.reason,
-                                                  wait_s=query.wait_s, level_id=_level(rec, body.level_id)))
+                                                  wait_s=query.wait_s, level_id=_level(rec, body.level_id),
+                                                  guard=not_in_shutdown))
 
 
 @api.op("POST", "/v1/jackpots/{jackpot_id}/no-win", summary="No-win mode on or off (Admin, reason)",
@@ -310,7 +317,11 @@ async def system_state(ctx: Ctx) -> dict[str, Any]:
 
 
 async def _refuse_during_shutdown(ctx: Ctx, what: str) -> None:
-    if (await _system_state(ctx))["mode"] == "shutdown":
+    _refuse_in((await _system_state(ctx))["mode"], what)
+
+
+def _refuse_in(mode: str, what: str) -> None:
+    if mode == "shutdown":
         raise Problem(409, "system-shutdown", f"the system is in emergency shutdown: {what} is refused until two "
                       "Admins lift it (POST /v1/system/global-resume, then a second Admin approves)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -73,18 +74,23 @@ SEND_TIMEOUT_S = 10.0
 
 
 async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = "", wait_s: float | None = None,
-                       audit_detail: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+                       audit_detail: dict[str, Any] | None = None,
+                       guard: Callable[[Any], Awaitable[None]] | None = None, **fields: Any) -> dict[str, Any]:
     """Record, audit and send one command, then wait (bounded) for the engine's receipt.
 
     The command's row, its audit entry and its outbox row commit in one transaction before
     anything is sent, so no command reaches the engine unaudited. When the broker does not
     confirm in time the caller gets a 503 problem carrying the command id to poll, and the
-    relay delivers the command later (the engine applies a command id once).
+    relay delivers the command later (the engine applies a command id once). ``guard`` runs first
+    inside that transaction (it may lock rows and raise a Problem), so a precondition checked
+    there cannot change before the command is queued.
     """
     s = ctx.services
     command_id, value, _ = s.bus.encode(jackpot_id, action, ctx.actor, reason=reason, **fields)
     after = {"command_id": command_id, **{k: v for k, v in fields.items() if v is not None}}
     async with s.pool.acquire() as conn, conn.transaction():
+        if guard is not None:
+            await guard(conn)
         await conn.execute(
             "INSERT INTO admin_commands (command_id, jackpot_id, action, actor, request_id, sent_at) "
             "VALUES ($1, $2, $3, $4, $5, now())", uuid.UUID(command_id), jackpot_id, action, ctx.actor,
