@@ -21,10 +21,22 @@ from jackpot.ops.stack import Stack, StackError, log
 from jackpot.settings import Settings
 
 
-def spawn(args: list[str], logfile) -> subprocess.Popen:
+# The principal each demo process logs in to a secured local broker as (README "Security").
+PRINCIPALS = {"wallet": None, "worker": "worker", "gateway": "gateway"}
+
+
+def bus_env(stack: Stack, principal: str | None) -> dict[str, str]:
+    """The bus settings of ``principal`` on the stack's broker (none on a PLAINTEXT broker)."""
+    if principal is None or not stack.secured:
+        return {}
+    env = stack.client_settings(principal).to_env()
+    return {k: v for k, v in env.items() if k.startswith("JACKPOT_KAFKA_")}
+
+
+def spawn(args: list[str], logfile, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "jackpot.cli", *args], stdout=logfile, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True, env=os.environ.copy(),
+        stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **(extra_env or {})},
     )
 
 
@@ -57,17 +69,17 @@ def wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     raise StackError(f"{url} did not become ready within {timeout:.0f}s")
 
 
-async def _play(load, children: list[subprocess.Popen], logs: list) -> None:
+async def _play(load, children: list[subprocess.Popen], logs: list, envs: dict[str, dict[str, str]]) -> None:
     """Run the bets while restarting any demo process that exits, as a supervisor would (a worker
     whose agent crashed exits non-zero so that it is restarted: it resumes from its commits)."""
-    names = ("wallet", "worker", "gateway")
+    names = tuple(PRINCIPALS)
     task = asyncio.ensure_future(load)
     try:
         while not task.done():
             for i, proc in enumerate(children):
                 if proc.poll() is not None:
                     log(f"{names[i]} exited with code {proc.returncode}; restarting it")
-                    children[i] = spawn([names[i]], logs[i])
+                    children[i] = spawn([names[i]], logs[i], envs[names[i]])
             await asyncio.wait([task], timeout=2.0)
         task.result()
     finally:
@@ -97,21 +109,23 @@ def run_demo(settings: Settings, rate: float) -> int:
         started = stack.up()
 
         async def prepare() -> list[str]:
-            await ensure_topics(settings)
+            await ensure_topics(stack.client_settings("ops"))  # topic creation: the operators' principal
             await migrate(settings.database_url)
-            return await publish_configs(settings, demo_portfolio())
+            return await publish_configs(stack.client_settings("admin"), demo_portfolio())
 
         ids = asyncio.run(prepare())
         log(f"demo portfolio published: {', '.join(ids)}")
-        for name in ("wallet", "worker", "gateway"):
+        envs = {name: bus_env(stack, principal) for name, principal in PRINCIPALS.items()}
+        for name in PRINCIPALS:
             f = open(settings.stack_dir / f"demo-{name}.log", "ab")
             logs.append(f)
-            children.append(spawn([name], f))
+            children.append(spawn([name], f, envs[name]))
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         wait_http(f"{base}/ready", 90, children)
         print(f"\n  Live tickers: {base}/\n  (Ctrl-C to stop; logs in {settings.stack_dir}/demo-*.log)\n",
               flush=True)
-        asyncio.run(_play(run_loadgen(settings, rate=rate, count=0, players=2000, seed=None), children, logs))
+        bets = run_loadgen(stack.client_settings("provider"), rate=rate, count=0, players=2000, seed=None)
+        asyncio.run(_play(bets, children, logs, envs))
     except KeyboardInterrupt:
         print("\nstopping demo…", file=sys.stderr)
     except StackError as exc:
