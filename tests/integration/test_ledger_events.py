@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 
 from jackpot.sinks import audit
-from jackpot.sinks.events import EventSink, record_config
+from jackpot.gateway.admin.publication import publish_config
+from jackpot.sinks.events import EventSink
 from jackpot.sinks.ledger import LedgerWriter
 from jackpot.sinks.migrate import migrate
 from jackpot.sinks.rebuild import live_values
@@ -146,12 +147,20 @@ async def test_config_versions_are_recorded_once_per_content(settings):
         conn = await asyncpg.connect(dsn)
         try:
             doc = one_level_config()
-            assert await record_config(conn, doc, fingerprint="f1") == 1
-            assert await record_config(conn, doc) is None  # a replay of the configs topic
+
+            async def record(d: dict) -> tuple[int, bool]:
+                async with conn.transaction():
+                    p = await publish_config(conn, d, topic="", actor="ops", audit_key=b"k" * 32, source="test",
+                                             back_office=True, send=False)
+                return p.version, p.new_version
+
+            assert await record(doc) == (1, True)
+            assert await record(doc) == (1, False)  # the same content again: no new version
             changed = dict(doc, contribution_rate="0.02")
-            assert await record_config(conn, changed) == 2
+            assert await record(changed) == (2, True)
             assert await conn.fetchval("SELECT current_version FROM jackpot_configs WHERE jackpot_id = $1",
                                        doc["jackpot_id"]) == 2
-            assert (await audit.verify(conn)).rows == 2
+            res = await audit.verify(conn, b"k" * 32)
+            assert res.ok and res.rows == 3  # every publication is audited, with the chain's key
         finally:
             await conn.close()

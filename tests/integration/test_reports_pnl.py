@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from jackpot.engine.budget import budget_report
 from jackpot.engine.money import from_micros
-from jackpot.sinks.events import EventSink, record_config
+from jackpot.gateway.admin.publication import publish_config
+from jackpot.sinks.events import EventSink
 from jackpot.sinks.ledger import LedgerWriter
 from jackpot.sinks.reports import PNL_COLUMNS, expected_value, pnl, report, to_csv
 
@@ -65,7 +66,9 @@ async def test_expected_value_per_cycle_from_the_recorded_config(settings):
     async with private_database(settings) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
-            await record_config(conn, doc)
+            async with conn.transaction():
+                await publish_config(conn, doc, topic="", actor="ops", audit_key=None, source="test",
+                                     back_office=False, send=False)
             [ev] = await expected_value(conn, doc["jackpot_id"])
         finally:
             await conn.close()
