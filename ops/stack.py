@@ -565,10 +565,15 @@ class Stack:
 
 
 def _kafka_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, never starting with
+    "-" (the storage tool would read it as an option and refuse to format: one start in 64
+    failed so), which is also why Kafka's own ``Uuid.randomUuid`` draws again in that case."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def main(argv: list[str] | None = None) -> int:
