@@ -428,6 +428,12 @@ class Worker:
         for batch in batches:
             bind_partition(batch.last_event)
             self._persisting.append(batch.persist())
+        # Wait for the values now, while the lease checked just above still holds, rather than at
+        # the next batch: a value still queued in Faust's producer buffer when the worker is
+        # frozen past its session goes out when it thaws, over the newer owner's value, and the
+        # recovery that follows skips the newer writes (bets lost; the frozen-worker test).
+        await self.durable()
+        for batch in batches:
             self.states.put(batch.key, (batch.record, batch.state))
             for bet_ms in batch.bet_times:
                 M.observe_event_age("jackpot", bet_ms)
