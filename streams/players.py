@@ -10,10 +10,15 @@ single writer of a player's value.  The value carries:
 - ``sessions``: the player's recent sessions, opened by PlayerSessionStart or by the first
   bet of an unknown session id (not every provider sends session events), closed by
   PlayerSessionEnd, with the spins counted so far;
-- ``bet_marks`` and ``recent``: per bets partition, the offset of the last bet counted, and the
-  enrichment given to the last few bets.  A bet at or below its mark is a replay after a
-  crash: it must not be counted again, and it must carry the same enrichment as the first
-  time (the jackpot may not have applied the first copy), so it is looked up in ``recent``.
+- ``bet_marks``: per bets partition, the offset of the last bet counted.  A bet at or below its
+  mark is a replay after a crash and is not counted again.
+
+Why a replay needs no memory of its first enrichment: the router writes a player's value only
+after the contribution requests of its batch are on the broker (streams/worker.py).  So a bet
+at or below its mark had its first requests delivered, ahead of the replay's copies on the same
+jackpot partitions, and the jackpot agent applies the first copy and skips the replay by its
+bets offset, whatever facts the replay carries.  A crash before the value is written replays
+the batch from the previous value, which gives the same facts again.
 
 Everything here is plain data and pure functions; the agent in ``worker.py`` does the I/O.
 """
@@ -24,7 +29,6 @@ import datetime as dt
 from typing import Any
 
 MAX_SESSIONS = 4  # recent sessions kept per player (a bet may arrive after its session ended)
-MAX_RECENT = 32  # enrichments kept for replays of bets not yet committed
 
 PROFILE_FIELDS = ("brand_id", "segments", "vip_tier", "loyalty_tier", "kyc_verified", "jurisdiction",
                   "excluded", "self_excluded")
@@ -38,7 +42,7 @@ def ms(ts: Any) -> int:
 
 
 def new_player() -> dict[str, Any]:
-    return {"profile": None, "profile_at": -1, "sessions": {}, "bet_marks": {}, "recent": []}
+    return {"profile": None, "profile_at": -1, "sessions": {}, "bet_marks": {}}
 
 
 def apply_profile(player: dict[str, Any], profile: dict[str, Any], received: int | None = None) -> bool:
@@ -81,15 +85,12 @@ def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: 
     """The player facts a ContributionRequest carries for ``bet`` (at bets ``partition``/``offset``,
     received at epoch ms ``received``: a bet of an unknown session opens it then).
 
-    Counts the bet in its session unless it is a replay.  A replay gets the enrichment it got
-    the first time; only when more than ``MAX_RECENT`` of this player's bets were in flight
-    at the crash is that forgotten, and the replay gets the current facts.
+    Counts the bet in its session unless it is a replay (at or below its partition's mark): a
+    replay gets the current facts, and its requests are skipped by the jackpots that applied
+    the first copy (see the module docstring).
     """
-    where = f"{partition}:{offset}"
+    player.pop("recent", None)  # values written before replays needed no memory carried a list
     if offset <= player["bet_marks"].get(str(partition), -1):
-        for seen, facts in player["recent"]:
-            if seen == where:
-                return dict(facts)
         return _facts(player, bet["session_id"])
     sessions = player["sessions"]
     sid = bet["session_id"]
@@ -97,10 +98,7 @@ def enrich(player: dict[str, Any], bet: dict[str, Any], partition: int, offset: 
         start_session(player, sid, received)
     sessions[sid]["spins"] += 1
     player["bet_marks"][str(partition)] = offset
-    facts = _facts(player, sid)
-    player["recent"].append([where, facts])
-    del player["recent"][:-MAX_RECENT]
-    return dict(facts)
+    return _facts(player, sid)
 
 
 def _facts(player: dict[str, Any], session_id: str) -> dict[str, Any]:

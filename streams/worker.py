@@ -287,7 +287,9 @@ class Worker:
         out by jackpot_id; keep the players table up to date from profiles and sessions.
 
         Bets are taken in batches and each batch's requests leave as one message per jackpot
-        (streams/batches.py), sent before the batch's offsets can be committed.
+        (streams/batches.py).  The players the batch changed are written once each, and only
+        after those messages are on the broker: a player's value never counts a bet whose
+        requests could still be lost (streams/players.py relies on it for replays).
         """
         s = self.settings
         bets = s.topic(T.BETS.name)
@@ -297,44 +299,44 @@ class Worker:
             await self.configs.ready.wait()
             started = time.perf_counter()
             outbox = Collector(self.codec, CONTRIBUTIONS)
+            players = _Players(self.players)
             for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
-                bind_partition(ev)  # the players table is co-partitioned with the event
                 try:
                     if ev.message.topic == bets:
-                        self._route_bet(ev, outbox)
+                        self._route_bet(ev, outbox, players)
                     else:
-                        self._apply_player_input(ev)
+                        self._apply_player_input(ev, players)
                 except (DecodeError, RejectedBet) as exc:
                     await self.dead("router", ev.message, exc)
+            sent = []
             for key, value, _ in outbox.drain():
-                await self.contributions_topic.send(key=key, value=value)
+                sent.append(await self.contributions_topic.send(key=key, value=value))
                 M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
+            await asyncio.gather(*sent)
+            players.write()
             if self.router_guard.refilled:
                 self._settle_refilled(self.router_guard)
             M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
 
-    def _route_bet(self, event: EventT, outbox: Collector) -> None:
+    def _route_bet(self, event: EventT, outbox: Collector, players: "_Players") -> None:
         msg = event.message
         _, bet = self.codec.decode(event.value, expect="BetPlaced")
         self.pipeline.validate_bet(bet)
         received = received_ms(msg)  # the engine's time for this bet (streams/received.py)
         flag_skew(P.ms(bet["timestamp"]), received, int(self.settings.clock_tolerance_s * 1000),
                   {"bet_id": str(bet["event_id"]), "topic": msg.topic, "partition": msg.partition})
-        key = bet["player_id"].encode()
-        player = self.players.get(key) or P.new_player()
+        player = players.get(bet["player_id"].encode(), event)
         facts = P.enrich(player, bet, msg.partition, msg.offset, received)
-        self.players[key] = player  # re-assigned, so the changelog sees it
         for jackpot_id in self.pipeline.match(self.configs, bet):
             outbox.add(self.pipeline.contribution_request(jackpot_id, bet, msg.partition, msg.offset, received)
                        | facts)
 
-    def _apply_player_input(self, event: EventT) -> None:
+    def _apply_player_input(self, event: EventT, players: "_Players") -> None:
         """A profile or a session start/end: facts the next bets of this player carry."""
         name, rec = self.codec.decode(event.value, expect=PLAYER_SCHEMAS)
         check_player_record(name, rec)
-        key = rec["player_id"].encode()
-        player = self.players.get(key) or P.new_player()
+        player = players.get(rec["player_id"].encode(), event)
         received = received_ms(event.message)
         if name == "PlayerProfile":
             P.apply_profile(player, rec, received)
@@ -342,7 +344,6 @@ class Worker:
             P.start_session(player, rec["session_id"], received)
         else:
             P.end_session(player, rec["session_id"], received)
-        self.players[key] = player
 
     # ----------------------------------------------------------- jackpot agent
     async def jackpot_agent(self, stream: faust.StreamT) -> None:
@@ -570,6 +571,33 @@ class Worker:
                 M.WALLET_CALLS.labels(M.wallet_outcome(result)).inc()
                 await self.wallet_results_topic.send(
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
+
+class _Players:
+    """The players one router batch reads and changes: each read once from the table, each
+    written back once, when the batch's requests are delivered."""
+
+    def __init__(self, table: faust.Table) -> None:
+        self.table = table
+        self.changed: dict[bytes, tuple[EventT, dict]] = {}
+
+    def get(self, key: bytes, event: EventT) -> dict:
+        """The player's value, to change in place; ``event`` (its latest input) binds the write
+        to the player's partition, which the bets, profiles and sessions topics share."""
+        found = self.changed.get(key)
+        if found is not None:
+            player = found[1]
+        else:
+            bind_partition(event)
+            player = self.table.get(key) or P.new_player()
+        self.changed[key] = (event, player)
+        return player
+
+    def write(self) -> None:
+        for key, (event, player) in self.changed.items():
+            bind_partition(event)
+            self.table[key] = player
+        self.changed.clear()
+
 
 class _JackpotBatch:
     """One jackpot's state while a batch is applied, and the outputs waiting to go out."""
