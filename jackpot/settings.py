@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # The router waits less for its batch: its wait adds to every bet's latency before the
     # jackpot agent's own; under load its batches fill while the previous one is routed anyway.
     route_within_s: float = Field(0.005, alias="JACKPOT_ROUTE_WITHIN_S", gt=0)
+    # How long the producer holds records to fill a request: a batch's many small records (table
+    # changelogs, outputs) then leave in a few requests instead of one each.
+    producer_linger_ms: int = Field(2, alias="JACKPOT_PRODUCER_LINGER_MS", ge=0, le=100)
 
     # Untrusted provider traffic (docs/providers.md).  A bet re-sent with the same event_id within
     # the dedup horizon (at least; at most 1.25 times it) is applied once per jackpot.

@@ -173,7 +173,7 @@ class Sinks:
         entries, sources = [], []
         for r in records:
             try:
-                name, rec = self.codec.decode(r.value, expect=(LEDGER.batch, LEDGER.item))
+                name, rec = LEDGER.decode(self.codec, r.value)
             except DecodeError as exc:
                 await self.dead("ledger-sink", r, exc)
                 continue

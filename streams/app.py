@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        producer_linger_ms=settings.producer_linger_ms,
         # Table values outgrow the 1 MB default with a busy jackpot's active players.
         producer_compression_type="lz4",
         producer_max_request_size=MAX_VALUE_BYTES,

@@ -3,18 +3,20 @@
 Producing, fetching and dispatching a message costs more than applying or booking one bet, so
 the per-bet records that flow between our own processes (the router's contribution requests,
 the jackpot agent's ledger entries) travel in batches: one message per jackpot per agent batch.
-Each item keeps its own encoding (single-object or Confluent framing, with its own schema), so
-it still evolves on its own; the batch only adds an envelope. A lone item message, as written
-before batching, is still read.
+Batches are written compact (streams/compact.py: rows of plain values, columns named by the
+item's Avro schema); Avro batches, whose items each kept their own encoding, and lone item
+messages, as written before, are still read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterator
 
 from jackpot.engine.events import event_id
-from jackpot.streams.codec import DecodeError
+from jackpot.streams import compact
+from jackpot.streams.codec import DecodeError, load_schemas
 
 
 @dataclass(frozen=True)
@@ -25,16 +27,32 @@ class Framing:
     item: str
     field: str
 
-    def pack(self, codec: Any, jackpot_id: str, items: list[bytes], ids: tuple[str, str], latest: Any) -> bytes:
-        """One batch message; ``ids`` are the first and last item's event ids, so the same items
-        always make the same batch id (a replay re-sends the same id)."""
+    @cached_property
+    def columns(self) -> compact.Columns:
+        """The item schema's fields as compact columns."""
+        return compact.Columns(load_schemas()[0][self.item]["fields"])
+
+    def batch_id(self, jackpot_id: str, ids: tuple[str, str], count: int) -> str:
+        """From the first and last item's event ids, so the same items always make the same batch
+        id (a replay re-sends the same id)."""
         first, last = ids
-        return codec.encode(self.batch, {
-            "event_id": event_id(self.batch, jackpot_id, None, None, f"{first}:{last}:{len(items)}"),
-            "timestamp": latest,
-            "jackpot_id": jackpot_id,
-            self.field: items,
-        })
+        return event_id(self.batch, jackpot_id, None, None, f"{first}:{last}:{count}")
+
+    def pack(self, jackpot_id: str, rows: list[list], ids: tuple[str, str], latest_ms: int) -> bytes:
+        """One compact batch message of rows made by ``columns.row``."""
+        return compact.pack(self.batch, self.batch_id(jackpot_id, ids, len(rows)), latest_ms, jackpot_id,
+                            self.columns.header(), rows)
+
+    def decode(self, codec: Any, value: bytes | None, expect: Any = None) -> tuple[str, dict]:
+        """``codec.decode``, which also reads this framing's compact batches (``expect`` names the
+        schemas the caller accepts; the batch schema must be among them)."""
+        if not compact.is_compact(value):
+            return codec.decode(value, expect=expect if expect is not None else (self.batch, self.item))
+        unpacked = compact.Unpacked.parse(bytes(value))
+        accepted = (expect,) if isinstance(expect, str) else expect
+        if unpacked.batch != self.batch or (accepted is not None and self.batch not in accepted):
+            raise DecodeError(f"a compact {unpacked.batch} where {self.batch} was expected")
+        return self.batch, {**unpacked.envelope(), self.field: unpacked}
 
     def unpack(self, codec: Any, name: str, record: dict) -> Iterator[tuple[bytes | None, dict | DecodeError]]:
         """The items of a decoded message, in order: ``(raw, item)``, or ``(raw, DecodeError)`` for
@@ -42,7 +60,11 @@ class Framing:
         if name != self.batch:
             yield None, record
             return
-        for raw in record[self.field]:
+        items = record[self.field]
+        if isinstance(items, compact.Unpacked):
+            yield from items.items(self.columns)
+            return
+        for raw in items:
             try:
                 _, item = codec.decode(raw, expect=self.item)
             except DecodeError as exc:
@@ -52,7 +74,7 @@ class Framing:
 
     def items_in(self, codec: Any, value: bytes) -> list[dict]:
         """Every item of one message; raises :class:`DecodeError` if any does not decode."""
-        name, record = codec.decode(value, expect=(self.batch, self.item))
+        name, record = self.decode(codec, value)
         out = []
         for _, item in self.unpack(codec, name, record):
             if isinstance(item, DecodeError):
@@ -62,32 +84,37 @@ class Framing:
 
 
 class Collector:
-    """Items of one agent batch grouped by the jackpot each names, in the order they were added."""
+    """Items of one agent batch grouped by the jackpot each names, in the order they were added,
+    each turned into its compact row as it is added (a record that cannot be written fails there)."""
 
     def __init__(self, codec: Any, framing: Framing) -> None:
-        self.codec, self.framing = codec, framing
-        self._items: dict[str, list[bytes]] = {}
+        self.framing = framing
+        self._row = framing.columns.row
+        self._rows: dict[str, list[list]] = {}
         self._ids: dict[str, tuple[str, str]] = {}
-        self._latest: dict[str, Any] = {}
+        self._latest: dict[str, int] = {}
 
     def add(self, record: dict) -> None:
         jackpot_id = record["jackpot_id"]
-        items = self._items.setdefault(jackpot_id, [])
-        items.append(self.codec.encode(self.framing.item, record))
-        first = self._ids[jackpot_id][0] if len(items) > 1 else record["event_id"]
-        self._ids[jackpot_id] = (first, record["event_id"])
+        row = self._row(record)
+        rows = self._rows.setdefault(jackpot_id, [])
+        rows.append(row)
+        event = str(record["event_id"])
+        first = self._ids[jackpot_id][0] if len(rows) > 1 else event
+        self._ids[jackpot_id] = (first, event)
+        at = compact.epoch_ms(record["timestamp"])
         latest = self._latest.get(jackpot_id)
-        self._latest[jackpot_id] = record["timestamp"] if latest is None else max(latest, record["timestamp"])
+        self._latest[jackpot_id] = at if latest is None else max(latest, at)
 
     def __len__(self) -> int:
-        return sum(len(items) for items in self._items.values())
+        return sum(len(rows) for rows in self._rows.values())
 
     def drain(self) -> Iterator[tuple[bytes, bytes, int]]:
         """``(key, value, items)`` per jackpot, emptying the collector."""
-        for jackpot_id, items in self._items.items():
-            value = self.framing.pack(self.codec, jackpot_id, items, self._ids[jackpot_id], self._latest[jackpot_id])
-            yield jackpot_id.encode(), value, len(items)
-        self._items, self._ids, self._latest = {}, {}, {}
+        for jackpot_id, rows in self._rows.items():
+            value = self.framing.pack(jackpot_id, rows, self._ids[jackpot_id], self._latest[jackpot_id])
+            yield jackpot_id.encode(), value, len(rows)
+        self._rows, self._ids, self._latest = {}, {}, {}
 
 
 # The router's contribution requests: one message per jackpot per router batch, in bets-offset
@@ -95,3 +122,16 @@ class Collector:
 CONTRIBUTIONS = Framing(batch="ContributionBatch", item="ContributionRequest", field="requests")
 # The jackpot agent's ledger: one message of ContributionApplied entries per jackpot per batch.
 LEDGER = Framing(batch="ContributionAppliedBatch", item="ContributionApplied", field="entries")
+
+FRAMINGS = {f.batch: f for f in (CONTRIBUTIONS, LEDGER)}
+
+
+def decode_message(codec: Any, value: bytes | None) -> tuple[str, dict]:
+    """Any message of our topics: ``codec.decode``, or the framing of a compact batch."""
+    if compact.is_compact(value):
+        name = compact.Unpacked.parse(bytes(value)).batch
+        framing = FRAMINGS.get(name)
+        if framing is None:
+            raise DecodeError(f"a compact batch of unknown kind {name!r}")
+        return framing.decode(codec, value)
+    return codec.decode(value)

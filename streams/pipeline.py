@@ -168,6 +168,7 @@ class Pipeline:
         if not result.applied:
             return Outcome(result, None, (), bet.timestamp, bet)
         touched = tuple((level_id, currency) for currency, level_id in pools)
+        # money in integer micros: the compact ledger batch carries them as they are
         ledger = {
             "event_id": event_id("ContributionApplied", cj.jackpot_id, None, bet.currency, bet.bet_id),
             "timestamp": req["timestamp"],
@@ -177,19 +178,19 @@ class Pipeline:
             "game_id": bet.game_id,
             "brand_id": bet.brand_id,
             "currency": bet.currency,
-            "bet_amount": req["bet_amount"],
-            "gross_amount": from_micros(result.gross),
-            "house_cut_amount": from_micros(result.house_cut),
+            "bet_amount": bet.bet_amount,
+            "gross_amount": result.gross,
+            "house_cut_amount": result.house_cut,
             "bet_timestamp": req["bet_timestamp"],
             "levels": [
                 {
                     "level_id": lc.level_id,
-                    "net_amount": from_micros(lc.net),
-                    "visible_amount": from_micros(lc.visible),
-                    "hidden_amount": from_micros(lc.hidden),
-                    "overflow_amount": from_micros(lc.overflow),
-                    "pending_amount": from_micros(lc.pending),
-                    "transfer_in_amount": from_micros(lc.transfer_in),
+                    "net_amount": lc.net,
+                    "visible_amount": lc.visible,
+                    "hidden_amount": lc.hidden,
+                    "overflow_amount": lc.overflow,
+                    "pending_amount": lc.pending,
+                    "transfer_in_amount": lc.transfer_in,
                 }
                 for lc in result.levels
             ],

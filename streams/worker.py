@@ -471,7 +471,7 @@ class Worker:
         for ev in evs:
             msg = ev.message
             try:
-                name, rec = self.codec.decode(ev.value, expect=INPUT_SCHEMAS)
+                name, rec = CONTRIBUTIONS.decode(self.codec, ev.value, expect=INPUT_SCHEMAS)
             except DecodeError as exc:
                 await self.dead("jackpot", ev.message, exc)
                 continue

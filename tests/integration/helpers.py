@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 
 from jackpot.engine.pool import JackpotState
 from jackpot.settings import Settings
-from jackpot.streams.batches import CONTRIBUTIONS
+from jackpot.streams.batches import CONTRIBUTIONS, decode_message
 from jackpot.streams.codec import catalog
 from jackpot.streams.kafka import committed_and_end, group_members, read_to_end
 
@@ -67,7 +67,7 @@ async def received_times(settings: Settings, topic: str) -> dict[str, int]:
 
 async def read_events(settings: Settings, topic: str, key: bytes | None = None) -> list[dict]:
     codec = catalog()
-    return [codec.decode(m.value)[1] for m in await read_topic(settings, topic, key)]
+    return [decode_message(codec, m.value)[1] for m in await read_topic(settings, topic, key)]
 
 
 async def read_requests(settings: Settings, key: bytes | None = None) -> list[dict]:

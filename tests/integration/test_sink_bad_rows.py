@@ -101,7 +101,7 @@ async def test_bad_ledger_rows_are_dead_lettered_and_the_batch_is_written(stack)
         try:
             entries, sources = [], []
             for r in ledger_records(jackpot_id, 50):
-                name, rec = codec.decode(r.value)
+                name, rec = LEDGER.decode(codec, r.value)
                 for raw, item in await unbatched_items(send, codec, "ledger-sink", r, LEDGER, name, rec):
                     entries.append(item)
                     sources.append((r, raw))
@@ -115,7 +115,7 @@ async def test_bad_ledger_rows_are_dead_lettered_and_the_batch_is_written(stack)
         finally:
             await writer.close()
     assert len(letters) == 2 * len(BAD)
-    by_player = {codec.decode(dl["value"])[1]["player_id"]: dl for dl in letters[:len(BAD)]}
+    by_player = {LEDGER.items_in(codec, dl["value"])[0]["player_id"]: dl for dl in letters[:len(BAD)]}
     assert set(by_player) == {"p\x00nul", "p20", "p33", "p34"}
     assert by_player["p\x00nul"]["error_type"] == "CharacterNotInRepertoireError"
     assert by_player["p20"]["error_type"] == "StringDataRightTruncationError"
