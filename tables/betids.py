@@ -13,13 +13,21 @@ content, and decides for each contribution request:
 - ``RESEND``: seen elsewhere with the same content: a provider's retry, not applied again;
 - ``CONFLICT``: seen elsewhere with different content: dead-lettered ("conflicting duplicate").
 
-Storage.  Entries live in the jackpot's partition of a RocksDB table (and its changelog) under
+Storage.  Entries live in the jackpot's partition of a RocksDB table under
 ``bucket | jackpot_id NUL bet_id``, where ``bucket`` numbers slices of a quarter of the horizon of
 received time.  A lookup reads the entry in the few buckets that can hold it; expiry deletes whole
 old buckets from the front of the key space, a bounded number of keys at a time.  So a resend is
 recognised for at least the horizon (at most for 1.5 times it), memory and the changelog (compacted,
 with tombstones) stay bounded by the bets of that period, and restarts and rebalances recover the
 entries with the table.
+
+Packs.  A changelog record per bet id was one of the largest costs per bet, in producing it and in
+replaying it at recovery, so the entries one jackpot batch adds to one bucket travel as one
+record, a *pack*, under ``bucket | jackpot_id NUL 0x01 "pack:" first bet_id`` (no bet id starts
+with 0x01).  The local store keeps the pack and its entries one by one (marked as packed, so
+expiry sends one tombstone per pack, not per entry); recovery expands each pack it reads
+(:class:`BetIdsTable`).  Entries written one record each by earlier versions are still read and
+expired.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ SEP = b"\x00"
 NEW, REPLAY, RESEND, CONFLICT = "new", "replay", "resend", "conflict"
 _BUCKET = struct.Struct(">Q")
 _ENTRY = struct.Struct(">iq16s")  # bets partition, bets offset, content fingerprint
+PACK = b"\x01pack:"
+PACKED = b"\x01"  # appended to an entry stored locally from a pack: its pack's tombstone covers it
+_ID_LEN = struct.Struct(">H")
 
 Send = Callable[[bytes, bytes | None], Any]
 
@@ -69,9 +80,49 @@ def bucket_of(key: bytes) -> int:
     return _BUCKET.unpack_from(key)[0]
 
 
+def pack_key(bucket: int, jackpot_key: bytes, first_bet_id: str) -> bytes:
+    return _BUCKET.pack(bucket) + jackpot_key + SEP + PACK + first_bet_id.encode()
+
+
+def is_pack(key: bytes) -> bool:
+    return SEP + PACK in key
+
+
+def encode_pack(entries: list[tuple[str, bytes]]) -> bytes:
+    """Bet ids and their entries, each id length-prefixed."""
+    out = []
+    for bet_id, entry in entries:
+        raw = bet_id.encode()
+        out.append(_ID_LEN.pack(len(raw)) + raw + entry)
+    return b"".join(out)
+
+
+def decode_pack(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
+    """The (entry key, entry) pairs of a pack stored under ``key``."""
+    head = key[:key.index(SEP + PACK) + 1]  # bucket | jackpot_id NUL
+    pairs, i, size = [], 0, _ENTRY.size
+    while i < len(value):
+        (n,) = _ID_LEN.unpack_from(value, i)
+        i += _ID_LEN.size
+        pairs.append((head + value[i:i + n], value[i + n:i + n + size]))
+        i += n + size
+    return pairs
+
+
+def restore(db: Any, key: bytes, value: bytes | None) -> None:
+    """Apply one changelog record to a local store: a pack also stores its entries."""
+    if value is None:
+        db.delete(key)
+        return
+    db.put(key, value)
+    if is_pack(key):
+        for entry_key_, entry in decode_pack(key, value):
+            db.put(entry_key_, entry + PACKED)
+
+
 def verdict(stored: bytes, partition: int, offset: int, fp: bytes) -> str:
     """What a request at (``partition``, ``offset``) with content ``fp`` is, given the entry found."""
-    p, o, seen = _ENTRY.unpack(stored)
+    p, o, seen = _ENTRY.unpack_from(stored)
     if (p, o) == (partition, offset):
         return REPLAY
     return RESEND if seen == fp else CONFLICT
@@ -91,18 +142,20 @@ class BetIds:
     def batch(self, partition: int, jackpot_key: bytes) -> "JackpotBetIds":
         return JackpotBetIds(self, partition, jackpot_key)
 
-    def expire(self, partition: int, now_ms: int, limit: int = 2000) -> int:
-        """Delete up to ``limit`` entries of buckets past the horizon; return how many."""
+    def expire(self, partition: int, now_ms: int, limit: int = 20_000) -> int:
+        """Delete up to ``limit`` keys of buckets past the horizon; return how many.  Only what
+        the changelog holds gets a tombstone: packs, and entries written one record each."""
         db = self._db(partition)
         oldest_kept = now_ms // self.bucket_ms - SLICES - 1
         doomed = []
-        for key in db.keys():
+        for key, value in db.items():
             if len(doomed) >= limit or bucket_of(key) >= oldest_kept:
                 break
-            doomed.append(key)
-        for key in doomed:
+            doomed.append((key, value))
+        for key, value in doomed:
             db.delete(key)
-            self.table.send_changelog(partition, key, None)
+            if is_pack(key) or len(value) == _ENTRY.size:
+                self.table.send_changelog(partition, key, None)
         return len(doomed)
 
 
@@ -136,7 +189,7 @@ class JackpotBetIds:
         """The bets (partition, offset) where ``bet_id`` was first seen, if it was."""
         found = self.pending.get(bet_id)
         stored = found[1] if found else self._lookup(bet_id, received_ms)
-        return _ENTRY.unpack(stored)[:2] if stored is not None else None
+        return _ENTRY.unpack_from(stored)[:2] if stored is not None else None
 
     def _lookup(self, bet_id: str, received_ms: int) -> bytes | None:
         db = self.store._db(self.partition)
@@ -149,17 +202,35 @@ class JackpotBetIds:
         return None
 
     def write(self) -> list:
-        """Write the new entries locally and to the changelog; return the delivery futures."""
+        """Write the new entries locally and, one pack per bucket, to the changelog; return the
+        delivery futures."""
         db, table, sent = self.store._db(self.partition), self.store.table, []
-        for key, entry in self.pending.values():
-            db.put(key, entry)
-            sent.append(table.send_changelog(self.partition, key, entry))
+        by_bucket: dict[int, list[tuple[str, bytes]]] = {}
+        for bet_id, (key, entry) in self.pending.items():
+            by_bucket.setdefault(bucket_of(key), []).append((bet_id, entry))
+        for bucket, entries in by_bucket.items():
+            key, value = pack_key(bucket, self.key, entries[0][0]), encode_pack(entries)
+            restore(db, key, value)
+            sent.append(table.send_changelog(self.partition, key, value))
         self.pending.clear()
         return sent
+
+
+class BetIdsTable(faust.Table):
+    """The bet-ids table: recovery (and a standby) expands each pack into its entries."""
+
+    def apply_changelog_batch(self, batch: Any) -> None:
+        events = list(batch)
+        super().apply_changelog_batch(events)
+        for event in events:
+            msg = event.message
+            if msg.value is not None and is_pack(msg.key):
+                restore(self.data._db_for_partition(msg.partition), msg.key, msg.value)
 
 
 def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:
     # segments roll hourly, so the tombstones of expired entries are compacted away
     return bytes_table(app, settings, TABLE_NAME,
                        "Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
+                       table_class=BetIdsTable,
                        **{"segment.ms": str(3600 * 1000), "delete.retention.ms": str(3600 * 1000)})

@@ -18,11 +18,17 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def bytes_table(app: Any, settings: Any, name: str, help: str, **topic_config: str) -> Any:
+def bytes_table(app: Any, settings: Any, name: str, help: str, table_class: Any = None, **topic_config: str) -> Any:
     """A table of raw bytes keys and values on RocksDB, with a compacted changelog.
 
     Compact only: "compact,delete" can stall changelog recovery forever (faust #176).
-    ``topic_config`` adds changelog settings (segment roll, tombstone retention...)."""
+    ``topic_config`` adds changelog settings (segment roll, tombstone retention...);
+    ``table_class``, a ``faust.Table`` subclass, changes how the changelog is applied."""
+    if table_class is not None:
+        return app.tables.add(table_class(
+            app, name=name, default=None, beacon=app.tables.beacon, partitions=settings.partitions,
+            key_type=bytes, value_type=bytes, extra_topic_configs={"cleanup.policy": "compact", **topic_config},
+            options=dict(ROCKSDB_OPTIONS), help=help))
     return app.Table(
         name,
         default=None,

@@ -96,24 +96,44 @@ def test_entries_expire_after_the_horizon_in_bounded_steps_and_the_changelog_fol
     for k in range(50):
         play(store, (req(f"old-{k}", 0, k), HOUR + k))
     play(store, (req("recent", 0, 99), 3 * HORIZON))
+    assert len(list(table.db.keys())) == 2 * 51  # each batch: its pack and its one entry
     assert store.expire(0, 3 * HORIZON, limit=20) == 20
-    assert store.expire(0, 3 * HORIZON, limit=1000) == 30
+    assert store.expire(0, 3 * HORIZON, limit=1000) == 80
     assert store.expire(0, 3 * HORIZON) == 0
-    assert list(table.db.keys()) == [k for k, v in table.changelog if v is not None and b"recent" in k]
-    # the changelog compacts to exactly what is left
+    assert store.batch(0, JP).check(req("recent", 0, 99), 3 * HORIZON) == B.REPLAY
+    # the changelog compacts to exactly the packs left, whose entries a recovery restores
     latest: dict = {}
     for k, v in table.changelog:
         latest[k] = v
-    assert sorted(k for k, v in latest.items() if v is not None) == list(table.db.keys())
+    assert [k for k, v in latest.items() if v is not None] == [k for k in table.db.keys() if B.is_pack(k)]
+
+
+def test_one_changelog_record_per_jackpot_batch_and_bucket(table):
+    store = B.BetIds(table, HORIZON)
+    play(store, *[(req(str(uuid.uuid4()), 0, n), 1000 + n) for n in range(300)])
+    assert len(table.changelog) == 1
+    play(store, (req("a", 0, 400), 1000), (req("b", 0, 401), 1000 + HORIZON))  # two buckets
+    assert len(table.changelog) == 3
+
+
+def test_entries_written_one_record_each_by_earlier_versions_still_answer_and_expire(table):
+    store = B.BetIds(table, HORIZON)
+    legacy = B.entry_key(HOUR // store.bucket_ms, JP, "legacy")
+    table.db.put(legacy, B._ENTRY.pack(0, 5, B.fingerprint(req("legacy", 0, 5))))
+    assert play(store, (req("legacy", 3, 77), HOUR)) == [B.RESEND]
+    store.expire(0, 3 * HORIZON)
+    assert (legacy, None) in table.changelog and legacy not in list(table.db.keys())
 
 
 def test_a_store_recovered_from_the_changelog_answers_the_same(tmp_path, table):
     store = B.BetIds(table, HORIZON)
     ids = [str(uuid.uuid4()) for _ in range(20)]
     play(store, *[(req(i, 0, n), 1000 + n) for n, i in enumerate(ids)])
+    play(store, *[(req(str(uuid.uuid4()), 0, 100 + n), 2000 + n) for n in range(5)])
     fresh = Table(Rdict(str(tmp_path / "restored"), Options(raw_mode=True)))
     for k, v in table.changelog:
-        fresh.db.put(k, v)
+        B.restore(fresh.db, k, v)
     again = B.BetIds(fresh, HORIZON)
     assert play(again, *[(req(i, 5, 100 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * 20
+    assert sorted(fresh.db.keys()) == sorted(table.db.keys())
     fresh.db.close()
