@@ -57,6 +57,7 @@ from jackpot.streams.statecache import StateCache
 from jackpot.streams import players as P
 from jackpot.tables.activity import ActivityStore, activity_table
 from jackpot.tables import betids
+from jackpot.tables.changelog import Changelog
 from jackpot.tables.jackpots import JackpotRecord, decode_record, encode_record, jackpot_table, use_sealer
 from jackpot.tables.sealing import load_sealer
 from jackpot.tables.players import players_table
@@ -122,11 +123,15 @@ class Worker:
         self.pool_updated_topic = topic(T.POOL_UPDATED)
         self.ledger_topic = topic(T.LEDGER)
         self.table = jackpot_table(app, settings)
-        self.activity = ActivityStore(activity_table(app, settings))
-        self.bet_ids = betids.BetIds(betids.bet_ids_table(app, settings), settings.dedup_horizon_s * 1000)
+        # the agents' table writes go to the changelogs through these (tables/changelog.py)
+        self.table_log = Changelog(self.table)
+        self.activity_log = Changelog(activity_table(app, settings))
+        self.activity = ActivityStore(self.activity_log.table, send=self.activity_log.queue)
+        self.bet_ids_log = Changelog(betids.bet_ids_table(app, settings))
+        self.bet_ids = betids.BetIds(self.bet_ids_log.table, settings.dedup_horizon_s * 1000, send=self.bet_ids_log.queue)
         self._expired_at: dict[int, float] = {}  # partition -> monotonic time of its last bet-id expiry
-        self._persisting: list = []  # changelog futures of the values written by the last batch
         self.players = players_table(app, settings)
+        self.players_log = Changelog(self.players)
         # router and jackpot agent apply each input partition in order and complete (streams/gaps.py)
         self.holes = HoleReader(settings)
         self._assigned, self._assigned_in = frozenset(), None
@@ -299,7 +304,7 @@ class Worker:
             await self.configs.ready.wait()
             started = time.perf_counter()
             outbox = Collector(self.codec, CONTRIBUTIONS)
-            players = _Players(self.players)
+            players = _Players(self.players, self.players_log)
             for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
                 try:
@@ -314,7 +319,7 @@ class Worker:
                 sent.append(await self.contributions_topic.send(key=key, value=value))
                 M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
             await asyncio.gather(*sent)
-            players.write()
+            await players.write()
             if self.router_guard.refilled:
                 self._settle_refilled(self.router_guard)
             M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
@@ -380,7 +385,8 @@ class Worker:
                 # in-memory states may now hold changes that were never persisted, and so may
                 # ranges read back into this batch: the commit must not pass them
                 self.states.clear()
-                self._persisting.clear()
+                for changelog in (self.table_log, self.activity_log, self.bet_ids_log):
+                    changelog.discard()
                 self.jackpot_guard.take_refilled()
                 if isinstance(exc, MembershipLost):
                     # expelled while frozen: nothing of this batch was written; whoever owns the
@@ -401,8 +407,11 @@ class Worker:
 
     async def durable(self) -> None:
         """Wait until the values written by the last batch are on the broker."""
-        persisting, self._persisting = self._persisting, []
-        await asyncio.gather(*persisting)
+        await self.table_log.flush()
+
+    async def write_window(self) -> None:
+        """Send the window entries and bet ids written so far, and wait until the broker has them."""
+        await asyncio.gather(self.activity_log.flush(), self.bet_ids_log.flush())
 
     def jackpots_in_partition(self, partition: int) -> list[str]:
         n = self.settings.partitions
@@ -423,12 +432,12 @@ class Worker:
         sent = []
         for batch in batches:
             sent += await batch.publish()
-            sent += batch.write_activity()
-        await asyncio.gather(*sent)  # our own messages only: a global flush starves under load
+            batch.write_activity()
+        # our own messages only: a global flush starves under load
+        await asyncio.gather(*sent, self.write_window())
         await self.hold_membership()
         for batch in batches:
-            bind_partition(batch.last_event)
-            self._persisting.append(batch.persist())
+            batch.persist()
         # Wait for the values now, while the lease checked just above still holds, rather than at
         # the next batch: a value still queued in Faust's producer buffer when the worker is
         # frozen past its session goes out when it thaws, over the newer owner's value, and the
@@ -576,8 +585,9 @@ class _Players:
     """The players one router batch reads and changes: each read once from the table, each
     written back once, when the batch's requests are delivered."""
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(self, table: faust.Table, changelog: Changelog) -> None:
         self.table = table
+        self.changelog = changelog
         self.changed: dict[bytes, tuple[EventT, dict]] = {}
 
     def get(self, key: bytes, event: EventT) -> dict:
@@ -592,11 +602,14 @@ class _Players:
         self.changed[key] = (event, player)
         return player
 
-    def write(self) -> None:
+    async def write(self) -> None:
+        """Write each changed player (encoded once, for the store and the changelog) and hand
+        the records to the producer: Faust's commit flushes it before committing the batch."""
+        encode = self.table.data._encode_value
         for key, (event, player) in self.changed.items():
-            bind_partition(event)
-            self.table[key] = player
+            self.changelog.write(event.message.partition, key, encode(player))
         self.changed.clear()
+        await self.changelog.send()
 
 
 class _JackpotBatch:
@@ -636,7 +649,8 @@ class _JackpotBatch:
         self.record.predraw_seeds([(pool.level_id, pool.currency) for pool in state.iter_pools()])
         self.state = state
         await self.w.hold_membership()
-        await self.persist()
+        self.persist()
+        await self.w.durable()
         self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
         self.dirty = True
         await self.checkpoint()
@@ -657,9 +671,11 @@ class _JackpotBatch:
     def partition(self) -> int:
         return self.last_event.message.partition
 
-    def write_activity(self) -> list:
-        """Write the window entries and bet ids this batch changed; the changelog futures."""
-        return self.w.activity.write(self.partition, self.key, self.state, self.record) + self.seen.write()
+    def write_activity(self) -> None:
+        """Write the window entries and bet ids this batch changed, locally, and queue their
+        changelog records (``Worker.write_window`` sends them)."""
+        self.w.activity.write(self.partition, self.key, self.state, self.record)
+        self.seen.write()
 
     def contribute(self, req: dict) -> None:
         outcome = self.w.pipeline.contribute(self.compiled, self.state, req)
@@ -722,27 +738,27 @@ class _JackpotBatch:
         self.outputs.clear()
         return sent
 
-    def persist(self):
-        """Write the table value (the caller has bound the stream to this jackpot's partition);
-        return the changelog write's delivery future."""
+    def persist(self) -> None:
+        """Write the table value locally and queue its changelog record (``Worker.durable``
+        sends it and waits for it)."""
         self.record.state = self.w.pipeline.dump_state(self.state, share=True, activity=False)
         self.record.durable = self.record.sequence
         value = encode_record(self.record)  # now, before the shared records change
-        table = self.w.table
-        table.data[self.key] = value
-        fut = table.send_changelog(table.partition_for_key(self.key), self.key, value)
+        self.w.table_log.write(self.partition, self.key, value)
         self.record.seeds_consumed = False
         self.dirty = False
-        return fut
 
     async def checkpoint(self) -> None:
         """Mid-batch: publish and wait, persist and wait — used after a seed was consumed, so
         the replacement seed is durable before a later input of this batch can use it."""
         await self.w.durable()
         await self.w.hold_membership()
-        await asyncio.gather(*await self.publish(), *self.write_activity())
+        sent = await self.publish()
+        self.write_activity()
+        await asyncio.gather(*sent, self.w.write_window())
         await self.w.hold_membership()
-        await self.persist()
+        self.persist()
+        await self.w.durable()
 
 
 def _closer(worker: Worker) -> Any:

@@ -162,8 +162,10 @@ class ActivityStore:
     is used directly (Faust would pick it from the task's current event), and every write also
     goes to the changelog, as Faust's own table writes do."""
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(self, table: faust.Table, send: Callable[[int, bytes, bytes | None], Any] | None = None) -> None:
         self.table = table
+        # (partition, key, value) -> the changelog (tables/changelog.py; Faust's own by default)
+        self.send = send or table.send_changelog
 
     def _db(self, partition: int) -> Any:
         return self.table.data._db_for_partition(partition)
@@ -172,7 +174,7 @@ class ActivityStore:
         return assemble(scan(self._db(partition), jackpot_key), jackpot_key, durable)
 
     def write(self, partition: int, jackpot_key: bytes, state: Any, record: Any) -> list:
-        return write_changes(self._db(partition), lambda k, v: self.table.send_changelog(partition, k, v),
+        return write_changes(self._db(partition), lambda k, v: self.send(partition, k, v),
                              jackpot_key, state, record)
 
 

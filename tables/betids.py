@@ -52,7 +52,7 @@ PACK = b"\x01pack:"
 PACKED = b"\x01"  # appended to an entry stored locally from a pack: its pack's tombstone covers it
 _ID_LEN = struct.Struct(">H")
 
-Send = Callable[[bytes, bytes | None], Any]
+Send = Callable[[int, bytes, bytes | None], Any]
 
 
 def fingerprint(req: dict) -> bytes:
@@ -132,9 +132,11 @@ class BetIds:
     """Lookups and writes on one worker's partitions of the table (the local RocksDB of a
     partition used directly, every write also sent to the changelog, as tables/activity.py)."""
 
-    def __init__(self, table: faust.Table, horizon_ms: int) -> None:
+    def __init__(self, table: faust.Table, horizon_ms: int, send: Send | None = None) -> None:
         self.table = table
         self.bucket_ms = max(1, horizon_ms // SLICES)
+        # (partition, key, value) -> the changelog (tables/changelog.py; Faust's own by default)
+        self.send = send or table.send_changelog
 
     def _db(self, partition: int) -> Any:
         return self.table.data._db_for_partition(partition)
@@ -155,7 +157,7 @@ class BetIds:
         for key, value in doomed:
             db.delete(key)
             if is_pack(key) or len(value) == _ENTRY.size:
-                self.table.send_changelog(partition, key, None)
+                self.send(partition, key, None)
         return len(doomed)
 
 
@@ -204,14 +206,14 @@ class JackpotBetIds:
     def write(self) -> list:
         """Write the new entries locally and, one pack per bucket, to the changelog; return the
         delivery futures."""
-        db, table, sent = self.store._db(self.partition), self.store.table, []
+        db, sent = self.store._db(self.partition), []
         by_bucket: dict[int, list[tuple[str, bytes]]] = {}
         for bet_id, (key, entry) in self.pending.items():
             by_bucket.setdefault(bucket_of(key), []).append((bet_id, entry))
         for bucket, entries in by_bucket.items():
             key, value = pack_key(bucket, self.key, entries[0][0]), encode_pack(entries)
             restore(db, key, value)
-            sent.append(table.send_changelog(self.partition, key, value))
+            sent.append(self.store.send(self.partition, key, value))
         self.pending.clear()
         return sent
 
