@@ -4,15 +4,28 @@ One run, in order (each phase reuses what the one before left running; the sinks
 process of their own throughout, as ops/k8s deploys them, so the worker measured is router and
 jackpot agent):
 
-1. ``e2e_throughput``: bets/s through router + jackpot agent (full pipeline, one worker) over a
-   backlog, from the first contribution request to the last ledger event (record timestamps),
-   versus a raw aiokafka consume-produce passthrough of the same bet messages.
+1. ``e2e_throughput`` and ``cpu_per_bet_vs_faust``: a worker is started and waited for until
+   ready (tables recovered), so its start-up is outside every figure; then a backlog of bets is
+   produced and worked through.  Throughput is bets/s from the first contribution request to the
+   last ledger event (record timestamps), against a raw aiokafka consume-produce passthrough of
+   the same messages.  CPU per bet is the worker process's own CPU time (utime + stime of
+   /proc/<pid>/stat, every thread, not wall time) from before the backlog to its group having
+   consumed it, divided by the bets; its baseline is the same measure of a minimal Faust
+   consume-produce passthrough (``bench/faust_passthrough.py``, a process of its own) over the
+   same messages, from its partition assignment to the last forward acknowledged.  The sinks'
+   and the broker's CPU per bet over the same window go in the detail.  Full mode repeats the
+   worker run and both passthroughs three times and reports medians.
 2. ``hot_jackpot_vs_rowlock``: bets/s of one hot jackpot (every bet on one partition) versus
-   the classic design: a PostgreSQL transaction per bet updating the pool rows
-   (``UPDATE ... SET amount = amount + x``) from several connections.
-3. ``latency_pool_p99_ms`` / ``latency_ws_p99_ms``: at a fixed rate (1,000 bets/s), bet produced
-   to the PoolUpdated that includes it consumed, and to the WebSocket frame carrying it
-   (gateway smoothing off).
+   the classic design: a PostgreSQL transaction per bet that updates the pool rows
+   (``UPDATE ... SET amount = amount + x``) and inserts the bet's ledger row, from several
+   connections.
+3. ``latency_capacity_share`` (with ``latency_pool_p99_ms`` / ``latency_ws_p99_ms``): open loop.
+   A sender process of its own (``bench/openloop.py``) sends bets on a fixed schedule at 25%,
+   50% and 75% of the capacity ``e2e_throughput`` measured; each bet's latency is from its
+   scheduled send time to the PoolUpdated that includes it consumed, and to the WebSocket frame
+   carrying it (gateway smoothing off), so a stalled sender or worker cannot hide its delay.
+   The value is the highest of those rates (as a share of capacity) whose WebSocket p99 is under
+   50 ms, 0 if none; the two p99 lines are the 50% rate's.
 4. ``worker_rss_mb``: the worker's resident memory after N bets across 20 jackpots
    (full: 1,000,000 bets and 100,000 players).
 5. ``recovery_s``: SIGKILL of one of two workers to the first PoolUpdated of every jackpot
@@ -27,13 +40,16 @@ import asyncio
 import bisect
 import contextlib
 import json
+import os
+import pickle
 import statistics
 import sys
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer
@@ -46,11 +62,16 @@ from jackpot.streams.codec import catalog
 from jackpot.streams.kafka import assign_all, client_options, producer
 from jackpot.streams.loadgen import BetStream, run_loadgen
 
-from .harness import (BenchRun, Process, Result, TopicWatcher, bench_portfolio, encode_bets, hot_stream, log,
-                      send_all)
+from .harness import (BenchRun, CpuMeter, Process, Result, TopicWatcher, bench_portfolio, broker_pid, encode_bets,
+                      hot_stream, log, send_all)
 
-NAMES = ("e2e_throughput", "hot_jackpot_vs_rowlock", "latency_pool_p99_ms", "latency_ws_p99_ms",
-         "recovery_s", "sink_vs_copy", "worker_rss_mb")
+NAMES = ("e2e_throughput", "cpu_per_bet_vs_faust", "hot_jackpot_vs_rowlock", "latency_capacity_share",
+         "latency_pool_p99_ms", "latency_ws_p99_ms", "recovery_s", "sink_vs_copy", "worker_rss_mb")
+LATENCY_NAMES = {"latency_capacity_share", "latency_pool_p99_ms", "latency_ws_p99_ms"}
+LATENCY_TARGET_MS = 50.0
+LATENCY_SHARES = (0.25, 0.5, 0.75)  # offered rates, as shares of the measured capacity
+CPU_TARGET_RATIO_MAX = 3
+IDLE_S = 2.0  # a ready worker settles this long, then its idle CPU is read over as long
 
 
 @dataclass(frozen=True)
@@ -59,22 +80,22 @@ class Sizes:
     hot_bets: int
     rowlock_bets: int
     rowlock_connections: int
-    latency_rate: float
-    latency_s: float
+    latency_s: float  # seconds at each offered rate
     rss_bets: int  # total bets the worker has seen when its memory is read
     players: int
+    repeats: int  # e2e/CPU runs and passthrough baselines: the median is reported
     jackpots: int = 20
     recovery_rate: float = 60.0  # bets/s during the recovery run: under one worker's capacity
 
     @classmethod
     def quick(cls) -> "Sizes":
         return cls(e2e_bets=4000, hot_bets=3000, rowlock_bets=2000, rowlock_connections=8,
-                   latency_rate=1000, latency_s=3, rss_bets=0, players=20_000)
+                   latency_s=3, rss_bets=0, players=20_000, repeats=1)
 
     @classmethod
     def full(cls) -> "Sizes":
         return cls(e2e_bets=50_000, hot_bets=30_000, rowlock_bets=20_000, rowlock_connections=8,
-                   latency_rate=1000, latency_s=30, rss_bets=1_000_000, players=100_000)
+                   latency_s=30, rss_bets=1_000_000, players=100_000, repeats=3)
 
 
 def _patience(bets: int) -> float:
@@ -84,23 +105,51 @@ def _patience(bets: int) -> float:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); NaN for no values."""
     if not values:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
+def median(values: list[float | None]) -> float | None:
+    """The median of the values that are not None (None if there are none)."""
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def capacity_share(points: list[dict], limit_ms: float = LATENCY_TARGET_MS, key: str = "ws_p99_ms") -> float:
+    """The highest offered share of capacity whose ``key`` latency is under ``limit_ms``; 0 when
+    no rate meets it (a rate without samples does not)."""
+    ok = [p["share"] for p in points if p.get(key) is not None and p[key] < limit_ms]
+    return max(ok, default=0.0)
+
+
+def per_bet_us(cpu_s: float | None, bets: int) -> float | None:
+    """CPU microseconds per bet (None when the process was not measured)."""
+    return None if cpu_s is None or bets <= 0 else cpu_s / bets * 1e6
+
+
+def _r(x: float | None, digits: int = 1) -> float | None:
+    return None if x is None else round(x, digits)
+
+
 # ------------------------------------------------------------------ 1. e2e
-async def passthrough(run: BenchRun, n: int) -> float:
-    """The ceiling: consume the bets topic and produce every message unchanged, no processing."""
-    s = run.settings
-    target = s.topic("bench-passthrough")
-    admin = AIOKafkaAdminClient(**client_options(s))
+async def _create_topic(run: BenchRun, name: str) -> str:
+    admin = AIOKafkaAdminClient(**client_options(run.settings))
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(target, num_partitions=s.partitions, replication_factor=1)])
+        await admin.create_topics([NewTopic(name, num_partitions=run.settings.partitions, replication_factor=1)])
     finally:
         await admin.close()
+    return name
+
+
+async def passthrough(run: BenchRun, n: int, k: int = 0) -> float:
+    """The ceiling: consume the bets topic and produce every message unchanged, no processing
+    (aiokafka, in the bench's process); messages per second."""
+    s = run.settings
+    target = await _create_topic(run, s.topic(f"bench-passthrough-{k}"))
     c = AIOKafkaConsumer(**client_options(s), group_id=None, enable_auto_commit=False,
                          max_partition_fetch_bytes=4 << 20)
     await c.start()
@@ -126,26 +175,155 @@ async def passthrough(run: BenchRun, n: int) -> float:
         await c.stop()
 
 
-async def e2e_throughput(run: BenchRun, sizes: Sizes, brands, out) -> tuple[Result, Process]:
+def read_status(text: str) -> list[dict]:
+    """The JSON status lines of a Faust passthrough (a line being written is skipped)."""
+    out = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def passthrough_window(events: list[dict], n: int) -> dict:
+    """CPU and wall time of a Faust passthrough's drain of ``n`` messages from its status lines:
+    from its last partition assignment before the first message (start-up excluded, every fetch
+    included) to the ``done`` line (the n-th forward acknowledged)."""
+    first = next(e for e in events if e["event"] == "first")
+    done = next(e for e in events if e["event"] == "done")
+    start = max((e for e in events if e["event"] == "assigned" and e["t"] <= first["t"]),
+                key=lambda e: e["t"], default=first)
+    return {"us_per_msg": per_bet_us(done["cpu_s"] - start["cpu_s"], n),
+            "msgs_per_s": n / max(done["t"] - first["t"], 1e-3), "startup_cpu_s": start["cpu_s"]}
+
+
+async def faust_passthrough(run: BenchRun, n: int, k: int, out) -> dict:
+    """A minimal Faust app (a process of its own, its own group and data dir) forwarding the
+    first ``n`` messages of the bets topic unchanged to a topic of its own."""
     s = run.settings
-    stream = BetStream(players=sizes.players, seed=1, brands=brands)
-    log(out, f"e2e: encoding {sizes.e2e_bets} bets, producing them before the worker starts")
-    await send_all(s, encode_bets(stream, sizes.e2e_bets, run.topic(T.BETS)))
-    worker = run.worker(0)
-    await run.wait_consumed([run.topic(T.BETS), run.topic(T.CONTRIBUTIONS)], timeout=_patience(sizes.e2e_bets),
-                            procs=[worker])
-    contrib = await run.records(run.topic(T.CONTRIBUTIONS))
-    ledger = await run.records(run.topic(T.LEDGER))
+    target = await _create_topic(run, s.topic(f"bench-faust-passthrough-{k}"))
+    status = run.tmp / f"faust-passthrough-{k}.jsonl"
+    name = f"faust-passthrough-{k}"
+    log(out, f"e2e: Faust passthrough of {n} messages ({name})")
+    proc = run.module(name, "jackpot.bench.faust_passthrough", "--source", run.topic(T.BETS), "--target", target,
+                      "--count", str(n), "--status", str(status), "--app-id", f"{s.app_id}-{name}",
+                      "--data-dir", str(run.tmp / name))
+    deadline = time.monotonic() + _patience(n)
+    try:
+        while True:
+            events = read_status(status.read_text()) if status.exists() else []
+            if any(e["event"] == "done" for e in events):
+                break
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited:\n{proc.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not forward {n} messages")
+            await asyncio.sleep(0.2)
+    finally:
+        proc.stop()
+    forwarded = sum((await run.end_offsets(target)).values())
+    if forwarded != n:  # the baseline must really have done its work
+        raise RuntimeError(f"{name}: {forwarded} messages in {target}, expected {n}")
+    return passthrough_window(events, n)
+
+
+def sink_groups(run: BenchRun) -> dict[str, list[str]]:
+    """The sinks' consumer groups (``jackpot sinks``) and the topics of this run each must have
+    consumed once the worker's outputs are written."""
+    app, pools = run.settings.app_id, run.topic(T.POOL_UPDATED)
+    return {f"{app}-ledger-sink": [run.topic(T.LEDGER)], f"{app}-live-sink": [pools], f"{app}-event-sink": [pools]}
+
+
+async def e2e_once(run: BenchRun, sizes: Sizes, brands, worker: Process, sinks: Process, broker: int | None,
+                   seed: int, idle_cpu_per_s: float, out) -> dict:
+    """One backlog of ``sizes.e2e_bets`` bets through a ready, idle worker: its throughput and
+    the CPU the worker, the sinks and the broker spent on it (from before the first bet is sent
+    to the poll that found the worker's, then the sinks', groups caught up)."""
+    s, n = run.settings, sizes.e2e_bets
+    bets_t, contrib_t, ledger_t = run.topic(T.BETS), run.topic(T.CONTRIBUTIONS), run.topic(T.LEDGER)
+    c_start, l_start = await run.end_offsets(contrib_t), await run.end_offsets(ledger_t)
+    records = encode_bets(BetStream(players=sizes.players, seed=seed, brands=brands), n, bets_t)
+    log(out, f"e2e: {n} bets to the ready worker")
+    meter = CpuMeter({"worker": worker.pid, "sinks": sinks.pid, "broker": broker})
+    t0 = time.monotonic()
+    at: dict[str, Any] = {}
+
+    def worker_done() -> None:  # the last call: when the worker's group had consumed everything
+        at.update(worker=meter.since("worker"), window=time.monotonic() - t0)
+
+    def sinks_done() -> None:
+        at.update(sinks=meter.since("sinks"), broker=meter.since("broker"))
+
+    await send_all(s, records)
+    await run.wait_consumed([bets_t, contrib_t], timeout=_patience(n), procs=[worker], on_caught_up=worker_done)
+    await run.wait_groups(sink_groups(run), timeout=_patience(n), procs=[sinks], on_caught_up=sinks_done)
+    worker_cpu, window, sinks_cpu, broker_cpu = at["worker"], at["window"], at["sinks"], at["broker"]
+    contrib = await run.records(contrib_t, c_start)
+    ledger = await run.records(ledger_t, l_start)
     first, last = min(m.timestamp for m in contrib), max(m.timestamp for m in ledger)
     seconds = max((last - first) / 1000, 1e-3)
-    value = sizes.e2e_bets / seconds
-    requests, entries = count_items(CONTRIBUTIONS, contrib), count_items(LEDGER, ledger)
-    log(out, f"e2e: {value:,.0f} bets/s; passthrough of the same messages")
-    base = await passthrough(run, sizes.e2e_bets)
-    return Result("e2e_throughput", value, "bets/s", base, "aiokafka passthrough", detail={
-        "bets": sizes.e2e_bets, "contributions": requests, "contribution_messages": len(contrib),
-        "ledger_events": entries, "ledger_messages": len(ledger), "contributions_per_s": round(requests / seconds, 1),
-        "jackpots": sizes.jackpots, "sinks": "own process", "target_ratio": 0.25}), worker
+    requests = count_items(CONTRIBUTIONS, contrib)
+    return {"bets_per_s": n / seconds, "seconds": seconds, "contributions": requests,
+            "contribution_messages": len(contrib), "ledger_events": count_items(LEDGER, ledger),
+            "ledger_messages": len(ledger), "contributions_per_s": requests / seconds,
+            "worker_cpu_s": worker_cpu, "window_s": window, "worker_us_per_bet": per_bet_us(worker_cpu, n),
+            "worker_us_per_bet_less_idle": per_bet_us(worker_cpu - idle_cpu_per_s * window, n),
+            "sinks_us_per_bet": per_bet_us(sinks_cpu, n), "broker_us_per_bet": per_bet_us(broker_cpu, n)}
+
+
+async def e2e_throughput(run: BenchRun, sizes: Sizes, brands, sinks: Process, out) -> tuple[list[Result], Process]:
+    """``e2e_throughput`` and ``cpu_per_bet_vs_faust``; the worker is left running for the
+    phases after."""
+    n = sizes.e2e_bets
+    worker = run.worker(0)
+    log(out, "e2e: starting a worker; waiting until it is ready before producing")
+    await _http_ready(f"http://127.0.0.1:{worker.env['JACKPOT_WORKER_WEB_PORT']}/ready", worker, timeout=300)
+    await _http_ready(f"http://127.0.0.1:{sinks.env['JACKPOT_SINKS_WEB_PORT']}/ready", sinks, timeout=300)
+    await asyncio.sleep(IDLE_S)  # the work a worker does just after it turns ready settles
+    idle = CpuMeter({"worker": worker.pid})
+    await asyncio.sleep(IDLE_S)
+    idle_cpu_per_s = idle.since("worker") / IDLE_S
+    broker = broker_pid(run.base)
+    if broker is None:
+        log(out, "e2e: no Kafka broker process found: its CPU is not measured")
+    runs = []
+    for k in range(sizes.repeats):
+        runs.append(await e2e_once(run, sizes, brands, worker, sinks, broker, seed=1 if k == 0 else 1000 + k,
+                                   idle_cpu_per_s=idle_cpu_per_s, out=out))
+        log(out, f"e2e: {runs[-1]['bets_per_s']:,.0f} bets/s, worker {runs[-1]['worker_us_per_bet']:,.0f} us/bet")
+    raw, fst = [], []
+    for k in range(sizes.repeats):
+        raw.append(await passthrough(run, n, k))
+        fst.append(await faust_passthrough(run, n, k, out))
+        log(out, f"e2e: aiokafka passthrough {raw[-1]:,.0f} msgs/s; Faust passthrough {fst[-1]['msgs_per_s']:,.0f} "
+                 f"msgs/s, {fst[-1]['us_per_msg']:,.0f} us/msg")
+
+    def med(key: str, rows=runs) -> float | None:
+        return median([r[key] for r in rows])
+
+    e2e = Result("e2e_throughput", med("bets_per_s"), "bets/s", median(raw), "aiokafka passthrough", detail={
+        "bets": n, "contributions": runs[0]["contributions"], "contribution_messages": runs[0]["contribution_messages"],
+        "ledger_events": runs[0]["ledger_events"], "ledger_messages": runs[0]["ledger_messages"],
+        "contributions_per_s": _r(med("contributions_per_s")),
+        "faust_passthrough_msgs_per_s": _r(median([f["msgs_per_s"] for f in fst])),
+        "seconds": round(med("seconds"), 2), "jackpots": sizes.jackpots, "sinks": "own process",
+        "runs": sizes.repeats, "target_ratio": 0.25})
+    cpu = Result("cpu_per_bet_vs_faust", med("worker_us_per_bet"), "us/bet", median([f["us_per_msg"] for f in fst]),
+                 "Faust passthrough", detail={
+        "bets": n, "worker_cpu_s": round(med("worker_cpu_s"), 2), "window_s": round(med("window_s"), 2),
+        "sinks_us_per_bet": _r(med("sinks_us_per_bet")), "broker_us_per_bet": _r(med("broker_us_per_bet")),
+        "worker_idle_cpu_pct": round(idle_cpu_per_s * 100, 1),
+        "worker_us_per_bet_less_idle": _r(med("worker_us_per_bet_less_idle")),
+        "faust_startup_cpu_s": round(fst[0]["startup_cpu_s"], 2),
+        "runs": sizes.repeats, "target_ratio_max": CPU_TARGET_RATIO_MAX,
+        "method": "utime+stime of /proc/<pid>/stat per bet; worker: ready and idle to its group caught up; "
+                  "sinks and broker: the same start to the sinks' groups caught up; "
+                  "Faust: partition assignment to the last forward acknowledged"})
+    if sizes.repeats > 1:
+        e2e.detail["runs_bets_per_s"] = [round(r["bets_per_s"], 1) for r in runs]
+        e2e.detail["runs_passthrough_msgs_per_s"] = [round(x, 1) for x in raw]
+        cpu.detail["runs_us_per_bet"] = [_r(r["worker_us_per_bet"]) for r in runs]
+        cpu.detail["runs_faust_us_per_msg"] = [_r(f["us_per_msg"]) for f in fst]
+    return [e2e, cpu], worker
 
 
 def count_items(framing: Framing, records) -> int:
@@ -163,8 +341,14 @@ def level_shares(hot: dict, game: str) -> list[tuple[str, Decimal]]:
     return [(lv["level_id"], net * Decimal(lv["contribution_split"])) for lv in hot["levels"]]
 
 
+ROWLOCK_LEDGER = ("one row per bet, inserted in the same transaction before the pool updates: bet_id "
+                  "(primary key), jackpot_id, bet amount numeric, per-level amounts numeric[]")
+
+
 async def rowlock(run: BenchRun, hot: dict, bets: list[dict], connections: int) -> float:
-    """One transaction per bet updating the jackpot's pool rows, from ``connections`` clients."""
+    """One transaction per bet, from ``connections`` clients: update the jackpot's pool rows and
+    insert the bet's ledger row (the classic design does both, or its ledger could lose a bet the
+    pools counted)."""
     import asyncpg
 
     q = Decimal("0.000001")
@@ -175,6 +359,10 @@ async def rowlock(run: BenchRun, hot: dict, bets: list[dict], connections: int) 
             await conn.execute(
                 "CREATE TABLE bench_rowlock_pools (jackpot_id text, level_id text, currency text, "
                 "amount numeric(24, 6) NOT NULL DEFAULT 0, PRIMARY KEY (jackpot_id, level_id, currency))")
+            await conn.execute(
+                "CREATE TABLE bench_rowlock_ledger (bet_id uuid PRIMARY KEY, jackpot_id text NOT NULL, "
+                "amount numeric(24, 6) NOT NULL, level_amounts numeric(24, 6)[] NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT now())")
             await conn.executemany("INSERT INTO bench_rowlock_pools (jackpot_id, level_id, currency) VALUES ($1, $2, 'EUR')",
                                    [(hot["jackpot_id"], lid) for lid, _ in shares])
         queue = list(reversed(bets))
@@ -183,8 +371,15 @@ async def rowlock(run: BenchRun, hot: dict, bets: list[dict], connections: int) 
             async with pool.acquire() as conn:
                 while queue:
                     bet = queue.pop()
-                    rows = [((bet["bet_amount"] * share).quantize(q), hot["jackpot_id"], lid) for lid, share in shares]
+                    amounts = [(bet["bet_amount"] * share).quantize(q) for _, share in shares]
+                    rows = [(amount, hot["jackpot_id"], lid) for amount, (lid, _) in zip(amounts, shares)]
                     async with conn.transaction():
+                        # the ledger row first: the pool rows' locks are then held only from the
+                        # updates to the commit (the order a careful row-lock design would use)
+                        await conn.execute(
+                            "INSERT INTO bench_rowlock_ledger (bet_id, jackpot_id, amount, level_amounts) "
+                            "VALUES ($1, $2, $3, $4)",
+                            uuid.UUID(str(bet["event_id"])), hot["jackpot_id"], bet["bet_amount"], amounts)
                         await conn.executemany(
                             "UPDATE bench_rowlock_pools SET amount = amount + $1 "
                             "WHERE jackpot_id = $2 AND level_id = $3 AND currency = 'EUR'", rows)
@@ -194,9 +389,15 @@ async def rowlock(run: BenchRun, hot: dict, bets: list[dict], connections: int) 
         elapsed = time.monotonic() - t0
         async with pool.acquire() as conn:
             total = await conn.fetchval("SELECT sum(amount) FROM bench_rowlock_pools")
+            booked = await conn.fetchval(
+                "SELECT coalesce(sum(a), 0) FROM bench_rowlock_ledger, unnest(level_amounts) AS a")
+            ledger_rows = await conn.fetchval("SELECT count(*) FROM bench_rowlock_ledger")
         expected = sum((b["bet_amount"] * share).quantize(q) for b in bets for _, share in shares)
         if total != expected:  # the baseline must really have done its work
             raise RuntimeError(f"row-lock baseline lost updates: {total} != {expected}")
+        if ledger_rows != len(bets) or booked != expected:
+            raise RuntimeError(f"row-lock baseline ledger: {ledger_rows} rows booking {booked}, "
+                               f"expected {len(bets)} booking {expected}")
         return len(bets) / elapsed
     finally:
         await pool.close()
@@ -222,7 +423,7 @@ async def hot_jackpot(run: BenchRun, sizes: Sizes, hot: dict, worker: Process, o
     base = await rowlock(run, hot, [stream.next() for _ in range(sizes.rowlock_bets)], sizes.rowlock_connections)
     return Result("hot_jackpot_vs_rowlock", value, "bets/s", base, "PostgreSQL row-lock", detail={
         "bets": sizes.hot_bets, "levels": len(hot["levels"]), "rowlock_bets": sizes.rowlock_bets,
-        "rowlock_connections": sizes.rowlock_connections, "target_ratio": 2.0})
+        "rowlock_connections": sizes.rowlock_connections, "rowlock_ledger": ROWLOCK_LEDGER, "target_ratio": 2.0})
 
 
 # ---------------------------------------------------------------- 3. latency
@@ -279,56 +480,119 @@ def latency_samples(sent: dict[str, float], seen: list, ledger_topic: str, pool_
     return pool_ms, ws_ms
 
 
+def ledger_samples(sent: dict[str, float], seen: list, ledger_topic: str) -> list[float]:
+    """Per (bet, jackpot): ms from the bet's send to its ledger event's record timestamp (when the
+    worker produced it): the worker's share of the latency."""
+    codec = catalog()
+    out = []
+    for _, m in seen:
+        if m.topic != ledger_topic:
+            continue
+        for ev in LEDGER.items_in(codec, m.value):
+            t_sent = sent.get(str(ev["bet_id"]))
+            if t_sent is not None:
+                out.append(m.timestamp - t_sent * 1000)
+    return out
+
+
+async def open_loop(run: BenchRun, records: list, rate: float, k: int) -> dict:
+    """Send ``records`` at ``rate`` from a process of its own (``bench/openloop.py``); its report,
+    with every bet's scheduled send time."""
+    path, report = run.tmp / f"openloop-{k}.pkl", run.tmp / f"openloop-{k}.json"
+    path.write_bytes(pickle.dumps(records))
+    with open(run.tmp / f"openloop-{k}.log", "wb") as logf:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jackpot.bench.openloop", "--records", str(path), "--rate", repr(rate),
+            "--out", str(report), env={**os.environ, **run.settings.to_env()}, stdin=asyncio.subprocess.DEVNULL,
+            stdout=logf, stderr=asyncio.subprocess.STDOUT)
+        try:
+            rc = await asyncio.wait_for(proc.wait(), timeout=120 + 2 * len(records) / rate)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise TimeoutError(f"open-loop sender at {rate:.0f}/s did not finish") from None
+    if rc != 0:
+        raise RuntimeError(f"open-loop sender exited {rc}: "
+                           f"{(run.tmp / f'openloop-{k}.log').read_text(errors='replace')[-2000:]}")
+    return json.loads(report.read_text())
+
+
+def rate_point(share: float, capacity: float, sender: dict, pool_ms: list[float], ws_ms: list[float],
+               ledger_ms: list[float] = ()) -> dict:
+    """One offered rate's figures, as ``latency_capacity_share`` lists them."""
+    def q(ms: list[float], p: float) -> float | None:
+        return round(pct(ms, p), 2) if ms else None
+
+    return {"share": share, "offered_bets_s": round(share * capacity, 1),
+            "achieved_bets_s": round(sender["achieved_rate"], 1), "samples": len(pool_ms), "ws_samples": len(ws_ms),
+            "pool_p50_ms": q(pool_ms, 0.5), "pool_p99_ms": q(pool_ms, 0.99), "pool_max_ms": q(pool_ms, 1.0),
+            "ws_p50_ms": q(ws_ms, 0.5), "ws_p99_ms": q(ws_ms, 0.99), "ws_max_ms": q(ws_ms, 1.0),
+            "ledger_p50_ms": q(list(ledger_ms), 0.5), "ledger_p99_ms": q(list(ledger_ms), 0.99),
+            "send_late_p99_ms": sender["late_p99_ms"]}
+
+
 async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway: Process | None,
-                  out) -> list[Result]:
+                  capacity: float, out) -> list[Result]:
+    """Open-loop latency at each of ``LATENCY_SHARES`` of ``capacity`` (bets/s)."""
     s = run.settings
     pool_topic, ledger_topic = run.topic(T.POOL_UPDATED), run.topic(T.LEDGER)
-    n = int(sizes.latency_rate * sizes.latency_s)
-    records = encode_bets(BetStream(players=sizes.players, seed=4, brands=brands), n, run.topic(T.BETS))
+    if not capacity > 0:
+        raise RuntimeError("latency: no capacity measured to offer a share of")
     watcher = TopicWatcher(s, [pool_topic, ledger_topic])
     await watcher.start()
     frames: list = []
     ws_task = None
-    if gateway is not None:
-        snap = asyncio.Event()
-        ws_task = asyncio.create_task(_ws_frames(f"ws://127.0.0.1:{s.gateway_port}/ws", frames, snap))
-        await asyncio.wait_for(snap.wait(), 30)
-    sent: dict[str, float] = {}
-    log(out, f"latency: {n} bets at {sizes.latency_rate:,.0f}/s")
+    points: list[dict] = []
+    samples: dict[float, tuple[list[float], list[float]]] = {}
     try:
-        async with producer(s, linger_ms=0) as prod:
-            pending = []
-            t0 = time.monotonic()
-            for i, (topic, key, value, bet_id) in enumerate(records):
-                ahead = t0 + i / sizes.latency_rate - time.monotonic()
-                if ahead > 0.001:
-                    await asyncio.sleep(ahead)
-                sent[bet_id] = time.time()
-                pending.append(await prod.send(topic, key=key, value=value))
-            await asyncio.gather(*pending)
-            achieved = n / (time.monotonic() - t0)
-        await run.wait_consumed([run.topic(T.BETS), run.topic(T.CONTRIBUTIONS)], timeout=_patience(n),
-                                procs=[worker])
-        await asyncio.sleep(1.0)  # the last PoolUpdated and frames in flight
+        if gateway is not None:
+            snap = asyncio.Event()
+            ws_task = asyncio.create_task(_ws_frames(f"ws://127.0.0.1:{s.gateway_port}/ws", frames, snap))
+            await asyncio.wait_for(snap.wait(), 30)
+        for k, share in enumerate(LATENCY_SHARES):
+            rate = share * capacity
+            n = max(1, round(rate * sizes.latency_s))
+            records = encode_bets(BetStream(players=sizes.players, seed=4 + 100 * k, brands=brands), n,
+                                  run.topic(T.BETS))
+            seen_from, frames_from = len(watcher.seen), len(frames)
+            log(out, f"latency: {n} bets at {rate:,.0f}/s ({share:.0%} of {capacity:,.0f}), open loop")
+            sender = await open_loop(run, records, rate, k)
+            await run.wait_consumed([run.topic(T.BETS), run.topic(T.CONTRIBUTIONS)], timeout=_patience(n),
+                                    procs=[worker])
+            await asyncio.sleep(1.0)  # the last PoolUpdated and frames in flight
+            pool_ms, ws_ms = latency_samples(sender["scheduled"], watcher.seen[seen_from:], ledger_topic, pool_topic,
+                                             frames[frames_from:])
+            if not pool_ms:
+                raise RuntimeError(f"latency: no bet at {rate:.0f}/s could be matched to a PoolUpdated")
+            samples[share] = (pool_ms, ws_ms)
+            ledger_ms = ledger_samples(sender["scheduled"], watcher.seen[seen_from:], ledger_topic)
+            points.append(rate_point(share, capacity, sender, pool_ms, ws_ms, ledger_ms))
+            log(out, f"latency: p99 {points[-1]['pool_p99_ms']} ms to PoolUpdated, {points[-1]['ws_p99_ms']} ms to "
+                     f"the WebSocket frame")
     finally:
         await watcher.stop()
         if ws_task is not None:
             ws_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await ws_task
-    pool_ms, ws_ms = latency_samples(sent, watcher.seen, ledger_topic, pool_topic, frames)
-    if not pool_ms:
-        raise RuntimeError("latency: no bet could be matched to a PoolUpdated")
+    results = [Result("latency_capacity_share", capacity_share(points), "share", detail={
+        "capacity_bets_s": round(capacity, 1), "target_p99_ms": LATENCY_TARGET_MS, "to": "WebSocket frame",
+        "seconds_per_rate": sizes.latency_s, "rates": points,
+        "method": "open loop: a sender process of its own, latency from each bet's scheduled send time"})]
+    mid = 0.5 if 0.5 in samples else LATENCY_SHARES[len(LATENCY_SHARES) // 2]
+    point = next(p for p in points if p["share"] == mid)
+    pool_ms, ws_ms = samples[mid]
 
     def result(name: str, ms: list[float], to: str) -> Result:
         return Result(name, pct(ms, 0.99), "ms", detail={
             "to": to, "p50_ms": round(pct(ms, 0.5), 2), "max_ms": round(max(ms), 2), "samples": len(ms),
-            "rate": round(achieved), "target_p99_ms": 50})
+            "rate": round(point["offered_bets_s"]), "share": mid, "open_loop": True,
+            "target_p99_ms": LATENCY_TARGET_MS})
 
-    out_results = [result("latency_pool_p99_ms", pool_ms, "PoolUpdated consumed")]
+    results.append(result("latency_pool_p99_ms", pool_ms, "PoolUpdated consumed"))
     if gateway is not None and ws_ms:
-        out_results.append(result("latency_ws_p99_ms", ws_ms, "WebSocket frame received (smoothing off)"))
-    return out_results
+        results.append(result("latency_ws_p99_ms", ws_ms, "WebSocket frame received (smoothing off)"))
+    return results
 
 
 # -------------------------------------------------------------------- 4. rss
@@ -513,25 +777,26 @@ async def run_benchmarks(quick: bool, only: tuple[str, ...] = (), out: TextIO | 
     async with BenchRun(base, out=out, keep=keep) as run:
         docs, brands, hot = bench_portfolio(sizes.jackpots)
         await run.publish(docs)
-        run.sinks()
+        sinks = run.sinks()
         gateway = None
-        if "latency_ws_p99_ms" in wanted:
+        if wanted & LATENCY_NAMES:
             gateway = run.spawn("gateway", "gateway", JACKPOT_GATEWAY_SMOOTHING="0", JACKPOT_GATEWAY_FANOUT_MS="10")
-        r, worker = await e2e_throughput(run, sizes, brands, out)  # every later phase needs its worker
-        seen = sizes.e2e_bets
-        if "e2e_throughput" in wanted:
-            results.append(r)
+        # every later phase needs its worker, and the latency phase its capacity
+        first, worker = await e2e_throughput(run, sizes, brands, sinks, out)
+        capacity = first[0].value
+        seen = sizes.e2e_bets * sizes.repeats
+        results.extend(r for r in first if r.bench in wanted)
         if "hot_jackpot_vs_rowlock" in wanted:
             await phase({"hot_jackpot_vs_rowlock"}, lambda: _one(hot_jackpot(run, sizes, hot, worker, out)))
             seen += sizes.hot_bets
-        if wanted & {"latency_pool_p99_ms", "latency_ws_p99_ms"}:
+        if wanted & LATENCY_NAMES:
             async def latency_phase() -> list[Result]:
                 if gateway is not None:
                     await _http_ready(f"http://127.0.0.1:{run.settings.gateway_port}/ready", gateway)
-                return await latency(run, sizes, brands, worker, gateway, out)
+                return await latency(run, sizes, brands, worker, gateway, capacity, out)
 
-            await phase({"latency_pool_p99_ms", "latency_ws_p99_ms"}, latency_phase)
-            seen += int(sizes.latency_rate * sizes.latency_s)
+            await phase(LATENCY_NAMES, latency_phase)
+            seen += sum(max(1, round(share * capacity * sizes.latency_s)) for share in LATENCY_SHARES)
         if "worker_rss_mb" in wanted:
             await phase({"worker_rss_mb"}, lambda: _one(worker_rss(run, sizes, brands, worker, seen, out)))
         if "sink_vs_copy" in wanted:
@@ -573,10 +838,16 @@ async def _http_ready(url: str, proc: Process, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
 
 
+def _note(v: Any) -> str:
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
 def table(results: list[Result]) -> str:
     rows = [("benchmark", "value", "unit", "baseline", "ratio", "notes")]
     for r in results:
-        note = ", ".join(f"{k}={v}" for k, v in r.detail.items())
+        note = ", ".join(f"{k}={_note(v)}" for k, v in r.detail.items())
         rows.append((r.bench, f"{r.value:,.2f}", r.unit,
                      "-" if r.baseline is None else f"{r.baseline:,.2f} ({r.baseline_label})",
                      "-" if r.ratio is None else f"{r.ratio:.3f}", note))

@@ -4,6 +4,9 @@ worker (and gateway) processes, and small Kafka and PostgreSQL helpers to watch 
 Every run is isolated like a test module: topics under ``bench-<run>.``, consumer groups under
 ``jackpot-bench-<run>``, a PostgreSQL database ``jackpot_bench_<run>`` on the configured server,
 Redis keys under the topic prefix.  All of it is removed when the run ends.
+
+CPU figures are process CPU time (utime + stime of ``/proc/<pid>/stat``: user and system time of
+every thread of the process, not wall time), read before and after the work measured.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +75,60 @@ FAIL_FAST = {"JACKPOT_SESSION_TIMEOUT_S": "6", "JACKPOT_HEARTBEAT_INTERVAL_S": "
 # The sinks run in a process of their own (``jackpot sinks``), as ops/k8s deploys them: the
 # workers measured are router and jackpot agent only.
 SINKS_APART = {"JACKPOT_WORKER_SINKS": "false"}
+
+
+# ------------------------------------------------------------------- CPU time
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_from_stat(stat: str, ticks_per_s: int = CLK_TCK) -> float:
+    """User + system CPU seconds of a ``/proc/<pid>/stat`` line: utime + stime (fields 14 and 15),
+    every thread of the process included.  The command name (field 2) is in parentheses and may
+    itself hold spaces and parentheses, so the fields are counted after its last ``)``."""
+    rest = stat[stat.rindex(")") + 1:].split()
+    # rest[0] is field 3 (state): field k is rest[k - 3]
+    return (int(rest[11]) + int(rest[12])) / ticks_per_s
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, not wall time) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        return cpu_from_stat(f.read())
+
+
+class CpuMeter:
+    """CPU seconds some processes use from now on: a start sample of each, and ``since(name)``.
+    A process given as None (not found) reads as None."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.start = {name: process_cpu_s(pid) for name, pid in self.pids.items()}
+
+    def since(self, name: str) -> float | None:
+        if name not in self.pids:
+            return None
+        return process_cpu_s(self.pids[name]) - self.start[name]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def broker_pid(settings: Settings) -> int | None:
+    """The local stack's Kafka broker (its pid file, else the one ``kafka.Kafka`` process), or None."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int((settings.stack_dir / "kafka.pid").read_text().split()[0])
+        if "kafka.Kafka" in _cmdline(pid):
+            return pid
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        found = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True, timeout=10)
+        pids = [int(x) for x in found.stdout.split() if x.isdigit() and int(x) != os.getpid()]
+        if len(pids) == 1:
+            return pids[0]
+    return None
 
 
 def free_port() -> int:
@@ -157,12 +216,28 @@ async def send_all(settings: Settings, records, on_sent=None) -> float:
     return time.monotonic() - t0
 
 
+class ModuleProcess(Process):
+    """A bench child that is not a ``jackpot`` command: ``python -m <module> <args>``, with the
+    same log file, liveness and stop as :class:`Process`."""
+
+    def __init__(self, name: str, module: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.args = list(args)
+        self.env = dict(env)
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args], stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
+
+
 # ------------------------------------------------------------------- the run
 class BenchRun:
     """Fresh names for one bench run; workers and gateways it starts; cleanup."""
 
     def __init__(self, base: Settings | None = None, out: TextIO | None = sys.stderr, keep: bool = False) -> None:
         base = base or Settings()
+        self.base = base
         self.run = uuid.uuid4().hex[:8]
         self.tmp = Path(tempfile.mkdtemp(prefix=f"jackpot-bench-{self.run}-"))
         self.db_name = f"jackpot_bench_{self.run}"
@@ -257,6 +332,14 @@ class BenchRun:
         self.procs.append(p)
         return p
 
+    def module(self, name: str, module: str, *args: str, **env: str) -> Process:
+        """``python -m module args`` with this run's settings in its environment."""
+        e = self.settings.to_env()
+        e.update({k: str(v) for k, v in env.items()})
+        p = ModuleProcess(name, module, list(args), e, self.tmp)
+        self.procs.append(p)
+        return p
+
     def worker(self, index: int = 0, **env: str) -> Process:
         return self.spawn(f"worker-{index}", "worker", JACKPOT_DATA_DIR=str(self.tmp / f"worker-{index}"),
                           JACKPOT_WORKER_WEB_PORT=str(free_port()), **{**FAIL_FAST, **SINKS_APART, **env})
@@ -290,25 +373,44 @@ class BenchRun:
             await admin.close()
 
     async def wait_consumed(self, topics: list[str], timeout: float, procs: list[Process] = (),
-                            group: str | None = None) -> None:
+                            group: str | None = None, on_caught_up=None) -> None:
         """Until the worker group's committed offsets reach the end of ``topics`` and stay there."""
-        group = group or self.settings.app_id
+        await self.wait_groups({group or self.settings.app_id: topics}, timeout, procs, on_caught_up)
+
+    async def wait_groups(self, groups: dict[str, list[str]], timeout: float, procs: list[Process] = (),
+                          on_caught_up=None) -> None:
+        """Until each consumer group's committed offsets reach the end of its topics and stay there
+        for two polls; one consumer and one admin client poll throughout (little load of its own
+        on the broker, whose CPU the bench measures).  ``on_caught_up()`` is called at the first
+        poll of every run of caught-up polls: its last call marks when the groups got there."""
         deadline = time.monotonic() + timeout
         stable = 0
-        while time.monotonic() < deadline:
-            for p in procs:
-                if not p.alive():
-                    raise RuntimeError(f"{p.name} exited:\n{p.log_tail()}")
-            ends = {}
-            for t in topics:
-                ends.update(await self.end_offsets(t))
-            done = await self.committed(group)
-            behind = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
-            stable = stable + 1 if behind == 0 else 0
-            if stable >= 2:
-                return
-            await asyncio.sleep(0.5)
-        raise TimeoutError(f"workers did not consume {topics} within {timeout:.0f}s")
+        c = AIOKafkaConsumer(**client_options(self.settings), group_id=None)
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
+        await c.start()
+        await admin.start()
+        try:
+            tps = {t: await partitions_of(c, t) for ts in groups.values() for t in ts}
+            while time.monotonic() < deadline:
+                for p in procs:
+                    if not p.alive():
+                        raise RuntimeError(f"{p.name} exited:\n{p.log_tail()}")
+                behind = 0
+                for group, topics in groups.items():
+                    ends = await c.end_offsets([tp for t in topics for tp in tps[t]])
+                    done = {tp: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()}
+                    behind += sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+                stable = stable + 1 if behind == 0 else 0
+                if stable == 1 and on_caught_up is not None:
+                    on_caught_up()
+                if stable >= 2:
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await c.stop()
+            await admin.close()
+        raise TimeoutError(f"{', '.join(groups)} did not consume {sorted({t for ts in groups.values() for t in ts})} "
+                           f"within {timeout:.0f}s")
 
     async def records(self, topic: str, start: dict[TopicPartition, int] | None = None,
                       key: bytes | None = None, timeout: float = 60.0) -> list:
@@ -335,6 +437,21 @@ class BenchRun:
             return out
         finally:
             await c.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0) -> list[TopicPartition]:
+    """Every partition of ``topic``, from metadata only: the consumer is not assigned them (an
+    assigned consumer fetches in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} has no partitions (does it exist?)")
+        consumer._client.add_topic(topic)
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
 
 
 class TopicWatcher:
