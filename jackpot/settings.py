@@ -83,8 +83,14 @@ class Settings(BaseSettings):
 
     # How long the group waits for a silent worker before moving its partitions (a SIGKILLed worker
     # is noticed only then), and how often members heartbeat; fail-over time is about the former.
-    session_timeout_s: float = Field(15.0, alias="JACKPOT_SESSION_TIMEOUT_S", ge=6)
-    heartbeat_interval_s: float = Field(2.0, alias="JACKPOT_HEARTBEAT_INTERVAL_S", gt=0)
+    # 6 s (the broker's minimum) with a 1 s heartbeat keeps fail-over after a SIGKILL under 10 s;
+    # the consumer heartbeats from its own thread, so a busy agent does not stall it.
+    session_timeout_s: float = Field(6.0, alias="JACKPOT_SESSION_TIMEOUT_S", ge=6)
+    heartbeat_interval_s: float = Field(1.0, alias="JACKPOT_HEARTBEAT_INTERVAL_S", gt=0)
+    # Static group membership: a worker restarted in place under the same id within the session
+    # timeout gets its partitions back without a rebalance of the others (Kubernetes: the pod
+    # name).  Empty: dynamic membership.  Two live processes must never share an id.
+    group_instance_id: str = Field("", alias="JACKPOT_GROUP_INSTANCE_ID", max_length=200)
 
     # Hot path tuning.
     batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)

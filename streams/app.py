@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=1000,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
+        consumer_group_instance_id=settings.group_instance_id or None,
         broker_commit_interval=1.0,
         producer_acks=-1,
         producer_linger_ms=settings.producer_linger_ms,

@@ -7,13 +7,17 @@ jackpot inputs and the changelog of the table keyed by ``jackpot_id``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from jackpot.settings import Settings
 from jackpot.streams.kafka import client_options
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,61 @@ async def ensure_changelogs(settings: Settings, tables) -> list[str]:
     have them yet when the first event arrives: every table write then fails ("changelog topic
     has 0 partitions") until the metadata is refreshed, minutes later.
     """
-    return await create_missing(settings, [
-        NewTopic(name=t.changelog_topic.get_topic_name(), num_partitions=t.changelog_topic.partitions,
-                 replication_factor=1, topic_configs=dict(t.changelog_topic.config or {}))
-        for t in tables
+    wanted = {t.changelog_topic.get_topic_name(): (t.changelog_topic.partitions, dict(t.changelog_topic.config or {}))
+              for t in tables}
+    created = await create_missing(settings, [
+        NewTopic(name=name, num_partitions=partitions, replication_factor=1, topic_configs=config)
+        for name, (partitions, config) in wanted.items()
     ])
+    await align_configs(settings, {name: config for name, (_, config) in wanted.items() if name not in created})
+    return created
+
+
+async def align_configs(settings: Settings, wanted: dict[str, dict[str, str]]) -> list[str]:
+    """Give existing topics the settings they are declared with (a changelog created before its
+    compaction settings changed keeps the old ones otherwise); return the topics changed.
+
+    AlterConfigs replaces a topic's whole set of its own settings, so the ones it has and we do not
+    declare are sent back unchanged.  A principal without the right is told in the log, not
+    stopped: the topic still works, it only compacts as it was told before."""
+    if not wanted:
+        return []
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    changed = []
+    try:
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in wanted])
+        resources = []
+        for response in described:
+            for res in response.to_object()["resources"]:
+                name = res["resource_name"]
+                if res["error_code"] or name not in wanted:
+                    continue
+                current = {e["config_names"]: e["config_value"] for e in res["config_entries"]}
+                own = {e["config_names"]: e["config_value"] for e in res["config_entries"]
+                       if e["config_source"] == TOPIC_CONFIG_SOURCE}
+                if any(current.get(k) != v for k, v in wanted[name].items()):
+                    resources.append(ConfigResource(ConfigResourceType.TOPIC, name, configs={**own, **wanted[name]}))
+        if resources:
+            for response in await admin.alter_configs(resources):
+                for res in response.to_object()["resources"]:
+                    if res["error_code"]:
+                        log.warning("topic settings not changed", extra={
+                            "topic": res["resource_name"], "error_code": res["error_code"],
+                            "error": res["error_message"]})
+                    else:
+                        changed.append(res["resource_name"])
+        if changed:
+            log.info("topic settings aligned with their declaration", extra={"topics": sorted(changed)})
+        return changed
+    except KafkaError as exc:
+        log.warning("topic settings not checked", extra={"error": repr(exc)})
+        return changed
+    finally:
+        await admin.close()
+
+
+TOPIC_CONFIG_SOURCE = 1  # DescribeConfigs: a setting of the topic itself (not a broker default)
 
 
 async def create_missing(settings: Settings, topics: list[NewTopic]) -> list[str]:

@@ -231,8 +231,6 @@ class BetIdsTable(faust.Table):
 
 
 def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:
-    # segments roll hourly, so the tombstones of expired entries are compacted away
     return bytes_table(app, settings, TABLE_NAME,
                        "Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
-                       table_class=BetIdsTable,
-                       **{"segment.ms": str(3600 * 1000), "delete.retention.ms": str(3600 * 1000)})
+                       table_class=BetIdsTable)

@@ -36,7 +36,7 @@ import orjson
 
 from jackpot.settings import Settings, get_settings
 from jackpot.tables.sealing import Sealer, SealingError, load_sealer
-from jackpot.tables.store import ROCKSDB_OPTIONS
+from jackpot.tables.store import ROCKSDB_OPTIONS, changelog_config
 
 TABLE_NAME = "jackpot-state"
 # A value written by an earlier version held the whole active-player window (now stored per
@@ -196,8 +196,7 @@ def jackpot_table(app: faust.App, settings: Settings) -> faust.Table:
         partitions=settings.partitions,
         key_type=bytes,  # bytes -> "raw" on the changelog
         value_type=bytes,  # JSON documents, encoded once by ``encode_record``
-        # compact only: "compact,delete" can stall changelog recovery forever (faust #176)
-        extra_topic_configs={"cleanup.policy": "compact", "max.message.bytes": str(MAX_VALUE_BYTES)},
+        extra_topic_configs=changelog_config(**{"max.message.bytes": str(MAX_VALUE_BYTES)}),
         options=dict(ROCKSDB_OPTIONS),
         help="Pools, cycle state and applied-offset marks per jackpot (single writer: the jackpot agent).",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import faust
 
 from jackpot.settings import Settings
-from jackpot.tables.store import ROCKSDB_OPTIONS
+from jackpot.tables.store import ROCKSDB_OPTIONS, changelog_config
 
 TABLE_NAME = "players"
 
@@ -20,7 +20,7 @@ def players_table(app: faust.App, settings: Settings) -> faust.Table:
         default=None,
         partitions=settings.partitions,
         key_type=bytes,
-        extra_topic_configs={"cleanup.policy": "compact"},  # compact only (faust #176)
+        extra_topic_configs=changelog_config(),
         options=dict(ROCKSDB_OPTIONS),
         help="Profile, sessions and counted-bet marks per player (single writer: the router agent).",
     )
