@@ -221,14 +221,7 @@ class ModuleProcess(Process):
     same log file, liveness and stop as :class:`Process`."""
 
     def __init__(self, name: str, module: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.args = list(args)
-        self.env = dict(env)
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args], stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
+        super().__init__(name, args, env, log_dir, module=module)
 
 
 # ------------------------------------------------------------------- the run

@@ -15,14 +15,15 @@ from pathlib import Path
 class Process:
     """A ``jackpot`` child process (module ``jackpot.cli``) with its own log file."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path,
+                 module: str = "jackpot.cli") -> None:
         self.name = name
         self.args = list(args)
         self.env = dict(env)
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jackpot.cli", *args], stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", module, *args], stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env={**os.environ, **env}, start_new_session=True)
 
     @property
