@@ -33,6 +33,7 @@ from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MATCH_CACHE_SIZE = 50_000  # (brand, currency, game) combinations remembered at once
 SYSTEM = "system"
 
 
@@ -75,7 +76,12 @@ def from_ms(value: int) -> dt.datetime:
 
 
 class Pipeline:
-    """Stateless helpers; one instance per worker."""
+    """Helpers between wire records and the engine; one instance per worker.  Its only state is
+    the match cache (see :meth:`match`)."""
+
+    def __init__(self) -> None:
+        self._matches: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self._matches_for = -1  # the config view version the cache was built under
 
     # ------------------------------------------------------------- configs
     @staticmethod
@@ -91,19 +97,32 @@ class Pipeline:
 
         check_bet(bet)
 
-    @staticmethod
-    def match(configs, bet: dict) -> Iterable[str]:
+    def match(self, configs, bet: dict) -> tuple[str, ...]:
         """Jackpots this bet may feed: live, and the bet's brand, currency and game take part.
 
         The jackpot agent re-checks contribution eligibility authoritatively (pipeline
-        steps 1-2); this filter only keeps irrelevant bets off the jackpot partitions.
+        steps 1-2); this filter only keeps irrelevant bets off the jackpot partitions.  The answer
+        depends on the bet's brand, currency and game alone, so it is cached per combination
+        until the configs change (every jackpot was tested for every bet).
         """
+        if self._matches_for != configs.version:
+            self._matches, self._matches_for = {}, configs.version
+        key = (bet["brand_id"], bet["currency"], bet["game_id"])
+        found = self._matches.get(key)
+        if found is None:
+            if len(self._matches) >= MATCH_CACHE_SIZE:  # ids are the providers': bound what they can fill
+                self._matches.clear()
+            found = self._matches[key] = tuple(self._match(configs, *key))
+        return found
+
+    @staticmethod
+    def _match(configs, brand: str, currency: str, game: str) -> Iterable[str]:
         for jackpot_id, cj in configs.compiled.items():
             if (
                 cj.config.status in ("ACTIVE", "PAUSED")
-                and bet["brand_id"] in cj.brands
-                and bet["currency"] in cj.currencies
-                and bet["game_id"] in cj.games
+                and brand in cj.brands
+                and currency in cj.currencies
+                and game in cj.games
             ):
                 yield jackpot_id
 

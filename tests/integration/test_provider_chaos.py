@@ -122,8 +122,8 @@ async def test_a_careless_provider_loses_nothing_and_counts_nothing_twice(settin
     for b in stream:
         oracle.apply(b)
     expected_pairs = {(jid, bid) for jid, ids in oracle.applied.items() for bid in ids}
-    view = SimpleNamespace(compiled=oracle.compiled)
-    routed = [b for b in stream if list(Pipeline.match(view, b))]
+    view, pipeline = SimpleNamespace(compiled=oracle.compiled, version=0), Pipeline()
+    routed = [b for b in stream if pipeline.match(view, b)]
 
     port = free_port()
     worker = spawn("provider-chaos-worker", "worker", JACKPOT_DATA_DIR=str(tmp_path / "w"),

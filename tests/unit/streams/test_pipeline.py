@@ -68,3 +68,25 @@ def test_the_engine_runs_on_the_received_time_and_keeps_the_providers_for_report
     outcome = p.contribute(cj, state, req)
     assert outcome.timestamp == int(received.timestamp() * 1000)
     assert outcome.ledger["timestamp"] == received and outcome.ledger["bet_timestamp"] == claimed
+
+
+def test_matches_are_cached_per_brand_currency_and_game_until_the_configs_change():
+    from types import SimpleNamespace
+
+    def jackpot(status, brands, currencies, games):
+        return SimpleNamespace(config=SimpleNamespace(status=status), brands=brands, currencies=currencies,
+                               games=games)
+
+    view = SimpleNamespace(version=1, compiled={
+        "a": jackpot("ACTIVE", {"b1"}, {"EUR"}, {"g1", "g2"}),
+        "b": jackpot("PAUSED", {"b1", "b2"}, {"EUR", "USD"}, {"g1"}),
+        "c": jackpot("ARCHIVED", {"b1"}, {"EUR"}, {"g1"})})
+    p = Pipeline()
+    bet = {"brand_id": "b1", "currency": "EUR", "game_id": "g1"}
+    assert p.match(view, bet) == ("a", "b")
+    assert p.match(view, {**bet, "game_id": "g2"}) == ("a",)
+    assert p.match(view, {**bet, "currency": "GBP"}) == ()
+    view.compiled["a"].config.status = "ARCHIVED"
+    assert p.match(view, bet) == ("a", "b")  # the cache holds until the view says it changed
+    view.version += 1
+    assert p.match(view, bet) == ("b",)
