@@ -90,31 +90,39 @@ class Collector:
     def __init__(self, codec: Any, framing: Framing) -> None:
         self.framing = framing
         self._row = framing.columns.row
-        self._rows: dict[str, list[list]] = {}
-        self._ids: dict[str, tuple[str, str]] = {}
-        self._latest: dict[str, int] = {}
+        self._items: dict[str, list[tuple[list, str, int]]] = {}  # jackpot -> (row, event id, epoch ms)
 
     def add(self, record: dict) -> None:
-        jackpot_id = record["jackpot_id"]
-        row = self._row(record)
-        rows = self._rows.setdefault(jackpot_id, [])
-        rows.append(row)
-        event = str(record["event_id"])
-        first = self._ids[jackpot_id][0] if len(rows) > 1 else event
-        self._ids[jackpot_id] = (first, event)
-        at = compact.epoch_ms(record["timestamp"])
-        latest = self._latest.get(jackpot_id)
-        self._latest[jackpot_id] = at if latest is None else max(latest, at)
+        self._items.setdefault(record["jackpot_id"], []).append(
+            (self._row(record), str(record["event_id"]), compact.epoch_ms(record["timestamp"])))
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
+        return sum(len(items) for items in self._items.values())
 
     def drain(self) -> Iterator[tuple[bytes, bytes, int]]:
-        """``(key, value, items)`` per jackpot, emptying the collector."""
-        for jackpot_id, rows in self._rows.items():
-            value = self.framing.pack(jackpot_id, rows, self._ids[jackpot_id], self._latest[jackpot_id])
-            yield jackpot_id.encode(), value, len(rows)
-        self._rows, self._ids, self._latest = {}, {}, {}
+        """``(key, value, items)`` per message, emptying the collector: one message per jackpot,
+        or several in order when its items would make a message too large for the broker (the
+        jackpot agent's batch can hold hundreds of router batches of one hot jackpot)."""
+        for jackpot_id, items in self._items.items():
+            for start in range(0, len(items), MAX_BATCH_ITEMS):
+                yield from self._bounded(jackpot_id, items[start:start + MAX_BATCH_ITEMS])
+        self._items = {}
+
+    def _bounded(self, jackpot_id: str, items: list[tuple[list, str, int]]) -> Iterator[tuple[bytes, bytes, int]]:
+        value = self.framing.pack(jackpot_id, [row for row, _, _ in items], (items[0][1], items[-1][1]),
+                                  max(ms for _, _, ms in items))
+        if len(value) <= MAX_BATCH_BYTES or len(items) == 1:
+            yield jackpot_id.encode(), value, len(items)
+            return
+        half = len(items) // 2
+        yield from self._bounded(jackpot_id, items[:half])
+        yield from self._bounded(jackpot_id, items[half:])
+
+
+# A batch message's bounds: the broker refuses a record batch over its max.message.bytes (1 MB by
+# default, compressed); half of it uncompressed always fits.
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_BYTES = 512 * 1024
 
 
 # The router's contribution requests: one message per jackpot per router batch, in bets-offset

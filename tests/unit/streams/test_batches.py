@@ -155,3 +155,20 @@ def test_any_message_decodes_whatever_its_framing():
     value = next(outbox.drain())[1]
     assert decode_message(codec, value)[0] == "ContributionBatch"
     assert decode_message(codec, codec.encode("ContributionRequest", request("jp-a", 1)))[0] == "ContributionRequest"
+
+
+def test_a_jackpots_items_are_split_into_messages_the_broker_takes_in_order():
+    from jackpot.streams import batches
+
+    codec = catalog()
+    outbox = Collector(codec, CONTRIBUTIONS)
+    n = 2 * batches.MAX_BATCH_ITEMS + 500
+    for k in range(n):
+        outbox.add(request("jp-a", k) | {"segments": ["s" * 200] * 3})  # rows of about 1 KB
+    sent = list(outbox.drain())
+    assert len(sent) > 3 and sum(items for _, _, items in sent) == n
+    assert all(len(value) <= batches.MAX_BATCH_BYTES for _, value, _ in sent)
+    offsets = [r["source_offset"] for _, value, _ in sent for r in CONTRIBUTIONS.items_in(codec, value)]
+    assert offsets == list(range(n))
+    ids = [CONTRIBUTIONS.decode(codec, value)[1]["event_id"] for _, value, _ in sent]
+    assert len(set(ids)) == len(ids)
