@@ -176,7 +176,10 @@ def test_workers_are_a_statefulset_with_a_volume_per_pod_and_probes():
     assert sts["spec"]["replicas"] <= int(cfg["JACKPOT_PARTITIONS"]), "more workers than partitions sit idle"
     [claim] = sts["spec"]["volumeClaimTemplates"]
     [c] = sts["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    # static membership under the StatefulSet's stable pod name (restarts in place: no rebalance)
+    [instance] = [e for e in c["env"] if e["name"] == "JACKPOT_GROUP_INSTANCE_ID"]
+    assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     assert mounts[claim["metadata"]["name"]] == env["JACKPOT_DATA_DIR"]
     assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
@@ -239,6 +242,7 @@ def test_every_process_gets_every_production_setting():
                  if not (w.startswith("JACKPOT_GATEWAY_") and name != "jackpot-gateway")
                  and not (w.startswith("JACKPOT_ADMIN_") and name != "jackpot-admin")
                  and not (w == "JACKPOT_WORKER_WEB_PORT" and name != "jackpot-worker")
+                 and not (w == "JACKPOT_GROUP_INSTANCE_ID" and name != "jackpot-worker")
                  and not (w == "JACKPOT_WORKER_WEB_HOST" and name not in ("jackpot-worker", "jackpot-sinks"))
                  and not (w == "JACKPOT_SINKS_WEB_PORT" and name != "jackpot-sinks")
                  and not (w == "JACKPOT_DATA_DIR" and name != "jackpot-worker")

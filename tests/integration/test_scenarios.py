@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -522,7 +523,8 @@ def _check_chain(selected: dict, seed: bytes, cands: list[str], prizes: list[int
     return got
 
 
-async def _drop(w: World, name: str, level: str, currency: str, cycle: int = 1) -> tuple[dict, dict, dict]:
+async def _drop(w: World, name: str, level: str, currency: str, cycle: int = 1,
+                timeout: float = 120) -> tuple[dict, dict, dict]:
     """(WinnerSelected, the engine's JackpotWon, the spec's JackpotWon) of a settled drop."""
     lid = w.oracle.level_id(name, level)
 
@@ -535,7 +537,7 @@ async def _drop(w: World, name: str, level: str, currency: str, cycle: int = 1) 
                and e["payload"]["cycle_number"] == cycle]
         return (sel, won) if sel and won else None
 
-    sel, won = await wait_for(settled, timeout=120, what=f"{name} {level}/{currency}: drop settled")
+    sel, won = await wait_for(settled, timeout=timeout, what=f"{name} {level}/{currency}: drop settled")
     assert len(sel) == 1 and len(won) == 1, f"{name} {level}/{currency} dropped more than once in cycle {cycle}"
     spec_won = [x for x in await w.won(name) if x["level_id"] == lid and x["currency"] == currency
                 and x["cycle_number"] == cycle]
@@ -776,8 +778,11 @@ async def test_timed_jackpot_drops_at_its_deadline_from_clock_ticks(world):
     o = w.oracle
     name = "Daily Blitz"
     assert w.last_eur_bet_ms < w.deadline_ms
+    # the deadline is a fixed time after the portfolio went out: the faster the earlier tests ran,
+    # the longer this one waits for it
+    until_deadline_s = max(0.0, w.deadline_ms / 1000 - time.time())
     for currency in ("EUR", "USD"):
-        s, e, spec = await _drop(w, name, "Daily", currency)
+        s, e, spec = await _drop(w, name, "Daily", currency, timeout=until_deadline_s + 120)
         pool = o.pool(name, "Daily", currency)
         assert pool.visible + pool.hidden < pool.win_target
         assert s["drop_kind"] == "deadline" and e["drop_kind"] == "deadline"
