@@ -51,6 +51,9 @@ _ENTRY = struct.Struct(">iq16s")  # bets partition, bets offset, content fingerp
 PACK = b"\x01pack:"
 PACKED = b"\x01"  # appended to an entry stored locally from a pack: its pack's tombstone covers it
 _ID_LEN = struct.Struct(">H")
+# entries per pack: at most a few hundred KB (a bet id is at most a few hundred bytes), under the
+# broker's 1 MB message limit however many bets one jackpot batch holds
+PACK_MAX = 2000
 
 Send = Callable[[int, bytes, bytes | None], Any]
 
@@ -211,9 +214,11 @@ class JackpotBetIds:
         for bet_id, (key, entry) in self.pending.items():
             by_bucket.setdefault(bucket_of(key), []).append((bet_id, entry))
         for bucket, entries in by_bucket.items():
-            key, value = pack_key(bucket, self.key, entries[0][0]), encode_pack(entries)
-            restore(db, key, value)
-            sent.append(self.store.send(self.partition, key, value))
+            for start in range(0, len(entries), PACK_MAX):  # a hot jackpot's batch: many packs
+                chunk = entries[start:start + PACK_MAX]
+                key, value = pack_key(bucket, self.key, chunk[0][0]), encode_pack(chunk)
+                restore(db, key, value)
+                sent.append(self.store.send(self.partition, key, value))
         self.pending.clear()
         return sent
 

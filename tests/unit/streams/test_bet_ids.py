@@ -114,6 +114,11 @@ def test_one_changelog_record_per_jackpot_batch_and_bucket(table):
     assert len(table.changelog) == 1
     play(store, (req("a", 0, 400), 1000), (req("b", 0, 401), 1000 + HORIZON))  # two buckets
     assert len(table.changelog) == 3
+    # a hot jackpot's batch of many router batches: packs stay far below the broker's 1 MB
+    play(store, *[(req(str(uuid.uuid4()), 0, 1000 + n), 2000) for n in range(2 * B.PACK_MAX + 1)])
+    packs = table.changelog[3:]
+    assert len(packs) == 3 and all(len(v) < 512 * 1024 for _, v in packs)
+    assert sum(len(B.decode_pack(k, v)) for k, v in packs) == 2 * B.PACK_MAX + 1
 
 
 def test_entries_written_one_record_each_by_earlier_versions_still_answer_and_expire(table):
