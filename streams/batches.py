@@ -87,7 +87,7 @@ class Collector:
     """Items of one agent batch grouped by the jackpot each names, in the order they were added,
     each turned into its compact row as it is added (a record that cannot be written fails there)."""
 
-    def __init__(self, codec: Any, framing: Framing) -> None:
+    def __init__(self, framing: Framing) -> None:
         self.framing = framing
         self._row = framing.columns.row
         self._items: dict[str, list[tuple[list, str, int]]] = {}  # jackpot -> (row, event id, epoch ms)

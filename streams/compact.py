@@ -127,16 +127,17 @@ class Columns:
             if logical == "decimal":
                 scale, precision = int(t.get("scale", 0)), int(t["precision"])
                 return _units_out(scale, precision), _units_in(scale)
-            if logical in ("timestamp-millis", "timestamp-micros"):
-                if logical == "timestamp-micros":
-                    raise ValueError(f"{name!r}: timestamp-micros is not used by compact batches")
+            if logical == "timestamp-millis":
                 return epoch_ms, _ms_in
+            if logical == "timestamp-micros":
+                raise ValueError(f"{name!r}: timestamp-micros is not used by compact batches")
             if logical == "uuid":
                 return str, _str
             if t.get("type") == "array" and isinstance(t.get("items"), dict) and t["items"].get("type") == "record":
                 inner = Columns(t["items"]["fields"])
                 self.nested[name] = inner
-                return (lambda items: [inner.row(i) for i in items]), (lambda rows: [inner.item(r) for r in rows])
+                # read back by ``reader``, which follows the nested columns the writer declared
+                return (lambda items: [inner.row(i) for i in items]), _same
             if t.get("type") == "array":
                 return list, list
             if t.get("type") in ("record", "map", "enum", "fixed"):
@@ -186,9 +187,6 @@ class Columns:
                     item[name] = convert(value)
             return item
         return read
-
-    def item(self, row: list) -> dict:
-        return self.reader(self.header())(row)
 
 
 # --------------------------------------------------------------------- batch

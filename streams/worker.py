@@ -312,7 +312,7 @@ class Worker:
             # for an agent whose stream is not being iterated yet, and that was a hole at every start.
             await self.configs.ready.wait()
             started = time.perf_counter()
-            outbox = Collector(self.codec, CONTRIBUTIONS)
+            outbox = Collector(CONTRIBUTIONS)
             players = _Players(self.players, self.players_log)
             for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
                 M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
@@ -434,8 +434,18 @@ class Worker:
         await app.consumer.lease.hold(lambda: app.rebalancing or app.rebalancing_count != seen)
 
     async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
+        """Write the batches (``write``), then remember their states for the next batch."""
+        await self.write(batches)
+        for batch in batches:
+            self.states.put(batch.key, (batch.record, batch.state))
+            for bet_ms in batch.bet_times:
+                M.observe_event_age("jackpot", bet_ms)
+        self._expire_bet_ids(batches)
+
+    async def write(self, batches: list["_JackpotBatch"]) -> None:
         """Publish every batch's outputs and window entries, wait until the broker has them,
-        then persist the values (tables/activity.py: entries never run two values ahead)."""
+        then persist the values and wait for them too (tables/activity.py: entries never run two
+        values ahead).  Every write waits for the membership lease first."""
         await self.durable()
         await self.hold_membership()
         sent = []
@@ -448,15 +458,10 @@ class Worker:
         for batch in batches:
             batch.persist()
         # Wait for the values now, while the lease checked just above still holds, rather than at
-        # the next batch: a value still queued in Faust's producer buffer when the worker is
-        # frozen past its session goes out when it thaws, over the newer owner's value, and the
-        # recovery that follows skips the newer writes (bets lost; the frozen-worker test).
+        # the next batch: a value still queued in the producer when the worker is frozen past its
+        # session goes out when it thaws, over the newer owner's value, and the recovery that
+        # follows skips the newer writes (bets lost; the frozen-worker test).
         await self.durable()
-        for batch in batches:
-            self.states.put(batch.key, (batch.record, batch.state))
-            for bet_ms in batch.bet_times:
-                M.observe_event_age("jackpot", bet_ms)
-        self._expire_bet_ids(batches)
 
     async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
                                    evs: list[EventT]) -> "_JackpotBatch | None":
@@ -597,26 +602,24 @@ class _Players:
     def __init__(self, table: faust.Table, changelog: Changelog) -> None:
         self.table = table
         self.changelog = changelog
-        self.changed: dict[bytes, tuple[EventT, dict]] = {}
+        self.changed: dict[bytes, tuple[int, dict]] = {}  # player key -> (partition, value)
 
     def get(self, key: bytes, event: EventT) -> dict:
-        """The player's value, to change in place; ``event`` (its latest input) binds the write
-        to the player's partition, which the bets, profiles and sessions topics share."""
+        """The player's value, to change in place, from the store of ``event``'s partition (the
+        bets, profiles and sessions topics and the table share their partitioning)."""
         found = self.changed.get(key)
-        if found is not None:
-            player = found[1]
-        else:
-            bind_partition(event)
-            player = self.table.get(key) or P.new_player()
-        self.changed[key] = (event, player)
-        return player
+        if found is None:
+            partition = event.message.partition
+            raw = self.changelog.db(partition).get(key)
+            found = self.changed[key] = (partition, P.new_player() if raw is None else self.table.data._decode_value(raw))
+        return found[1]
 
     async def write(self) -> None:
         """Write each changed player (encoded once, for the store and the changelog) and hand
         the records to the producer: Faust's commit flushes it before committing the batch."""
         encode = self.table.data._encode_value
-        for key, (event, player) in self.changed.items():
-            self.changelog.write(event.message.partition, key, encode(player))
+        for key, (partition, player) in self.changed.items():
+            self.changelog.write(partition, key, encode(player))
         self.changed.clear()
         await self.changelog.send()
 
@@ -636,7 +639,7 @@ class _JackpotBatch:
         self.now = 0
         self.dirty = False
         self.bet_times: list[int] = []  # bet timestamps of the contributions applied (event-age metric)
-        self.ledger = Collector(worker.codec, LEDGER)  # this batch's ContributionApplied entries
+        self.ledger = Collector(LEDGER)  # this batch's ContributionApplied entries
         self.seen = worker.bet_ids.batch(last_event.message.partition, key)  # bet ids (tables/betids.py)
 
     def resume(self, record: JackpotRecord, state, now: int) -> None:
@@ -758,16 +761,9 @@ class _JackpotBatch:
         self.dirty = False
 
     async def checkpoint(self) -> None:
-        """Mid-batch: publish and wait, persist and wait — used after a seed was consumed, so
+        """Mid-batch ``Worker.write`` of this jackpot alone: used after a seed was consumed, so
         the replacement seed is durable before a later input of this batch can use it."""
-        await self.w.durable()
-        await self.w.hold_membership()
-        sent = await self.publish()
-        self.write_activity()
-        await asyncio.gather(*sent, self.w.write_window())
-        await self.w.hold_membership()
-        self.persist()
-        await self.w.durable()
+        await self.w.write([self])
 
 
 def _closer(worker: Worker) -> Any:

@@ -10,11 +10,10 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from jackpot.streams.kafka import assign_all, client_options, producer
+from jackpot.streams.kafka import client_options, producer, read_to_end
 from jackpot.streams.topics import align_configs
 from jackpot.tables.store import changelog_config
 
@@ -30,19 +29,7 @@ async def _own_settings(admin: AIOKafkaAdminClient, topic: str) -> dict[str, str
 
 
 async def _records(settings, topic: str) -> int:
-    c = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
-    await c.start()
-    try:
-        tps = await assign_all(c, topic)
-        await c.seek_to_beginning(*tps)
-        ends = await c.end_offsets(tps)
-        count = 0
-        while any([await c.position(tp) < ends[tp] for tp in tps]):
-            for msgs in (await c.getmany(timeout_ms=500)).values():
-                count += len(msgs)
-        return count
-    finally:
-        await c.stop()
+    return len(await read_to_end(settings, topic, timeout=60, complete=True))
 
 
 async def test_an_old_changelog_gets_the_declared_settings_and_keeps_its_own(settings):

@@ -72,7 +72,7 @@ def entry(i: int, jackpot_id: str) -> dict:
 def ledger_records(jackpot_id: str, n: int) -> list[SimpleNamespace]:
     """The ledger topic's records for ``n`` entries: batched messages, as the jackpot agent sends them
     (the codec never sees PostgreSQL's rules, so the bad entries encode fine)."""
-    outbox = Collector(catalog(), LEDGER)
+    outbox = Collector(LEDGER)
     for i in range(n):
         outbox.add(entry(i, jackpot_id))
     return [SimpleNamespace(topic="t.ledger", partition=0, offset=o, key=key, value=value, headers=[])

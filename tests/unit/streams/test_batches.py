@@ -29,7 +29,7 @@ def request(jackpot_id: str, n: int) -> dict:
 
 def test_one_message_per_jackpot_with_its_requests_in_routing_order():
     codec = catalog()
-    outbox = Collector(codec, CONTRIBUTIONS)
+    outbox = Collector(CONTRIBUTIONS)
     for n in range(5):
         outbox.add(request("jp-a", n))
         if n % 2:
@@ -49,7 +49,7 @@ def test_the_same_requests_make_the_same_batch_id_and_others_another():
     codec = catalog()
 
     def batch_id(offsets) -> str:
-        outbox = Collector(codec, CONTRIBUTIONS)
+        outbox = Collector(CONTRIBUTIONS)
         for n in offsets:
             outbox.add(request("jp-a", n))
         return str(CONTRIBUTIONS.decode(codec, next(outbox.drain())[1])[1]["event_id"])
@@ -74,7 +74,7 @@ def test_an_avro_batch_as_written_before_still_reads_and_a_bad_item_is_reported_
 
 def test_compact_items_read_back_as_an_avro_decode_gives_them():
     codec = catalog()
-    outbox = Collector(codec, CONTRIBUTIONS)
+    outbox = Collector(CONTRIBUTIONS)
     req = request("jp-a", 7) | {"segments": ["vip"], "loyalty_tier": 2, "kyc_verified": True,
                                "session_spins": 9, "session_started_at": 123}
     outbox.add(req)
@@ -94,7 +94,7 @@ def test_the_ledger_takes_integer_micros_and_gives_decimals():
              "gross_amount": 50_000, "house_cut_amount": 1, "bet_timestamp": WHEN,
              "levels": [{"level_id": "mini", "net_amount": 49_999, "visible_amount": 40_000, "hidden_amount": 9_999,
                          "overflow_amount": 0, "pending_amount": 0, "transfer_in_amount": 0}]}
-    outbox = Collector(codec, LEDGER)
+    outbox = Collector(LEDGER)
     outbox.add(entry)
     [item] = LEDGER.items_in(codec, next(outbox.drain())[1])
     assert item["bet_amount"] == Decimal("2.500000") and item["house_cut_amount"] == Decimal("0.000001")
@@ -139,7 +139,7 @@ def test_a_bad_compact_row_is_reported_alone_with_its_own_bytes():
 def test_a_record_that_cannot_be_written_fails_when_it_is_added():
     from jackpot.streams.codec import EncodeError
 
-    outbox = Collector(catalog(), CONTRIBUTIONS)
+    outbox = Collector(CONTRIBUTIONS)
     with pytest.raises(EncodeError):
         outbox.add(request("jp-a", 1) | {"bet_amount": Decimal("0.0000001")})
     with pytest.raises(EncodeError):
@@ -150,7 +150,7 @@ def test_any_message_decodes_whatever_its_framing():
     from jackpot.streams.batches import decode_message
 
     codec = catalog()
-    outbox = Collector(codec, CONTRIBUTIONS)
+    outbox = Collector(CONTRIBUTIONS)
     outbox.add(request("jp-a", 1))
     value = next(outbox.drain())[1]
     assert decode_message(codec, value)[0] == "ContributionBatch"
@@ -161,7 +161,7 @@ def test_a_jackpots_items_are_split_into_messages_the_broker_takes_in_order():
     from jackpot.streams import batches
 
     codec = catalog()
-    outbox = Collector(codec, CONTRIBUTIONS)
+    outbox = Collector(CONTRIBUTIONS)
     n = 2 * batches.MAX_BATCH_ITEMS + 500
     for k in range(n):
         outbox.add(request("jp-a", k) | {"segments": ["s" * 200] * 3})  # rows of about 1 KB
