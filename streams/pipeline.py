@@ -181,6 +181,8 @@ class Pipeline:
             bet_type=req["bet_type"],
             session_id=req["session_id"],
             timestamp=ms(req["timestamp"]),  # received time: a provider's clock steers nothing
+            # contribution eligibility: an excluded or self-excluded player feeds no pool (nor wins)
+            player_excluded=bool(req.get("excluded") or req.get("self_excluded")) or req["player_id"] in cj.excluded,
         )
         pools: dict = {}  # the worker publishes one PoolUpdated per touched pool per batch
         result = apply_contribution(cj, state, bet, touched=pools)
