@@ -31,6 +31,7 @@ from jackpot.engine.leaderboard import top_contributors
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
+from jackpot.engine.reconfigure import adopt_config, missing_pools
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MATCH_CACHE_SIZE = 50_000  # (brand, currency, game) combinations remembered at once
@@ -160,6 +161,17 @@ class Pipeline:
             return []
         return activate(cj, state, seed_source, actor=SYSTEM, reason="configured active",
                         cause_id=f"activate:{cj.fingerprint}", now=now)
+
+    @staticmethod
+    def new_pools(cj: CompiledJackpot, state: JackpotState) -> list[tuple[str, str]]:
+        """Pools a newer config version adds (their seeds must be durable before adoption)."""
+        return missing_pools(cj, state)
+
+    @staticmethod
+    def adopt_config(cj: CompiledJackpot, state: JackpotState, seed_source, now: int) -> list:
+        """The state under a config version it has not seen: new pools start, a limit below a
+        pool's amount faults the jackpot (engine/reconfigure.py); the events it caused."""
+        return adopt_config(cj, state, seed_source, cause_id=f"config:{cj.fingerprint}", now=now)
 
     @staticmethod
     def load_state(doc: dict[str, Any]) -> JackpotState:

@@ -490,6 +490,8 @@ class Worker:
             batch.resume(*cached, now=self._first_timestamp(evs))
         else:
             await batch.open(self.table.get(key), self._first_timestamp(evs))
+        if batch.record.config_version != compiled.fingerprint:
+            await batch.adopt_config()
         contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
             msg = ev.message
@@ -664,6 +666,26 @@ class _JackpotBatch:
         self.persist()
         await self.w.durable()
         self.emit_engine_events(p.activate_if_active(self.compiled, state, self.record.take_seed, now))
+        self.dirty = True
+        await self.checkpoint()
+
+    async def adopt_config(self) -> None:
+        """Before the first input applied under a config version this state has not seen: pools
+        the version adds start at once, a limit below a pool's amount faults the jackpot.  It runs
+        at the start of a batch, where a replay from the persisted value runs it too.  The seeds of
+        new pools are persisted before any output derived from them exists (as in :meth:`open`)."""
+        w, p = self.w, self.w.pipeline
+        new = p.new_pools(self.compiled, self.state)
+        if new:
+            self.record.predraw_seeds(new)
+            await w.hold_membership()
+            self.persist()
+            await w.durable()
+        self.emit_engine_events(p.adopt_config(self.compiled, self.state, self.record.take_seed, self.now))
+        log.info("jackpot adopted a new config version", extra={
+            "jackpot_id": self.key.decode(errors="replace"), "from": self.record.config_version,
+            "to": self.compiled.fingerprint, "new_pools": len(new), "faulted": bool(self.state.fault)})
+        self.record.config_version = self.compiled.fingerprint
         self.dirty = True
         await self.checkpoint()
 

@@ -327,7 +327,12 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         payload = {"doc": doc, "steps": steps, "presentation": presentation}
         version = None
         # Without a math change there is nothing for "next cycle" to hold back: it applies now.
-        if body.apply == "immediately" or not math and body.apply == "next_cycle":
+        applies_now = body.apply == "immediately" or not math and body.apply == "next_cycle"
+        below = impact.limits_below_current(doc, amounts) if applies_now else []
+        if below:
+            raise Problem(422, "win-max-below-current", "a limit may not be set below the current amount "
+                          "(the jackpot would break it at once): " + "; ".join(below), problems=below)
+        if applies_now:
             version = await s.publish_config(conn, doc, ctx.actor)
             await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
                                         apply_at=None, state="applied", config=payload, warnings=warns,

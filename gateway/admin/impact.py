@@ -91,5 +91,20 @@ def warnings(old: dict[str, Any], new: dict[str, Any], *, current_amounts: dict[
     return out
 
 
+def limits_below_current(new: dict[str, Any], current_amounts: dict[tuple[str, str], Decimal]) -> list[str]:
+    """Pools whose new ``win_max`` would sit below their current amount (regulatory item 5): a
+    change that applies now is refused for them; the engine faults a jackpot that gets one anyway."""
+    out = []
+    for lid, lv in _levels(new).items():
+        for cur in new.get("currencies", []):
+            amount = current_amounts.get((lid, cur))
+            if amount is None:
+                continue
+            win_max = Decimal(str((lv.get("currency_amounts") or {}).get(cur, {}).get("win_max", lv["win_max"])))
+            if win_max < amount:
+                out.append(f"level {lv['name']} ({cur}): Win Max {win_max} is below the current pool {amount}")
+    return out
+
+
 def immediate_math_allowed(profile: dict[str, Any]) -> bool:
     return "apply_immediately" not in set(profile.get("prohibited_actions") or [])

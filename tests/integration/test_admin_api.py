@@ -223,6 +223,42 @@ async def test_edits_return_impact_warnings_and_respect_the_compliance_profile(a
     assert (await call(http, "POST", cancel, manager, json_body={"reason": "again"}))[0] == 409
 
 
+async def test_a_win_max_below_the_live_amount_is_refused(admin, http):
+    """Regulatory item 5: a limit may not be set below the pool's current amount (the pool would
+    break it at once); the same edit with a limit above the amount applies."""
+    brand = admin.brand("winmax")
+    manager = await admin.token("manager", [brand])
+    jp = await _live_jackpot(admin, http, manager, brand, "Winmax Fortune")
+    jid, levels = jp["jackpot_id"], jp["steps"]["levels"]
+    level_id = levels["levels"][0]["level_id"]
+    conn = await asyncpg.connect(admin.services.settings.database_url)
+    try:  # the live amount, as the pool sink records it
+        import datetime as dt
+
+        from jackpot.sinks.ledger import month_bounds
+
+        start, end = month_bounds(dt.datetime.now(dt.timezone.utc))
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS pool_snapshots_{start:%Y_%m} PARTITION OF pool_snapshots "
+                           f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')")
+        await conn.execute(
+            "INSERT INTO pool_snapshots (event_id, snapshot_ts, jackpot_id, level_id, currency, cycle_number, "
+            "current_amount, visible_amount, display_state, sequence) "
+            "VALUES (gen_random_uuid(), now(), $1, $2, 'EUR', 1, 7500.25, 7500.25, 'normal', 9)", jid, level_id)
+    finally:
+        await conn.close()
+    url = f"{admin.url}/v1/jackpots/{jid}/changes"
+
+    def win_max(value: str) -> dict:
+        return {"changes": {"levels": {**levels, "levels": [{**levels["levels"][0], "win_max": value}]}},
+                "apply": "immediately", "reason": "cap"}
+
+    status, prob, _ = await call(http, "POST", url, manager, json_body=win_max("7000"))
+    assert status == 422 and prob["type"].endswith("/win-max-below-current"), prob
+    assert "7500.25" in prob["detail"] and prob["problems"]
+    status, res, _ = await call(http, "POST", url, manager, json_body=win_max("8000"))
+    assert status == 200 and res["state"] == "applied", res
+
+
 async def test_live_jackpot_is_only_archived_by_a_forced_drop(admin, http):
     brand = admin.brand("arch")
     manager = await admin.token("manager", [brand])

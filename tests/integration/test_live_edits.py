@@ -1,0 +1,144 @@
+"""Live edits and exclusions on the real stack (broker, worker, PostgreSQL).
+
+- A level and a currency added to a live jackpot take bets at once: before, the agent raised
+  ``KeyError`` on the first bet after the edit and the worker exited, again at every restart.
+- A new version whose win_max is below a pool's current amount (published around the admin API,
+  which refuses it) faults the jackpot: contributions are held, nothing drops above the limit.
+- Excluded and self-excluded players feed no pool: their bets leave no ledger row.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from jackpot.streams.loadgen import produce_bets, produce_player_events
+from jackpot.streams.publish import publish_configs
+from jackpot.tables.jackpots import TABLE_NAME
+from jackpot.tables.players import TABLE_NAME as PLAYERS
+
+from .conftest import wait_for
+from .helpers import one_level_config, read_events, read_topic, table_value
+
+pytestmark = pytest.mark.integration
+
+
+def _bet(player: str = "player-1", currency: str = "EUR", amount: str = "2.00") -> dict:
+    return {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": player,
+            "game_id": "starburst", "brand_id": "brand-royal", "currency": currency,
+            "bet_amount": Decimal(amount), "bet_type": "real", "session_id": f"s-{player}"}
+
+
+def _level(name: str, order: int, split: str, **limits: str) -> dict:
+    return {"level_id": str(uuid.uuid4()), "name": name, "display_order": order, "contribution_split": split,
+            "seed_from": "100", "seed_to": "100", "win_from": "5000", "win_to": "6000", "win_max": "10000", **limits}
+
+
+async def _rows(conn: asyncpg.Connection, jackpot_id: str) -> dict[tuple[str, str], int]:
+    """Ledger rows per (level, currency) of one jackpot."""
+    rows = await conn.fetch(
+        "SELECT l.level_id, c.currency::text AS currency, count(*) AS n FROM contribution_levels l "
+        "JOIN contributions c USING (event_id) WHERE c.jackpot_id = $1 GROUP BY 1, 2", jackpot_id)
+    return {(r["level_id"], r["currency"]): r["n"] for r in rows}
+
+
+async def test_levels_and_currencies_added_live_take_bets_and_a_limit_below_the_pool_faults(settings, spawn):
+    v1 = one_level_config()
+    jackpot_id, grand = v1["jackpot_id"], v1["levels"][0]["level_id"]
+    await publish_configs(settings, [v1])
+    worker = spawn("live-edit-worker", "worker")
+    await produce_bets(settings, [_bet() for _ in range(3)])
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await wait_for(lambda: conn.fetchval("SELECT count(*) = 3 FROM contributions WHERE jackpot_id = $1",
+                                             jackpot_id), timeout=120, what="the first three ledger rows")
+
+        # v2: a second level and a second currency, on the live jackpot
+        v2 = copy.deepcopy(v1)
+        v2["levels"][0]["contribution_split"] = "0.8"
+        bonus = _level("Bonus", 2, "0.2")
+        v2["levels"].append(bonus)
+        v2["currencies"] = ["EUR", "RON"]
+        await publish_configs(settings, [v2])
+        await produce_bets(settings, [_bet() for _ in range(3)] + [_bet(currency="RON", amount="10.00")])
+
+        async def fed():
+            rows = await _rows(conn, jackpot_id)
+            return rows if rows.get((bonus["level_id"], "EUR")) == 3 and rows.get((bonus["level_id"], "RON")) == 1 \
+                else None
+
+        rows = await wait_for(fed, timeout=120, what="the new level fed in EUR and in the new currency RON")
+        assert rows[(grand, "EUR")] == 6 and rows[(grand, "RON")] == 1
+        assert worker.alive()
+        state = (await table_value(settings, TABLE_NAME, jackpot_id.encode()))["state"]
+        assert state["status"] == "ACTIVE" and state["pools"]["RON"][bonus["level_id"]]["cycle"] == 1
+
+        # v3: Grand's win_max below its current amount (the admin API refuses this; the CLI does not)
+        v3 = copy.deepcopy(v2)
+        v3["levels"][0].update(seed_from="1", seed_to="1", win_from="2", win_to="3", win_max="4")
+        await publish_configs(settings, [v3])
+        await produce_bets(settings, [_bet()])
+
+        async def faulted():
+            rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
+            return rec["state"] if rec["state"].get("fault") and rec["state"]["status"] == "PAUSED" else None
+
+        state = await wait_for(faulted, timeout=120, what="the jackpot faulted by the new limit")
+        assert state["fault"]["actor"] == "system:config" and "win_max" in state["fault"]["reason"]
+        journal = [e for e in await read_events(settings, settings.topic("jackpot-events"), jackpot_id.encode())
+                   if e["kind"] == "JackpotFaulted"]
+        assert len(journal) == 1
+        assert worker.alive()
+    finally:
+        await conn.close()
+
+
+async def test_excluded_and_self_excluded_players_feed_no_pool(settings, spawn):
+    config = one_level_config()
+    jackpot_id = config["jackpot_id"]
+    await publish_configs(settings, [config])
+    now = dt.datetime.now(dt.timezone.utc)
+    profiles = [("PlayerProfile", {
+        "event_id": str(uuid.uuid4()), "timestamp": now, "player_id": player, "brand_id": "brand-royal",
+        "segments": [], "vip_tier": "", "loyalty_tier": 0, "kyc_verified": True, "jurisdiction": "MT",
+        "excluded": excluded, "self_excluded": self_excluded})
+        for player, excluded, self_excluded in (("player-barred", True, False), ("player-paused", False, True),
+                                                ("player-ok", False, False))]
+    await produce_player_events(settings, "player-profiles", profiles)
+    spawn("exclusion-worker", "worker")
+
+    async def known():
+        for player in ("player-barred", "player-paused", "player-ok"):
+            value = await table_value(settings, PLAYERS, player.encode())
+            if not value or not value["profile"]:
+                return None
+        return True
+
+    await wait_for(known, timeout=120, what="the three profiles in the players table")
+    bets = [_bet(p) for p in ("player-barred", "player-paused", "player-ok") for _ in range(2)]
+    await produce_bets(settings, bets)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await wait_for(lambda: conn.fetchval("SELECT count(*) = 2 FROM contributions WHERE jackpot_id = $1",
+                                             jackpot_id), timeout=120, what="the eligible player's two ledger rows")
+
+        last = {}  # bets partition -> offset of its last bet: the jackpot's marks reach them all
+        for m in await read_topic(settings, settings.topic("bets")):
+            if m.key in (b"player-barred", b"player-paused", b"player-ok"):  # this test's bets only
+                last[str(m.partition)] = max(last.get(str(m.partition), -1), m.offset)
+
+        async def all_applied():
+            marks = (await table_value(settings, TABLE_NAME, jackpot_id.encode()))["bet_marks"]
+            return all(marks.get(p, -1) >= offset for p, offset in last.items())
+
+        await wait_for(all_applied, timeout=60, what="all six bets applied by the jackpot")
+        players = [r["player_id"] for r in await conn.fetch(
+            "SELECT player_id FROM contributions WHERE jackpot_id = $1", jackpot_id)]
+        assert players == ["player-ok", "player-ok"]
+    finally:
+        await conn.close()
