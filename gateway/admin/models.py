@@ -337,6 +337,66 @@ class VoidWinBody(_In):
         description="Type the win id to confirm")
 
 
+class RetryPayoutBody(_In):
+    reason: Reason
+
+
+class AlternativePayoutBody(_In):
+    reference: Annotated[str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)] = Field(
+        description="How the prize was paid outside the wallet (e.g. the bank transfer's reference)")
+    reason: Reason
+    confirmation: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Type the win id to confirm")
+
+
+class ClearFaultBody(_In):
+    reason: Reason
+    confirmation: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
+        description="Type the jackpot's name to confirm")
+
+
+class TransferBody(_In):
+    from_level_id: uuid.UUID
+    to_level_id: uuid.UUID
+    currency: Currency
+    amount: Money = Field(description="Moved from the first level's pool to the second's")
+    confirm_amount: Money = Field(description="Double confirmation: repeat the amount")
+    reason: Reason
+
+
+class ExpireBody(_In):
+    reason: Reason
+    confirmation: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
+        description="Type the jackpot's name to confirm")
+
+
+class PayoutsQuery(_In):
+    state: Literal["attention", "all", "manual", "retry_wait", "escrow", "sent", "confirmed", "resolved",
+                   "declined", "returned", "voided", "held", "awaiting_approval"] = Field(
+        default="attention", description="attention: manual (pending manual resolution), retry_wait and escrow")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class PayoutItem(BaseModel):
+    win_id: str
+    kind: str
+    rank: int
+    level_id: str
+    currency: str
+    player_id_masked: str
+    amount: str
+    net_amount: str | None
+    payout_status: str | None
+    attempt: int | None
+    status_at: dt.datetime | None
+    dropped_at: dt.datetime | None
+
+
+class PayoutList(BaseModel):
+    state: str
+    items: list[PayoutItem]
+
+
 class CoApproval(BaseModel):
     request_id: str
     action: str

@@ -46,6 +46,8 @@ class Permission(StrEnum):
     NO_WIN_MODE = "no-win:manage"
     MANUAL_ADJUST = "pool:adjust"
     VOID_WIN = "win:void"
+    PAYOUT_RESOLVE = "payout:resolve"
+    FAULT_CLEAR = "fault:clear"
     SYSTEM_CONTROL = "system:control"
     RBAC_MANAGE = "rbac:manage"
     AUDIT_READ = "audit:read"
@@ -56,6 +58,7 @@ _OPERATOR = _VIEWER | {Permission.PAUSE_RESUME, Permission.APPROVALS_DECIDE, Per
 _MANAGER = _OPERATOR | {Permission.JACKPOT_CONFIGURE, Permission.DROP_CONTROL, Permission.TEMPLATES_MANAGE,
                         Permission.SIMULATION_RUN}
 _ADMIN = _MANAGER | {Permission.NO_WIN_MODE, Permission.MANUAL_ADJUST, Permission.VOID_WIN,
+                     Permission.PAYOUT_RESOLVE, Permission.FAULT_CLEAR,
                      Permission.SYSTEM_CONTROL, Permission.RBAC_MANAGE, Permission.AUDIT_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

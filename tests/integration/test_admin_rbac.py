@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import asyncpg
@@ -38,6 +38,7 @@ class World:
     live: dict[str, str]  # own / other -> published jackpot id
     names: dict[str, str]
     level: dict[str, str]
+    pair: dict[str, tuple[str, str]] = field(default_factory=dict)  # side -> two levels of a live jackpot
 
     async def post(self, path: str, body: dict, token: str | None = None) -> dict:
         status, doc, _ = await call(self.http, "POST", f"{self.admin.url}{path}", token or self.initiator,
@@ -65,6 +66,17 @@ async def _scheduled(w: World, side: str) -> dict[str, str]:
 
 async def _live(w: World, side: str) -> dict[str, str]:
     return {"jackpot_id": w.live[side]}
+
+
+async def _two_levels(w: World, side: str) -> dict[str, str]:
+    """A live jackpot with two levels (a transfer needs both); its levels in ``w.pair``."""
+    draft = full_draft([w.brands[side]], f"Pair {side} {uuid.uuid4().hex[:6]}")
+    grand = {**draft["levels"]["levels"][0], "contribution_split": "0.5"}
+    draft["levels"] = {**draft["levels"], "levels": [grand, {**grand, "name": "Major", "display_order": 2}]}
+    doc = await w.post("/v1/jackpots", draft)
+    await w.post(f"/v1/jackpots/{doc['jackpot_id']}/activate", {"confirm": True})
+    w.pair[side] = tuple(lv["level_id"] for lv in doc["steps"]["levels"]["levels"])
+    return {"jackpot_id": doc["jackpot_id"]}
 
 
 async def _approval(w: World, side: str) -> dict[str, str]:
@@ -192,6 +204,20 @@ CASES = [
     Case("POST", "/v1/co-approvals/{request_id}/decide", P.VOID_WIN, 200, _co_approval,
          body=lambda w, s: {"approve": False, "reason": "not justified"}),
     Case("GET", "/v1/commands/{command_id}", P.DASHBOARD_READ, 202, _command),
+    Case("GET", "/v1/jackpots/{jackpot_id}/payouts", P.MONITOR_READ, 200, _live),
+    Case("POST", "/v1/jackpots/{jackpot_id}/wins/{win_id}/retry-payout", P.APPROVALS_DECIDE, 202,
+         lambda w, s: _live_win(w, s), query="?wait_s=0", body=lambda w, s: {"reason": "wallet is back"}),
+    Case("POST", "/v1/jackpots/{jackpot_id}/wins/{win_id}/alternative-payout", P.PAYOUT_RESOLVE, 202,
+         lambda w, s: _live_win(w, s), query="?wait_s=0",
+         body=lambda w, s: {"reference": "bank transfer 77", "reason": "wallet down", "confirmation": "win-x"}),
+    Case("POST", "/v1/jackpots/{jackpot_id}/clear-fault", P.FAULT_CLEAR, 202, _live, query="?wait_s=0",
+         body=lambda w, s: {"reason": "ledger checked", "confirmation": _name(w, s)}),
+    Case("POST", "/v1/jackpots/{jackpot_id}/transfers", P.MANUAL_ADJUST, 202, _two_levels, query="?wait_s=0",
+         body=lambda w, s: {"from_level_id": w.pair[s][0], "to_level_id": w.pair[s][1], "currency": "EUR",
+                            "amount": "5", "confirm_amount": "5", "reason": "rebalance"}),
+    # a PERSISTENT jackpot never expires: an allowed caller is told so (409), the others never get that far
+    Case("POST", "/v1/jackpots/{jackpot_id}/expire", P.JACKPOT_CONFIGURE, 409, _live, query="?wait_s=0",
+         body=lambda w, s: {"reason": "campaign over", "confirmation": _name(w, s)}),
     Case("POST", "/v1/approvals/{approval_id}/approve", P.APPROVALS_DECIDE, 202, _approval, query="?wait_s=0",
          body=lambda w, s: {}),
     Case("POST", "/v1/approvals/{approval_id}/decline", P.APPROVALS_DECIDE, 202, _approval, query="?wait_s=0",

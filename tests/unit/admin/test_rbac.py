@@ -11,7 +11,8 @@ def test_each_role_adds_to_the_one_before():
     assert v == {P.DASHBOARD_READ, P.MONITOR_READ, P.REPORTS_READ}
     assert o - v == {P.PAUSE_RESUME, P.APPROVALS_DECIDE, P.CONTENT_MANAGE}
     assert m - o == {P.JACKPOT_CONFIGURE, P.DROP_CONTROL, P.TEMPLATES_MANAGE, P.SIMULATION_RUN}
-    assert a - m == {P.NO_WIN_MODE, P.MANUAL_ADJUST, P.VOID_WIN, P.SYSTEM_CONTROL, P.RBAC_MANAGE, P.AUDIT_READ}
+    assert a - m == {P.NO_WIN_MODE, P.MANUAL_ADJUST, P.VOID_WIN, P.PAYOUT_RESOLVE, P.FAULT_CLEAR, P.SYSTEM_CONTROL,
+                     P.RBAC_MANAGE, P.AUDIT_READ}
     assert set(P) == a
 
 
