@@ -13,6 +13,7 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
+from .mystery import PUBLIC_LEVEL
 from .smoothing import Smoothing
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ def public_jackpot(doc: dict, slug: str) -> dict:
         "vip_only": bool(doc.get("player_segments")),
         "schedule": schedule and {k: schedule.get(k) for k in ("timezone", "recurrence", "open_time", "close_time",
                                                                "open_weekday", "close_weekday", "start_at", "end_at")},
-        "levels": [{"level_id": lv["level_id"], "name": lv["name"], "display_order": lv.get("display_order"),
-                    "icon": lv.get("icon"), "min_bet": lv.get("min_bet"), "range": _range(lv)} for lv in levels],
+        # a mystery jackpot names no level: one unified ticker (gateway/mystery.py)
+        "levels": [dict(PUBLIC_LEVEL)] if doc.get("type") == "MYSTERY" else [
+            {"level_id": lv["level_id"], "name": lv["name"], "display_order": lv.get("display_order"),
+             "icon": lv.get("icon"), "min_bet": lv.get("min_bet"), "range": _range(lv)} for lv in levels],
     }
 
 
@@ -89,6 +92,7 @@ class Directory:
         self.by_slug: dict[str, str] = {}
         self.smoothing: dict[str, Smoothing] = {}
         self.level_names: dict[str, str] = {}
+        self.mystery: dict[str, tuple[str, ...]] = {}  # mystery jackpot id -> its level ids
         self.version = 0
 
     def apply(self, jackpot_id: str, doc: dict | None) -> bool:
@@ -121,6 +125,7 @@ class Directory:
 
     def _rebuild(self) -> None:
         self.public.clear(); self.by_slug.clear(); self.smoothing.clear(); self.level_names.clear()
+        self.mystery.clear()
         # Stable slugs: the first-created (by id order on ties) keeps the plain name.
         for jid, doc in sorted(self.raw.items(), key=lambda kv: (str(kv[1].get("created_at") or ""), kv[0])):
             if doc.get("status") in ("DRAFT", "ARCHIVED"):
@@ -134,6 +139,8 @@ class Directory:
             self.smoothing[jid] = Smoothing.from_config(doc.get("ticker"), self.smoothing_enabled)
             for lv in doc.get("levels") or []:
                 self.level_names[lv["level_id"]] = lv["name"]
+            if doc.get("type") == "MYSTERY":
+                self.mystery[jid] = tuple(str(lv["level_id"]) for lv in doc.get("levels") or [])
         self.version += 1
 
     def resolve(self, ref: str) -> str:

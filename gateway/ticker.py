@@ -43,6 +43,7 @@ from .admin import problems
 from .admin.problems import Problem
 from .connection import CLIENT_IP, Connection, SSEConnection, WSConnection, _rng, client_address, origin_allowed
 from .directory import Directory
+from .mystery import MYSTERY_LEVEL, masked, unified_view
 from .frame import Frame
 from .options import GatewayOptions
 from .subscription import Subscription
@@ -163,20 +164,37 @@ class Hub:
         """Offer every changed ticker to its audience, then flush the clients with frames due now."""
         pending, self.dirty_pools = self.dirty_pools, {}
         due: set[Connection] = set()
-        for key, view in pending.items():
+        for view in self.public_pools(pending.values()):
             audience = self.audience(view["jackpot_id"])
             if not audience:
                 continue
             frame = _dumps({"type": "pool", "pool": self.pool_frame_view(view)})
             sm = self.directory.smoothing_for(view["jackpot_id"])
-            level_name = self.directory.level_names.get(view["level_id"])
             jid, lid, ccy, seq = view["jackpot_id"], view["level_id"], view["currency"], view["sequence"]
+            level_name = self.directory.level_names.get(lid)
             for c in audience:
-                if c.sub.wants(jid, lid, ccy, level_name) and c.offer_ticker(key, seq, frame, sm.lag_s(_rng)):
+                if c.sub.wants(jid, lid, ccy, level_name) and c.offer_ticker((jid, lid, ccy), seq, frame, sm.lag_s(_rng)):
                     due.add(c)
         for c in due:
             c.flush()
         return len(pending)
+
+    def public_pools(self, views) -> list[dict]:
+        """The tickers players see for these level values: each level's own, except that the levels
+        of a mystery jackpot show as its one unified ticker per currency (gateway/mystery.py)."""
+        out, unified = [], set()
+        mystery = self.directory.mystery
+        for view in views:
+            jid = view["jackpot_id"]
+            if jid in mystery:
+                unified.add((jid, view["currency"]))
+            else:
+                out.append(view)
+        for jid, ccy in sorted(unified):
+            one = unified_view(jid, ccy, (v for v in (self.pools.get((jid, lid, ccy)) for lid in mystery[jid]) if v))
+            if one is not None:
+                out.append(one)
+        return out
 
     def on_win(self, win: dict) -> None:
         if win["event_id"] in self.win_ids:
@@ -194,6 +212,8 @@ class Hub:
         if cur is not None and (w["cycle_number"], rank) <= (cur["cycle_number"], WARN_RANK.get(cur["warn_state"], 0)):
             return
         self.warn[key] = w
+        if w["jackpot_id"] in self.directory.mystery:
+            w = masked(w)
         self._event(w["jackpot_id"], w["level_id"], w["currency"], {"type": "warn", "warn": w})
 
     def on_state(self, s: dict) -> None:
@@ -202,11 +222,14 @@ class Hub:
         if cur is not None and cur["timestamp"] > s["timestamp"]:
             return
         self.states[key] = s
+        if s["level_id"] and s["jackpot_id"] in self.directory.mystery:
+            return  # a mystery jackpot's levels are not shown, nor their states
         self._event(s["jackpot_id"], s["level_id"], None, {"type": "state", "state": s})
 
     def on_reseed(self, e: dict) -> None:
-        self._event(e["jackpot_id"], e["level_id"], e["currency"], {"type": "reseed", "reseed": {
-            "jackpot_id": e["jackpot_id"], "level_id": e["level_id"], "currency": e["currency"],
+        level_id = MYSTERY_LEVEL if e["jackpot_id"] in self.directory.mystery else e["level_id"]
+        self._event(e["jackpot_id"], level_id, e["currency"], {"type": "reseed", "reseed": {
+            "jackpot_id": e["jackpot_id"], "level_id": level_id, "currency": e["currency"],
             "cycle_number": e["cycle_number"]}})
 
     def _event(self, jid: str, level_id, currency, msg: dict) -> None:
@@ -248,19 +271,33 @@ class Hub:
 
     def snapshot(self, sub: Subscription) -> dict:
         names = self.directory.level_names
-        pools = [self.pool_frame_view(v) for (j, lv, c), v in self.pools.items()
-                 if sub.wants(j, lv, c, names.get(lv))]
+        pools = [self.pool_frame_view(v) for v in self.public_pools(self.pools.values())
+                 if sub.wants(v["jackpot_id"], v["level_id"], v["currency"], names.get(v["level_id"]))]
         return {
             "type": "snapshot",
             "jackpots": [j for j in self.directory.listing() if not sub.jackpots or j["jackpot_id"] in sub.jackpots],
             "pools": pools,
-            "warn": [w for (j, lv, c), w in self.warn.items() if sub.wants(j, lv, c, names.get(lv))],
-            "states": [s for (j, lv), s in self.states.items() if sub.wants(j)],
+            "warn": [w for w in self.public_warn() if sub.wants(w["jackpot_id"], w["level_id"], w["currency"],
+                                                                names.get(w["level_id"]))],
+            "states": [s for (j, lv), s in self.states.items()
+                       if sub.wants(j) and not (lv != "*" and j in self.directory.mystery)],
             "winners": [self.win_frame_view(w) for w in self.wins if sub.wants(w["jackpot_id"], w["level_id"], w["currency"], names.get(w["level_id"]))],
             "stats": self.stats(),
             "smoothing": {j: {"lag_min_ms": s.lag_min_ms, "lag_max_ms": s.lag_max_ms, "round_to": str(s.round_to)}
                           for j, s in self.directory.smoothing.items() if s.enabled},
         }
+
+
+    def public_warn(self) -> list[dict]:
+        """The warn states players see: each level's, or a mystery jackpot's most urgent per currency."""
+        out, unified = [], {}
+        for (jid, _, ccy), w in self.warn.items():
+            if jid not in self.directory.mystery:
+                out.append(w)
+            elif (jid, ccy) not in unified or WARN_RANK.get(w["warn_state"], 0) > \
+                    WARN_RANK.get(unified[(jid, ccy)]["warn_state"], 0):
+                unified[(jid, ccy)] = masked(w)
+        return out + list(unified.values())
 
 
 class TickerGateway:

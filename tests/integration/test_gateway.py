@@ -109,6 +109,41 @@ async def test_snapshot_subscription_and_smoothed_public_tickers(settings, syste
     assert max(lags) < 3000, lags
 
 
+async def test_a_mystery_jackpot_shows_one_ticker_and_reveals_a_level_only_when_it_drops(settings, system):
+    """Spec: all levels active, only the winning level revealed on drop, a single unified ticker."""
+    mystery = system["docs"]["Mystery Drops"]
+    jid = mystery["jackpot_id"]
+    levels = {lv["level_id"]: lv["name"] for lv in mystery["levels"]}
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(f"{system['base']}/ws?jackpots=mystery-drops") as ws:
+        snap = json.loads((await ws.receive(timeout=10)).data)
+        [listed] = snap["jackpots"]
+        assert [lv["level_id"] for lv in listed["levels"]] == ["mystery"]
+        assert not any(f"\"{name}\"" in json.dumps(snap) for name in levels.values())
+        assert all(p["level_id"] == "mystery" for p in snap["pools"])
+        producing = asyncio.create_task(bets(settings, 600, rate=150))
+        got = await frames_until(ws, lambda fs: sum(f["type"] == "pool" for f in fs) >= 4, timeout=60)
+        await producing
+        pools = [f["pool"] for f in got if f["type"] == "pool"]
+        assert pools and {p["level_id"] for p in pools} == {"mystery"}
+        text = json.dumps(got)
+        assert not any(lid in text for lid in levels) and not any(f'"{n}"' in text for n in levels.values())
+        # the unified ticker is the sum of the levels' displayed amounts (smoothing rounds each down)
+        latest = {}
+        for m in await read_topic(settings, settings.topic("pool-updated"), key=jid.encode(), timeout=10):
+            ev = catalog().decode(m.value)[1]
+            latest[(ev["level_id"], ev["currency"])] = ev
+        last = pools[-1]
+        total = sum(ev["visible_amount"] for (lid, ccy), ev in latest.items() if ccy == last["currency"])
+        assert Decimal(last["visible_amount"]) <= total
+        # a drop names its level
+        grand = next(iter(levels))
+        await produce_win(settings, jid, grand)
+        won = await frames_until(ws, lambda fs: any(f["type"] == "win" for f in fs), timeout=30)
+        [win] = [f["win"] for f in won if f["type"] == "win"]
+        assert win["level_id"] == grand and win["level_name"] == levels[grand]
+
+
 async def test_leaderboard_of_a_jackpot_masked_and_unknown_ones_refused(settings, system):
     """The detail view's top contributors: by slug or id, masked, best first; a bad id is a 404 problem."""
     crown = system["docs"]["Crown Fortune"]
