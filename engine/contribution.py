@@ -40,6 +40,7 @@ from .events import (
 )
 from .money import allocate
 from .pool import FLAG_APPROACHING, FLAG_AT_MAX, FLAG_MUST_DROP, FLAG_ON_FIRE, FLAG_WARNED, JackpotState, PoolState
+from .timing import schedule_open
 from .warn import advance as advance_warn
 
 __all__ = [
@@ -133,6 +134,7 @@ class Reason:
     BRAND_NOT_ELIGIBLE = "brand_not_eligible"
     CURRENCY_NOT_SUPPORTED = "currency_not_supported"
     PLAYER_EXCLUDED = "player_excluded"
+    OUTSIDE_SCHEDULE = "outside_schedule"
     INVALID_AMOUNT = "invalid_amount"
     NO_RECEIVING_LEVEL = "no_receiving_level"
     CONTRIBUTION_EXCEEDS_BOUND = "contribution_exceeds_bound"
@@ -538,6 +540,8 @@ def _apply(
         return _discard(cj, bet, Reason.CURRENCY_NOT_SUPPORTED, f"currency {currency} is not supported")
     if bet.player_excluded:
         return _discard(cj, bet, Reason.PLAYER_EXCLUDED, "player is excluded")
+    if cj.config.schedule is not None and not schedule_open(cj, bet.timestamp):
+        return _discard(cj, bet, Reason.OUTSIDE_SCHEDULE, "outside the jackpot's scheduled window")
     amount = bet.bet_amount
     if type(amount) is not int or amount <= 0:
         return _discard(cj, bet, Reason.INVALID_AMOUNT, f"bet_amount must be a positive int of micros, got {amount!r}")

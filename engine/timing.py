@@ -42,6 +42,7 @@ __all__ = [
     "snoozed",
     "deadline_overdue",
     "has_deadlines",
+    "schedule_open",
 ]
 
 RANGE = DropMode.RANGE.value
@@ -117,6 +118,48 @@ def schedule_deadline(cj: CompiledJackpot, now: int) -> tuple[int, int] | None:
         if to_ms(close) >= now:
             return to_ms(opens), to_ms(close)
     raise AssertionError("unreachable")
+
+
+_FOREVER = 1 << 62
+_open_spans: dict[str, tuple[bool, int, int]] = {}  # fingerprint -> (open, from, until): a span of one answer
+
+
+def schedule_open(cj: CompiledJackpot, now: int) -> bool:
+    """Whether a scheduled jackpot takes part at ``now``: inside its campaign (``start_at`` to
+    ``end_at``) and, with a recurrence, inside the daily or weekly window.  Outside, bets feed
+    nothing and trigger nothing (a Lucky Hour bet at 09:00 is not a Lucky Hour bet); the
+    deadline at a window's close still drops it (``handlers.tick``).  Asked for every bet, so
+    the answer is kept for the span it holds (a window, or the gap to the next one)."""
+    sch = cj.config.schedule
+    if sch is None:
+        return True
+    span = _open_spans.get(cj.fingerprint)
+    if span is not None and span[1] <= now < span[2]:
+        return span[0]
+    span = _schedule_span(cj, now)
+    if len(_open_spans) >= 4096:  # one entry per config version: bound it all the same
+        _open_spans.clear()
+    _open_spans[cj.fingerprint] = span
+    return span[0]
+
+
+def _schedule_span(cj: CompiledJackpot, now: int) -> tuple[bool, int, int]:
+    sch = cj.config.schedule
+    assert sch is not None
+    start = to_ms(sch.start_at) if sch.start_at else -_FOREVER
+    end = to_ms(sch.end_at) if sch.end_at else _FOREVER
+    if now < start:
+        return False, -_FOREVER, start
+    if now >= end:
+        return False, end, _FOREVER
+    if sch.recurrence == "none":
+        return True, start, end
+    opens, closes = schedule_deadline(cj, now)  # type: ignore[misc]  (a recurrence has windows)
+    if now < opens:
+        return False, now, min(opens, end)
+    if now < closes:
+        return True, opens, min(closes, end)
+    return False, now, now + 1  # exactly at the close: the next window is asked for next time
 
 
 def has_deadlines(cj: CompiledJackpot) -> bool:

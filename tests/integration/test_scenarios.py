@@ -139,10 +139,12 @@ def build_portfolio(targets: dict[str, str], created_ms: int, ids: dict[str, str
     extra: dict[str, dict] = {
         "Daily Blitz": {"schedule": {"timezone": zone, "open_time": "00:00:00",
                                      "close_time": deadline_local.time().replace(microsecond=0).isoformat()}},
-        "Lucky Hour": {"schedule": {"timezone": zone},
+        # open around the run's local noon (a scheduled jackpot takes bets only inside its window)
+        "Lucky Hour": {"schedule": {"timezone": zone, "open_time": "06:00:00", "close_time": "18:00:00"},
                        "payout": {"large_win_threshold": "10", "wallet_retry_base_ms": 300,
                                   "wallet_retry_max_ms": 1000}},
-        "Weekend Thunder": {"schedule": {"timezone": zone}},
+        "Weekend Thunder": {"schedule": {"timezone": zone, "recurrence": "daily", "open_weekday": None,
+                                         "close_weekday": None, "open_time": "06:00:00", "close_time": "18:00:00"}},
     }
     docs = {}
     for name, spec in DAY_ONE.items():

@@ -117,12 +117,33 @@ def test_day_one_jackpots_compile_and_take_bets(name):
     cj = compile_jackpot(j)
     st = new_jackpot_state(cj)
     activate(cj, st, master_seed_source(b"day-one"), actor="launch", cause_id="launch", now=0)
+    # Saturday 2024-01-06 21:00 UTC: inside every day-one schedule (Lucky Hour 20-22 h, Weekend Thunder Fri-Sun)
+    at = 1_704_574_800_000
     for i, cur in enumerate(j.currencies):
-        b = Bet(f"b{i}", "p1", "gates-of-olympus", j.brands[0], cur, 2_000_000, "real", "s", 1)
+        b = Bet(f"b{i}", "p1", "gates-of-olympus", j.brands[0], cur, 2_000_000, "real", "s", at)
         r = apply_contribution(cj, st, b)
         assert r.outcome == "applied"
         assert r.gross == to_micros(Decimal("2.00") * j.contribution_rate * Decimal("1.2"))
     reconcile(st)
+
+
+def test_a_scheduled_jackpot_takes_bets_only_inside_its_window():
+    """Lucky Hour (daily 20:00-22:00 UTC): a 09:00 bet feeds nothing; Weekend Thunder (Friday 18:00 to
+    Sunday 23:59): a Wednesday bet feeds nothing."""
+    monday = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a Monday
+    hour, day = 3_600_000, 86_400_000
+    for name, outside, inside in (("Lucky Hour", monday + 9 * hour, monday + 21 * hour),
+                                  ("Weekend Thunder", monday + 2 * day + 12 * hour, monday + 5 * day + 12 * hour)):
+        j = day_one_jackpot(name)
+        cj = compile_jackpot(j)
+        st = new_jackpot_state(cj)
+        activate(cj, st, master_seed_source(b"day-one"), actor="launch", cause_id="launch", now=0)
+        for ts, want in ((outside, "discarded"), (inside, "applied"), (outside + 7 * day, "discarded")):
+            b = Bet(f"b{ts}", "p1", "gates-of-olympus", j.brands[0], "EUR", 2_000_000, "real", "s", ts)
+            r = apply_contribution(cj, st, b)
+            assert r.outcome == want, (name, ts, r)
+            if want == "discarded":
+                assert r.reason == "outside_schedule"
 
 
 def test_stable_ids():

@@ -377,6 +377,7 @@ def test_a_must_drop_level_drops_by_its_deadline_when_an_eligible_player_is_acti
         event("dropped at the deadline")
     else:
         event("nobody eligible at the deadline")
+        c.now = MONDAY + 24 * HOUR  # the next day's window opens (a bet after the close feeds nothing)
         c.step("late", ("bet", 0, 100_000, 0, "g0", 1_000))  # the first eligible bet after it drops it
         assert pool.locked
 

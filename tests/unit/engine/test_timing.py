@@ -166,6 +166,8 @@ def test_deadline_with_nobody_to_award_is_deferred_then_the_first_eligible_bet_d
     assert sorted(e.payload["currency"] for e in deferred) == ["EUR", "USD"]  # one per pool
     assert "no eligible player" in deferred[0].payload["reason"]
     assert not d.of(DROP_DEFERRED, d.tick())  # published once
+    assert d.bet(0.5, "closed")[1].evaluations == []  # after the close: outside the window, nothing
+    d.now = MONDAY + DAY + HOUR  # the next window: the deadline is still overdue
     _, out = d.bet(0.5, "late")  # below min_bet, but the deadline is overdue: any eligible player
     assert out.evaluations[0].outcome == "drop" and out.evaluations[0].stage == 4
 
