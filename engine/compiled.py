@@ -59,6 +59,7 @@ class LevelLimits:
     chain_prizes: tuple[int, ...]
     relax_at: tuple[int, int, int, int] = (0, 0, 0, 0)  # must-drop relaxation: 90/95/98/100% of win_max
     large_win: int = -1  # main prizes above this need approval; -1 = never
+    pre_seed: int = 0  # operator money added to cycle 1 at activation (Level.pre_seed)
 
 
 @dataclass(slots=True, frozen=True)
@@ -173,6 +174,7 @@ def _limits(level: Level, currency: str, large_win: dict[str, int]) -> LevelLimi
         chain_prizes=tuple(to_micros(x) for x in prizes) if level.chain_reaction.enabled else (),
         relax_at=relax,  # type: ignore[arg-type]
         large_win=-1 if threshold is None else threshold,
+        pre_seed=to_micros(level.pre_seed if a.pre_seed is None else a.pre_seed),
     )
 
 

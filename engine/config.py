@@ -319,6 +319,7 @@ class CurrencyAmounts(_Model):
     max_bet: Money = Decimal(0)
     max_contribution: Money | None = None
     chain_prize_amounts: list[Money] | None = None
+    pre_seed: Money | None = None  # None: the level's
 
 
 _AMOUNT_FIELDS = ("seed_from", "seed_to", "win_from", "win_to", "win_max", "min_bet", "max_bet")
@@ -361,8 +362,9 @@ class Level(_Model):
     Engine additions, all with spec defaults: ``max_contribution`` (regulatory item 1: bound on a
     single contribution; default 10% of win_max), ``evaluation_delay_from/to`` (anti-prediction,
     default 1-50 bets), ``drop_cooldown_minutes``, ``approaching_max_at`` (PoolApproachingMax
-    threshold as a fraction of win_max, default 0.90), ``overflow`` (what happens at win_max)
-    and ``currency_amounts``.
+    threshold as a fraction of win_max, default 0.90), ``overflow`` (what happens at win_max),
+    ``pre_seed`` (spec: Pre-Seeding: operator money added to cycle 1 when the jackpot is
+    activated, before any contribution; metered apart) and ``currency_amounts``.
     """
 
     level_id: UUID
@@ -398,6 +400,7 @@ class Level(_Model):
     drop_cooldown_minutes: int = Field(default=0, ge=0)
     approaching_max_at: Rate = Decimal("0.90")
     overflow: OverflowConfig = OverflowConfig()
+    pre_seed: Money = Decimal(0)
     currency_amounts: dict[str, CurrencyAmounts] = Field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -437,8 +440,15 @@ class Level(_Model):
                 "must satisfy 1 <= from <= to"
             )
         p.extend(_amount_problems(w, self, self.integer_wins_only))
+        if self.seed_to + self.pre_seed > self.win_from:
+            p.append(f"{w}: pre_seed {_fmt(self.pre_seed)} on a seed of up to {_fmt(self.seed_to)} would start "
+                     f"above win_from {_fmt(self.win_from)}")
         for cur, a in self.currency_amounts.items():
             p.extend(_amount_problems(f"{w} ({cur})", a, self.integer_wins_only))
+            pre = self.pre_seed if a.pre_seed is None else a.pre_seed
+            if a.seed_to + pre > a.win_from:
+                p.append(f"{w} ({cur}): pre_seed {_fmt(pre)} on a seed of up to {_fmt(a.seed_to)} would start "
+                         f"above win_from {_fmt(a.win_from)}")
             if cr.enabled and a.chain_prize_amounts is not None:
                 if len(a.chain_prize_amounts) != cr.prize_count:
                     p.append(
@@ -456,6 +466,7 @@ class Level(_Model):
             **{f: getattr(self, f) for f in _AMOUNT_FIELDS},
             max_contribution=self.max_contribution,
             chain_prize_amounts=list(self.chain_reaction.prize_amounts),
+            pre_seed=self.pre_seed,
         )
 
 

@@ -194,9 +194,13 @@ def activate(
     pre_seeds: dict[tuple[str, str], int] | None = None,
 ) -> list[EngineEvent]:
     """DRAFT -> ACTIVE: start cycle 1 of every pool from a fresh seed, then apply pre-seeds
-    ((level_id, currency) -> micros) before any contribution can arrive."""
+    ((level_id, currency) -> micros; by default the config's launch ``pre_seed`` of each level)
+    before any contribution can arrive."""
     if state.status != J.DRAFT:
         raise IllegalTransition(f"only a DRAFT jackpot can be activated; this one is {state.status}")
+    if pre_seeds is None:
+        pre_seeds = {(cl.level_id, c): cl.limits[c].pre_seed for cl in cj.levels for c in cj.currencies
+                     if cl.limits[c].pre_seed > 0}
     for key in pre_seeds or {}:
         state.pool(*key)  # unknown pool -> KeyError before anything changes
     events: list[EngineEvent] = []

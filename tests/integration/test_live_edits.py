@@ -142,3 +142,26 @@ async def test_excluded_and_self_excluded_players_feed_no_pool(settings, spawn):
         assert players == ["player-ok", "player-ok"]
     finally:
         await conn.close()
+
+
+async def test_a_launch_pre_seed_is_in_the_pool_before_the_first_bet(settings, spawn):
+    """Spec (Pre-Seeding): configured on the level, applied by the activation, metered apart."""
+    config = one_level_config()
+    config["levels"][0]["pre_seed"] = "2500"  # seed 1000 + 2500 < win_from 5000
+    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
+    await publish_configs(settings, [config])
+    spawn("pre-seed-worker", "worker")
+    await produce_bets(settings, [_bet()])
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        row = await wait_for(lambda: conn.fetchrow(
+            "SELECT amount, reason FROM pool_adjustments WHERE jackpot_id = $1", jackpot_id), timeout=120,
+            what="the PRE_SEED adjustment in PostgreSQL")
+        assert (row["amount"], row["reason"]) == (Decimal("2500"), "PRE_SEED")
+        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
+        pool = rec["state"]["pools"]["EUR"][grand]
+        assert pool["cycle_pre_seed"] == 2_500_000_000 and pool["seed_amount"] == 3_500_000_000
+        await wait_for(lambda: conn.fetchval("SELECT count(*) = 1 FROM contributions WHERE jackpot_id = $1",
+                                             jackpot_id), timeout=60, what="the bet in the ledger")
+    finally:
+        await conn.close()

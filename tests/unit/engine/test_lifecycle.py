@@ -234,3 +234,27 @@ def test_expiry_applies_what_paused_levels_held():
     assert grand.pending == 0 and grand.visible == shown + held
     archive(cj, st, **kw)
     assert st.status == "ARCHIVED"
+
+
+def test_activation_applies_the_configured_launch_pre_seed_before_any_bet():
+    """Spec (Pre-Seeding): the operator funds the initial pool before contributions begin, and the
+    pre-seed is metered apart; a pre-seed that would start a cycle inside its win range is refused."""
+    import pydantic
+
+    from .helpers import classic_levels
+
+    levels = classic_levels()
+    levels[0]["pre_seed"] = "20000"  # Grand: seed 5000-8000, win_from 30000
+    levels[1]["currency_amounts"] = {"USD": {"seed_from": "500", "seed_to": "800", "win_from": "2500",
+                                             "win_to": "5000", "win_max": "6000", "pre_seed": "1000"}}
+    cj = compile_jackpot(make_jackpot(levels=levels))
+    st = new_jackpot_state(cj)
+    activate(cj, st, seeds, actor="op", cause_id="act", now=1)
+    grand, major = st.pools["EUR"][GRAND], st.pools["USD"][lid("Major")]
+    assert grand.cycle_pre_seed == grand.meters.pre_seeded == 20_000_000_000
+    assert grand.visible + grand.hidden == grand.seed_amount >= 25_000_000_000
+    assert major.cycle_pre_seed == 1_000_000_000 and st.pools["EUR"][lid("Major")].cycle_pre_seed == 0
+    assert st.pools["USD"][GRAND].cycle_pre_seed == 20_000_000_000  # the level's, where no currency overrides it
+    levels[0]["pre_seed"] = "22000.01"  # 8000 + 22000.01 > win_from 30000
+    with pytest.raises(pydantic.ValidationError, match="pre_seed 22000.01"):
+        make_jackpot(levels=levels)
