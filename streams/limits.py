@@ -97,6 +97,9 @@ def check_bet(bet: dict, limit: int | None = None) -> None:
     _check_texts(((f, bet.get(f)) for f in BET_TEXT), limit, RejectedBet, "")
 
 
+MAX_ATTRIBUTES = 32  # Mode 3 custom attributes a profile may carry (each is kept with every bet of the player)
+
+
 def check_player_record(name: str, rec: dict, limit: int | None = None) -> None:
     """Raise :class:`RejectedRecord` naming the field when a decoded PlayerProfile,
     PlayerSessionStart or PlayerSessionEnd cannot be kept (empty player id, an id too long or
@@ -108,6 +111,10 @@ def check_player_record(name: str, rec: dict, limit: int | None = None) -> None:
         raise RejectedRecord(f"{name}.player_id: must not be empty")
     texts = [(f, rec.get(f)) for f in fields]
     texts += [(f"segments[{i}]", segment) for i, segment in enumerate(rec.get("segments") or ())]
+    attributes = rec.get("attributes") or {}
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise RejectedRecord(f"{name}.attributes: {len(attributes)} attributes, at most {MAX_ATTRIBUTES}")
+    texts += [(f"attributes key {i}", key) for i, key in enumerate(attributes)]
     _check_texts(texts, limit, RejectedRecord, f"{name}.")
 
 

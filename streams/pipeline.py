@@ -248,6 +248,8 @@ class Pipeline:
             self_excluded=bool(req.get("self_excluded", False)),
             session_spins=int(req.get("session_spins") or 0),
             session_started_at=int(req.get("session_started_at") or 0),  # epoch ms (ContributionRequest v2)
+            star=bool(req.get("star", False)),  # Mode 3 (ContributionRequest v3)
+            attributes={str(k): int(v) for k, v in (req.get("attributes") or {}).items()},
         )
         out = evaluate_after_contribution(cj, state, ctx, outcome.result, outcome.timestamp)
         out.events[:0] = outcome.result.events

@@ -5,7 +5,7 @@ the bets, profiles and session topics, so all four are co-partitioned and one ag
 single writer of a player's value.  The value carries:
 
 - ``profile``: the latest PlayerProfile (segments, VIP and loyalty tier, KYC, jurisdiction,
-  exclusions); a player with no profile yet gets the engine's defaults (not KYC-verified,
+  exclusions, the CRM star flag and Mode 3 custom attributes); a player with no profile yet gets the engine's defaults (not KYC-verified,
   no segment), so a jackpot that asks for KYC does not pay an unknown player;
 - ``sessions``: the player's recent sessions, opened by PlayerSessionStart or by the first
   bet of an unknown session id (not every provider sends session events), closed by
@@ -31,7 +31,7 @@ from typing import Any
 MAX_SESSIONS = 4  # recent sessions kept per player (a bet may arrive after its session ended)
 
 PROFILE_FIELDS = ("brand_id", "segments", "vip_tier", "loyalty_tier", "kyc_verified", "jurisdiction",
-                  "excluded", "self_excluded")
+                  "excluded", "self_excluded", "star", "attributes")
 
 
 def ms(ts: Any) -> int:
@@ -53,6 +53,7 @@ def apply_profile(player: dict[str, Any], profile: dict[str, Any], received: int
         return False
     player["profile"] = {k: profile.get(k) for k in PROFILE_FIELDS}
     player["profile"]["segments"] = list(profile.get("segments") or [])
+    player["profile"]["attributes"] = dict(profile.get("attributes") or {})
     player["profile_at"] = at
     return True
 
@@ -112,6 +113,8 @@ def _facts(player: dict[str, Any], session_id: str) -> dict[str, Any]:
         "jurisdiction": str(p.get("jurisdiction") or ""),
         "excluded": bool(p.get("excluded", False)),
         "self_excluded": bool(p.get("self_excluded", False)),
+        "star": bool(p.get("star", False)),  # Mode 3: the CRM star flag and custom attributes
+        "attributes": dict(p.get("attributes") or {}),
         "session_spins": int(s["spins"]),
         "session_started_at": int(s["started_at"]),
     }

@@ -91,3 +91,49 @@ async def test_bets_carry_their_players_profile_and_session(settings, spawn):
         ]
     finally:
         await live.close()
+
+
+async def test_mode3_targeting_facts_reach_the_jackpot(settings, spawn):
+    """The CRM star flag and the custom attributes of a PlayerProfile travel with the player's bets
+    into the jackpot's active-player window, where Mode 3 weighs them (only the attributes the
+    jackpot weighs are kept)."""
+    from jackpot.tables.jackpots import TABLE_NAME as JACKPOTS
+
+    from .helpers import window
+
+    config = one_level_config(distribution_mode=3,
+                              compliance_profile={"jurisdiction_code": "CW", "allowed_distribution_modes": [1, 2, 3]},
+                              operator_rules={"custom_weights": {"ltv": "0.5"}, "star_boost": "2"})
+    jackpot_id = config["jackpot_id"]
+    await publish_configs(settings, [config])
+    await produce_player_events(settings, "player-profiles", [("PlayerProfile", {
+        "event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": "player-star",
+        "brand_id": "brand-royal", "segments": [], "vip_tier": None, "loyalty_tier": 0, "kyc_verified": True,
+        "jurisdiction": "MT", "excluded": False, "self_excluded": False, "star": True,
+        "attributes": {"ltv": 125_000, "deposits": 42}})])
+    spawn("mode3-worker", "worker")
+
+    async def joined():
+        player = await table_value(settings, PLAYERS, b"player-star")
+        return player if player and player["profile"] else None
+
+    await wait_for(joined, timeout=120, what="the star player's profile in the players table")
+    await produce_bets(settings, [_bet("player-star", "sess-star"), _bet("player-plain", "sess-plain")])
+
+    async def forwarded():
+        reqs = await read_requests(settings, jackpot_id.encode())
+        return reqs if len(reqs) >= 2 else None
+
+    reqs = {r["player_id"]: r for r in await wait_for(forwarded, timeout=60, what="both contribution requests")}
+    assert (reqs["player-star"]["star"], reqs["player-star"]["attributes"]) == (True, {"ltv": 125_000, "deposits": 42})
+    assert (reqs["player-plain"]["star"], reqs["player-plain"]["attributes"]) == (False, {})
+
+    async def in_window():
+        record = await table_value(settings, JACKPOTS, jackpot_id.encode())
+        if not record:
+            return None
+        players = (await window(settings, jackpot_id, record)).get("EUR", {})
+        return players if {"player-star", "player-plain"} <= set(players) else None
+
+    players = await wait_for(in_window, timeout=60, what="both players in the jackpot's window")
+    assert {"ltv": 125_000} in players["player-star"] and {"ltv": 0} in players["player-plain"]
