@@ -29,7 +29,9 @@ jackpot agent):
 4. ``worker_rss_mb``: the worker's resident memory after N bets across 20 jackpots
    (full: 1,000,000 bets and 100,000 players).
 5. ``recovery_s``: SIGKILL of one of two workers to the first PoolUpdated of every jackpot
-   it owned, from the survivor.
+   it owned, from the survivor; the detail splits it into detection (the group notices),
+   rebalance (the survivor alone, stable), restore (the survivor ready: its tables rebuilt, with
+   the changelog records and bytes that took) and first output after the restore.
 6. ``sink_vs_copy``: ledger rows/s through the ledger sink's writer versus plain ``COPY`` of the
    same rows, each into a fresh database.
 """
@@ -52,7 +54,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from jackpot.settings import Settings
@@ -623,6 +625,109 @@ async def _group_members(run: BenchRun) -> int:
         await admin.close()
 
 
+async def _assignments(run: BenchRun) -> tuple[str, dict[str, frozenset[int]]]:
+    """The group's state and, per member id, the partitions of the contributions topic it holds
+    (the jackpot table's partitions follow them)."""
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    topic = run.topic(T.CONTRIBUTIONS)
+    admin = AIOKafkaAdminClient(**client_options(run.settings))
+    await admin.start()
+    try:
+        [resp] = await admin.describe_consumer_groups([run.settings.app_id])
+    finally:
+        await admin.close()
+    group = resp.groups[0]
+    held = {}
+    for member in group[5]:
+        parts: frozenset[int] = frozenset()
+        raw = member[-1]
+        if raw:
+            decoded = ConsumerProtocolMemberAssignment.decode(raw)
+            parts = frozenset(p for t, ps in decoded.assignment if t == topic for p in ps)
+        held[member[0]] = parts
+    return group[2], held
+
+
+class RecoveryClock:
+    """What a fail-over spends its time on, polled every 100 ms from the kill: detection (the group
+    notices the member is gone: it leaves Stable), rebalance (Stable again, with the survivor
+    alone), restore (the survivor ready again: its tables recovered); first output is measured by
+    the caller.  Also which partitions moved to the survivor."""
+
+    def __init__(self, run: BenchRun, survivor: Process) -> None:
+        self.run, self.survivor = run, survivor
+        self.before: dict[str, frozenset[int]] = {}
+        self.detected = self.rebalanced = self.restored = None
+        self.moved: frozenset[int] = frozenset()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        _, self.before = await _assignments(self.run)
+        self.t_kill = time.time()
+        self._task = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        while self.restored is None:
+            with contextlib.suppress(Exception):
+                state, held = await _assignments(self.run)
+                now = time.time()
+                if self.detected is None and (state != "Stable" or len(held) != len(self.before)):
+                    self.detected = now
+                if self.detected is not None and self.rebalanced is None and state == "Stable" and len(held) == 1:
+                    self.rebalanced = now
+                    [(member, parts)] = held.items()
+                    self.moved = parts - self.before.get(member, frozenset())
+                if self.rebalanced is not None and await _ready(self.survivor):
+                    self.restored = time.time()
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def split(self) -> dict[str, float | None]:
+        def since(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round(b - a, 2)
+
+        return {"detection_s": since(self.t_kill, self.detected), "rebalance_s": since(self.detected, self.rebalanced),
+                "restore_s": since(self.rebalanced, self.restored)}
+
+
+async def _restored_volume(run: BenchRun, partitions: frozenset[int]) -> tuple[int, int]:
+    """Records and bytes (keys and values) in the changelogs' ``partitions``: what the survivor
+    read to rebuild the tables of the partitions it took over (it had no local copy of them)."""
+    if not partitions:
+        return 0, 0
+    admin = AIOKafkaAdminClient(**client_options(run.settings))
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics()
+                 if t.startswith(f"{run.settings.app_id}-") and t.endswith("-changelog")]
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(**client_options(run.settings), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    records = size = 0
+    try:
+        tps = [TopicPartition(t, p) for t in names for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
+        while pending:
+            for tp, msgs in (await consumer.getmany(*pending, timeout_ms=1000)).items():
+                records += len(msgs)
+                size += sum(len(m.key or b"") + len(m.value or b"") for m in msgs)
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return records, size
+
+
 async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, victim: Process, out) -> Result:
     s = run.settings
     survivor = run.worker(1, **survivor_env)
@@ -663,7 +768,9 @@ async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, vict
             await asyncio.sleep(1.0)
         # every jackpot the trickle reaches updates within the window (each gets a bet or more a second)
         active = _updated_since(watcher, time.time() - WATCH_S / 2)
-        t_kill = time.time()
+        clock = RecoveryClock(run, survivor)
+        await clock.start()
+        t_kill = clock.t_kill
         victim.kill()
         log(out, f"recovery: SIGKILLed {victim.name}; waiting for {len(active)} jackpots to update again")
         first_after: dict[bytes, float] = {}
@@ -678,14 +785,26 @@ async def recovery(run: BenchRun, sizes: Sizes, brands, survivor_env: dict, vict
                 if recv > t_kill and m.key not in first_after:
                     first_after[m.key] = recv
             await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while clock.restored is None and time.monotonic() < deadline:  # the split needs its last mark
+            await asyncio.sleep(0.2)
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await producer_task
         await watcher.stop()
+        await clock.stop()
     gaps = sorted(first_after[k] - t_kill for k in active)
+    restored = clock.restored or t_kill
+    records, size = await _restored_volume(run, clock.moved)
+    split = clock.split()
+    log(out, f"recovery: detection {split['detection_s']} s, rebalance {split['rebalance_s']} s, restore "
+             f"{split['restore_s']} s ({records:,} changelog records, {size / (1 << 20):.1f} MiB of "
+             f"{len(clock.moved)} partitions), last first output {gaps[-1]:.2f} s")
     return Result("recovery_s", gaps[-1], "s", detail={
-        "jackpots": len(active), "median_gap_s": round(statistics.median(gaps), 2),
+        "jackpots": len(active), "median_gap_s": round(statistics.median(gaps), 2), **split,
+        "first_output_after_restore_s": round(max(0.0, t_kill + gaps[-1] - restored), 2),
+        "restored_records": records, "restored_bytes": size, "partitions_moved": len(clock.moved),
         "standby_replicas": s.standby_replicas, "target_s": 10})
 
 
