@@ -38,6 +38,29 @@ TEXT = {
                              "of events wins; the next one plays for the reseeded amount.",
         "mystery": "This is a mystery jackpot: the amount may be hidden, but the prize is real and drops by the "
                    "ceiling shown above.",
+        "games": "Games",
+        "games_body": "Participating games and how much of a bet each counts (its coefficient): {games}.",
+        "game_zero": " {games} take part but do not contribute.",
+        "game_no_trigger": " Bets on {games} contribute but cannot win this jackpot.",
+        "selection": "How the winner is chosen",
+        "mode1": "The bet that triggers the jackpot wins it.",
+        "mode2": "When the jackpot triggers, the winner is drawn at random among the active eligible players, "
+                 "with more chances for: {factors}.",
+        "mode3": "When the jackpot triggers, the operator's rules choose the winner among the active eligible players: "
+                 "{rules}.",
+        "mode4": "When the jackpot triggers, the winner is drawn at random among the active eligible players, weighted "
+                 "by play ({factors}) and by the operator's rules ({rules}).",
+        "factors": {"bet_size": "bet size", "contribution_volume": "amount contributed this cycle",
+                    "session_presence": "time in session", "bet_count": "qualifying bets this cycle",
+                    "loyalty_tier": "loyalty tier", "recency": "most recent bet"},
+        "rules_custom": "weights on {names}", "rules_star": "star players {boost} times the chance",
+        "rules_segments": "targeted segments", "rules_none": "equal chances",
+        "schedule": "When it runs",
+        "schedule_daily": "Bets count only between {open} and {close} ({tz}) each day.",
+        "schedule_weekly": "Bets count only from {open_day} {open} to {close_day} {close} ({tz}).",
+        "schedule_span": " The campaign runs {span}.",
+        "from_to": "from {start} to {end}", "from": "from {start}", "until": "until {end}",
+        "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
         "operator_rules": "Further rules",
         "bet_types": {"real": "real-money", "bonus": "bonus"},
         "and": " and ",
@@ -66,6 +89,28 @@ TEXT = {
                              "evenimentelor jackpotului; următorul joacă pentru suma resetată.",
         "mystery": "Acesta este un jackpot mister: suma poate fi ascunsă, dar premiul este real și se acordă cel târziu "
                    "la plafonul de mai sus.",
+        "games": "Jocuri",
+        "games_body": "Jocurile participante și cât contează un pariu în fiecare (coeficientul): {games}.",
+        "game_zero": " {games} participă, dar nu contribuie.",
+        "game_no_trigger": " Pariurile pe {games} contribuie, dar nu pot câștiga acest jackpot.",
+        "selection": "Cum este ales câștigătorul",
+        "mode1": "Pariul care declanșează jackpotul îl câștigă.",
+        "mode2": "La declanșare, câștigătorul este tras la sorți dintre jucătorii activi eligibili, cu șanse mai mari "
+                 "pentru: {factors}.",
+        "mode3": "La declanșare, regulile operatorului aleg câștigătorul dintre jucătorii activi eligibili: {rules}.",
+        "mode4": "La declanșare, câștigătorul este tras la sorți dintre jucătorii activi eligibili, ponderat după joc "
+                 "({factors}) și după regulile operatorului ({rules}).",
+        "factors": {"bet_size": "mărimea pariului", "contribution_volume": "suma contribuită în acest ciclu",
+                    "session_presence": "timpul în sesiune", "bet_count": "pariurile calificate din acest ciclu",
+                    "loyalty_tier": "nivelul de loialitate", "recency": "cel mai recent pariu"},
+        "rules_custom": "ponderi după {names}", "rules_star": "jucătorii stea au de {boost} ori șansa",
+        "rules_segments": "segmente țintite", "rules_none": "șanse egale",
+        "schedule": "Când funcționează",
+        "schedule_daily": "Pariurile contează doar între {open} și {close} ({tz}) în fiecare zi.",
+        "schedule_weekly": "Pariurile contează doar de {open_day} {open} până {close_day} {close} ({tz}).",
+        "schedule_span": " Campania se desfășoară {span}.",
+        "from_to": "de la {start} până la {end}", "from": "de la {start}", "until": "până la {end}",
+        "days": ["luni", "marți", "miercuri", "joi", "vineri", "sâmbătă", "duminică"],
         "operator_rules": "Alte reguli",
         "bet_types": {"real": "cu bani reali", "bonus": "bonus"},
         "and": " și ",
@@ -128,9 +173,14 @@ def build(config: dict[str, Any], presentation: dict[str, Any], language: str) -
         {"key": "funding", "title": t["funding"], "body": funding},
         {"key": "seeds", "title": t["seeds"], "body": " ".join(seed_lines)},
         {"key": "rtp", "title": t["rtp"], "body": t["rtp_body"].format(net=_pct(net))},
+        {"key": "games", "title": t["games"], "body": _games(t, config.get("games") or [])},
         {"key": "eligibility", "title": t["eligibility"], "body": " ".join(elig)},
+        {"key": "selection", "title": t["selection"], "body": _selection(t, config)},
         {"key": "simultaneous", "title": t["simultaneous"], "body": t["simultaneous_body"]},
     ]
+    schedule = _schedule(t, config.get("schedule"))
+    if schedule:
+        sections.insert(1, {"key": "schedule", "title": t["schedule"], "body": schedule})
     if config.get("type") == "MYSTERY":
         sections.append({"key": "mystery", "title": "Mystery", "body": t["mystery"]})
     if content.get("rules"):
@@ -138,3 +188,65 @@ def build(config: dict[str, Any], presentation: dict[str, Any], language: str) -
     return {"jackpot_id": str(config["jackpot_id"]), "language": language,
             "available_languages": languages(presentation), "title": content.get("title") or config["name"],
             "sections": sections}
+
+
+def _games(t: dict, games: list[dict]) -> str:
+    """Regulatory item 18: every game's coefficient, and the games that feed without triggering."""
+    def name(g: dict) -> str:
+        return g.get("name") or g["game_id"]
+
+    body = t["games_body"].format(games=", ".join(f"{name(g)} ×{_amt(g.get('coefficient', '1'))}" for g in games))
+    zero = [name(g) for g in games if Decimal(str(g.get("coefficient", "1"))) == 0]
+    if zero:
+        body += t["game_zero"].format(games=", ".join(zero))
+    silent = [name(g) for g in games if g.get("trigger_eligible") is False and Decimal(str(g.get("coefficient", "1"))) > 0]
+    if silent:
+        body += t["game_no_trigger"].format(games=", ".join(silent))
+    return body
+
+
+def _selection(t: dict, config: dict) -> str:
+    """Regulatory item 18: how the winner is chosen, with the weighting's factors (never their values
+    for a player)."""
+    mode = int(config.get("distribution_mode") or 1)
+    weights = {k: Decimal(str(v)) for k, v in (config.get("weight_factors") or {}).items() if Decimal(str(v)) > 0}
+    factors = ", ".join(f"{t['factors'].get(k, k)} ({_pct(v)})" for k, v in
+                        sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
+    rules = config.get("operator_rules") or {}
+    parts = []
+    if rules.get("custom_weights"):
+        parts.append(t["rules_custom"].format(names=", ".join(sorted(rules["custom_weights"]))))
+    if Decimal(str(rules.get("star_boost", "1"))) != 1:
+        parts.append(t["rules_star"].format(boost=_amt(rules["star_boost"])))
+    if config.get("player_segments"):
+        parts.append(t["rules_segments"])
+    rules_text = "; ".join(parts) or t["rules_none"]
+    if mode == 2:
+        return t["mode2"].format(factors=factors or t["rules_none"])
+    if mode == 3:
+        return t["mode3"].format(rules=rules_text)
+    if mode == 4:
+        return t["mode4"].format(factors=factors or t["rules_none"], rules=rules_text)
+    return t["mode1"]
+
+
+def _schedule(t: dict, schedule: dict | None) -> str:
+    """When a timed or promotional jackpot takes bets (outside, a bet counts for nothing)."""
+    if not schedule:
+        return ""
+    tz = schedule.get("timezone") or "UTC"
+    hm = lambda v: str(v or "00:00")[:5]  # noqa: E731
+    out = ""
+    if schedule.get("recurrence") == "daily":
+        out = t["schedule_daily"].format(open=hm(schedule.get("open_time")), close=hm(schedule.get("close_time")), tz=tz)
+    elif schedule.get("recurrence") == "weekly":
+        days = t["days"]
+        out = t["schedule_weekly"].format(open_day=days[int(schedule["open_weekday"])], open=hm(schedule.get("open_time")),
+                                          close_day=days[int(schedule["close_weekday"])],
+                                          close=hm(schedule.get("close_time")), tz=tz)
+    start, end = schedule.get("start_at"), schedule.get("end_at")
+    if start or end:
+        span = (t["from_to"].format(start=start, end=end) if start and end
+                else t["from"].format(start=start) if start else t["until"].format(end=end))
+        out += t["schedule_span"].format(span=span)
+    return out.strip()

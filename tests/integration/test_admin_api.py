@@ -314,7 +314,8 @@ async def test_rules_meters_finance_and_simulation(admin, http):
     jid = jp["jackpot_id"]
     status, rules, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/rules", manager)
     assert status == 200 and rules["title"] == "Read Fortune"
-    assert [s["key"] for s in rules["sections"]][:5] == ["funding", "seeds", "rtp", "eligibility", "simultaneous"]
+    assert [s["key"] for s in rules["sections"]][:7] == ["funding", "seeds", "rtp", "games", "eligibility", "selection",
+                                                         "simultaneous"]
     assert (await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/rules?lang=de", manager))[0] == 404
     status, meters, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/meters", manager)
     assert status == 200 and meters["meters"][0]["hit_count"] == 0 and meters["meters"][0]["total_won"] == "0.000000"
