@@ -160,7 +160,9 @@ def expected_cycle(
     growth = avg_prize - avg_seed
     needed = growth / (1 - house_cut)
     house = needed * house_cut
-    chain = sum(a.chain_prize_amounts or [], Decimal(0)) if level.chain_reaction.enabled else Decimal(0)
+    # a currency's own amounts may leave the chain prizes out: the level's apply, as in the payout
+    prizes = a.chain_prize_amounts if a.chain_prize_amounts is not None else level.chain_reaction.prize_amounts
+    chain = sum(prizes, Decimal(0)) if level.chain_reaction.enabled else Decimal(0)
     h = level.hidden_increment.coefficient if level.hidden_increment.enabled else Decimal(0)
     hidden_cost = growth * h
     net = house - chain - hidden_cost

@@ -69,3 +69,21 @@ def test_cycle_overrun():
     grand = st.pools["EUR"][GRAND]
     assert not cycle_overrun(grand, grand.started_at + 3_600_000, Decimal("1"))
     assert cycle_overrun(grand, grand.started_at + 5_400_001, Decimal("1"))
+
+
+def test_chain_cost_of_a_currency_with_its_own_amounts_but_the_levels_prizes():
+    """A currency's own amounts that leave the chain prizes out pay the level's prizes (the payout
+    does): the expected cycle counts them too (it counted 0)."""
+    from jackpot.engine import Level
+
+    from .helpers import level
+
+    lv = Level.model_validate(level("Grand", 1, "1", chain_reaction={"enabled": True, "prize_count": 3,
+                                                                     "prize_amounts": ["1000", "500", "250"]},
+                                    seed_from="4000", seed_to="8000", win_from="30000", win_to="54000",
+                                    win_max="60000",
+                                    currency_amounts={"USD": {"seed_from": "4000", "seed_to": "8000",
+                                                              "win_from": "30000", "win_to": "54000",
+                                                              "win_max": "60000"}}))
+    for currency in ("EUR", "USD"):
+        assert expected_cycle(lv, currency, Decimal("0.10")).chain_cost == Decimal(1750)
