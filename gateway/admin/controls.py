@@ -46,6 +46,13 @@ def _currency(rec: JackpotRecord, currency: str | None) -> str | None:
     return currency
 
 
+def confirmed_amount(amount: str, confirmation: str) -> Decimal:
+    """The amount of a double-confirmed money command (typed twice, identical)."""
+    if Decimal(confirmation) != Decimal(amount):
+        raise Problem(422, "confirmation-mismatch", "confirm_amount must repeat amount exactly")
+    return Decimal(amount)
+
+
 async def _live(ctx: Ctx, jackpot_id: Any) -> JackpotRecord:
     rec = await scoped(ctx, jackpot_id)
     require_published(rec)
@@ -121,9 +128,7 @@ async def no_win(ctx: Ctx, path: m.JackpotPath, body: m.NoWinBody, query: m.Wait
         permission=P.MANUAL_ADJUST, path_model=m.JackpotPath, body=m.AdjustBody, **CMD)
 async def adjust_pool(ctx: Ctx, path: m.JackpotPath, body: m.AdjustBody, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
-    amount = Decimal(body.amount)
-    if Decimal(body.confirm_amount) != amount:
-        raise Problem(422, "confirmation-mismatch", "confirm_amount must repeat amount exactly")
+    amount = confirmed_amount(body.amount, body.confirm_amount)
     if amount == 0:
         raise Problem(422, "zero-amount", "an adjustment needs a non-zero amount")
     if body.adjustment_reason == "PRE_SEED" and amount < 0:

@@ -349,7 +349,9 @@ class AlternativePayoutBody(_In):
         description="Type the win id to confirm")
 
 
-class ClearFaultBody(_In):
+class NamedConfirmation(_In):
+    """A reason, and the jackpot's name typed to confirm (clear fault, expire)."""
+
     reason: Reason
     confirmation: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
         description="Type the jackpot's name to confirm")
@@ -362,12 +364,6 @@ class TransferBody(_In):
     amount: Money = Field(description="Moved from the first level's pool to the second's")
     confirm_amount: Money = Field(description="Double confirmation: repeat the amount")
     reason: Reason
-
-
-class ExpireBody(_In):
-    reason: Reason
-    confirmation: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
-        description="Type the jackpot's name to confirm")
 
 
 class PayoutsQuery(_In):

@@ -14,13 +14,12 @@ Also here, each a command on the jackpot's partition like every control: clearin
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from . import models as m
 from .api import Ctx
 from .approvals import mask
-from .controls import CMD, _currency, _level, _live
+from .controls import CMD, _currency, _level, _live, confirmed_amount
 from .problems import Problem
 from .rbac import Permission as P
 from .registry import answer_command, api, check_scope, confirm_name, send_command
@@ -78,8 +77,8 @@ async def alternative_payout(ctx: Ctx, path: m.WinPath, body: m.AlternativePayou
 
 @api.op("POST", "/v1/jackpots/{jackpot_id}/clear-fault",
         summary="Clear the fault state after investigation (Admin; type the jackpot's name, reason)",
-        permission=P.FAULT_CLEAR, path_model=m.JackpotPath, body=m.ClearFaultBody, **CMD)
-async def clear_fault(ctx: Ctx, path: m.JackpotPath, body: m.ClearFaultBody, query: m.WaitQuery) -> dict[str, Any]:
+        permission=P.FAULT_CLEAR, path_model=m.JackpotPath, body=m.NamedConfirmation, **CMD)
+async def clear_fault(ctx: Ctx, path: m.JackpotPath, body: m.NamedConfirmation, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
     confirm_name(rec, body.confirmation)
     return answer_command(ctx, await send_command(ctx, rec.jackpot_id, "clear_fault", reason=body.reason,
@@ -91,9 +90,7 @@ async def clear_fault(ctx: Ctx, path: m.JackpotPath, body: m.ClearFaultBody, que
         permission=P.MANUAL_ADJUST, path_model=m.JackpotPath, body=m.TransferBody, **CMD)
 async def transfer(ctx: Ctx, path: m.JackpotPath, body: m.TransferBody, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
-    amount = Decimal(body.amount)
-    if Decimal(body.confirm_amount) != amount:
-        raise Problem(422, "confirmation-mismatch", "confirm_amount must repeat amount exactly")
+    amount = confirmed_amount(body.amount, body.confirm_amount)
     if amount <= 0:
         raise Problem(422, "zero-amount", "a transfer needs a positive amount")
     source, target = _level(rec, body.from_level_id), _level(rec, body.to_level_id)
@@ -106,8 +103,8 @@ async def transfer(ctx: Ctx, path: m.JackpotPath, body: m.TransferBody, query: m
 
 @api.op("POST", "/v1/jackpots/{jackpot_id}/expire",
         summary="End a timed or promotional jackpot now (type the jackpot's name, reason)",
-        permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ExpireBody, **CMD)
-async def expire(ctx: Ctx, path: m.JackpotPath, body: m.ExpireBody, query: m.WaitQuery) -> dict[str, Any]:
+        permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.NamedConfirmation, **CMD)
+async def expire(ctx: Ctx, path: m.JackpotPath, body: m.NamedConfirmation, query: m.WaitQuery) -> dict[str, Any]:
     rec = await _live(ctx, path.jackpot_id)
     confirm_name(rec, body.confirmation)
     kind = rec.steps.get("identity", {}).get("type")

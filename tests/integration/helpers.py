@@ -222,3 +222,19 @@ async def group_formed(settings: Settings, members: int, timeout: float = 120.0)
         return state == "Stable" and n == members
 
     await wait_for(formed, timeout=timeout, interval=0.5, what=f"a stable group of {members} workers")
+
+
+async def reference_wallet(spawn, name: str, fail_next: int = 0) -> str:
+    """Start the reference wallet as process ``name``, ready, failing its next ``fail_next``
+    credits with 503; its base URL."""
+    import aiohttp
+
+    from .conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    wallet = spawn(name, "wallet", JACKPOT_WALLET_PORT=url.rsplit(":", 1)[1])
+    await http_ready(f"{url}/health", procs=[wallet])
+    if fail_next:
+        async with aiohttp.ClientSession() as http:
+            await http.post(f"{url}/faults", json={"fail_next": fail_next, "status": 503})
+    return url

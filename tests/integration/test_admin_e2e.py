@@ -15,18 +15,15 @@ import pytest
 
 from jackpot.streams.loadgen import produce_bets
 
-from .conftest import free_port, wait_for
-from .helpers import http_ready, read_events
+from .conftest import wait_for
+from .helpers import read_events, reference_wallet
 from .test_admin_support import admin, call, http, identity  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
 
 async def test_template_activate_bets_force_drop(admin, http, settings, spawn):
-    port = free_port()
-    wallet_url = f"http://127.0.0.1:{port}"
-    wallet = spawn("admin-e2e-wallet", "wallet", JACKPOT_WALLET_PORT=str(port))
-    await http_ready(f"{wallet_url}/health", procs=[wallet])
+    wallet_url = await reference_wallet(spawn, "admin-e2e-wallet")
 
     brand = admin.brand("e2e")
     manager = await admin.token("manager", [brand], actor="manager-e2e")

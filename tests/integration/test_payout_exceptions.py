@@ -18,20 +18,15 @@ import pytest
 
 from jackpot.streams.loadgen import produce_bets
 
-from .conftest import free_port, wait_for
-from .helpers import http_ready, read_events
+from .conftest import wait_for
+from .helpers import read_events, reference_wallet
 from .test_admin_support import admin, call, full_draft, http  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
 
 async def test_a_failed_payout_is_retried_then_paid_another_way(admin, http, settings, spawn):
-    port = free_port()
-    wallet_url = f"http://127.0.0.1:{port}"
-    wallet = spawn("exceptions-wallet", "wallet", JACKPOT_WALLET_PORT=str(port))
-    await http_ready(f"{wallet_url}/health", procs=[wallet])
-    async with aiohttp.ClientSession() as s:
-        await s.post(f"{wallet_url}/faults", json={"fail_next": 1_000, "status": 503})
+    wallet_url = await reference_wallet(spawn, "exceptions-wallet", fail_next=1_000)  # refuses every credit
 
     brand = admin.brand("payexc")
     manager = await admin.token("manager", [brand], actor="manager-payexc")

@@ -20,8 +20,8 @@ from jackpot.streams.kafka import producer
 from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import publish_configs
 
-from .conftest import free_port, wait_for
-from .helpers import http_ready, one_level_config, read_events
+from .conftest import wait_for
+from .helpers import one_level_config, read_events, reference_wallet
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +35,7 @@ async def send_command(settings, jackpot_id: str, **fields) -> None:
 
 
 async def test_force_drop_pays_once_after_a_failed_credit_and_reseeds(settings, spawn):
-    port = free_port()
-    wallet_url = f"http://127.0.0.1:{port}"
-    wallet = spawn("wallet", "wallet", JACKPOT_WALLET_PORT=str(port))
-    await http_ready(f"{wallet_url}/health", procs=[wallet])
-    async with aiohttp.ClientSession() as http:
-        await http.post(f"{wallet_url}/faults", json={"fail_next": 1, "status": 503})
+    wallet_url = await reference_wallet(spawn, "wallet", fail_next=1)
 
     config = one_level_config()
     jackpot_id, level_id = config["jackpot_id"], config["levels"][0]["level_id"]
