@@ -316,7 +316,8 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus(old.get("status", "ACTIVE"))}).model_dump_json())
         doc["created_by"] = rec.created_by
         math = impact.math_changes(old, doc)
-        if math and body.apply == "immediately" and not impact.immediate_math_allowed(doc["compliance_profile"]):
+        if math and body.apply in ("immediately", "scheduled") \
+                and not impact.immediate_math_allowed(doc["compliance_profile"]):
             raise Problem(422, "apply-immediately-prohibited",
                           f"compliance profile {doc['compliance_profile']['jurisdiction_code']} lets math changes "
                           f"({', '.join(math)}) take effect only after the current jackpot is won; use next_cycle",
@@ -324,7 +325,8 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         amounts, players = await _live_context(ctx, rec.jackpot_id, int(doc.get("active_window_seconds", 60)))
         warns = [w.model_dump() for w in impact.warnings(old, doc, current_amounts=amounts, active_players=players)]
         change_id = uuid.uuid4()
-        payload = {"doc": doc, "steps": steps, "presentation": presentation}
+        payload = {"doc": doc, "steps": steps, "presentation": presentation,
+                   "cycle_levels": impact.cycle_levels(old, doc) if body.apply == "next_cycle" else []}
         version = None
         # Without a math change there is nothing for "next cycle" to hold back: it applies now.
         applies_now = body.apply == "immediately" or not math and body.apply == "next_cycle"

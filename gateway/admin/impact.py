@@ -9,7 +9,9 @@ Warnings are returned with the response, never silently applied:
 
 Item 7: a change to the math of a running cycle (rates, ranges, limits) takes effect only after
 the current jackpot is won unless the jurisdiction allows otherwise; a compliance profile that
-prohibits ``apply_immediately`` refuses such a change with apply timing "immediately".
+prohibits ``apply_immediately`` refuses such a change with apply timing "immediately" or
+"scheduled" (a time of day is mid-cycle). With "next_cycle" the change waits until every level
+it touches (``cycle_levels``) has reseeded since it was requested, then the scheduler publishes it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def math_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             if o[lid].get(f) != n[lid].get(f):
                 out.append(f"level {n[lid].get('name')}: {f}")
     return out
+
+
+def cycle_levels(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The running levels whose current cycle must end before a ``next_cycle`` change applies: the
+    levels whose own math changes, or every level when the jackpot's rates or its set of levels
+    change (those touch every cycle). Item 7: math takes effect only after the current jackpot is won."""
+    o, n = _levels(old), _levels(new)
+    if set(o) != set(n) or any(str(old.get(f)) != str(new.get(f)) for f in JACKPOT_MATH):
+        return sorted(o)
+    return sorted(lid for lid in set(o) & set(n) if any(o[lid].get(f) != n[lid].get(f) for f in LEVEL_MATH))
 
 
 def warnings(old: dict[str, Any], new: dict[str, Any], *, current_amounts: dict[tuple[str, str], Decimal],

@@ -120,6 +120,7 @@ class Services:
         while True:
             try:
                 await self.apply_due_changes()
+                await self.apply_next_cycle_changes()
                 await self.adopt_bus_configs()
             except asyncio.CancelledError:
                 raise
@@ -145,6 +146,29 @@ class Services:
                     "UPDATE admin_config_changes SET state = 'failed', detail = $2 WHERE change_id = $1",
                     row["change_id"], f"no longer valid: {exc.error_count()} problem(s): {str(exc)[:1000]}")
                 log.error("scheduled change failed validation", extra={"change_id": str(row["change_id"])})
+        return applied
+
+    async def apply_next_cycle_changes(self) -> int:
+        """Publish each ``next_cycle`` change once every level it touches has reseeded since it was
+        requested (its cycle ended: the ``reseeds`` the event sink records), oldest first. A change
+        recorded before the levels were noted waits for every level of its new version."""
+        assert self.pool is not None
+        due = await self.pool.fetch(
+            "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
+            "AND ch.apply_timing = 'next_cycle' AND NOT EXISTS ("
+            "  SELECT 1 FROM jsonb_array_elements_text(coalesce(ch.config -> 'cycle_levels', "
+            "    jsonb_path_query_array(ch.config, '$.doc.levels[*].level_id'))) AS l(id) "
+            "  WHERE NOT EXISTS (SELECT 1 FROM reseeds r WHERE r.jackpot_id = ch.jackpot_id AND r.level_id = l.id "
+            "                    AND r.reseeded_at > ch.created_at)) "
+            "ORDER BY ch.created_at")
+        applied = 0
+        for row in due:
+            try:
+                applied += await self._apply_change(row["change_id"])
+            except ValidationError as exc:
+                await self.pool.execute(
+                    "UPDATE admin_config_changes SET state = 'failed', detail = $2 WHERE change_id = $1",
+                    row["change_id"], f"no longer valid: {exc.error_count()} problem(s): {str(exc)[:1000]}")
         return applied
 
     async def _apply_change(self, change_id: Any) -> int:
