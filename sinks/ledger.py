@@ -22,12 +22,12 @@ from . import metrics
 
 CONTRIBUTION_COLUMNS = (
     "event_id", "bet_id", "jackpot_id", "player_id", "game_id", "brand_id", "currency",
-    "bet_amount", "gross_amount", "house_cut_amount", "bet_ts", "provider_ts",
+    "bet_amount", "gross_amount", "house_cut_amount", "bet_ts", "provider_ts", "source_partition", "source_offset",
 )
 LEVEL_COLUMNS = (
     "event_id", "bet_ts", "jackpot_id", "level_id", "currency",
     "net_amount", "visible_amount", "hidden_amount", "overflow_amount", "pending_amount",
-    "transfer_in_amount",
+    "transfer_in_amount", "source_partition", "source_offset",
 )
 PARTITIONED = ("contributions", "contribution_levels")
 log = logging.getLogger(__name__)
@@ -44,16 +44,19 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
     contributions, levels = [], []
     for e in events:
         ts = e["timestamp"]  # received: the engine's time (docs/providers.md), not the provider's
+        # the bet's place on the bets topic (NULL when an older writer did not say): reconciliation's cut
+        partition, offset = e.get("source_partition", -1), e.get("source_offset", -1)
+        source = (partition, offset) if partition is not None and partition >= 0 else (None, None)
         contributions.append((
             e["event_id"], e["bet_id"], e["jackpot_id"], e["player_id"], e["game_id"],
             e["brand_id"], e["currency"], e["bet_amount"], e["gross_amount"],
-            e["house_cut_amount"], ts, e["bet_timestamp"],
+            e["house_cut_amount"], ts, e["bet_timestamp"], *source,
         ))
         for lv in e["levels"]:
             levels.append((
                 e["event_id"], ts, e["jackpot_id"], lv["level_id"], e["currency"],
                 lv["net_amount"], lv["visible_amount"], lv["hidden_amount"], lv["overflow_amount"],
-                lv["pending_amount"], lv["transfer_in_amount"],
+                lv["pending_amount"], lv["transfer_in_amount"], *source,
             ))
     return contributions, levels
 

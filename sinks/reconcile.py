@@ -12,10 +12,14 @@ per jackpot and currency (level '')
   ``gross``              sum(contributions.gross_amount)           vs  sum over levels of meters.gross
   ``house_cut``          sum(contributions.house_cut_amount)       vs  sum over levels of meters.house
 
-The ledger is written asynchronously, so at any instant it may trail the table by the batches in
-flight. ``reconcile_settled`` therefore re-reads both until they agree or ``settle_s`` passes:
-only a difference that persists is a mismatch (and one where the ledger holds *more* than the
-table is never lag). The result is a record (``reconciliation_runs`` / ``_differences``) and
+Both sides are taken at the same cut. The jackpot agent publishes a batch's ledger events before
+it persists the table value that includes them, and a table value marks the highest bets offset it
+applied per bets partition; each ledger row records its bet's partition and offset. So the ledger
+side counts only the rows a table value includes (rows written before the offsets were recorded
+always count): under continuous bets the ledger is then never ahead of the table, only behind it
+by what the ledger sink has not written yet. ``reconcile_settled`` keeps the table cut it read
+first and re-reads the ledger until it catches up or ``settle_s`` passes: only a difference that
+persists is a mismatch (and one where the ledger holds *more* than the table is never lag). The result is a record (``reconciliation_runs`` / ``_differences``) and
 events: ``ReconciliationCompleted`` per jackpot, and ``ReconciliationMismatch`` (an alert, with
 the amounts) per jackpot that differs, which puts that jackpot in the fault state
 (regulatory item 11) until an operator clears it.
@@ -135,30 +139,51 @@ class ReconciliationResult:
         return out
 
 
-LEVEL_SQL = """
-SELECT jackpot_id, level_id, currency::text AS currency,
-       coalesce(sum(net_amount), 0) AS net, coalesce(sum(transfer_in_amount), 0) AS transfers_in
-FROM contribution_levels WHERE jackpot_id = ANY($1) GROUP BY 1, 2, 3
+# The cut: ($2, $3, $4) = (jackpot, bets partition, highest offset its table value applied). A row
+# of a partition the value never applied a bet from is past the cut; a row without a recorded
+# offset (written before offsets were) is counted.
+_AT_CUT = """
+WITH cut(jackpot_id, part, upto) AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]))
+SELECT {columns} FROM {table} r
+LEFT JOIN cut c ON c.jackpot_id = r.jackpot_id AND c.part = r.source_partition
+WHERE r.jackpot_id = ANY($1) AND (r.source_partition IS NULL OR r.source_offset <= c.upto)
+GROUP BY {groups}
 """
-CURRENCY_SQL = """
-SELECT jackpot_id, currency::text AS currency,
-       coalesce(sum(gross_amount), 0) AS gross, coalesce(sum(house_cut_amount), 0) AS house
-FROM contributions WHERE jackpot_id = ANY($1) GROUP BY 1, 2
-"""
+LEVEL_SQL = _AT_CUT.format(
+    columns="r.jackpot_id, r.level_id, r.currency::text AS currency, coalesce(sum(r.net_amount), 0) AS net, "
+            "coalesce(sum(r.transfer_in_amount), 0) AS transfers_in",
+    table="contribution_levels", groups="1, 2, 3")
+CURRENCY_SQL = _AT_CUT.format(
+    columns="r.jackpot_id, r.currency::text AS currency, coalesce(sum(r.gross_amount), 0) AS gross, "
+            "coalesce(sum(r.house_cut_amount), 0) AS house",
+    table="contributions", groups="1, 2")
 HITS_SQL = """
 SELECT jackpot_id, level_id, currency::text AS currency, coalesce(sum(win_amount), 0) AS won, count(*) AS hits
 FROM hits WHERE jackpot_id = ANY($1) GROUP BY 1, 2, 3
 """
 
 
-async def ledger_sums(conn: asyncpg.Connection, jackpot_ids: list[str], include_events: bool = False) -> dict:
-    """{(jackpot, level, currency, metric): micros} from the ledger tables, in one snapshot."""
+def cut_of(states: dict[str, Any]) -> tuple[list[str], list[int], list[int]]:
+    """The bets offsets each table value includes, as the three arrays the ledger queries take."""
+    jackpots, parts, upto = [], [], []
+    for jid, value in states.items():
+        for part, offset in (value.get("bet_marks") or {}).items():
+            jackpots.append(jid)
+            parts.append(int(part))
+            upto.append(int(offset))
+    return jackpots, parts, upto
+
+
+async def ledger_sums(conn: asyncpg.Connection, jackpot_ids: list[str], include_events: bool = False,
+                      cut: tuple[list[str], list[int], list[int]] = ([], [], [])) -> dict:
+    """{(jackpot, level, currency, metric): micros} from the ledger tables, in one snapshot, counting
+    only the rows at ``cut`` (``cut_of`` the table values compared)."""
     out: dict[tuple[str, str, str, str], int] = {}
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        for r in await conn.fetch(LEVEL_SQL, jackpot_ids):
+        for r in await conn.fetch(LEVEL_SQL, jackpot_ids, *cut):
             out[(r["jackpot_id"], r["level_id"], r["currency"], "net_contributions")] = _micros(r["net"])
             out[(r["jackpot_id"], r["level_id"], r["currency"], "transfers_in")] = _micros(r["transfers_in"])
-        for r in await conn.fetch(CURRENCY_SQL, jackpot_ids):
+        for r in await conn.fetch(CURRENCY_SQL, jackpot_ids, *cut):
             out[(r["jackpot_id"], "", r["currency"], "gross")] = _micros(r["gross"])
             out[(r["jackpot_id"], "", r["currency"], "house_cut")] = _micros(r["house"])
         if include_events:
@@ -213,8 +238,8 @@ def compare(ledger: dict, states: dict[str, Any], *, include_events: bool = Fals
 
 async def reconcile(conn: asyncpg.Connection, states: dict[str, Any], *, include_events: bool = False,
                     run_id: str | None = None) -> ReconciliationResult:
-    """One comparison of the ledger now with the given table states."""
-    ledger = await ledger_sums(conn, sorted(states), include_events)
+    """One comparison of the ledger now with the given table states, at their cut."""
+    ledger = await ledger_sums(conn, sorted(states), include_events, cut_of(states))
     return compare(ledger, states, include_events=include_events, run_id=run_id)
 
 
@@ -223,14 +248,15 @@ async def reconcile_settled(conn: asyncpg.Connection, states: Callable[[], Await
                             run_id: str | None = None) -> ReconciliationResult:
     """Compare until ledger and table agree, or until ``settle_s`` has passed.
 
-    ``states`` is re-read on every attempt (the table moves on while the ledger catches up).
-    A ledger that only trails the table (``ledger_behind``) is retried; after ``settle_s`` any
+    ``states`` is read once: the ledger is re-read at that cut until it has caught up with it. A
+    ledger that only trails the table (``ledger_behind``) is retried; after ``settle_s`` any
     remaining difference is reported as ``mismatch``.
     """
     run_id = run_id or str(uuid.uuid4())
     deadline = time.monotonic() + settle_s
+    at_cut = await states()
     while True:
-        res = await reconcile(conn, await states(), include_events=include_events, run_id=run_id)
+        res = await reconcile(conn, at_cut, include_events=include_events, run_id=run_id)
         if res.ok or res.status == "mismatch" or time.monotonic() >= deadline:
             if not res.ok:
                 res.status = "mismatch"

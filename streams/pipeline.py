@@ -215,6 +215,9 @@ class Pipeline:
             "gross_amount": result.gross,
             "house_cut_amount": result.house_cut,
             "bet_timestamp": req["bet_timestamp"],
+            # where the bet is on the bets topic: the jackpot value's marks say whether it includes it
+            "source_partition": req["source_partition"],
+            "source_offset": req["source_offset"],
             "levels": [
                 {
                     "level_id": lc.level_id,

@@ -8,6 +8,7 @@ clear_fault, after the row is put right, brings it back with the held bets appli
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -112,3 +113,47 @@ async def test_a_ledger_difference_faults_the_jackpot_until_an_operator_clears_i
         assert "ops-lead" in cleared[0]["payload_json"]
     finally:
         await conn.close()
+
+
+async def test_reconciliation_under_continuous_bets_faults_nothing(settings, spawn):
+    """While bets keep flowing, the ledger runs ahead of the table value last persisted (a batch's
+    ledger events go out before its value): a reconciliation compares both at the value's cut
+    (its bets offsets), so it finds no difference and faults nothing. Before, every run under
+    load reported the ledger ahead and faulted every jackpot."""
+    from jackpot.sinks.reconcile import reconcile_settled
+    from jackpot.streams.reconciler import reconcile_and_act, table_states
+
+    async def slow_states():  # a long changelog takes seconds to read: bets go on meanwhile
+        states = await table_states(settings)
+        await asyncio.sleep(2.0)
+        return states
+
+    configs = [one_level_config(), one_level_config()]
+    await publish_configs(settings, configs)
+    spawn("steady-reconcile-worker", "worker", JACKPOT_RECONCILE_INTERVAL_S="0")
+    stop = asyncio.Event()
+
+    async def steady() -> None:
+        while not stop.is_set():
+            await produce_bets(settings, _bets(20))
+            await asyncio.sleep(0.1)
+
+    flowing = asyncio.create_task(steady())
+    try:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await wait_for(lambda: conn.fetchval("SELECT count(*) > 100 FROM contributions WHERE jackpot_id = $1",
+                                                 configs[0]["jackpot_id"]), timeout=120, what="bets in the ledger")
+            results = [await reconcile_settled(conn, slow_states, settle_s=30) for _ in range(2)]
+        finally:
+            await conn.close()
+        results.append(await reconcile_and_act(settings, settle_s=30))
+    finally:
+        stop.set()
+        await flowing
+    for res in results:
+        mine = [d for d in res.differences if d.jackpot_id in {c["jackpot_id"] for c in configs}]
+        assert not mine, "\n".join(f"{d.jackpot_id} {d.metric} ledger {d.ledger} table {d.table}" for d in mine)
+    for c in configs:
+        p = await _pool(settings, c["jackpot_id"], c["levels"][0]["level_id"])
+        assert p["status"] == "ACTIVE" and not p["fault"]
