@@ -139,14 +139,16 @@ class ReconciliationResult:
         return out
 
 
-# The cut: ($2, $3, $4) = (jackpot, bets partition, highest offset its table value applied). A row
-# of a partition the value never applied a bet from is past the cut; a row without a recorded
-# offset (written before offsets were) is counted.
+# The cut: ($2, $3, $4) = (jackpot, bets partition, highest offset its table value applied), for
+# the jackpots in $5 (those compared with a table value; a bare state carries no marks and takes
+# every row). A row of a partition the value never applied a bet from is past the cut; a row
+# without a recorded offset (written before offsets were) is counted.
 _AT_CUT = """
 WITH cut(jackpot_id, part, upto) AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]))
 SELECT {columns} FROM {table} r
 LEFT JOIN cut c ON c.jackpot_id = r.jackpot_id AND c.part = r.source_partition
-WHERE r.jackpot_id = ANY($1) AND (r.source_partition IS NULL OR r.source_offset <= c.upto)
+WHERE r.jackpot_id = ANY($1)
+  AND (r.source_partition IS NULL OR r.jackpot_id <> ALL($5::text[]) OR r.source_offset <= c.upto)
 GROUP BY {groups}
 """
 LEVEL_SQL = _AT_CUT.format(
@@ -163,19 +165,26 @@ FROM hits WHERE jackpot_id = ANY($1) GROUP BY 1, 2, 3
 """
 
 
-def cut_of(states: dict[str, Any]) -> tuple[list[str], list[int], list[int]]:
-    """The bets offsets each table value includes, as the three arrays the ledger queries take."""
-    jackpots, parts, upto = [], [], []
+Cut = tuple[list[str], list[int], list[int], list[str]]
+
+
+def cut_of(states: dict[str, Any]) -> Cut:
+    """The bets offsets each table value includes, as the arrays the ledger queries take: (jackpot,
+    partition, offset) triples, and the jackpots that have a cut (a table value, not a bare state)."""
+    jackpots, parts, upto, cut = [], [], [], []
     for jid, value in states.items():
+        if not (isinstance(value, dict) and "state" in value and "pools" not in value):
+            continue  # a bare state (no marks): every row of the jackpot is compared
+        cut.append(jid)
         for part, offset in (value.get("bet_marks") or {}).items():
             jackpots.append(jid)
             parts.append(int(part))
             upto.append(int(offset))
-    return jackpots, parts, upto
+    return jackpots, parts, upto, cut
 
 
 async def ledger_sums(conn: asyncpg.Connection, jackpot_ids: list[str], include_events: bool = False,
-                      cut: tuple[list[str], list[int], list[int]] = ([], [], [])) -> dict:
+                      cut: Cut = ([], [], [], [])) -> dict:
     """{(jackpot, level, currency, metric): micros} from the ledger tables, in one snapshot, counting
     only the rows at ``cut`` (``cut_of`` the table values compared)."""
     out: dict[tuple[str, str, str, str], int] = {}
