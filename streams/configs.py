@@ -29,6 +29,9 @@ class ConfigView:
         self.compile_config = compile_config
         self.raw: dict[str, dict] = {}
         self.compiled: dict[str, object] = {}
+        # the last compiled config of each jackpot whose config was withdrawn (a tombstone): its
+        # jackpot agent faults the jackpot under it (regulatory item 11: loss of configuration)
+        self.withdrawn: dict[str, object] = {}
         self.errors: dict[str, str] = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -63,13 +66,16 @@ class ConfigView:
         jackpot_id = key.decode()
         if value is None:  # tombstone: configuration withdrawn
             self.raw.pop(jackpot_id, None)
-            self.compiled.pop(jackpot_id, None)
+            last = self.compiled.pop(jackpot_id, None)
+            if last is not None:
+                self.withdrawn[jackpot_id] = last
         else:
             try:
                 doc = json.loads(value)
                 self.compiled[jackpot_id] = self.compile_config(doc)
                 self.raw[jackpot_id] = doc
                 self.errors.pop(jackpot_id, None)
+                self.withdrawn.pop(jackpot_id, None)
             except Exception as exc:  # a bad config must not take the worker down
                 self.errors[jackpot_id] = f"{type(exc).__name__}: {exc}"
                 log.error("config %s rejected: %s", jackpot_id, exc)

@@ -31,7 +31,8 @@ from jackpot.engine.leaderboard import top_contributors
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
-from jackpot.engine.reconfigure import adopt_config, missing_pools
+from jackpot.engine.fault import enter_fault
+from jackpot.engine.reconfigure import CONFIG_ACTOR, adopt_config, missing_pools
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MATCH_CACHE_SIZE = 50_000  # (brand, currency, game) combinations remembered at once
@@ -172,6 +173,16 @@ class Pipeline:
         """The state under a config version it has not seen: new pools start, a limit below a
         pool's amount faults the jackpot (engine/reconfigure.py); the events it caused."""
         return adopt_config(cj, state, seed_source, cause_id=f"config:{cj.fingerprint}", now=now)
+
+    @staticmethod
+    def fault_lost_config(cj: CompiledJackpot, state: JackpotState, now: int) -> list:
+        """The fault state for a jackpot whose configuration was withdrawn (regulatory item 11):
+        contributions are held, no drop starts, the operator is alerted; nothing for a jackpot that
+        is faulted or finished already."""
+        if state.fault or state.status in ("EXPIRED", "ARCHIVED"):
+            return []
+        return enter_fault(cj, state, actor=CONFIG_ACTOR, reason="configuration withdrawn from the configs topic",
+                           cause_id=f"config-lost:{cj.fingerprint}", now=now)
 
     @staticmethod
     def load_state(doc: dict[str, Any]) -> JackpotState:

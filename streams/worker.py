@@ -423,8 +423,11 @@ class Worker:
         await asyncio.gather(self.activity_log.flush(), self.bet_ids_log.flush())
 
     def jackpots_in_partition(self, partition: int) -> list[str]:
+        """The jackpots a clock tick of ``partition`` is for: the configured ones, and those whose
+        config was withdrawn (the tick faults them, and pays out what they still owe)."""
         n = self.settings.partitions
-        return [jid for jid in self.configs.compiled if partition_for(jid.encode(), n) == partition]
+        return [jid for jid in (*self.configs.compiled, *self.configs.withdrawn)
+                if partition_for(jid.encode(), n) == partition]
 
     async def hold_membership(self) -> None:
         """Before any write: wait until the group certainly still counts this worker as the owner
@@ -476,6 +479,10 @@ class Worker:
         """
         jackpot_id = key.decode(errors="replace")
         compiled = self.configs.compiled.get(jackpot_id)
+        if compiled is None and jackpot_id in self.configs.withdrawn:
+            bind_partition(evs[-1])
+            if self.states.get(key) is not None or self.table.get(key) is not None:
+                compiled = self.configs.withdrawn[jackpot_id]  # it runs on, faulted (below)
         if compiled is None:
             for ev in evs:
                 await self.dead("jackpot", ev.message, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
@@ -490,7 +497,9 @@ class Worker:
             batch.resume(*cached, now=self._first_timestamp(evs))
         else:
             await batch.open(self.table.get(key), self._first_timestamp(evs))
-        if batch.record.config_version != compiled.fingerprint:
+        if jackpot_id not in self.configs.compiled:
+            await batch.fault_lost_config()
+        elif batch.record.config_version != compiled.fingerprint:
             await batch.adopt_config()
         contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
@@ -688,6 +697,16 @@ class _JackpotBatch:
         self.record.config_version = self.compiled.fingerprint
         self.dirty = True
         await self.checkpoint()
+
+    async def fault_lost_config(self) -> None:
+        """The jackpot's config was withdrawn: fault it under the config it last ran (once), so its
+        contributions are held instead of dead-lettered and the operator is alerted."""
+        events = self.w.pipeline.fault_lost_config(self.compiled, self.state, self.now)
+        if events:
+            log.error("jackpot config withdrawn: jackpot faulted", extra={"jackpot_id": self.key.decode(errors="replace")})
+            self.emit_engine_events(events)
+            self.dirty = True
+            await self.checkpoint()
 
     def load_window(self) -> None:
         """The active-player window this value includes, from its per-player entries; a value

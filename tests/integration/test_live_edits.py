@@ -165,3 +165,49 @@ async def test_a_launch_pre_seed_is_in_the_pool_before_the_first_bet(settings, s
                                              jackpot_id), timeout=60, what="the bet in the ledger")
     finally:
         await conn.close()
+
+
+async def test_a_withdrawn_config_faults_its_jackpot_and_holds_its_bets(settings, spawn):
+    """Regulatory item 11: loss of configuration is a fault state. A tombstone on the configs topic
+    used to leave the jackpot's inputs dead-lettered as having no configuration; now the next clock
+    tick faults it under the config it last ran (inputs still on their way are held, as in any
+    fault), and an operator brings it back by publishing a config and clearing the fault."""
+    from jackpot.streams.kafka import producer
+
+    from .helpers import send_command
+
+    config = one_level_config()
+    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
+    await publish_configs(settings, [config])
+    worker = spawn("lost-config-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
+    await produce_bets(settings, [_bet()])
+
+    async def pool():
+        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
+        return None if rec is None else {**rec["state"]["pools"]["EUR"][grand], "status": rec["state"]["status"],
+                                         "fault": rec["state"].get("fault")}
+
+    await wait_for(lambda: _fed(pool), timeout=120, what="the first bet in the pool")
+    async with producer(settings) as prod:  # withdrawn: a tombstone, as a careless operator would send
+        await prod.send_and_wait(settings.topic("jackpot-configs"), key=jackpot_id.encode(), value=None)
+
+    async def faulted():
+        p = await pool()
+        return p if p["status"] == "PAUSED" and p["fault"] else None
+
+    before = await wait_for(faulted, timeout=60, what="the jackpot faulted by the withdrawal")
+    assert before["fault"]["actor"] == "system:config" and "withdrawn" in before["fault"]["reason"]
+    assert worker.alive()
+    await publish_configs(settings, [config])
+    await send_command(settings, jackpot_id, action="clear_fault", actor="ops-lead", reason="config restored")
+
+    async def back():
+        p = await pool()
+        return p if p["status"] == "ACTIVE" and not p["fault"] else None
+
+    await wait_for(back, timeout=60, what="the jackpot back to ACTIVE after the config and clear_fault")
+
+
+async def _fed(pool):
+    p = await pool()
+    return p if p and p["visible"] > 1_000_000_000 else None
