@@ -137,16 +137,7 @@ class Services:
         due = await self.pool.fetch(
             "SELECT change_id FROM admin_config_changes WHERE state = 'pending' "
             "AND apply_timing IN ('scheduled', 'activation') AND apply_at <= $1 ORDER BY apply_at", now)
-        applied = 0
-        for row in due:
-            try:
-                applied += await self._apply_change(row["change_id"])
-            except ValidationError as exc:
-                await self.pool.execute(
-                    "UPDATE admin_config_changes SET state = 'failed', detail = $2 WHERE change_id = $1",
-                    row["change_id"], f"no longer valid: {exc.error_count()} problem(s): {str(exc)[:1000]}")
-                log.error("scheduled change failed validation", extra={"change_id": str(row["change_id"])})
-        return applied
+        return await self._apply_changes(due)
 
     async def apply_next_cycle_changes(self) -> int:
         """Publish each ``next_cycle`` change once every level it touches has reseeded since it was
@@ -161,6 +152,11 @@ class Services:
             "  WHERE NOT EXISTS (SELECT 1 FROM reseeds r WHERE r.jackpot_id = ch.jackpot_id AND r.level_id = l.id "
             "                    AND r.reseeded_at > ch.created_at)) "
             "ORDER BY ch.created_at")
+        return await self._apply_changes(due)
+
+    async def _apply_changes(self, due: list) -> int:
+        """Apply each due change in its own transaction; one the validation now refuses is marked failed."""
+        assert self.pool is not None
         applied = 0
         for row in due:
             try:
@@ -169,6 +165,7 @@ class Services:
                 await self.pool.execute(
                     "UPDATE admin_config_changes SET state = 'failed', detail = $2 WHERE change_id = $1",
                     row["change_id"], f"no longer valid: {exc.error_count()} problem(s): {str(exc)[:1000]}")
+                log.error("due change failed validation", extra={"change_id": str(row["change_id"])})
         return applied
 
     async def _apply_change(self, change_id: Any) -> int:
