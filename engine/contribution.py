@@ -525,6 +525,8 @@ def _apply(
     status = state.status
     if status not in _ACCEPTING:
         return _discard(cj, bet, Reason.JACKPOT_NOT_ACCEPTING, f"jackpot is {status}")
+    if state.closing:
+        return _discard(cj, bet, Reason.JACKPOT_NOT_ACCEPTING, "jackpot is being decommissioned")
     # step 1: game eligibility
     game = cj.games.get(bet.game_id)
     if game is None:

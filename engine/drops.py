@@ -71,22 +71,27 @@ def begin_drop(
     cause_id: str,
     now: int,
     actor: str = SYSTEM,
+    closing: bool = False,
 ) -> DropTicket:
-    """Lock a pool for a drop and fix the prize. Jackpot goes to DROPPING."""
+    """Lock a pool for a drop and fix the prize. Jackpot goes to DROPPING.
+
+    ``closing`` (a decommissioning drop, decommission.py): allowed in any status the jackpot can
+    be decommissioned from and on any level status, and the prize is exact (nothing may remain)."""
     cl = cj.level(level_id)
     pool = state.pool(level_id, currency)
-    if state.status not in (J.ACTIVE, J.DROPPING):
-        raise DropRejected(f"no drops while the jackpot is {state.status}")
-    ls = state.level_status[cl.level_id]
-    if ls == LevelStatus.NO_WIN:
-        raise DropRejected(f"level '{cl.name}' is in NO_WIN mode: it grows but never drops")
-    if ls != LevelStatus.ENABLED:
-        raise DropRejected(f"level '{cl.name}' is {ls}")
+    if not closing:
+        if state.status not in (J.ACTIVE, J.DROPPING):
+            raise DropRejected(f"no drops while the jackpot is {state.status}")
+        ls = state.level_status[cl.level_id]
+        if ls == LevelStatus.NO_WIN:
+            raise DropRejected(f"level '{cl.name}' is in NO_WIN mode: it grows but never drops")
+        if ls != LevelStatus.ENABLED:
+            raise DropRejected(f"level '{cl.name}' is {ls}")
     if pool.cycle == 0 or pool.closed:
         raise DropRejected(f"pool {level_id}/{currency} has no running cycle")
     if pool.locked:
         raise DropRejected(f"pool {level_id}/{currency} already has a drop in progress")
-    win = floor_to_unit(pool.visible) if cl.integer_wins_only else pool.visible
+    win = floor_to_unit(pool.visible) if cl.integer_wins_only and not closing else pool.visible
     if win <= 0:
         raise DropRejected(f"pool {level_id}/{currency} has nothing to pay")
     pool.locked = True
@@ -121,7 +126,7 @@ def _final_update(cj: CompiledJackpot, pool, cause_id: str, now: int, events: li
 def _release(cj: CompiledJackpot, state: JackpotState, *, final: bool, cause_id: str, now: int, why: str) -> list[EngineEvent]:
     if state.status != J.DROPPING or state.locked_pools():
         return []
-    new = J.EXPIRED if final else J.ACTIVE
+    new = J.EXPIRED if final and not state.closing else J.ACTIVE  # a decommission ends in ARCHIVED, on the tick
     events = transition_jackpot(cj, state, new, actor=SYSTEM, reason=why, cause_id=cause_id, now=now, _internal=True)
     if new == J.ACTIVE and state.fault:
         events += suspend_for_fault(cj, state, cause_id=f"{cause_id}|fault", now=now)
@@ -148,15 +153,16 @@ def settle_drop(
     the locked prize; a part not paid (a declined or voided share) stays in the pool's reserve
     and funds the next seed. Without it, ``winner`` takes the whole locked prize. ``announce``
     events (JackpotWon) are published after the reveal and before the reseed (payout steps 8-9).
-    ``final=True`` (timed/promotional end): no new cycle; the remaining reserve stays on the
-    pool's meters for transfer, and the jackpot goes to EXPIRED once no drop is left.
+    ``final=True`` (timed/promotional end, or a decommission): no new cycle; the remaining reserve
+    stays on the pool's meters, and the jackpot goes to EXPIRED once no drop is left (a
+    decommissioned one back to ACTIVE, for the clock tick to pay what is left or archive it).
     """
     cl = cj.level(level_id)
     pool = state.pool(level_id, currency)
     if not pool.locked:
         raise DropRejected(f"pool {level_id}/{currency} has no drop in progress")
-    if final and cj.type not in (JackpotType.TIMED.value, JackpotType.PROMOTIONAL.value):
-        raise DropRejected(f"a final drop is for TIMED or PROMOTIONAL jackpots; this one is {cj.type}")
+    if final and not state.closing and cj.type not in (JackpotType.TIMED.value, JackpotType.PROMOTIONAL.value):
+        raise DropRejected(f"a final drop ends a TIMED or PROMOTIONAL jackpot or a decommission; this one is {cj.type}")
     if not final and (next_seed is None or len(next_seed) != SEED_BYTES):
         raise DropRejected(f"reseeding needs the next cycle's {SEED_BYTES}-byte seed")
     locked = pool.lock_amount

@@ -32,6 +32,7 @@ __all__ = [
     "CYCLE_REVEALED",
     "WIN_RECORDED",
     "POOL_ADJUSTED",
+    "RESERVE_RELEASED",
     "CONTRIBUTION_REJECTED",
     "DROP_STARTED",
     "DROP_ABORTED",
@@ -69,6 +70,7 @@ CYCLE_STARTED = "CycleStarted"  # commitment published at cycle start (provably 
 CYCLE_REVEALED = "CycleRevealed"  # seed revealed after the drop (audit log only)
 WIN_RECORDED = "WinRecorded"  # pool debited by a win; the hit record (regulatory items 2-3)
 POOL_ADJUSTED = "PoolAdjusted"  # typed adjustment with reason code and actor (item 5)
+RESERVE_RELEASED = "ReserveReleased"  # decommissioning: the hidden/carried reserve joins the final prize (item 9)
 CONTRIBUTION_REJECTED = "ContributionRejected"  # single-contribution bound exceeded (item 1)
 DROP_STARTED = "DropStarted"
 DROP_ABORTED = "DropAborted"

@@ -20,7 +20,8 @@ cause, so a replay of the same inputs from the same state reproduces the same ou
 The clock tick drives everything time-based from state alone: wallet retries (backoff), approval
 escalations and expiry, scheduled waterfall drops, must-drop / time-drop deadlines (and the
 Must Drop warn state before them), the campaign end of timed and promotional jackpots (final
-drop or carry-over, then EXPIRED) and the active-player window.
+drop or carry-over, then EXPIRED), the drops of a decommissioning jackpot and its archive
+(decommission.py) and the active-player window.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import decommission
 from .activity import BetContext, prune
 from .compiled import CompiledJackpot
 from .config import JackpotStatus, JackpotType, LevelStatus
@@ -148,7 +150,13 @@ def tick(cj: CompiledJackpot, state: JackpotState, now: int, seed_source: SeedSo
     """Everything time-driven, from state alone (see the module docstring)."""
     out = EngineOutput()
     prune(cj, state, now)
-    if state.status in (J.DRAFT, J.ARCHIVED, J.EXPIRED):
+    if state.status in (J.DRAFT, J.ARCHIVED):
+        return out
+    if state.closing:  # decommissioning: payouts go on, then what is left drops, then ARCHIVED
+        out.add(payout_tick(cj, state, now, seed_source))
+        out.add(decommission.step(cj, state, now))
+        return out
+    if state.status == J.EXPIRED:
         return out
     out.add(payout_tick(cj, state, now, seed_source))
     out.add(fire_due(cj, state, now))

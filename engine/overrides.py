@@ -20,7 +20,9 @@ Actions (reason mandatory where the spec asks for one):
                 co-approval (an approver other than the actor)
 - approve_win / decline_win (fallback winner or back to the pool), retry_payout and
   resolve_payout (alternative payout) for the approval queue and PENDING_MANUAL_RESOLUTION
-- activate / expire / archive (lifecycle)
+- activate / expire / archive (lifecycle); archive only once the pools are empty
+- decommission  regulatory item 9: end a jackpot that holds money by dropping all of it
+                (decommission.py); it archives itself when the last win is paid
 - fault         the fault state (regulatory item 11), entered by the reconciliation job or an
                 operator: the jackpot pauses (contributions held in pending, no drops, players
                 see it suspended) and an alert goes out; a drop in progress still pays its winner,
@@ -37,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from . import decommission
 from .adjustments import adjust, transfer
 from .compiled import CompiledJackpot, CompiledLevel
 from .config import LevelStatus, OperatorAction
@@ -70,11 +73,12 @@ RESOLVE_PAYOUT = "resolve_payout"
 ACTIVATE = "activate"
 EXPIRE = "expire"
 ARCHIVE = "archive"
+DECOMMISSION = "decommission"
 FAULT = "fault"
 CLEAR_FAULT = "clear_fault"
 ACTIONS = (
     FORCE_DROP, DELAY_DROP, CANCEL_DROP, PAUSE, RESUME, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
-    APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, FAULT, CLEAR_FAULT,
+    APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, DECOMMISSION, FAULT, CLEAR_FAULT,
 )
 _PROHIBITABLE = {
     FORCE_DROP: OperatorAction.FORCE_DROP,
@@ -87,7 +91,7 @@ _PROHIBITABLE = {
     VOID_WIN: OperatorAction.VOID_WIN,
 }
 _NEEDS_REASON = {FORCE_DROP, DELAY_DROP, CANCEL_DROP, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
-                 DECLINE_WIN, RESOLVE_PAYOUT, FAULT, CLEAR_FAULT}
+                 DECLINE_WIN, RESOLVE_PAYOUT, FAULT, CLEAR_FAULT, DECOMMISSION}
 
 
 @dataclass(slots=True, frozen=True)
@@ -326,5 +330,12 @@ def _dispatch(
     if a == EXPIRE:
         out.events.extend(expire(cj, state, **kw))
         return out, ""
+    if a == DECOMMISSION:
+        return decommission.begin(cj, state, **kw)
+    holding = [p for p in state.iter_pools() if p.balance]
+    if holding:
+        held = ", ".join(f"{p.level_id}/{p.currency} {p.balance}" for p in holding)
+        raise DropRejected(f"the pools still hold money ({held} micros): decommission the jackpot, which drops "
+                           "everything it holds and then archives it (regulatory item 9)")
     out.events.extend(archive(cj, state, **kw))
     return out, ""

@@ -99,6 +99,7 @@ __all__ = [
     "Output",
     "WalletResult",
     "NoWinner",
+    "DECOMMISSION",
     "PENDING_MANUAL_RESOLUTION",
     "win_id_for",
     "credit_key",
@@ -117,6 +118,7 @@ PENDING_MANUAL_RESOLUTION = "PENDING_MANUAL_RESOLUTION"
 J = JackpotStatus
 SAME = "same_winner"
 MOST_RECENT = "most_recent"
+DECOMMISSION = "decommission"  # drop kind of a decommissioning jackpot's last drops (decommission.py)
 WALLET_STATUSES = ("confirmed", "failed", "escrow", "pending_manual_resolution")
 
 
@@ -317,18 +319,22 @@ def start_drop(
 
     ``kind``: trigger (a bet; ``trigger`` = bet id, player, game, brand), force, deadline,
     cascade (``origin`` win; ``same`` = the origin's winners for a same-winner waterfall, or
-    ``exclude`` the cascade's earlier winners), final (campaign end, no reseed). Raises
+    ``exclude`` the cascade's earlier winners), final (campaign end, no reseed), decommission
+    (the exact whole pool, whatever the jackpot's and level's status; no reseed). Raises
     ``NoWinner`` or ``DropRejected`` before changing anything.
     """
     cl = cj.level(level_id)
     pool = state.pool(level_id, currency)
-    if state.status not in (J.ACTIVE, J.DROPPING):
+    closing = kind == DECOMMISSION
+    if closing and not state.closing:
+        raise DropRejected("a decommissioning drop needs the jackpot to be decommissioned")
+    if not closing and state.status not in (J.ACTIVE, J.DROPPING):
         raise DropRejected(f"no drops while the jackpot is {state.status}")
-    if state.level_status[cl.level_id] != LevelStatus.ENABLED:
+    if not closing and state.level_status[cl.level_id] != LevelStatus.ENABLED:
         raise DropRejected(f"level '{cl.name}' is {state.level_status[cl.level_id]}")
     if pool.cycle == 0 or pool.closed or pool.locked:
         raise DropRejected(f"pool {cl.name}/{currency} cannot drop now (no cycle, closed or locked)")
-    amount = floor_to_unit(pool.visible) if cl.integer_wins_only else pool.visible
+    amount = floor_to_unit(pool.visible) if cl.integer_wins_only and not closing else pool.visible
     if amount <= 0:
         raise DropRejected(f"pool {cl.name}/{currency} has nothing to pay")
 
@@ -377,7 +383,7 @@ def start_drop(
 
     # step 1: lock (raises before any change if the pool cannot drop)
     win_id = win_id_for(cj, pool, seq)
-    ticket = begin_drop(cj, state, level_id, currency, cause_id=win_id, now=now, actor=actor)
+    ticket = begin_drop(cj, state, level_id, currency, cause_id=win_id, now=now, actor=actor, closing=closing)
     out = Output(list(ticket.events), [])
     pool.drop_seq = seq
     pool.armed_at = pool.armed_bets = 0
@@ -556,12 +562,13 @@ def _settle(cj: CompiledJackpot, state: JackpotState, win: WinRecord, now: int, 
         "dropped_at": win.started_at,
     })
     next_seed = None
-    if not win.final:
+    final = win.final or bool(state.closing)  # a drop that was running when decommissioning began: no reseed
+    if not final:
         if seed_source is None:
             raise EngineError("settling a win reseeds the pool: a seed source is required")
         next_seed = seed_source(win.level_id, win.currency, pool.cycle + 1)
     s = settle_drop(cj, state, win.level_id, win.currency, None, next_seed=next_seed, cause_id=f"{win.win_id}|settle",
-                    now=now, final=win.final, payouts=payouts, announce=[won])  # steps 9-10
+                    now=now, final=final, payouts=payouts, announce=[won])  # steps 9-10
     out.events.extend(s.events)
     pool.last_drop_at = win.started_at
     win.status = SETTLED

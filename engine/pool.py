@@ -70,6 +70,7 @@ class Meters:
     seeded: int = 0  # operator-funded random seed parts
     pre_seeded: int = 0  # operator pre-seed, tracked separately
     carried: int = 0  # reserve moved into seeds (internal move; reported, not reconciled)
+    released: int = 0  # reserve moved into a decommissioning drop's prize (internal move; reported)
     transfers_in: int = 0  # overflow received from other levels
     adj_in: int = 0
     adj_out: int = 0
@@ -213,6 +214,11 @@ class PoolState:
         return self.meters.gross - self.meters.house
 
     @property
+    def balance(self) -> int:
+        """Everything the pool holds for players: shown, hidden, carried and held."""
+        return self.visible + self.hidden + self.carry + self.pending
+
+    @property
     def started(self) -> bool:
         return self.cycle > 0 and not self.closed
 
@@ -264,7 +270,8 @@ class JackpotState:
     - ``player_wins`` player_id -> [[time, level index], ...] within the longest win-cap period;
     - ``segment_wins`` "level_id|segment" -> time of the segment's last win (guaranteed winners);
     - ``fault``     while the jackpot is in the fault state: reason, actor, time, and whether the
-      fault itself paused it (regulatory item 11).
+      fault itself paused it (regulatory item 11);
+    - ``closing``   once an operator began decommissioning it: actor, reason, time (item 9).
 
     ``activity_changes`` is not state but a journal for the storage layer: the (currency,
     player_id) window records changed since it was last emptied, in the order they were last
@@ -284,6 +291,7 @@ class JackpotState:
     player_wins: dict[str, list[list[int]]] = field(default_factory=dict)
     segment_wins: dict[str, int] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)  # set while in the fault state (overrides.py)
+    closing: dict[str, Any] = field(default_factory=dict)  # set once decommissioning began (decommission.py)
     activity_changes: dict[tuple[str, str], None] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
@@ -321,6 +329,7 @@ class JackpotState:
             "player_wins": {k: [list(x) for x in v] for k, v in self.player_wins.items()},
             "segment_wins": dict(self.segment_wins),
             "fault": dict(self.fault),
+            "closing": dict(self.closing),
         }
 
     @classmethod
@@ -345,6 +354,7 @@ class JackpotState:
             player_wins={k: [[int(a) for a in x] for x in v] for k, v in d.get("player_wins", {}).items()},
             segment_wins={k: int(v) for k, v in d.get("segment_wins", {}).items()},
             fault=dict(d.get("fault") or {}),
+            closing=dict(d.get("closing") or {}),
         )
 
 
@@ -399,4 +409,5 @@ def regulatory_meters(p: PoolState) -> dict[str, int]:
         "adjustments_out": m.adj_out,
         "overflow_redirected": m.overflow_redirected,
         "overflow_revenue": m.overflow_revenue,
+        "reserve_released": m.released,
     }

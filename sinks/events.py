@@ -49,7 +49,7 @@ __all__ = [
 # every state change an inspector asks about.
 AUDITED = frozenset({
     "CycleStarted", "CycleRevealed", "WinnerSelected", "WinRecorded", "JackpotWon", "JackpotReseeded",
-    "WinVoided", "PoolAdjusted", "OperatorActionRecorded", "WinApprovalRequested", "WinApprovalDecided",
+    "WinVoided", "PoolAdjusted", "ReserveReleased", "OperatorActionRecorded", "WinApprovalRequested", "WinApprovalDecided",
     "JackpotStateChanged", "PayoutAlert", "DropStarted", "DropAborted", "ContributionRejected",
     "ReconciliationMismatch", "SinkOutage", "ConfigVersionRecorded",
 })
@@ -243,6 +243,9 @@ SQL: dict[str, str] = {
     "pool_adjustments": """INSERT INTO pool_adjustments (event_id, adjusted_at, jackpot_id, level_id, currency,
         cycle_number, amount, reason, actor, note, visible_amount)
         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING""",
+    "reserve_releases": """INSERT INTO reserve_releases (event_id, released_at, jackpot_id, level_id, currency,
+        cycle_number, amount, hidden_amount, carry_amount, pending_amount, reason)
+        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING""",
     "operator_actions": """INSERT INTO operator_actions (event_id, acted_at, jackpot_id, command_id, action, actor,
         approvals, reason, level_id, currency, amount, adjustment_reason, target_level_id, delay_seconds, win_id,
         outcome, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
@@ -260,7 +263,7 @@ SQL: dict[str, str] = {
         VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING""",
 }
 # Order of application inside a batch's transaction: rows that others update come first.
-ORDER = ("cycle_started", "cycle_revealed", "pool_adjustments", "reseeds", "win_selected",
+ORDER = ("cycle_started", "cycle_revealed", "pool_adjustments", "reserve_releases", "reseeds", "win_selected",
          "prizes", "win_won", "win_voided", "hits", "prize_status", "prize_payout_events", "approval_requested",
          "approval_escalated", "win_approval_events", "approval_decided", "warn_state_changes",
          "jackpot_state_changes", "operator_actions", "alerts", "pool_snapshots")
@@ -350,6 +353,9 @@ def project(e: Ev) -> list[tuple[str, tuple]]:
         out.append(("pool_adjustments", (eid, at, j, lv, cur, p.get("cycle_number"), money(p["amount"]),
                                          p["reason"], p.get("actor") or "", p.get("note"),
                                          money(p.get("visible_amount")))))
+    elif t == "ReserveReleased":
+        out.append(("reserve_releases", (eid, at, j, lv, cur, p.get("cycle_number"), money(p["amount"]),
+                                         money(p["hidden"]), money(p["carry"]), money(p["pending"]), p["reason"])))
     elif t == "OperatorActionRecorded":
         amount = p.get("amount")
         out.append(("operator_actions", (eid, at, j, p["command_id"], p["action"], p["actor"],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -417,16 +418,20 @@ async def save_template(ctx: Ctx, path: m.JackpotPath, body: m.SaveTemplate) -> 
 
 # ----------------------------------------------------------------------------- archive
 @api.op("POST", "/v1/jackpots/{jackpot_id}/archive",
-        summary="Archive (decommission): a live jackpot is force-dropped first, never deleted",
+        summary="Archive (decommission): a live jackpot drops everything it holds first, never deleted",
         tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ArchiveBody,
         query=m.WaitQuery, response=m.ArchiveResult, extra_statuses={202: m.ArchiveResult})
 async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, query: m.WaitQuery) -> dict[str, Any]:
+    """Regulatory item 9. A draft is archived at once. A published jackpot gets one ``decommission``
+    command: the engine stops its contributions, drops everything its pools hold (reserve
+    included) and archives it once the last win is paid; the Back Office record follows through a
+    pending ``archive`` change (``Services.apply_archives``), here when it completes within
+    ``wait_s``, else on the scheduler's next pass (202 meanwhile)."""
     s = ctx.services
     rec = await scoped(ctx, path.jackpot_id)
     confirm_name(rec, body.confirmation)
     if rec.status == "ARCHIVED":
         raise Problem(409, "archived", "the jackpot is already archived")
-    commands: list[dict[str, Any]] = []
     if rec.published_version is None:
         async with s.pool.acquire() as conn, conn.transaction():
             rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
@@ -435,33 +440,34 @@ async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, qu
             after = await s.jackpots.update(conn, rec, ctx.actor, status="ARCHIVED", activate_at=None)
             await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id, request_id=ctx.request_id,
                                  reason=body.reason, before=rec.snapshot(), after=after.snapshot(), conn=conn)
-        return {"jackpot": view(after), "commands": commands}
+        return {"jackpot": view(after), "commands": []}
     if body.disposition != "force_drop":
         raise Problem(422, "disposition-required",
                       "a jackpot that holds players' contributions is not simply cancelled: use disposition "
-                      "'force_drop' to end it by a forced drop of every level")
-    wait = query.wait_s
-    for lv in rec.steps.get(Step.LEVELS, {}).get("levels", []):
-        commands.append(await send_command(ctx, rec.jackpot_id, "force_drop", reason=body.reason, wait_s=wait,
-                                           level_id=lv["level_id"]))
-    archived = await send_command(ctx, rec.jackpot_id, "archive", reason=body.reason, wait_s=wait)
-    commands.append(archived)
-    after = rec
-    if archived["state"] == "applied":
-        async with s.pool.acquire() as conn, conn.transaction():
-            rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
-            doc = await s.jackpots.current_config(rec.jackpot_id)
-            version = None
-            if doc is not None:
-                doc = {**doc, "status": "ARCHIVED"}
-                version = await s.publish_config(conn, doc, ctx.actor)
-            after = await s.jackpots.update(conn, rec, ctx.actor, status="ARCHIVED",
-                                            published_version=version or rec.published_version)
-            await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id,
-                                 request_id=ctx.request_id, reason=body.reason, before=rec.snapshot(),
-                                 after=after.snapshot(), detail={"commands": [c["command_id"] for c in commands]},
-                                 conn=conn)
-        await s.outbox.kick()
-    elif archived["state"] == "pending":
+                      "'force_drop' to end it by a forced drop of everything it holds")
+    change_id = str(uuid.uuid4())
+
+    async def no_archive_running(conn: Any) -> None:
+        if await conn.fetchval("SELECT 1 FROM admin_config_changes WHERE jackpot_id = $1 AND state = 'pending' "
+                               "AND apply_timing = 'archive'", rec.jackpot_id):
+            raise Problem(409, "archiving", "the jackpot is already being decommissioned; it is archived when its "
+                          "last win is paid")
+
+    async def record_archive(conn: Any, command_id: str) -> None:
+        await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing="archive",
+                                    apply_at=None, state="pending", config={"command_id": command_id}, warnings=[],
+                                    reason=body.reason, actor=ctx.actor)
+
+    deadline = time.monotonic() + query.wait_s if query.wait_s is not None else None
+    cmd = await send_command(ctx, rec.jackpot_id, "decommission", reason=body.reason, wait_s=query.wait_s,
+                             guard=no_archive_running, record=record_archive)
+    if cmd["state"] == "rejected":
+        await s.pool.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE change_id = $1",
+                             uuid.UUID(change_id), f"the engine refused: {cmd['detail']}")
+        raise Problem(409, "decommission-refused", f"the engine refused to decommission: {cmd['detail']}",
+                      command_id=cmd["command_id"])
+    wait = s.settings.admin_command_wait_s if deadline is None else max(0.0, deadline - time.monotonic())
+    done = cmd["state"] == "applied" and await s.wait_archived(rec.jackpot_id, wait)
+    if not done:
         ctx.status = 202
-    return {"jackpot": view(after), "commands": commands}
+    return {"jackpot": view(await s.jackpots.get(rec.jackpot_id)), "commands": [cmd]}

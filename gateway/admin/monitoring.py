@@ -277,6 +277,9 @@ async def meters(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
         carried = {(r["level_id"], r["currency"]): r["carried"] for r in await conn.fetch(
             "SELECT level_id, currency::text AS currency, sum(coalesce(carry_in, 0)) AS carried FROM cycles "
             "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
+        released = {(r["level_id"], r["currency"]): r["released"] for r in await conn.fetch(
+            "SELECT level_id, currency::text AS currency, sum(amount) AS released FROM reserve_releases "
+            "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
         hits = {(r["level_id"], r["currency"]): r for r in await conn.fetch(
             "SELECT level_id, currency::text AS currency, count(*) AS n, sum(win_amount) AS won FROM hits "
             "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
@@ -301,7 +304,7 @@ async def meters(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
                 "displayed_amount": _s(p["visible_amount"]) if p else None,
                 "current_amount": _s(p["current_amount"]) if p else None,
                 "hit_count": h["n"] if h else 0, "total_won": _s(h["won"] if h else 0),
-                "overflow": _s(f["overflow"] if f else 0), "reserve": _s(hidden - Decimal(carried.get(k) or 0)),
+                "overflow": _s(f["overflow"] if f else 0), "reserve": _s(hidden - Decimal(carried.get(k) or 0) - Decimal(released.get(k) or 0)),
                 "adjustments_net": _s(adj.get(k) or 0), "read_at": now,
             })
     return {"jackpot_id": jid, "meters": out, "last_hits": [

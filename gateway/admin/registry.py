@@ -75,7 +75,8 @@ SEND_TIMEOUT_S = 10.0
 
 async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = "", wait_s: float | None = None,
                        audit_detail: dict[str, Any] | None = None,
-                       guard: Callable[[Any], Awaitable[None]] | None = None, **fields: Any) -> dict[str, Any]:
+                       guard: Callable[[Any], Awaitable[None]] | None = None,
+                       record: Callable[[Any, str], Awaitable[None]] | None = None, **fields: Any) -> dict[str, Any]:
     """Record, audit and send one command, then wait (bounded) for the engine's receipt.
 
     The command's row, its audit entry and its outbox row commit in one transaction before
@@ -83,7 +84,8 @@ async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = 
     confirm in time the caller gets a 503 problem carrying the command id to poll, and the
     relay delivers the command later (the engine applies a command id once). ``guard`` runs first
     inside that transaction (it may lock rows and raise a Problem), so a precondition checked
-    there cannot change before the command is queued.
+    there cannot change before the command is queued; ``record(conn, command_id)`` runs last in it,
+    for a row that must exist if and only if the command does.
     """
     s = ctx.services
     command_id, value, _ = s.bus.encode(jackpot_id, action, ctx.actor, reason=reason, **fields)
@@ -99,6 +101,8 @@ async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = 
                              request_id=ctx.request_id, reason=reason, after=after, detail=audit_detail, conn=conn)
         outbox_id = await enqueue(conn, kind="command", ref=command_id, topic=s.bus.topic, key=jackpot_id.encode(),
                                   value=value)
+        if record is not None:
+            await record(conn, command_id)
     fut = s.receipts.expect(command_id)
     try:
         await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)

@@ -121,6 +121,7 @@ class Services:
             try:
                 await self.apply_due_changes()
                 await self.apply_next_cycle_changes()
+                await self.apply_archives()
                 await self.adopt_bus_configs()
             except asyncio.CancelledError:
                 raise
@@ -154,6 +155,37 @@ class Services:
             "ORDER BY ch.created_at")
         return await self._apply_changes(due)
 
+    async def apply_archives(self, jackpot_id: str | None = None) -> int:
+        """Follow decommissions (regulatory item 9): a pending ``archive`` change is applied once the
+        engine reports its jackpot ARCHIVED (the config is published ARCHIVED, so routers stop
+        matching it, and the record is archived); one whose ``decommission`` command the engine
+        refused is cancelled with the engine's reason."""
+        assert self.pool is not None
+        rows = await self.pool.fetch(
+            "SELECT ch.change_id, EXISTS (SELECT 1 FROM jackpot_state_changes s WHERE s.jackpot_id = ch.jackpot_id "
+            "  AND s.level_id IS NULL AND s.new_state = 'ARCHIVED') AS archived, "
+            "(SELECT o.detail FROM operator_actions o WHERE o.command_id = ch.config ->> 'command_id' "
+            "  AND o.outcome = 'rejected' LIMIT 1) AS refused "
+            "FROM admin_config_changes ch WHERE ch.state = 'pending' AND ch.apply_timing = 'archive' "
+            "AND ($1::text IS NULL OR ch.jackpot_id = $1)", jackpot_id)
+        for r in rows:
+            if r["refused"] is not None and not r["archived"]:
+                await self.pool.execute(
+                    "UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE change_id = $1 "
+                    "AND state = 'pending'", r["change_id"], f"the engine refused: {r['refused']}")
+        return await self._apply_changes([r for r in rows if r["archived"]])
+
+    async def wait_archived(self, jackpot_id: str, wait_s: float) -> bool:
+        """Whether the jackpot's decommission completed (and was applied) within ``wait_s``."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            await self.apply_archives(jackpot_id)
+            if (await self.jackpots.get(jackpot_id)).status == "ARCHIVED":
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(0.25)
+
     async def _apply_changes(self, due: list) -> int:
         """Apply each due change in its own transaction; one the validation now refuses is marked failed."""
         assert self.pool is not None
@@ -179,6 +211,9 @@ class Services:
             extra: dict[str, Any] = {}
             if ch["apply_timing"] == "activation":
                 doc, extra["status"] = payload, "ACTIVE"
+            elif ch["apply_timing"] == "archive":
+                doc, extra["status"] = await self.jackpots.current_config(rec.jackpot_id), "ARCHIVED"
+                doc = {**(doc or {"jackpot_id": rec.jackpot_id, "name": rec.name}), "status": "ARCHIVED"}
             else:
                 doc = payload["doc"]
                 extra.update(steps=payload["steps"], presentation=payload["presentation"], name=doc["name"])

@@ -272,10 +272,13 @@ async def test_live_jackpot_is_only_archived_by_a_forced_drop(admin, http):
     assert status == 422 and prob["type"].endswith("/confirmation-mismatch")
     status, res, _ = await call(http, "POST", url, manager, json_body={
         "confirmation": "Arch Fortune", "disposition": "force_drop", "reason": "end of campaign"})
-    assert status == 202 and [c["action"] for c in res["commands"]] == ["force_drop", "archive"]
-    assert all(c["state"] == "pending" for c in res["commands"])
+    assert status == 202 and [c["action"] for c in res["commands"]] == ["decommission"]
+    assert all(c["state"] == "pending" for c in res["commands"]) and res["jackpot"]["status"] == "ACTIVE"
     status, cmd, _ = await call(http, "GET", f"{admin.url}/v1/commands/{res['commands'][0]['command_id']}", manager)
-    assert status == 202 and cmd["action"] == "force_drop" and cmd["sent_at"]
+    assert status == 202 and cmd["action"] == "decommission" and cmd["sent_at"]
+    status, prob, _ = await call(http, "POST", url, manager, json_body={
+        "confirmation": "Arch Fortune", "disposition": "force_drop", "reason": "end of campaign"})
+    assert status == 409 and prob["type"].endswith("/archiving"), prob  # one decommission at a time
 
 
 async def test_approval_queue_tabs_and_masking(admin, http):

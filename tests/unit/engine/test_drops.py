@@ -146,7 +146,7 @@ def test_drop_refusals():
     begin_drop(cj, st, GRAND, "EUR", cause_id="d", now=1)
     with pytest.raises(DropRejected, match="needs the next cycle's 32-byte seed"):
         settle_drop(cj, st, GRAND, "EUR", winner(), next_seed=None, cause_id="s", now=2)
-    with pytest.raises(DropRejected, match="final drop is for TIMED or PROMOTIONAL"):
+    with pytest.raises(DropRejected, match="final drop ends a TIMED or PROMOTIONAL jackpot or a decommission"):
         settle_drop(cj, st, GRAND, "EUR", winner(), next_seed=None, cause_id="s", now=2, final=True)
 
     cj, st = setup()

@@ -170,7 +170,9 @@ def test_lifecycle_commands():
     out = handle_command(cj, st, OperatorCommand("c2", "expire", "admin", reason="end"), 6)
     assert out.rejected and "only TIMED or PROMOTIONAL" in out.rejected
     out = handle_command(cj, st, OperatorCommand("c3", "archive", "admin", reason="retired"), 7)
-    assert not out.rejected and st.status == "ARCHIVED"
+    assert out.rejected and "decommission the jackpot" in out.rejected  # the pools hold their seeds
+    out = handle_command(cj, st, OperatorCommand("c4", "decommission", "admin", reason="retired"), 8)
+    assert not out.rejected and st.status == "ARCHIVED"  # nobody ever played: the seeds return to the operator
 
 
 def test_command_from_an_avro_record():
