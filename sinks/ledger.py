@@ -27,7 +27,7 @@ CONTRIBUTION_COLUMNS = (
 LEVEL_COLUMNS = (
     "event_id", "bet_ts", "jackpot_id", "level_id", "currency",
     "net_amount", "visible_amount", "hidden_amount", "overflow_amount", "pending_amount",
-    "transfer_in_amount", "source_partition", "source_offset",
+    "transfer_in_amount", "source_partition", "source_offset", "overflow_reserve_amount", "overflow_revenue_amount",
 )
 PARTITIONED = ("contributions", "contribution_levels")
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
                 e["event_id"], ts, e["jackpot_id"], lv["level_id"], e["currency"],
                 lv["net_amount"], lv["visible_amount"], lv["hidden_amount"], lv["overflow_amount"],
                 lv["pending_amount"], lv["transfer_in_amount"], *source,
+                # where the overflow went (NULL from writers before ContributionApplied v3)
+                lv.get("overflow_reserve_amount"), lv.get("overflow_revenue_amount"),
             ))
     return contributions, levels
 

@@ -10,14 +10,16 @@ P&L lines (spec "Budget Model"), per jackpot and currency, from the ledger table
   prizes_main            every main win that debited a pool (hits)
   prizes_chain           chain-reaction prizes paid (confirmed, escrow or resolved)
   adjustments_in / _out  other PoolAdjusted, added / removed (adjustments_net = in - out)
-  net_position           house cut + adjustments out - adjustments in - seeds - pre-seed - chain prizes
+  overflow_revenue       overflow above Win Max booked to operator revenue (contribution_levels)
+  net_position           house cut + overflow revenue + adjustments out - adjustments in - seeds
+                         - pre-seed - chain prizes
 
 The net position follows ``engine.budget.budget_report`` exactly (the spec's "House Cut + Adj -
 Seeds - Prizes", where main prizes are paid from the pool that net contributions and the seeds
 funded, so only the operator-funded parts count as cost; subtracting main prizes too would count
-every seed twice). Overflow booked to operator revenue is not in the ledger yet (the
-ContributionApplied level rows carry the overflow, not its destination): for jackpots whose
-overflow goes to revenue the engine adds it to the net position, this report does not.
+every seed twice). Overflow booked to operator revenue is counted from the ledger rows that
+say where their overflow went (ContributionApplied v3); rows written before carry NULL and count
+as none (``overflow_unknown`` says how many such rows had an overflow).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ WITH keys AS (
 ), c AS (
     SELECT jackpot_id, currency, sum(gross_amount) AS gross, sum(house_cut_amount) AS house, count(*) AS bets
     FROM contributions WHERE ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+), o AS (
+    SELECT jackpot_id, currency, sum(overflow_revenue_amount) AS revenue,
+           count(*) FILTER (WHERE overflow_amount > 0 AND overflow_revenue_amount IS NULL) AS unknown
+    FROM contribution_levels WHERE ($1::text IS NULL OR jackpot_id = $1) AND overflow_amount > 0 GROUP BY 1, 2
 ), a AS (
     SELECT jackpot_id, currency,
            sum(amount) FILTER (WHERE reason = 'PRE_SEED') AS pre_seed,
@@ -76,12 +82,14 @@ SELECT k.jackpot_id, k.currency::text AS currency,
        coalesce(a.adj_in, 0)::numeric(20,6) AS adjustments_in,
        coalesce(a.adj_out, 0)::numeric(20,6) AS adjustments_out,
        (coalesce(a.adj_in, 0) - coalesce(a.adj_out, 0))::numeric(20,6) AS adjustments_net,
-       (coalesce(c.house, 0) + coalesce(a.adj_out, 0) - coalesce(a.adj_in, 0) - coalesce(s.seeds, 0)
+       coalesce(o.revenue, 0)::numeric(20,6) AS overflow_revenue,
+       (coalesce(c.house, 0) + coalesce(o.revenue, 0) + coalesce(a.adj_out, 0) - coalesce(a.adj_in, 0) - coalesce(s.seeds, 0)
         - coalesce(a.pre_seed, 0) - coalesce(ch.prizes_chain, 0))::numeric(20,6) AS net_position,
        coalesce(s.cycles, 0) AS cycles, coalesce(h.hits, 0) AS hits,
-       coalesce(s.seeds_estimated, 0) AS seeds_estimated
+       coalesce(s.seeds_estimated, 0) AS seeds_estimated, coalesce(o.unknown, 0) AS overflow_unknown
 FROM keys k
 LEFT JOIN c USING (jackpot_id, currency)
+LEFT JOIN o USING (jackpot_id, currency)
 LEFT JOIN a USING (jackpot_id, currency)
 LEFT JOIN s USING (jackpot_id, currency)
 LEFT JOIN h USING (jackpot_id, currency)
@@ -91,7 +99,8 @@ ORDER BY 1, 2
 
 PNL_COLUMNS = ("jackpot_id", "currency", "bets", "gross_contributions", "house_cut", "net_pool_contributions",
                "pre_seed", "seeds", "prizes_main", "prizes_chain", "adjustments_in", "adjustments_out",
-               "adjustments_net", "net_position", "cycles", "hits", "seeds_estimated")
+               "adjustments_net", "overflow_revenue", "net_position", "cycles", "hits", "seeds_estimated",
+               "overflow_unknown")
 
 
 async def pnl(conn: asyncpg.Connection, jackpot_id: str | None = None) -> list[dict[str, Any]]:

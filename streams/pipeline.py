@@ -238,6 +238,8 @@ class Pipeline:
                     "overflow_amount": lc.overflow,
                     "pending_amount": lc.pending,
                     "transfer_in_amount": lc.transfer_in,
+                    "overflow_reserve_amount": lc.overflow_reserve,
+                    "overflow_revenue_amount": lc.overflow_revenue,
                 }
                 for lc in result.levels
             ],

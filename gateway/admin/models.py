@@ -579,9 +579,12 @@ class PnlRow(BaseModel):
     adjustments_in: str
     adjustments_out: str
     adjustments_net: str
+    overflow_revenue: str
     net_position: str
     cycles: int
     hits: int
+    overflow_unknown: int = Field(0, description="Ledger rows with an overflow written before its destination was "
+                                                 "recorded (counted as no revenue)")
 
 
 class EvRow(BaseModel):

@@ -272,7 +272,8 @@ async def meters(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
             "SELECT currency::text AS currency, sum(bet_amount) AS wagers, count(*) AS bets FROM contributions "
             "WHERE jackpot_id = $1 GROUP BY 1", jid)}
         flows = {(r["level_id"], r["currency"]): r for r in await conn.fetch(
-            "SELECT level_id, currency::text AS currency, sum(overflow_amount) AS overflow, sum(hidden_amount) AS hidden "
+            "SELECT level_id, currency::text AS currency, sum(overflow_amount) AS overflow, sum(hidden_amount) AS hidden, "
+            "coalesce(sum(overflow_reserve_amount), 0) AS overflow_reserve "
             "FROM contribution_levels WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
         carried = {(r["level_id"], r["currency"]): r["carried"] for r in await conn.fetch(
             "SELECT level_id, currency::text AS currency, sum(coalesce(carry_in, 0)) AS carried FROM cycles "
@@ -297,7 +298,9 @@ async def meters(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
         for cur in currencies:
             k = (lid, cur)
             p, w, f, h = pools.get(k), wagers.get(cur), flows.get(k), hits.get(k)
-            hidden = Decimal(f["hidden"]) if f else Decimal(0)
+            # the reserve: hidden increments and overflow kept for the next seed, less what seeds carried
+            # and what a decommission released into its prize
+            hidden = Decimal(f["hidden"]) + Decimal(f["overflow_reserve"]) if f else Decimal(0)
             out.append({
                 "level_id": lid, "level": lv.get("name"), "currency": cur,
                 "total_wagers_in": _s(w["wagers"] if w else 0), "qualifying_bets": w["bets"] if w else 0,

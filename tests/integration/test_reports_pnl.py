@@ -76,3 +76,34 @@ async def test_expected_value_per_cycle_from_the_recorded_config(settings):
     # (5500 - 1000) / 0.9 * 0.1 = 500
     assert ev["house_cut_per_cycle"] == Decimal("500.000000") and ev["net_per_cycle"] == Decimal("500.000000")
     assert ev["actual_cycles"] == 0 and ev["cycle_hours"] is None
+
+
+@pytest.mark.parametrize("mode", ["revenue", "buffer"])
+async def test_overflow_destination_is_in_the_ledger_and_the_pnl(settings, mode):
+    """Regulatory items 2 and 6: the ledger records where each overflow went, and overflow booked
+    to revenue is in the SQL net position exactly as in the engine's budget model."""
+    from ..unit.sinks.scenario import run_overflow
+
+    sc = run_overflow(mode=mode)
+    async with private_database(settings) as dsn:
+        sink, ledger = EventSink(dsn), LedgerWriter(dsn)
+        try:
+            await sink.write(sc.events)
+            await ledger.write(sc.ledger)
+        finally:
+            await sink.close()
+            await ledger.close()
+        conn = await asyncpg.connect(dsn)
+        try:
+            [row] = await pnl(conn, sc.jackpot_id)
+            parts = await conn.fetchrow(
+                "SELECT sum(overflow_amount) AS overflow, sum(overflow_reserve_amount) AS reserve, "
+                "sum(overflow_revenue_amount) AS revenue FROM contribution_levels WHERE jackpot_id = $1", sc.jackpot_id)
+        finally:
+            await conn.close()
+    eng = budget_report(sc.driver.st, "EUR")
+    assert parts["overflow"] == Decimal(8)  # seed 1 + 27 net, Win Max 20
+    assert (parts["reserve"], parts["revenue"]) == ((Decimal(0), Decimal(8)) if mode == "revenue" else (Decimal(8), Decimal(0)))
+    assert row["overflow_revenue"] == from_micros(eng.overflow_revenue) == parts["revenue"]
+    assert row["net_position"] == from_micros(eng.net_position) == Decimal(3) + parts["revenue"] - Decimal(1)
+    assert row["overflow_unknown"] == 0

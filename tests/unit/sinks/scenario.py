@@ -51,7 +51,9 @@ def _ledger_record(jackpot_id: str, bet_n: int, player: str, ms: int, amount: in
         "levels": [{"level_id": lc.level_id, "net_amount": from_micros(lc.net),
                     "visible_amount": from_micros(lc.visible), "hidden_amount": from_micros(lc.hidden),
                     "overflow_amount": from_micros(lc.overflow), "pending_amount": from_micros(lc.pending),
-                    "transfer_in_amount": from_micros(lc.transfer_in)} for lc in r.levels],
+                    "transfer_in_amount": from_micros(lc.transfer_in),
+                    "overflow_reserve_amount": from_micros(lc.overflow_reserve),
+                    "overflow_revenue_amount": from_micros(lc.overflow_revenue)} for lc in r.levels],
     }
 
 
@@ -126,3 +128,25 @@ def hand_pnl(sc: Scenario) -> dict[str, Decimal]:
         "adjustments_in": adj_in, "adjustments_out": adj_out, "adjustments_net": adj_in - adj_out,
         "net_position": house + adj_out - adj_in - seeds - pre_seed - chain,
     }
+
+
+def run_overflow(jackpot_id: str | None = None, mode: str = "revenue") -> Scenario:
+    """A level held in NO_WIN mode fed past its Win Max of 20 by bets of 3 (rate 1, house cut 10%):
+    its overflow goes to ``mode`` (revenue or buffer). Seed 1; 2.7 net per bet."""
+    jackpot_id = jackpot_id or str(uuid.uuid4())
+    cj = compile_jackpot(make_jackpot(jackpot_id=jackpot_id, levels=[solo_level(overflow={"mode": mode})],
+                                      contribution_rate="1", house_cut="0.1", currencies=["EUR"]))
+    st = new_jackpot_state(cj)
+    sc = Scenario(jackpot_id, Driver(cj, st, now=BASE_MS))
+    sc.events += [e.to_dict() for e in activate(cj, st, master_seed_source(MASTER), actor="op-1",
+                                                  cause_id="activate", now=BASE_MS)]
+    d = sc.driver
+    d.command("no_win_on", level_id=SOLO, reason="grow past the limit")
+    sc.events += [e.to_dict() for e in d.events]
+    mark = len(d.events)
+    for i in range(10):
+        r, _ = d.bet(3, f"p{i}")
+        sc.ledger.append(_ledger_record(jackpot_id, d.n, f"p{i}", d.now, 3 * UNIT, r))
+        sc.bets_gross += r.gross
+    sc.events += [e.to_dict() for e in d.events[mark:]]
+    return sc
