@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # how long a difference may be ledger lag before it counts as a mismatch.
     reconcile_interval_s: float = Field(900.0, alias="JACKPOT_RECONCILE_INTERVAL_S", ge=0)
     reconcile_settle_s: float = Field(60.0, alias="JACKPOT_RECONCILE_SETTLE_S", ge=0)
+    # The budget alerts and Budget Constraint Mode limits (sinks/budget.py; the leader; 0 disables).
+    budget_interval_s: float = Field(900.0, alias="JACKPOT_BUDGET_INTERVAL_S", ge=0)
 
     # Payout: the operator's wallet (the reference wallet of `jackpot wallet` by default).
     wallet_url: str = Field("http://127.0.0.1:8790", alias="WALLET_URL")

@@ -55,7 +55,7 @@ AUDITED = frozenset({
 })
 ALERT_TYPES = frozenset({
     "PayoutAlert", "WinApprovalEscalated", "PoolAtMax", "PoolApproachingMax", "ContributionRejected",
-    "DropDeferred", "CascadeSkipped", "ReconciliationMismatch", "SinkOutage",
+    "DropDeferred", "CascadeSkipped", "ReconciliationMismatch", "SinkOutage", "BudgetAlert",
 })
 SPEC_EVENTS = ("PoolUpdated", "JackpotWon", "JackpotReseeded", "WarnThresholdReached", "JackpotStateChanged",
                "PoolApproachingMax")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import sys
@@ -43,32 +44,40 @@ PAID = ("confirmed", "escrow", "resolved")
 PNL_SQL = """
 WITH keys AS (
     SELECT jackpot_id, currency FROM contributions WHERE ($1::text IS NULL OR jackpot_id = $1)
+      AND ($3::timestamptz IS NULL OR bet_ts >= $3)
     UNION SELECT jackpot_id, currency FROM cycles WHERE ($1::text IS NULL OR jackpot_id = $1)
+      AND ($3::timestamptz IS NULL OR started_at >= $3)
     UNION SELECT jackpot_id, currency FROM pool_adjustments WHERE ($1::text IS NULL OR jackpot_id = $1)
+      AND ($3::timestamptz IS NULL OR adjusted_at >= $3)
 ), c AS (
     SELECT jackpot_id, currency, sum(gross_amount) AS gross, sum(house_cut_amount) AS house, count(*) AS bets
-    FROM contributions WHERE ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+    FROM contributions WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR bet_ts >= $3)
+    GROUP BY 1, 2
 ), o AS (
     SELECT jackpot_id, currency, sum(overflow_revenue_amount) AS revenue,
            count(*) FILTER (WHERE overflow_amount > 0 AND overflow_revenue_amount IS NULL) AS unknown
-    FROM contribution_levels WHERE ($1::text IS NULL OR jackpot_id = $1) AND overflow_amount > 0 GROUP BY 1, 2
+    FROM contribution_levels WHERE ($1::text IS NULL OR jackpot_id = $1) AND overflow_amount > 0
+      AND ($3::timestamptz IS NULL OR bet_ts >= $3) GROUP BY 1, 2
 ), a AS (
     SELECT jackpot_id, currency,
            sum(amount) FILTER (WHERE reason = 'PRE_SEED') AS pre_seed,
            sum(amount) FILTER (WHERE reason <> 'PRE_SEED' AND amount > 0) AS adj_in,
            -sum(amount) FILTER (WHERE reason <> 'PRE_SEED' AND amount < 0) AS adj_out
-    FROM pool_adjustments WHERE ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+    FROM pool_adjustments WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR adjusted_at >= $3)
+    GROUP BY 1, 2
 ), s AS (
     SELECT jackpot_id, currency, sum(coalesce(seed_draw, seed_amount)) AS seeds, count(*) AS cycles,
            count(*) FILTER (WHERE seed_draw IS NULL) AS seeds_estimated
-    FROM cycles WHERE ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+    FROM cycles WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR started_at >= $3)
+    GROUP BY 1, 2
 ), h AS (
     SELECT jackpot_id, currency, sum(win_amount) AS prizes_main, count(*) AS hits
-    FROM hits WHERE ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+    FROM hits WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR hit_at >= $3)
+    GROUP BY 1, 2
 ), ch AS (
     SELECT jackpot_id, currency, sum(amount) AS prizes_chain
     FROM prizes WHERE kind = 'chain_reaction' AND payout_status = ANY($2::text[])
-      AND ($1::text IS NULL OR jackpot_id = $1) GROUP BY 1, 2
+      AND ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR status_at >= $3) GROUP BY 1, 2
 )
 SELECT k.jackpot_id, k.currency::text AS currency,
        coalesce(c.bets, 0) AS bets,
@@ -103,9 +112,11 @@ PNL_COLUMNS = ("jackpot_id", "currency", "bets", "gross_contributions", "house_c
                "overflow_unknown")
 
 
-async def pnl(conn: asyncpg.Connection, jackpot_id: str | None = None) -> list[dict[str, Any]]:
-    """The P&L per jackpot and currency (Decimal amounts at scale 6)."""
-    return [dict(r) for r in await conn.fetch(PNL_SQL, jackpot_id, list(PAID))]
+async def pnl(conn: asyncpg.Connection, jackpot_id: str | None = None, *,
+              since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The P&L per jackpot and currency (Decimal amounts at scale 6); ``since`` limits it to the
+    movements from that time on (a month's cost, a 30-day window), else the whole life."""
+    return [dict(r) for r in await conn.fetch(PNL_SQL, jackpot_id, list(PAID), since)]
 
 
 CYCLES_SQL = """

@@ -51,6 +51,7 @@ from jackpot.streams.limits import check_player_record
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.streams.progress import GroupOffsets, ProgressWatch
 from jackpot.streams.received import flag_skew, received_ms
+from jackpot.streams.budget import check_and_alert
 from jackpot.streams.reconciler import reconcile_and_act
 from jackpot.streams.refill import HoleReader
 from jackpot.streams.statecache import StateCache
@@ -155,6 +156,8 @@ class Worker:
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
         if settings.reconcile_interval_s > 0:
             app.timer(settings.reconcile_interval_s, on_leader=True)(self.reconcile)
+        if settings.budget_interval_s > 0:
+            app.timer(settings.budget_interval_s, on_leader=True)(self.budget_check)
         self._tick = 0
         app.timer(10.0)(self.report)
         self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.worker_web_port)
@@ -588,6 +591,13 @@ class Worker:
             await reconcile_and_act(self.settings)
         except Exception as exc:  # the next run retries; the alert is the missing result event
             log.error("reconciliation run failed", extra={"error": repr(exc)})
+
+    async def budget_check(self) -> None:
+        """Leader only: the budget alerts and constraint limits (streams/budget.py)."""
+        try:
+            await check_and_alert(self.settings)
+        except Exception as exc:  # the next run retries
+            log.error("budget check failed", extra={"error": repr(exc)})
 
     # ------------------------------------------------------------------ payout
     async def payout_agent(self, stream: faust.StreamT) -> None:

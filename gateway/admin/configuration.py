@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from jackpot.engine.catalog import DEFAULT_GAMES, PROFILES, TEMPLATES, instantiate
 from jackpot.engine.config import JackpotStatus
+from jackpot.sinks.budget import activation_refusal, prize_cap_problems
 
 from . import impact, models as m
 from .api import Ctx
@@ -232,6 +233,7 @@ async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) 
                 result.problems or [k for k, v in result.checklist.items() if not v]), review=result.model_dump())
         doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus.ACTIVE}).model_dump_json())
         doc["created_by"] = rec.created_by
+        await budget_guard(conn, doc, activation=True)
         await conn.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = 'superseded' "
                            "WHERE jackpot_id = $1 AND state = 'pending' AND apply_timing = 'activation'", rec.jackpot_id)
         change_id = uuid.uuid4()
@@ -255,6 +257,19 @@ async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) 
     if version is not None:
         await s.outbox.kick()
     return {"jackpot": view(after), "version": version, "state": state, "published_at": published_at}
+
+
+async def budget_guard(conn: Any, doc: dict[str, Any], *, activation: bool) -> None:
+    """Budget Constraint Mode (sinks/budget.py): no level may pay more than the currency's maximum
+    single prize; no activation while a currency's monthly cost is over its limit and the operator
+    chose to pause activations then."""
+    capped = await prize_cap_problems(conn, doc)
+    if capped:
+        raise Problem(422, "budget-max-single-prize", "; ".join(capped), problems=capped)
+    if activation:
+        why = await activation_refusal(conn, list(doc.get("currencies") or []), dt.datetime.now(dt.timezone.utc))
+        if why:
+            raise Problem(409, "budget-exceeded", why)
 
 
 # ----------------------------------------------------------------------------- edits
@@ -316,6 +331,7 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
                           problems=result.problems)
         doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus(old.get("status", "ACTIVE"))}).model_dump_json())
         doc["created_by"] = rec.created_by
+        await budget_guard(conn, doc, activation=False)
         math = impact.math_changes(old, doc)
         if math and body.apply in ("immediately", "scheduled") \
                 and not impact.immediate_math_allowed(doc["compliance_profile"]):

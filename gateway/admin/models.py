@@ -610,6 +610,40 @@ class Finance(BaseModel):
     alerts: list[str]
 
 
+# ----------------------------------------------------------------------------- budget constraints
+class CurrencyPath(_In):
+    currency: Currency
+
+
+class BudgetConstraintBody(_In):
+    """Budget Constraint Mode (spec: Budget Model): optional hard limits for one currency, across
+    every jackpot. Omitted or null: no limit."""
+
+    max_monthly_cost: Money | None = Field(None, description="Alert when this month's jackpot cost (the negative "
+                                                             "of its net position) exceeds it")
+    max_single_prize: Money | None = Field(None, description="No level may be configured to pay more")
+    max_chain_monthly: Money | None = Field(None, description="Alert when this month's chain prizes exceed it")
+    pause_activations: bool = Field(False, description="Refuse activations while the monthly cost is over its limit")
+    reason: Reason
+
+
+class BudgetConstraint(BaseModel):
+    currency: str
+    max_monthly_cost: str | None
+    max_single_prize: str | None
+    max_chain_monthly: str | None
+    pause_activations: bool
+    month_cost: str = Field(description="This calendar month's jackpot cost so far (UTC)")
+    month_chain_prizes: str
+    updated_by: str | None
+    updated_at: AwareDatetime | None
+
+
+class BudgetConstraints(BaseModel):
+    items: list[BudgetConstraint]
+    alerts: list[str]
+
+
 class RulesDocument(BaseModel):
     jackpot_id: str
     language: str

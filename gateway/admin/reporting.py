@@ -3,10 +3,12 @@ audit trail for auditors."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
 
+from jackpot.sinks.budget import jackpot_alerts
 from jackpot.sinks.reports import expected_value, pnl
 
 from . import models as m
@@ -24,20 +26,6 @@ def _s(v: Any) -> str | None:
     return None if v is None else format(Decimal(v).quantize(Q), "f")
 
 
-def budget_alerts(rows: list[dict[str, Any]]) -> list[str]:
-    """The budget alerts the ledger can decide (spec: Budget Alerts)."""
-    out = []
-    for r in rows:
-        cur, house = r["currency"], Decimal(r["house_cut"])
-        if Decimal(r["net_position"]) < 0:
-            out.append(f"{cur}: negative net position {_s(r['net_position'])}")
-        if house > 0 and Decimal(r["prizes_chain"]) > house * Decimal("0.2"):
-            out.append(f"{cur}: chain reaction costs {_s(r['prizes_chain'])} exceed 20% of the house cut {_s(house)}")
-        if Decimal(r["pre_seed"]) > house:
-            out.append(f"{cur}: pre-seed {_s(r['pre_seed'])} exceeds the house cut {_s(house)}")
-    return out
-
-
 @api.op("GET", "/v1/jackpots/{jackpot_id}/finance", summary="P&L and expected value per cycle", tag="reports",
         permission=P.REPORTS_READ, path_model=m.JackpotPath, response=m.Finance)
 async def finance(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
@@ -48,10 +36,11 @@ async def finance(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
             ev = await expected_value(conn, rec.jackpot_id)
         except LookupError:
             ev = []
+        alerts = await jackpot_alerts(conn, rec.jackpot_id, dt.datetime.now(dt.timezone.utc))
     money = {k for k, f in m.PnlRow.model_fields.items() if f.annotation is str and k != "currency"}
     pnl_rows = [{k: (_s(v) if k in money else v) for k, v in r.items()} for r in rows]
     ev_rows = [{k: (_s(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in ev]
-    return {"jackpot_id": rec.jackpot_id, "pnl": pnl_rows, "expected_value": ev_rows, "alerts": budget_alerts(rows)}
+    return {"jackpot_id": rec.jackpot_id, "pnl": pnl_rows, "expected_value": ev_rows, "alerts": [a.text() for a in alerts]}
 
 
 @api.op("GET", "/v1/jackpots/{jackpot_id}/rules", summary="The public rules document (regulatory item 14)",

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from jackpot.settings import Settings
 from jackpot.engine.config import Jackpot
+from jackpot.sinks.budget import activation_refusal
 from jackpot.streams import topics as T
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.kafka import client_options
@@ -211,6 +212,12 @@ class Services:
             extra: dict[str, Any] = {}
             if ch["apply_timing"] == "activation":
                 doc, extra["status"] = payload, "ACTIVE"
+                held = await activation_refusal(conn, list(doc.get("currencies") or []),
+                                                dt.datetime.now(dt.timezone.utc))
+                if held:  # Budget Constraint Mode: the activation waits, pending, until the budget allows it
+                    await conn.execute("UPDATE admin_config_changes SET detail = $2 WHERE change_id = $1",
+                                       change_id, f"held: {held}")
+                    return 0
             elif ch["apply_timing"] == "archive":
                 doc, extra["status"] = await self.jackpots.current_config(rec.jackpot_id), "ARCHIVED"
                 doc = {**(doc or {"jackpot_id": rec.jackpot_id, "name": rec.name}), "status": "ARCHIVED"}

@@ -238,9 +238,17 @@ CASES = [
     Case("POST", "/v1/system/global-pause", P.SYSTEM_CONTROL, 200, body=lambda w, s: {"reason": "incident"}),
     Case("POST", "/v1/system/global-resume", P.SYSTEM_CONTROL, 200, body=lambda w, s: {"reason": "resolved"}),
     Case("POST", "/v1/system/emergency-shutdown", P.SYSTEM_CONTROL, 202, body=lambda w, s: {"reason": "breach"}),
+    # budget limits span every brand: an allowed caller needs a cross-brand token too
+    Case("GET", "/v1/budget/constraints", P.REPORTS_READ, 200),
+    Case("PUT", "/v1/budget/constraints/{currency}", P.SYSTEM_CONTROL, 200, lambda w, s: _currency(),
+         body=lambda w, s: {"max_chain_monthly": "100", "reason": "chain budget"}),
 ]
 SYSTEM = {"/v1/system/global-pause", "/v1/system/global-resume", "/v1/system/emergency-shutdown", "/v1/tokens",
-          "/v1/tokens/{token_id}/revoke"}
+          "/v1/tokens/{token_id}/revoke", "/v1/budget/constraints", "/v1/budget/constraints/{currency}"}
+
+
+async def _currency() -> dict[str, str]:
+    return {"currency": "NOK"}  # no jackpot of these tests plays in NOK: a chain budget there changes nothing
 PUBLIC = {"/health", "/ready"}
 
 

@@ -36,6 +36,19 @@ def threaded_admin(settings):
     }
     yield server
     server.close()
+    # the all-brands Admin's examples may set operator-wide budget limits: leave none for other tests
+    import asyncio
+
+    import asyncpg
+
+    async def clear() -> None:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await conn.execute("DELETE FROM budget_constraints")
+        finally:
+            await conn.close()
+
+    asyncio.run(clear())
 
 
 CHECKS = [
