@@ -130,14 +130,38 @@ def budget_report(state: JackpotState, currency: str, *, chain_prizes: int = 0) 
 
 @dataclass(slots=True, frozen=True)
 class ExpectedCycle:
-    """The spec's "Expected Value Per Cycle", in currency units (Decimal, planning figures)."""
+    """Expected value per cycle (spec: Budget Model), in currency units (Decimal, planning figures).
+
+    Who funds what, as the engine moves the money (``seeding.py``, ``drops.py``):
+
+    - ``avg_seed``: the operator's seed draw, paid every cycle, (seed_from + seed_to) / 2;
+    - ``carried_reserve``: players' money, the hidden increment of the cycle before, added on top
+      of the seed draw (the reset amount is ``avg_seed + carried_reserve``), at most what fits
+      below win_from;
+    - contributions: the rest, from the reset amount up to the drop's target (``avg_target``,
+      (win_from + win_to) / 2, which the full pool, visible plus hidden, reaches); of them a share
+      ``h`` (the hidden increment) goes to the next cycle's reserve, so the prize paid is the
+      target less that share (``avg_prize``).
+
+    In steady state the reserve carried in equals the reserve put aside: with growth
+    ``G = avg_target - avg_seed`` the net contributions are ``G / (1 + h)`` and the carried reserve
+    ``h G / (1 + h)``. The operator's net per cycle is the house cut on the gross contributions,
+    less the seed draw and the chain prizes: exactly the net position of ``budget_report`` and the
+    SQL P&L (pre-seed is a launch cost, not a per-cycle one). The spec's shorter formula ("house
+    cut - chain cost - hidden increment cost") counted no seed and charged the hidden increment,
+    which is players' money carried forward, as a cost; it disagreed with every ledger.
+    """
 
     avg_seed: Decimal
+    avg_target: Decimal
+    carried_reserve: Decimal
+    reset_amount: Decimal
     avg_prize: Decimal
-    contributions_needed: Decimal  # gross contributions to grow from avg seed to avg prize
+    net_contributions: Decimal
+    contributions_needed: Decimal  # gross contributions per cycle
     house_cut_per_cycle: Decimal
     chain_cost: Decimal
-    hidden_increment_cost: Decimal  # reserve funded per cycle instead of the displayed prize
+    seed_cost: Decimal  # operator money per cycle (the seed draw)
     net_per_cycle: Decimal
     cycle_hours: Decimal | None
     monthly_net: Decimal | None
@@ -150,27 +174,30 @@ def expected_cycle(
     *,
     gross_velocity_per_hour: Decimal | None = None,
 ) -> ExpectedCycle:
-    """Spec formulas: avg seed = (seed_from+seed_to)/2; avg prize = (win_from+win_to)/2;
-    house cut per cycle = (avg_prize - avg_seed) / (1 - house_cut) x house_cut;
-    net per cycle = house cut - chain cost - hidden increment cost;
-    cycle duration = contributions needed / velocity; monthly net = net x 720h / duration."""
+    """The steady-state cycle of a level (see ``ExpectedCycle``); the cycle duration is the gross
+    contributions needed over the gross velocity, the monthly net ``net x 720 h / duration``."""
     a = level.amounts_for(currency)
     avg_seed = (a.seed_from + a.seed_to) / 2
-    avg_prize = (a.win_from + a.win_to) / 2
-    growth = avg_prize - avg_seed
-    needed = growth / (1 - house_cut)
+    target = (a.win_from + a.win_to) / 2
+    growth = target - avg_seed
+    h = level.hidden_increment.coefficient if level.hidden_increment.enabled else Decimal(0)
+    room = max(Decimal(0), a.win_from - avg_seed)  # a cycle never starts inside its own win range
+    carried = min(h * growth / (1 + h), room)
+    net = growth - carried
+    needed = net / (1 - house_cut)
     house = needed * house_cut
     # a currency's own amounts may leave the chain prizes out: the level's apply, as in the payout
     prizes = a.chain_prize_amounts if a.chain_prize_amounts is not None else level.chain_reaction.prize_amounts
     chain = sum(prizes, Decimal(0)) if level.chain_reaction.enabled else Decimal(0)
-    h = level.hidden_increment.coefficient if level.hidden_increment.enabled else Decimal(0)
-    hidden_cost = growth * h
-    net = house - chain - hidden_cost
+    result = house - avg_seed - chain
     hours = monthly = None
     if gross_velocity_per_hour:
         hours = needed / gross_velocity_per_hour
-        monthly = net * Decimal(720) / hours if hours else None
-    return ExpectedCycle(avg_seed, avg_prize, needed, house, chain, hidden_cost, net, hours, monthly)
+        monthly = result * Decimal(720) / hours if hours else None
+    return ExpectedCycle(avg_seed=avg_seed, avg_target=target, carried_reserve=carried,
+                         reset_amount=avg_seed + carried, avg_prize=target - h * net, net_contributions=net,
+                         contributions_needed=needed, house_cut_per_cycle=house, chain_cost=chain,
+                         seed_cost=avg_seed, net_per_cycle=result, cycle_hours=hours, monthly_net=monthly)
 
 
 def budget_alerts(report: BudgetReport) -> list[str]:

@@ -108,7 +108,10 @@ def level_summary(run: LevelRun, pre_seed: float = 0.0) -> dict[str, Any]:
             "contributions": statistics.fmean(contrib) if contrib else None,
             "house_cut": statistics.fmean(house_c) if house_c else None,
             "chain_cost": chain / n if n else None,
+            # who funded the reset amounts: the operator's seed draws and the players' carried reserve
             "seed_cost": seeds / n if n else None,
+            "carried_reserve": statistics.fmean(r[_C["carry_in"]] / U for r in rows) if n else None,
+            "reset_amount": statistics.fmean(r[_C["seed_amount"]] / U for r in rows) if n else None,
             "net": net / n if n else None,
         },
         "warn_dwell_minutes": {

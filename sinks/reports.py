@@ -7,6 +7,8 @@ P&L lines (spec "Budget Model"), per jackpot and currency, from the ledger table
   net_pool_contributions gross - house cut
   pre_seed               PoolAdjusted with reason PRE_SEED
   seeds                  operator-funded random seed draws of every cycle (cycles.seed_draw)
+  reserve_carried        players' hidden reserve carried into those cycles' reset amounts
+                         (cycles.carry_in): part of the seeds players funded, not a cost
   prizes_main            every main win that debited a pool (hits)
   prizes_chain           chain-reaction prizes paid (confirmed, escrow or resolved)
   adjustments_in / _out  other PoolAdjusted, added / removed (adjustments_net = in - out)
@@ -67,6 +69,7 @@ WITH keys AS (
     GROUP BY 1, 2
 ), s AS (
     SELECT jackpot_id, currency, sum(coalesce(seed_draw, seed_amount)) AS seeds, count(*) AS cycles,
+           sum(coalesce(carry_in, 0)) AS carried,
            count(*) FILTER (WHERE seed_draw IS NULL) AS seeds_estimated
     FROM cycles WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR started_at >= $3)
     GROUP BY 1, 2
@@ -86,6 +89,7 @@ SELECT k.jackpot_id, k.currency::text AS currency,
        (coalesce(c.gross, 0) - coalesce(c.house, 0))::numeric(20,6) AS net_pool_contributions,
        coalesce(a.pre_seed, 0)::numeric(20,6) AS pre_seed,
        coalesce(s.seeds, 0)::numeric(20,6) AS seeds,
+       coalesce(s.carried, 0)::numeric(20,6) AS reserve_carried,
        coalesce(h.prizes_main, 0)::numeric(20,6) AS prizes_main,
        coalesce(ch.prizes_chain, 0)::numeric(20,6) AS prizes_chain,
        coalesce(a.adj_in, 0)::numeric(20,6) AS adjustments_in,
@@ -107,7 +111,7 @@ ORDER BY 1, 2
 """
 
 PNL_COLUMNS = ("jackpot_id", "currency", "bets", "gross_contributions", "house_cut", "net_pool_contributions",
-               "pre_seed", "seeds", "prizes_main", "prizes_chain", "adjustments_in", "adjustments_out",
+               "pre_seed", "seeds", "reserve_carried", "prizes_main", "prizes_chain", "adjustments_in", "adjustments_out",
                "adjustments_net", "overflow_revenue", "net_position", "cycles", "hits", "seeds_estimated",
                "overflow_unknown")
 
@@ -141,8 +145,13 @@ GROUP BY 1, 2
 """
 
 
+EV_FIELDS = ("avg_seed", "avg_target", "carried_reserve", "reset_amount", "avg_prize", "net_contributions",
+             "contributions_needed", "house_cut_per_cycle", "chain_cost", "seed_cost", "net_per_cycle",
+             "cycle_hours", "monthly_net")
+
+
 async def expected_value(conn: asyncpg.Connection, jackpot_id: str, *, velocity_days: int = 30) -> list[dict[str, Any]]:
-    """Expected value per cycle (spec formulas, ``engine.budget.expected_cycle``) from the current
+    """Expected value per cycle (``engine.budget.expected_cycle``: who funds each part) from the current
     configuration version, next to the actual averages of the completed cycles.
 
     The gross velocity of a level is its net contributions per hour over the last ``velocity_days``
@@ -170,11 +179,7 @@ async def expected_value(conn: asyncpg.Connection, jackpot_id: str, *, velocity_
             q = lambda v: None if v is None else Decimal(v).quantize(Decimal("0.000001"))  # noqa: E731
             rows.append({
                 "jackpot_id": jackpot_id, "level_id": lid, "level": lv.name, "currency": cur,
-                "avg_seed": q(ev.avg_seed), "avg_prize": q(ev.avg_prize),
-                "contributions_needed": q(ev.contributions_needed), "house_cut_per_cycle": q(ev.house_cut_per_cycle),
-                "chain_cost": q(ev.chain_cost), "hidden_increment_cost": q(ev.hidden_increment_cost),
-                "net_per_cycle": q(ev.net_per_cycle), "cycle_hours": q(ev.cycle_hours),
-                "monthly_net": q(ev.monthly_net),
+                **{f: q(getattr(ev, f)) for f in EV_FIELDS},
                 "actual_cycles": a["cycles"] if a else 0, "actual_avg_seed": q(a["avg_seed"]) if a else None,
                 "actual_avg_prize": q(a["avg_prize"]) if a else None,
                 "actual_avg_hours": q(a["avg_hours"]) if a else None,

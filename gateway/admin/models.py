@@ -573,7 +573,8 @@ class PnlRow(BaseModel):
     house_cut: str
     net_pool_contributions: str
     pre_seed: str
-    seeds: str
+    seeds: str = Field(description="Operator seed draws (a cost)")
+    reserve_carried: str = Field(description="Players' reserve carried into reset amounts (not a cost)")
     prizes_main: str
     prizes_chain: str
     adjustments_in: str
@@ -588,16 +589,23 @@ class PnlRow(BaseModel):
 
 
 class EvRow(BaseModel):
+    """Expected value per cycle (engine/budget.py ``ExpectedCycle``): who funds the reset amount
+    (the operator's seed draw, players' carried reserve), the contributions, the operator's net."""
+
     level_id: str
     level: str
     currency: str
-    avg_seed: str | None
-    avg_prize: str | None
-    contributions_needed: str | None
+    avg_seed: str | None = Field(description="The operator's seed draw per cycle")
+    avg_target: str | None
+    carried_reserve: str | None = Field(description="Players' hidden reserve carried into the reset amount")
+    reset_amount: str | None
+    avg_prize: str | None = Field(description="The prize paid: the target less this cycle's hidden reserve")
+    net_contributions: str | None
+    contributions_needed: str | None = Field(description="Gross contributions per cycle")
     house_cut_per_cycle: str | None
     chain_cost: str | None
-    hidden_increment_cost: str | None
-    net_per_cycle: str | None
+    seed_cost: str | None
+    net_per_cycle: str | None = Field(description="House cut less the seed draw and chain prizes")
     cycle_hours: str | None
     monthly_net: str | None
     actual_cycles: int

@@ -73,8 +73,9 @@ async def test_expected_value_per_cycle_from_the_recorded_config(settings):
         finally:
             await conn.close()
     assert ev["avg_seed"] == Decimal("1000.000000") and ev["avg_prize"] == Decimal("5500.000000")
-    # (5500 - 1000) / 0.9 * 0.1 = 500
-    assert ev["house_cut_per_cycle"] == Decimal("500.000000") and ev["net_per_cycle"] == Decimal("500.000000")
+    # (5500 - 1000) / 0.9 * 0.1 = 500 of house cut, less the operator's seed draw of 1000
+    assert ev["house_cut_per_cycle"] == Decimal("500.000000") and ev["net_per_cycle"] == Decimal("-500.000000")
+    assert ev["seed_cost"] == Decimal("1000.000000") and ev["carried_reserve"] == Decimal("0.000000")
     assert ev["actual_cycles"] == 0 and ev["cycle_hours"] is None
 
 

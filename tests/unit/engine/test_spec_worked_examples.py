@@ -164,7 +164,8 @@ def _engine_chain_figures(prizes: list[str]) -> tuple[Decimal, Decimal, Decimal]
         update={"enabled": False})}), "EUR", j.house_cut, gross_velocity_per_hour=v)
     assert ex.contributions_needed == Decimal(40000) and ex.house_cut_per_cycle == Decimal(4000)
     assert ex.cycle_hours == Decimal(8)  # 3 drops a day
-    assert no_chain.chain_cost == 0 and no_chain.monthly_net == Decimal(4000) * 90
+    # the operator's net without chain prizes: house cut 4,000 less the 6,000 seed draw, 90 times a month
+    assert no_chain.chain_cost == 0 and no_chain.monthly_net == (Decimal(4000) - Decimal(6000)) * 90
     per_day = ex.chain_cost * 24 / ex.cycle_hours
     per_month = no_chain.monthly_net - ex.monthly_net
     return ex.chain_cost, per_day, per_month
@@ -182,8 +183,8 @@ def _engine_chain_figures(prizes: list[str]) -> tuple[Decimal, Decimal, Decimal]
 )
 def test_chain_reaction_cost_per_drop_day_month(prizes, per_drop, per_day, per_month):
     """"Chain reaction prizes ... per drop ... If the jackpot drops 3 times/day, that's ... /day in
-    chain reaction costs alone" (Budget Model: "Net Per Cycle: house_cut - chain_cost -
-    hidden_increment_cost", "Monthly Net: net_per_cycle x (720h / cycle_duration)")."""
+    chain reaction costs alone" (Budget Model: "Monthly Net: net_per_cycle x (720h /
+    cycle_duration)"; the chain cost is part of the net per cycle)."""
     d, day, month = _engine_chain_figures(prizes)
     assert (d, day, month) == (Decimal(per_drop), Decimal(per_day), Decimal(per_month))
     assert month == day * 30  # the 720 h month is 30 days
