@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from .compiled import CompiledJackpot
 from .config import JackpotStatus
-from .errors import DropRejected
+from .errors import DropRejected, ReconciliationError
 from .events import FAULT_CLEARED, JACKPOT_FAULTED, EngineEvent, make_event
 from .lifecycle import SYSTEM, pause, resume
-from .pool import JackpotState
+from .pool import JackpotState, reconcile
 
-__all__ = ["enter_fault", "clear_fault", "suspend_for_fault", "is_system"]
+__all__ = ["enter_fault", "clear_fault", "suspend_for_fault", "is_system", "fault_once", "self_check", "SELF_CHECK"]
+
+SELF_CHECK = "system:self-check"
 
 J = JackpotStatus
 _FINISHED = (J.EXPIRED, J.ARCHIVED)
@@ -74,3 +76,24 @@ def clear_fault(cj: CompiledJackpot, state: JackpotState, *, actor: str, reason:
         events += resume(cj, state, actor=actor, reason=f"fault cleared: {reason}", cause_id=f"{cause_id}|resume",
                          now=now)
     return events
+
+
+def fault_once(cj: CompiledJackpot, state: JackpotState, *, actor: str, reason: str, cause_id: str,
+               now: int) -> list[EngineEvent]:
+    """The fault state raised by the system (lost or rejected configuration, a failed self-check):
+    nothing for a jackpot already faulted or finished."""
+    if state.fault or state.status in _FINISHED:
+        return []
+    return enter_fault(cj, state, actor=actor, reason=reason, cause_id=cause_id, now=now)
+
+
+def self_check(cj: CompiledJackpot, state: JackpotState, *, now: int) -> list[EngineEvent]:
+    """Regulatory item 11's self-check, after every batch: each pool's meters reconcile to the
+    micro (``pool.reconcile``). A jackpot whose do not is faulted: its amounts are in question, so
+    it takes no contribution and starts no drop until an operator has looked."""
+    try:
+        reconcile(state)
+    except ReconciliationError as e:
+        return fault_once(cj, state, actor=SELF_CHECK, reason=f"self-check failed: {e.reason}",
+                          cause_id=f"self-check:{now}", now=now)
+    return []

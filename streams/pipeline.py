@@ -31,7 +31,7 @@ from jackpot.engine.leaderboard import top_contributors
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
 from jackpot.engine.pool import JackpotState
-from jackpot.engine.fault import enter_fault
+from jackpot.engine.fault import fault_once, self_check
 from jackpot.engine.reconfigure import CONFIG_ACTOR, adopt_config, missing_pools
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -179,10 +179,21 @@ class Pipeline:
         """The fault state for a jackpot whose configuration was withdrawn (regulatory item 11):
         contributions are held, no drop starts, the operator is alerted; nothing for a jackpot that
         is faulted or finished already."""
-        if state.fault or state.status in ("EXPIRED", "ARCHIVED"):
-            return []
-        return enter_fault(cj, state, actor=CONFIG_ACTOR, reason="configuration withdrawn from the configs topic",
-                           cause_id=f"config-lost:{cj.fingerprint}", now=now)
+        return fault_once(cj, state, actor=CONFIG_ACTOR, reason="configuration withdrawn from the configs topic",
+                          cause_id=f"config-lost:{cj.fingerprint}", now=now)
+
+    @staticmethod
+    def fault_rejected_config(cj: CompiledJackpot, state: JackpotState, error: str, now: int) -> list:
+        """The fault state for a jackpot whose newest config version cannot be compiled (item 11:
+        loss of configuration): it runs on under the version it last ran, faulted, so what the
+        operator published is never silently not in force."""
+        return fault_once(cj, state, actor=CONFIG_ACTOR,
+                          reason=f"configuration version rejected ({error[:300]}); running on the last valid one",
+                          cause_id=f"config-rejected:{cj.fingerprint}", now=now)
+
+    @staticmethod
+    def self_check(cj: CompiledJackpot, state: JackpotState, now: int) -> list:
+        return self_check(cj, state, now=now)
 
     @staticmethod
     def load_state(doc: dict[str, Any]) -> JackpotState:

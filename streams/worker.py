@@ -500,10 +500,15 @@ class Worker:
             batch.resume(*cached, now=self._first_timestamp(evs))
         else:
             await batch.open(self.table.get(key), self._first_timestamp(evs))
+        p = self.pipeline
         if jackpot_id not in self.configs.compiled:
-            await batch.fault_lost_config()
+            await batch.fault(p.fault_lost_config(compiled, batch.state, batch.now), "jackpot config withdrawn")
         elif batch.record.config_version != compiled.fingerprint:
             await batch.adopt_config()
+        rejected = self.configs.errors.get(jackpot_id)
+        if rejected is not None and jackpot_id in self.configs.compiled:
+            await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now),
+                              "jackpot config version rejected")
         contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
             msg = ev.message
@@ -529,6 +534,8 @@ class Worker:
                 batch.apply_input(name, rec, msg.topic, msg.offset)
                 if batch.record.seeds_consumed:
                     await batch.checkpoint()
+        if batch.dirty:  # regulatory item 11: the meters of every pool reconcile, else the jackpot is faulted
+            await batch.fault(p.self_check(compiled, batch.state, batch.now), "jackpot self-check failed")
         return batch
 
     async def _first_sight(self, batch: "_JackpotBatch", msg: Any, req: dict) -> bool:
@@ -708,12 +715,13 @@ class _JackpotBatch:
         self.dirty = True
         await self.checkpoint()
 
-    async def fault_lost_config(self) -> None:
-        """The jackpot's config was withdrawn: fault it under the config it last ran (once), so its
-        contributions are held instead of dead-lettered and the operator is alerted."""
-        events = self.w.pipeline.fault_lost_config(self.compiled, self.state, self.now)
+    async def fault(self, events: list, why: str) -> None:
+        """A fault the system raised (config withdrawn or rejected, a failed self-check): its
+        contributions are held instead of applied or dead-lettered and the operator is alerted;
+        checkpointed at once, like any input that changes the state."""
         if events:
-            log.error("jackpot config withdrawn: jackpot faulted", extra={"jackpot_id": self.key.decode(errors="replace")})
+            log.error(f"{why}: jackpot faulted", extra={"jackpot_id": self.key.decode(errors="replace"),
+                                                         "reason": events[0].payload.get("reason")})
             self.emit_engine_events(events)
             self.dirty = True
             await self.checkpoint()

@@ -211,3 +211,50 @@ async def test_a_withdrawn_config_faults_its_jackpot_and_holds_its_bets(settings
 async def _fed(pool):
     p = await pool()
     return p if p and p["visible"] > 1_000_000_000 else None
+
+
+async def test_a_rejected_config_version_faults_its_jackpot(settings, spawn):
+    """Regulatory item 11: a config version the engine cannot compile (written around the admin
+    API's and the CLI's validation) used to be logged and ignored, the jackpot running on its old
+    version while the operator believed the new one in force; now the jackpot is faulted under the
+    version it last ran, and a bet after it is held, not applied."""
+    import json
+
+    from jackpot.streams.kafka import producer
+
+    config = one_level_config()
+    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
+    await publish_configs(settings, [config])
+    worker = spawn("rejected-config-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
+    await produce_bets(settings, [_bet()])
+
+    async def pool():
+        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
+        return None if rec is None else {**rec["state"]["pools"]["EUR"][grand], "status": rec["state"]["status"],
+                                         "fault": rec["state"].get("fault")}
+
+    await wait_for(lambda: _fed(pool), timeout=120, what="the first bet in the pool")
+    broken = copy.deepcopy(config)
+    broken["levels"][0]["win_from"] = "20000"  # above win_max: no engine accepts this
+    async with producer(settings) as prod:
+        await prod.send_and_wait(settings.topic("jackpot-configs"), key=jackpot_id.encode(),
+                                 value=json.dumps(broken).encode())
+
+    async def faulted():
+        p = await pool()
+        return p if p["status"] == "PAUSED" and p["fault"] else None
+
+    p = await wait_for(faulted, timeout=60, what="the jackpot faulted by the rejected version")
+    assert p["fault"]["actor"] == "system:config" and "configuration version rejected" in p["fault"]["reason"]
+    shown = p["visible"]
+    await produce_bets(settings, [_bet(amount="40.00")])
+
+    async def held():
+        q = await pool()
+        return q if q["pending"] > 0 else None
+
+    q = await wait_for(held, timeout=60, what="the bet held in pending")
+    assert q["visible"] == shown
+    events = await read_events(settings, settings.topic("jackpot-events"), jackpot_id.encode())
+    assert any(e["kind"] == "JackpotFaulted" for e in events)
+    assert worker.alive(), worker.log_tail()

@@ -74,3 +74,19 @@ def test_the_fault_survives_a_state_round_trip():
     d.command("fault", actor="system:reconciliation", reason="difference")
     assert JackpotState.from_dict(d.st.to_dict()).fault == d.st.fault
     assert SOLO in d.st.level_status
+
+
+def test_a_failed_self_check_faults_the_jackpot_once():
+    """Regulatory item 11: the self-check after every batch (each pool's meters reconcile to the
+    micro) faults a jackpot whose do not; a jackpot that passes, or is faulted already, is left alone."""
+    from jackpot.engine.fault import SELF_CHECK, self_check
+
+    d = solo()
+    d.bet(1, "p1")
+    assert self_check(d.cj, d.st, now=d.now) == [] and not d.st.fault
+    d.pool().visible += 7  # a pool whose amount no meter explains
+    events = self_check(d.cj, d.st, now=d.now)
+    assert d.st.status == "PAUSED" and d.st.fault["actor"] == SELF_CHECK
+    assert "gap -7 micros" in d.st.fault["reason"]
+    assert [e.event_type for e in events][:1] == ["JackpotFaulted"]
+    assert self_check(d.cj, d.st, now=d.now + 1) == []  # faulted already: one alert, not one per batch
