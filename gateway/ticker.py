@@ -42,6 +42,7 @@ from jackpot.streams.kafka import client_options
 from .admin import problems
 from .admin.problems import Problem
 from .connection import CLIENT_IP, Connection, SSEConnection, WSConnection, _rng, client_address, origin_allowed
+from .player_views import PlayerViews
 from .directory import Directory
 from .mystery import MYSTERY_LEVEL, masked, unified_view
 from .frame import Frame
@@ -713,6 +714,7 @@ def create_gateway(settings: Settings, options: GatewayOptions | None = None) ->
     # /metrics and /metrics.json: on the internal port only (``GatewayOptions.metrics_port``)
     app.router.add_get("/api/jackpots", gw.jackpots)
     app.router.add_get("/api/jackpots/{jackpot}/leaderboard", gw.leaderboard)
+    PlayerViews(settings, gw.directory).routes(app)  # presentation, Best Odds, My Jackpot Journey
     app.router.add_static("/static/", STATIC)
     # the public rules document of each jackpot (regulatory item 14), as the admin API serves it
     from jackpot.gateway.admin.public_rules import create_rules_app

@@ -122,6 +122,20 @@ def gateway() -> None:
     web.run_app(create_gateway(s), host=s.gateway_host, port=s.gateway_port, print=None)
 
 
+@main.command("player-token")
+@click.argument("player_id")
+@click.option("--ttl", "ttl_s", type=int, default=3600, show_default=True, help="seconds until it expires")
+def player_token_cmd(player_id: str, ttl_s: int) -> None:
+    """Sign a player token as the operator's platform would (JACKPOT_PLAYER_TOKEN_SECRET), to try
+    a player's journey: curl -H "Authorization: Bearer $(jackpot player-token p1)" .../journey."""
+    from jackpot.gateway.player_views import player_token
+
+    secret = get_settings().player_token_secret
+    if not secret:
+        raise click.ClickException("JACKPOT_PLAYER_TOKEN_SECRET is not set: player journeys are off")
+    click.echo(player_token(secret, player_id, ttl_s))
+
+
 @main.command()
 @click.option("--port", type=int, default=None, help="default: JACKPOT_WALLET_PORT (8790)")
 def wallet(port: int | None) -> None:

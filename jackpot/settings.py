@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # development uses a key generated once into the stack directory. Old keys (comma list)
     # still open values sealed before a rotation.
     state_key: str = Field("", alias="JACKPOT_STATE_KEY", repr=False)
+    # The operator platform signs its logged-in players' tokens (HS256 JWT, ``sub`` = player id)
+    # with this secret; the public gateway then serves each player's own journey. Empty: off.
+    player_token_secret: str = Field("", alias="JACKPOT_PLAYER_TOKEN_SECRET", repr=False)
     state_old_keys: str = Field("", alias="JACKPOT_STATE_OLD_KEYS", repr=False)
 
     # Log level of Kafka/Faust libraries (our own follows --log-level).

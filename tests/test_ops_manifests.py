@@ -37,7 +37,8 @@ CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY", "JACKPOT_KAFKA_
                "JACKPOT_STATE_KEY", "JACKPOT_STATE_OLD_KEYS"}
 # Secrets a process kind must not hold (README "Security"): the public gateway reads, nothing more.
 NOT_FOR = {"JACKPOT_AUDIT_KEY": {"worker", "gateway"}, "JACKPOT_STATE_KEY": {"sinks", "admin", "gateway"},
-           "JACKPOT_STATE_OLD_KEYS": {"sinks", "admin", "gateway"}}
+           "JACKPOT_STATE_OLD_KEYS": {"sinks", "admin", "gateway"},
+           "JACKPOT_PLAYER_TOKEN_SECRET": {"worker", "sinks", "admin"}}
 
 
 @lru_cache(maxsize=1)
@@ -281,7 +282,9 @@ def test_the_public_gateway_holds_read_only_credentials_only():
     from urllib.parse import urlsplit
 
     gateway = example_secrets()["jackpot-gateway-secrets"]["stringData"]
-    assert set(gateway) == {"JACKPOT_KAFKA_USERNAME", "JACKPOT_KAFKA_PASSWORD", "DATABASE_URL", "REDIS_URL"}
+    # the player token secret verifies players' journeys: it reads one player's aggregates, writes nothing
+    assert set(gateway) == {"JACKPOT_KAFKA_USERNAME", "JACKPOT_KAFKA_PASSWORD", "DATABASE_URL", "REDIS_URL",
+                            "JACKPOT_PLAYER_TOKEN_SECRET"}
     assert urlsplit(gateway["DATABASE_URL"]).username == "jackpot_gateway"
     migration = (REPO_ROOT / "sinks" / "migrations" / "0011_readonly_role.sql").read_text()
     assert "jackpot_readonly" in migration and "NOLOGIN" in migration
