@@ -537,7 +537,8 @@ class ScheduleConfig(_Model):
     ``start_at``/``end_at`` bound the campaign; ``recurrence`` adds a repeating window in
     ``timezone``: daily (``open_time``-``close_time``, e.g. a must-drop-by-midnight) or weekly
     (``open_weekday`` ``open_time`` to ``close_weekday`` ``close_time``; 0 = Monday).
-    ``end_action`` says what happens to remaining funds when the campaign ends.
+    ``end_action`` says what happens to remaining funds when the campaign ends: a final forced
+    drop of every level, or ``carry_over`` to the jackpot ``carry_over_to`` (its next campaign).
     """
 
     timezone: str = "UTC"
@@ -549,10 +550,15 @@ class ScheduleConfig(_Model):
     open_weekday: int | None = Field(default=None, ge=0, le=6)
     close_weekday: int | None = Field(default=None, ge=0, le=6)
     end_action: Literal["carry_over", "force_drop"] = "force_drop"
+    # carry_over: the jackpot that receives the remaining funds (engine/balances.py); none: they
+    # stay on the expired jackpot until it is decommissioned
+    carry_over_to: UUID | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "ScheduleConfig":
         p: list[str] = []
+        if self.carry_over_to is not None and self.end_action != "carry_over":
+            p.append("schedule: carry_over_to is for end_action carry_over")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

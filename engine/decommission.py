@@ -23,10 +23,11 @@ are in question, and a payout from them could be wrong.
 
 from __future__ import annotations
 
+from . import balances
 from .compiled import CompiledJackpot
 from .config import JackpotStatus
 from .errors import DropRejected
-from .events import DROP_DEFERRED, POOL_ADJUSTED, RESERVE_RELEASED, EngineEvent, make_event
+from .events import COMMAND_TYPES, DROP_DEFERRED, POOL_ADJUSTED, RESERVE_RELEASED, EngineEvent, make_event
 from .lifecycle import SYSTEM, transition_jackpot
 from .payout import DECOMMISSION, NoWinner, Output
 from .pool import JackpotState, PoolState
@@ -40,8 +41,9 @@ _FLAG_WAITING = 64  # pool flag: the DropDeferred of a decommissioning drop was 
 
 
 def begin(cj: CompiledJackpot, state: JackpotState, *, actor: str, reason: str, cause_id: str,
-          now: int) -> tuple[Output, str]:
-    """Start decommissioning; the first drops start at once. Returns the output and a summary."""
+          now: int, transfer_to: str | None = None) -> tuple[Output, str]:
+    """Start decommissioning; the first drops (or, with ``transfer_to``, the moves of each pool's
+    balance to that jackpot, balances.py) start at once. Returns the output and a summary."""
     if state.status in (J.DRAFT, J.ARCHIVED):
         raise DropRejected(f"a {state.status} jackpot holds no money: archive it instead")
     if state.closing:
@@ -51,12 +53,16 @@ def begin(cj: CompiledJackpot, state: JackpotState, *, actor: str, reason: str, 
                            "pools are paid out")
     if not reason:
         raise DropRejected("decommissioning needs a reason")
+    if transfer_to == cj.jackpot_id:
+        raise DropRejected("a jackpot's balance cannot be moved to itself")
     held = [p.balance for p in state.iter_pools() if p.balance]
-    state.closing = {"actor": actor, "reason": reason, "cause": cause_id, "at": now}
+    state.closing = {"actor": actor, "reason": reason, "cause": cause_id, "at": now, "transfer_to": transfer_to}
     dropped = len(state.cascades)
     state.cascades.clear()  # the decommissioning drops replace any scheduled waterfall
     out = step(cj, state, now)
     summary = f"decommissioning {sum(held)} micros in {len(held)} pool(s)"
+    if transfer_to:
+        summary += f", moved to jackpot {transfer_to}"
     if dropped:
         summary += f"; {dropped} scheduled cascade drop(s) superseded"
     return out, summary
@@ -68,6 +74,7 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
     if not state.closing or state.fault or state.status == J.ARCHIVED:
         return out
     cause = str(state.closing.get("cause", "decommission"))
+    target = state.closing.get("transfer_to")
     for currency in cj.currencies:
         for cl in cj.levels:
             pool = state.pools[currency][cl.level_id]
@@ -75,6 +82,11 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
                 continue
             if pool.balance == 0:
                 pool.closed = pool.closed or pool.cycle > 0
+                continue
+            if target:  # moved whole to the receiving jackpot; one that refuses sends it back
+                for e in balances.send(cj, state, pool, target, why=f"decommissioned: {state.closing.get('reason')}",
+                                       cause=f"{cause}|{pool.drop_seq}", now=now):
+                    (out.commands if e.event_type in COMMAND_TYPES else out.events).append(e)
                 continue
             out.events.extend(_release(cj, pool, cause, now))
             try:
@@ -89,7 +101,8 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
                     _waiting(cj, pool, f"{cause}|{pool.drop_seq}", e.reason, now, out.events)
             except DropRejected as e:
                 _waiting(cj, pool, f"{cause}|{pool.drop_seq}", e.reason, now, out.events)
-    if not state.wins and not state.locked_pools() and all(p.balance == 0 for p in state.iter_pools()):
+    if (not state.wins and not state.locked_pools() and not state.closing.get("in_flight")
+            and all(p.balance == 0 for p in state.iter_pools())):
         if state.status == J.DROPPING:  # cannot happen without a locked pool; kept for safety
             return out
         out.events.extend(transition_jackpot(

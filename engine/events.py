@@ -43,6 +43,7 @@ __all__ = [
     "WIN_APPROVAL_DECIDED",
     "WIN_APPROVAL_ESCALATED",
     "WALLET_CREDIT_COMMAND",
+    "BALANCE_TRANSFER_COMMAND",
     "CREDIT_UPDATED",
     "PAYOUT_ALERT",
     "WIN_VOIDED",
@@ -92,8 +93,9 @@ OPERATOR_ACTION = "OperatorActionRecorded"  # audit record of every operator com
 # Outbound commands (a separate output list; routed to command topics, not the public event bus)
 WALLET_CREDIT_COMMAND = "WalletCreditCommand"  # the spec's CreditJackpotWin, one per prize and attempt
 WIN_APPROVAL_REQUESTED = "WinApprovalRequested"  # a large win for the approval queue
+BALANCE_TRANSFER_COMMAND = "BalanceTransferCommand"  # an OperatorCommand for another jackpot (balances.py)
 
-COMMAND_TYPES = frozenset({WALLET_CREDIT_COMMAND, WIN_APPROVAL_REQUESTED})
+COMMAND_TYPES = frozenset({WALLET_CREDIT_COMMAND, WIN_APPROVAL_REQUESTED, BALANCE_TRANSFER_COMMAND})
 # Events that reveal secrets or personal data: the audit log only, never the public tickers
 AUDIT_ONLY = frozenset({CYCLE_REVEALED, WINNER_SELECTED, OPERATOR_ACTION})
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import decommission
+from . import balances, decommission
 from .activity import BetContext, prune
 from .compiled import CompiledJackpot
 from .config import JackpotStatus, JackpotType, LevelStatus
 from .contribution import BatchResult, ContributionResult, _apply, pool_updated_event
 from .errors import DropRejected
-from .events import DROP_DEFERRED, EngineEvent, make_event
+from .events import COMMAND_TYPES, DROP_DEFERRED, EngineEvent, make_event
 from .lifecycle import SYSTEM, expire
 from .overrides import OperatorCommand, handle_operator_command
 from .payout import Output, WalletResult, on_wallet_result, payout_tick
@@ -235,3 +235,14 @@ def _campaign_end(cj: CompiledJackpot, state: JackpotState, now: int, out: Engin
     if not started and state.status == J.ACTIVE:
         out.events.extend(expire(cj, state, actor=SYSTEM, reason=f"campaign ended ({sch.end_action})",
                                  cause_id=f"campaign-end|{end}", now=now))
+        if sch.end_action == "carry_over" and sch.carry_over_to is not None:
+            _carry_over(cj, state, str(sch.carry_over_to), f"campaign-end|{end}", now, out)
+
+
+def _carry_over(cj: CompiledJackpot, state: JackpotState, target: str, cause: str, now: int, out: EngineOutput) -> None:
+    """The spec's carry-over: what every pool holds moves to the next campaign's jackpot
+    (balances.py); a balance it refuses comes back to this jackpot's reserve, with an alert."""
+    for pool in state.iter_pools():
+        if pool.balance and not pool.locked:
+            for e in balances.send(cj, state, pool, target, why="campaign ended: carried over", cause=cause, now=now):
+                (out.commands if e.event_type in COMMAND_TYPES else out.events).append(e)

@@ -39,12 +39,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from . import decommission
+from . import balances, decommission
 from .adjustments import adjust, transfer
 from .compiled import CompiledJackpot, CompiledLevel
 from .config import LevelStatus, OperatorAction
 from .errors import DropRejected, EngineError
-from .events import OPERATOR_ACTION, make_event
+from .events import COMMAND_TYPES, OPERATOR_ACTION, make_event
 from .fault import clear_fault, enter_fault
 from .lifecycle import activate, archive, expire, pause, resume, set_level_status
 from .payout import Output, decide_approval, resolve_credit, retry_credit, void_win
@@ -74,11 +74,15 @@ ACTIVATE = "activate"
 EXPIRE = "expire"
 ARCHIVE = "archive"
 DECOMMISSION = "decommission"
+RECEIVE_BALANCE = balances.RECEIVE
+BALANCE_RETURNED = balances.RETURNED
+BALANCE_RECEIVED = balances.RECEIVED
 FAULT = "fault"
 CLEAR_FAULT = "clear_fault"
 ACTIONS = (
     FORCE_DROP, DELAY_DROP, CANCEL_DROP, PAUSE, RESUME, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
     APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, DECOMMISSION, FAULT, CLEAR_FAULT,
+    RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED,
 )
 _PROHIBITABLE = {
     FORCE_DROP: OperatorAction.FORCE_DROP,
@@ -111,6 +115,10 @@ class OperatorCommand:
     delay_seconds: int | None = None
     win_id: str | None = None  # a win id, or a prize's idempotency key (= approval id)
     player_id: str | None = None  # decline_win / approve_win: one winner of a split
+    other_jackpot_id: str | None = None  # decommission: receiving jackpot; receive/returned: the sender
+    source_level_id: str | None = None  # receive_balance / balance_returned: the sending level
+    source_level_order: int | None = None  # receive_balance: the sending level's place (0 = top)
+    transfer_id: str | None = None  # balance_returned / balance_received: the receive_balance answered
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OperatorCommand":
@@ -128,6 +136,10 @@ class OperatorCommand:
             delay_seconds=d.get("delay_seconds"),
             win_id=d.get("win_id"),
             player_id=d.get("player_id"),
+            other_jackpot_id=d.get("other_jackpot_id"),
+            source_level_id=d.get("source_level_id"),
+            source_level_order=d.get("source_level_order"),
+            transfer_id=d.get("transfer_id"),
         )
 
 
@@ -159,6 +171,8 @@ def _audit(cj: CompiledJackpot, cmd: OperatorCommand, outcome: str, detail: str,
             "target_level_id": cmd.target_level_id,
             "delay_seconds": cmd.delay_seconds,
             "win_id": cmd.win_id,
+            "other_jackpot_id": cmd.other_jackpot_id,
+            "transfer_id": cmd.transfer_id,
             "outcome": outcome,
             "detail": detail,
         },
@@ -331,7 +345,9 @@ def _dispatch(
         out.events.extend(expire(cj, state, **kw))
         return out, ""
     if a == DECOMMISSION:
-        return decommission.begin(cj, state, **kw)
+        return decommission.begin(cj, state, transfer_to=cmd.other_jackpot_id, **kw)
+    if a in (RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED):
+        return _balance(cj, state, cmd, now)
     holding = [p for p in state.iter_pools() if p.balance]
     if holding:
         held = ", ".join(f"{p.level_id}/{p.currency} {p.balance}" for p in holding)
@@ -339,3 +355,31 @@ def _dispatch(
                            "everything it holds and then archives it (regulatory item 9)")
     out.events.extend(archive(cj, state, **kw))
     return out, ""
+
+
+def _balance(cj: CompiledJackpot, state: JackpotState, cmd: OperatorCommand, now: int) -> tuple[Output, str]:
+    """A balance another jackpot sent, or one it sent back (balances.py); only the engine sends these."""
+    if cmd.actor != balances.ACTOR:
+        raise DropRejected(f"{cmd.action} is sent by the engine ({balances.ACTOR}), not by {cmd.actor}")
+    if not (cmd.other_jackpot_id and cmd.currency and cmd.amount):
+        raise DropRejected(f"{cmd.action} needs the other jackpot, a currency and an amount")
+    out = Output()
+    if cmd.action == RECEIVE_BALANCE:
+        events, refused = balances.receive(cj, state, command_id=cmd.command_id, from_jackpot=cmd.other_jackpot_id,
+                                           from_level=cmd.source_level_id or "", level_order=cmd.source_level_order or 0, currency=cmd.currency,
+                                           amount=cmd.amount, why=cmd.reason, now=now)
+        detail = f"sent back: {refused}" if refused else f"{cmd.amount} micros received from {cmd.other_jackpot_id}"
+    elif cmd.action == BALANCE_RECEIVED:
+        events = []
+        waited = balances.received(state, cmd.transfer_id or "")
+        detail = f"transfer {cmd.transfer_id} credited by {cmd.other_jackpot_id}" + ("" if waited else " (not awaited)")
+    else:
+        if not cmd.source_level_id or not cmd.transfer_id:
+            raise DropRejected("balance_returned needs the transfer and the level it was sent from")
+        events = balances.returned(cj, state, command_id=cmd.command_id, transfer=cmd.transfer_id,
+                                   from_jackpot=cmd.other_jackpot_id, level_id=cmd.source_level_id,
+                                   currency=cmd.currency, amount=cmd.amount, why=cmd.reason, now=now)
+        detail = f"{cmd.amount} micros back in the reserve"
+    for e in events:
+        (out.commands if e.event_type in COMMAND_TYPES else out.events).append(e)
+    return out, detail

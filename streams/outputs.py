@@ -28,13 +28,18 @@ ROUTES: dict[str, tuple[T.TopicSpec, str]] = {
     "JackpotStateChanged": (T.STATE_CHANGED, "JackpotStateChanged"),
     "PoolApproachingMax": (T.APPROACHING_MAX, "PoolApproachingMax"),
     "WalletCreditCommand": (T.WALLET_COMMANDS, "WalletCreditCommand"),
+    # a balance moved to (or returned to) another jackpot: a command on that jackpot's partition
+    "BalanceTransferCommand": (T.COMMANDS, "OperatorCommand"),
 }
+# routes keyed by the event's own jackpot (another jackpot's partition), not the emitting one
+OTHER_JACKPOT = frozenset({"BalanceTransferCommand"})
 
 
 @dataclass(frozen=True, slots=True)
 class Wire:
     topic: T.TopicSpec
     value: bytes
+    key: bytes | None = None  # None: the emitting jackpot's key
 
 
 def _convert(value: Any, schema: Any) -> Any:
@@ -89,7 +94,9 @@ def to_record(event: EngineEvent, schema_name: str) -> dict:
     derive = DERIVED.get(schema_name)
     if derive is not None:
         source.update(derive(event.payload))
-    source.update(event_id=event.event_id, timestamp=event.timestamp, event_version=event.event_version)
+    source.update(event_id=event.event_id, timestamp=event.timestamp)
+    if event.event_type not in OTHER_JACKPOT:  # a command record carries its own schema's version (default)
+        source["event_version"] = event.event_version
     record = {}
     for f in doc["fields"]:
         name = f["name"]
@@ -106,7 +113,8 @@ def encode(event: EngineEvent) -> list[Wire]:
     """The event's wire forms: its spec topic (if it has one) and always the full engine event,
     on jackpot-events (or audit-events), which the PostgreSQL event sink reads."""
     route = ROUTES.get(event.event_type)
-    wires = [] if route is None else [Wire(route[0], catalog().encode(route[1], to_record(event, route[1])))]
+    key = event.jackpot_id.encode() if event.event_type in OTHER_JACKPOT else None
+    wires = [] if route is None else [Wire(route[0], catalog().encode(route[1], to_record(event, route[1])), key)]
     if event.event_type != "WalletCreditCommand":
         wires.append(envelope(event))
     return wires

@@ -662,7 +662,7 @@ class _JackpotBatch:
         self.last_event = last_event
         self.record: JackpotRecord
         self.state = None
-        self.outputs: list[tuple[faust.TopicT, bytes]] = []
+        self.outputs: list[tuple[faust.TopicT, bytes, bytes | None]] = []  # (topic, value, key or None: ours)
         self.touched: set[tuple[str, str]] = set()
         self.now = 0
         self.dirty = False
@@ -782,7 +782,7 @@ class _JackpotBatch:
             return
         w = self.w
         counts = w.pipeline.active_players(self.compiled, self.state, now)
-        self.outputs.append((w.out_topics[T.ACTIVE_PLAYERS.name], w.codec.encode("ActivePlayers", counts)))
+        self.outputs.append((w.out_topics[T.ACTIVE_PLAYERS.name], w.codec.encode("ActivePlayers", counts), None))
 
     def emit_engine_events(self, events) -> None:
         for e in events:
@@ -790,7 +790,7 @@ class _JackpotBatch:
                 self.touched.add((e.payload["level_id"], e.payload["currency"]))
             else:
                 for wire in encode_event(e):
-                    self.outputs.append((self.w.out_topics[wire.topic.name], wire.value))
+                    self.outputs.append((self.w.out_topics[wire.topic.name], wire.value, wire.key))
 
     async def publish(self) -> list:
         """Send the pending outputs (PoolUpdated coalesced to one per touched pool); return
@@ -799,12 +799,12 @@ class _JackpotBatch:
         for level_id, currency in sorted(self.touched):
             update = w.pipeline.pool_updated(self.compiled, self.state, level_id, currency,
                                             self.record.sequence, self.now)
-            self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update)))
+            self.outputs.append((w.pool_updated_topic, w.codec.encode("PoolUpdated", update), None))
         self.touched.clear()
         for _, value, _ in self.ledger.drain():
-            self.outputs.append((w.ledger_topic, value))
-        sent = [await w.produce(topic, self.key, value) for topic, value in self.outputs]
-        for topic, n in Counter(topic for topic, _ in self.outputs).items():
+            self.outputs.append((w.ledger_topic, value, None))
+        sent = [await w.produce(topic, key or self.key, value) for topic, value, key in self.outputs]
+        for topic, n in Counter(topic for topic, _, _ in self.outputs).items():
             M.EVENTS_OUT.labels(w.logical(topic.get_topic_name())).inc(n)
         self.outputs.clear()
         return sent

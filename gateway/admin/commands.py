@@ -172,7 +172,7 @@ class CommandBus:
                level_id: str | None = None, currency: str | None = None, approvals: list[str] | None = None,
                amount: Decimal | None = None, adjustment_reason: str | None = None,
                target_level_id: str | None = None, delay_seconds: int | None = None, win_id: str | None = None,
-               player_id: str | None = None) -> tuple[str, bytes, dt.datetime]:
+               player_id: str | None = None, other_jackpot_id: str | None = None) -> tuple[str, bytes, dt.datetime]:
         """The ``OperatorCommand`` record (its event id is the command id), encoded for the outbox."""
         command_id = command_id or str(uuid.uuid4())
         now = dt.datetime.now(dt.timezone.utc)
@@ -181,5 +181,6 @@ class CommandBus:
             "reason": reason, "level_id": level_id, "currency": currency, "approvals": list(approvals or []),
             "amount": amount, "adjustment_reason": adjustment_reason, "target_level_id": target_level_id,
             "delay_seconds": delay_seconds, "win_id": win_id, "player_id": player_id,
+            "other_jackpot_id": other_jackpot_id,
         }
         return command_id, catalog().encode("OperatorCommand", record), now

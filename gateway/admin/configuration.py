@@ -433,6 +433,31 @@ async def save_template(ctx: Ctx, path: m.JackpotPath, body: m.SaveTemplate) -> 
 
 
 # ----------------------------------------------------------------------------- archive
+async def _transfer_target(ctx: Ctx, rec: JackpotRecord, body: m.ArchiveBody) -> str:
+    """The jackpot a decommission moves its balances to: live, in the caller's scope, with every
+    currency of the retiring one (the engine sends back what it cannot take, but an operator
+    should hear it now)."""
+    if body.transfer_to is None:
+        raise Problem(422, "transfer-target-required", "disposition 'transfer' needs transfer_to, a live jackpot")
+    if str(body.transfer_to) == rec.jackpot_id:
+        raise Problem(422, "transfer-to-itself", "a jackpot's balances cannot move to itself")
+    try:
+        target = await scoped(ctx, body.transfer_to)
+    except Problem as p:
+        if p.status == 404:
+            raise Problem(422, "transfer-target-unknown", f"no jackpot {body.transfer_to}") from None
+        raise
+    if target.status not in ("ACTIVE", "PAUSED") or target.published_version is None:
+        raise Problem(422, "transfer-target-not-live", f"jackpot {target.jackpot_id} is {target.status}: only a "
+                      "live jackpot can take the balances")
+    mine = set(rec.steps.get(Step.IDENTITY, {}).get("currencies", []))
+    theirs = set(target.steps.get(Step.IDENTITY, {}).get("currencies", []))
+    if not mine <= theirs:
+        raise Problem(422, "transfer-target-currencies", f"jackpot {target.jackpot_id} has no pools in "
+                      f"{', '.join(sorted(mine - theirs))}")
+    return target.jackpot_id
+
+
 @api.op("POST", "/v1/jackpots/{jackpot_id}/archive",
         summary="Archive (decommission): a live jackpot drops everything it holds first, never deleted",
         tag="configuration", permission=P.JACKPOT_CONFIGURE, path_model=m.JackpotPath, body=m.ArchiveBody,
@@ -457,10 +482,12 @@ async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, qu
             await s.trail.record(ctx.principal, action="archive", jackpot_id=rec.jackpot_id, request_id=ctx.request_id,
                                  reason=body.reason, before=rec.snapshot(), after=after.snapshot(), conn=conn)
         return {"jackpot": view(after), "commands": []}
-    if body.disposition != "force_drop":
+    if body.disposition == "none":
         raise Problem(422, "disposition-required",
                       "a jackpot that holds players' contributions is not simply cancelled: use disposition "
-                      "'force_drop' to end it by a forced drop of everything it holds")
+                      "'force_drop' to end it by a forced drop of everything it holds, or 'transfer' to move "
+                      "its balances to another live jackpot")
+    target = await _transfer_target(ctx, rec, body) if body.disposition == "transfer" else None
     change_id = str(uuid.uuid4())
 
     async def no_archive_running(conn: Any) -> None:
@@ -476,7 +503,7 @@ async def archive_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ArchiveBody, qu
 
     deadline = time.monotonic() + query.wait_s if query.wait_s is not None else None
     cmd = await send_command(ctx, rec.jackpot_id, "decommission", reason=body.reason, wait_s=query.wait_s,
-                             guard=no_archive_running, record=record_archive)
+                             guard=no_archive_running, record=record_archive, other_jackpot_id=target)
     if cmd["state"] == "rejected":
         await s.pool.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE change_id = $1",
                              uuid.UUID(change_id), f"the engine refused: {cmd['detail']}")

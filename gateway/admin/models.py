@@ -266,9 +266,11 @@ class History(BaseModel):
 
 class ArchiveBody(_In):
     """Regulatory item 9: a pool with players' money is never simply deleted; ``force_drop`` ends it
-    by a forced drop of every level first. A jackpot never published (a draft) needs none."""
+    by a forced drop of everything it holds, ``transfer`` moves every pool's balance to the live
+    jackpot ``transfer_to`` (same currencies). A jackpot never published (a draft) needs neither."""
 
-    disposition: Literal["none", "force_drop"] = "none"
+    disposition: Literal["none", "force_drop", "transfer"] = "none"
+    transfer_to: uuid.UUID | None = Field(None, description="transfer: the live jackpot that receives the balances")
     confirmation: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
         description="Type the jackpot's name to confirm")
     reason: Reason

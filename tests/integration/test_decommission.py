@@ -108,3 +108,63 @@ async def test_archiving_a_live_jackpot_pays_out_everything_it_holds(admin, http
     finally:
         await conn.close()
     assert worker.alive(), worker.log_tail()
+
+
+async def test_archiving_moves_the_balances_to_another_live_jackpot(admin, http, settings, spawn):
+    """Regulatory item 9's other way: the balances move to another pool. Two jackpots on (usually)
+    different partitions: the retiring one's pools are emptied into TRANSFER adjustments, the
+    receiving one credits the same amounts, acknowledges, and only then is the first archived."""
+    brand = admin.brand("merge")
+    manager = await admin.token("manager", [brand], actor="manager-merge")
+    ids = {}
+    for name in ("Merge Old Fortune", "Merge New Fortune", "Merge Dollar Fortune"):
+        draft = full_draft([brand], name)
+        if name == "Merge Dollar Fortune":
+            draft["identity"]["currencies"] = ["USD"]
+        status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager, json_body=draft)
+        assert status == 201, jp
+        status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jp['jackpot_id']}/activate", manager,
+                                    json_body={"confirm": True})
+        assert status == 200, res
+        ids[name] = jp["jackpot_id"]
+    old, new = ids["Merge Old Fortune"], ids["Merge New Fortune"]
+    worker = spawn("merge-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
+    await produce_bets(settings, [bet(brand, f"player-{i}") for i in range(6)])
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async def fed():
+            n = await conn.fetchval("SELECT count(*) FROM contributions WHERE jackpot_id = $1", old)
+            return n if n == 6 else None  # both jackpots match the brand, game and currency: 6 rows each
+
+        await wait_for(fed, timeout=120, what="the bets in the ledger")
+        url = f"{admin.url}/v1/jackpots/{old}/archive?wait_s=30"
+        body = {"confirmation": "Merge Old Fortune", "disposition": "transfer", "reason": "merged"}
+        status, prob, _ = await call(http, "POST", url, manager, json_body=body)
+        assert status == 422 and prob["type"].endswith("/transfer-target-required")
+        status, prob, _ = await call(http, "POST", url, manager,
+                                     json_body={**body, "transfer_to": ids["Merge Dollar Fortune"]})
+        assert status == 422 and prob["type"].endswith("/transfer-target-currencies"), prob
+        status, res, _ = await call(http, "POST", url, manager, json_body={**body, "transfer_to": new})
+        assert status in (200, 202), res
+
+        async def archived():
+            status, doc, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{old}", manager)
+            return doc if doc["status"] == "ARCHIVED" else None
+
+        await wait_for(archived, timeout=90, what="the retiring jackpot archived after the acknowledgement")
+
+        async def moved():
+            rows = await conn.fetch("SELECT jackpot_id, sum(amount) AS amount FROM pool_adjustments "
+                                    "WHERE reason = 'TRANSFER' AND jackpot_id = ANY($1) GROUP BY 1", [old, new])
+            got = {r["jackpot_id"]: r["amount"] for r in rows}
+            return got if len(got) == 2 else None
+
+        got = await wait_for(moved, timeout=60, what="both sides of the transfer in the ledger")
+        net = await conn.fetchval("SELECT sum(gross_amount - house_cut_amount) FROM contributions WHERE jackpot_id = $1",
+                                  old)
+        seed = await conn.fetchval("SELECT sum(seed_draw) FROM cycles WHERE jackpot_id = $1", old)  # revealed at the move
+        assert got[old] == -(net + seed) and got[new] == net + seed, (got, net, seed)  # every micro, once
+        assert await conn.fetchval("SELECT count(*) FROM hits WHERE jackpot_id = $1", old) == 0  # moved, not dropped
+    finally:
+        await conn.close()
+    assert worker.alive(), worker.log_tail()
