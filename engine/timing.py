@@ -143,6 +143,17 @@ def schedule_open(cj: CompiledJackpot, now: int) -> bool:
     return span[0]
 
 
+def schedule_window(cj: CompiledJackpot, now: int) -> tuple[bool, int | None]:
+    """Whether the jackpot takes part at ``now``, and until when that holds (epoch ms; None: for
+    good), for what players are shown: "open until 22:00", "opens at 20:00"."""
+    if cj.config.schedule is None:
+        return True, None
+    is_open, _, until = _schedule_span(cj, now)
+    if not is_open and until == now + 1:  # exactly at a close: the next window is asked for
+        is_open, _, until = _schedule_span(cj, now + 1)
+    return is_open, (None if until >= _FOREVER else until)
+
+
 def _schedule_span(cj: CompiledJackpot, now: int) -> tuple[bool, int, int]:
     sch = cj.config.schedule
     assert sch is not None

@@ -8,6 +8,7 @@ operator rules, and level ranges only where the config's ``range_display`` asks 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import unicodedata
@@ -93,6 +94,7 @@ class Directory:
         self.smoothing: dict[str, Smoothing] = {}
         self.level_names: dict[str, str] = {}
         self.mystery: dict[str, tuple[str, ...]] = {}  # mystery jackpot id -> its level ids
+        self.scheduled: dict[str, object] = {}  # scheduled jackpot id -> compiled config (its windows)
         self.version = 0
 
     def apply(self, jackpot_id: str, doc: dict | None) -> bool:
@@ -141,7 +143,35 @@ class Directory:
                 self.level_names[lv["level_id"]] = lv["name"]
             if doc.get("type") == "MYSTERY":
                 self.mystery[jid] = tuple(str(lv["level_id"]) for lv in doc.get("levels") or [])
+            if doc.get("schedule"):
+                self._schedule(jid, doc)
         self.version += 1
+
+    def _schedule(self, jid: str, doc: dict) -> None:
+        """Keep the compiled config of a scheduled jackpot: the engine's own window rules say when
+        it is open (engine/timing.py), so players see exactly what the engine applies."""
+        from jackpot.engine.compiled import compile_jackpot
+        from jackpot.engine.config import Jackpot
+
+        fingerprint = json.dumps(doc, sort_keys=True, default=str)
+        known = self.scheduled.get(jid)
+        if known is not None and known[0] == fingerprint:
+            return
+        try:
+            self.scheduled[jid] = (fingerprint, compile_jackpot(Jackpot.model_validate(doc)))
+        except Exception as exc:  # shown without its window rather than not at all
+            log.warning("scheduled jackpot's windows unknown", extra={"jackpot_id": jid, "error": repr(exc)})
+            self.scheduled.pop(jid, None)
+
+    def window(self, jid: str, now: dt.datetime) -> dict | None:
+        """``{"open": bool, "until": epoch ms or None}`` of a scheduled jackpot, else None."""
+        known = self.scheduled.get(jid)
+        if known is None or jid not in self.public:
+            return None
+        from jackpot.engine.timing import schedule_window
+
+        is_open, until = schedule_window(known[1], int(now.timestamp() * 1000))
+        return {"open": is_open, "until": until}
 
     def resolve(self, ref: str) -> str:
         """A slug or a jackpot id -> the jackpot id (unknown refs are kept: configs may come later)."""
@@ -164,5 +194,5 @@ class Directory:
         now = now or dt.datetime.now(dt.timezone.utc)
         out = []
         for jid, p in self.public.items():
-            out.append(dict(p, deadline=next_deadline(self.raw[jid].get("schedule"), now)))
+            out.append(dict(p, deadline=next_deadline(self.raw[jid].get("schedule"), now), window=self.window(jid, now)))
         return out

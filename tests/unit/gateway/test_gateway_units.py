@@ -148,3 +148,23 @@ def test_widget_bundle_is_under_50_kb_gzipped():
     size = len(gzip.compress((STATIC / "widget.js").read_bytes(), 9))
     print(f"widget.js: {size} bytes gzipped")
     assert size < 50 * 1024
+
+
+def test_a_scheduled_jackpot_shows_whether_its_window_is_open_as_the_engine_applies_it():
+    """Issue 21 gap 1: Lucky Hour (20:00-22:00 UTC) is shown closed at 09:00, opening at 20:00,
+    and open at 20:30 until 22:00: the engine's own window rules, not a copy of them."""
+    import json
+
+    from jackpot.engine.catalog import day_one_jackpot
+
+    doc = json.loads(day_one_jackpot("Lucky Hour").model_dump_json())
+    doc["status"] = "ACTIVE"
+    d = Directory()
+    assert d.apply(doc["jackpot_id"], doc)
+    day = dt.datetime(2026, 12, 7, tzinfo=dt.timezone.utc)
+    ms = lambda t: int(t.timestamp() * 1000)  # noqa: E731
+    assert d.window(doc["jackpot_id"], day.replace(hour=9)) == {"open": False, "until": ms(day.replace(hour=20))}
+    assert d.window(doc["jackpot_id"], day.replace(hour=20, minute=30)) == {"open": True, "until": ms(day.replace(hour=22))}
+    [listed] = [j for j in d.listing(day.replace(hour=9)) if j["jackpot_id"] == doc["jackpot_id"]]
+    assert listed["window"]["open"] is False
+    assert all(j["window"] is None for j in _directory().listing())  # no schedule: always open, nothing to show
