@@ -129,6 +129,8 @@ class CompiledJackpot:
     custom_weights: tuple[tuple[str, int, int], ...] = ()
     star_boost: tuple[int, int] = (1, 1)
     off_peak_chance: tuple[int, int] = (1, 1)
+    # network jackpots: bet currency -> (rate numerator, denominator) into the pool currency
+    network_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     _plans: dict[tuple[bool, ...], SplitPlan | None] = field(default_factory=dict, repr=False, compare=False)
 
     def level(self, level_id: str) -> CompiledLevel:
@@ -298,6 +300,7 @@ def compile_jackpot(jackpot: Jackpot) -> CompiledJackpot:
         split=_split(jackpot),
         active_window_ms=jackpot.active_window_seconds * 1000,
         segments=frozenset(jackpot.player_segments),
+        network_rates={c: ratio(r) for c, r in (jackpot.network.rates.items() if jackpot.network else ())},
         jurisdictions=frozenset(jackpot.eligibility.allowed_jurisdictions),
         require_kyc=jackpot.eligibility.require_kyc,
         excluded=frozenset(jackpot.eligibility.excluded_players),

@@ -726,6 +726,16 @@ class TickerConfig(_Model):
 # --------------------------------------------------------------------------- jackpot
 
 
+class NetworkConfig(_Model):
+    """Cross-currency pooling of a network jackpot (spec: "No cross-currency pooling unless
+    explicitly configured for network jackpots"). Bets in a currency of ``rates`` feed the pools
+    of the jackpot's currency at the explicit rate (units of the pool currency per unit of the bet
+    currency): the bet amount is converted exactly, rounded down to the micro, and the rate is
+    recorded with the contribution in the ledger. Wins are paid in the pool currency."""
+
+    rates: dict[str, Decimal] = Field(default_factory=dict)
+
+
 class Jackpot(_Model):
     """A named container of levels with shared games, brands, currencies (spec: Jackpot Entity).
 
@@ -763,6 +773,7 @@ class Jackpot(_Model):
     payout: PayoutConfig = PayoutConfig()
     eligibility: EligibilityConfig = EligibilityConfig()
     ticker: TickerConfig = TickerConfig()
+    network: NetworkConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Jackpot":
@@ -782,7 +793,27 @@ class Jackpot(_Model):
         p.extend(self._schedule_problems())
         p.extend(self._selection_problems())
         p.extend(self._payout_problems())
+        p.extend(self._network_problems())
         p.extend(self.compliance_problems())
+        return p
+
+    def _network_problems(self) -> list[str]:
+        if self.network is None:
+            return []
+        p: list[str] = []
+        if len(self.currencies) != 1:
+            p.append(f"network: cross-currency pooling feeds one pool currency; the jackpot has {len(self.currencies)}")
+        if not self.network.rates:
+            p.append("network: rates is empty (no currency to pool)")
+        for cur, rate in self.network.rates.items():
+            if not (len(cur) == 3 and cur.isascii() and cur.isalpha() and cur.isupper()):
+                p.append(f"network: {cur!r} is not a currency code")
+            if cur in self.currencies:
+                p.append(f"network: {cur} is the pool currency; it needs no rate")
+            if not rate.is_finite() or rate <= 0:
+                p.append(f"network: the {cur} rate must be positive, got {rate}")
+            elif -rate.as_tuple().exponent > 12:
+                p.append(f"network: the {cur} rate {rate} has more than 12 decimal places")
         return p
 
     def _selection_problems(self) -> list[str]:

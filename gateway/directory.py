@@ -72,6 +72,8 @@ def public_jackpot(doc: dict, slug: str) -> dict:
         "drop_mode": doc.get("drop_mode"),
         "brands": list(doc.get("brands") or []),
         "currencies": list(doc.get("currencies") or []),
+        # a network jackpot also takes bets in these, pooled into its currency (engine/network.py)
+        "pooled_currencies": sorted(((doc.get("network") or {}).get("rates") or {})),
         "games": [{"game_id": g["game_id"], "name": g.get("name") or g["game_id"]} for g in doc.get("games") or []],
         "vip_only": bool(doc.get("player_segments")),
         "schedule": schedule and {k: schedule.get(k) for k in ("timezone", "recurrence", "open_time", "close_time",

@@ -16,6 +16,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from decimal import Decimal
+
 import asyncpg
 
 from . import metrics
@@ -23,6 +25,7 @@ from . import metrics
 CONTRIBUTION_COLUMNS = (
     "event_id", "bet_id", "jackpot_id", "player_id", "game_id", "brand_id", "currency",
     "bet_amount", "gross_amount", "house_cut_amount", "bet_ts", "provider_ts", "source_partition", "source_offset",
+    "bet_currency", "original_bet_amount", "fx_rate",
 )
 LEVEL_COLUMNS = (
     "event_id", "bet_ts", "jackpot_id", "level_id", "currency",
@@ -51,6 +54,9 @@ def rows_from_events(events: list[dict]) -> tuple[list[tuple], list[tuple]]:
             e["event_id"], e["bet_id"], e["jackpot_id"], e["player_id"], e["game_id"],
             e["brand_id"], e["currency"], e["bet_amount"], e["gross_amount"],
             e["house_cut_amount"], ts, e["bet_timestamp"], *source,
+            # network jackpots: the bet before conversion and the rate (NULL otherwise, and before v4)
+            e.get("bet_currency"), e.get("original_bet_amount"),
+            Decimal(e["fx_rate"]) if e.get("fx_rate") else None,
         ))
         for lv in e["levels"]:
             levels.append((

@@ -30,6 +30,7 @@ from jackpot.engine.events import event_id
 from jackpot.engine.leaderboard import top_contributors
 from jackpot.engine.lifecycle import activate, new_jackpot_state
 from jackpot.engine.money import from_micros, to_micros
+from jackpot.engine.network import accepts_currency, to_pool_currency
 from jackpot.engine.pool import JackpotState
 from jackpot.engine.fault import fault_once, self_check
 from jackpot.engine.reconfigure import CONFIG_ACTOR, adopt_config, missing_pools
@@ -123,7 +124,7 @@ class Pipeline:
             if (
                 cj.config.status in ("ACTIVE", "PAUSED")
                 and brand in cj.brands
-                and currency in cj.currencies
+                and accepts_currency(cj, currency)
                 and game in cj.games
             ):
                 yield jackpot_id
@@ -205,13 +206,16 @@ class Pipeline:
 
     @staticmethod
     def contribute(cj: CompiledJackpot, state: JackpotState, req: dict) -> Outcome:
+        original = to_micros(req["bet_amount"])
+        # a network jackpot pools other currencies at its configured rates (engine/network.py)
+        currency, amount, fx_rate = to_pool_currency(cj, req["currency"], original)
         bet = Bet(
             bet_id=str(req["bet_id"]),
             player_id=req["player_id"],
             game_id=req["game_id"],
             brand_id=req["brand_id"],
-            currency=req["currency"],
-            bet_amount=to_micros(req["bet_amount"]),
+            currency=currency,
+            bet_amount=amount,
             bet_type=req["bet_type"],
             session_id=req["session_id"],
             timestamp=ms(req["timestamp"]),  # received time: a provider's clock steers nothing
@@ -240,6 +244,9 @@ class Pipeline:
             # where the bet is on the bets topic: the jackpot value's marks say whether it includes it
             "source_partition": req["source_partition"],
             "source_offset": req["source_offset"],
+            "bet_currency": req["currency"] if fx_rate else None,
+            "original_bet_amount": original if fx_rate else None,
+            "fx_rate": fx_rate,
             "levels": [
                 {
                     "level_id": lc.level_id,

@@ -29,6 +29,7 @@ from jackpot.engine.config import (
     GameConfig,
     Jackpot,
     JackpotType,
+    NetworkConfig,
     Level,
     OperatorRules,
     PayoutConfig,
@@ -77,6 +78,8 @@ class IdentityStep(_Step):
     brands: list[BrandId] = Field(min_length=1, max_length=50)
     currencies: list[Currency] = Field(min_length=1, max_length=20)
     compliance_profile: Literal["CW", "RO"] | ComplianceProfile = "CW"
+    # a network jackpot pools bets of other currencies into its one currency at these rates
+    network: NetworkConfig | None = None
 
 
 class LevelInput(Level):

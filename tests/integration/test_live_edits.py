@@ -258,3 +258,29 @@ async def test_a_rejected_config_version_faults_its_jackpot(settings, spawn):
     events = await read_events(settings, settings.topic("jackpot-events"), jackpot_id.encode())
     assert any(e["kind"] == "JackpotFaulted" for e in events)
     assert worker.alive(), worker.log_tail()
+
+
+async def test_a_network_jackpot_pools_bets_of_other_currencies_at_its_rate(settings, spawn):
+    """Issue 21 gap 13: a network jackpot configured with explicit rates takes GBP bets into its EUR
+    pool; each ledger row keeps the bet as made, the rate and the converted amount."""
+    config = one_level_config(network={"rates": {"GBP": "1.17"}})
+    jackpot_id = config["jackpot_id"]
+    await publish_configs(settings, [config])
+    worker = spawn("network-worker", "worker")
+    await produce_bets(settings, [_bet(currency="GBP", amount="10.00"), _bet(currency="EUR", amount="10.00")])
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await wait_for(lambda: conn.fetchval("SELECT count(*) = 2 FROM contributions WHERE jackpot_id = $1", jackpot_id),
+                       timeout=120, what="both bets in the ledger")
+        rows = await conn.fetch("SELECT currency::text AS currency, bet_amount, gross_amount, bet_currency::text AS bc, "
+                                "original_bet_amount, fx_rate FROM contributions WHERE jackpot_id = $1 "
+                                "ORDER BY bet_currency NULLS FIRST", jackpot_id)
+    finally:
+        await conn.close()
+    eur, gbp = rows
+    assert (eur["currency"], eur["bc"], eur["fx_rate"]) == ("EUR", None, None)
+    assert (gbp["currency"], gbp["bc"], gbp["original_bet_amount"], gbp["fx_rate"]) == \
+        ("EUR", "GBP", Decimal("10.000000"), Decimal("1.170000000000"))
+    assert gbp["bet_amount"] == Decimal("11.700000")  # converted exactly
+    assert gbp["gross_amount"] == Decimal("11.700000") * Decimal("0.015") * Decimal("1.2")  # rate x coefficient
+    assert worker.alive(), worker.log_tail()

@@ -74,7 +74,7 @@ def test_matches_are_cached_per_brand_currency_and_game_until_the_configs_change
     from types import SimpleNamespace
 
     def jackpot(status, brands, currencies, games):
-        return SimpleNamespace(config=SimpleNamespace(status=status), brands=brands, currencies=currencies,
+        return SimpleNamespace(config=SimpleNamespace(status=status), brands=brands, currencies=currencies, network_rates={},
                                games=games)
 
     view = SimpleNamespace(version=1, compiled={
@@ -90,3 +90,42 @@ def test_matches_are_cached_per_brand_currency_and_game_until_the_configs_change
     assert p.match(view, bet) == ("a", "b")  # the cache holds until the view says it changed
     view.version += 1
     assert p.match(view, bet) == ("b",)
+
+
+def test_a_network_jackpot_pools_other_currencies_at_its_explicit_rate():
+    """Spec Multi-Currency: no cross-currency pooling unless configured for a network jackpot; then
+    each bet is converted exactly (rounded down to the micro) and the rate is in its ledger row."""
+    import pytest
+
+    from jackpot.engine.config import Jackpot
+
+    doc = _doc() | {"network": {"rates": {"GBP": "1.17", "USD": "0.923456789012"}}}
+    doc["levels"][0].update(win_from="1000", win_to="1000", win_max="1000", max_contribution="1000")
+    p = Pipeline()
+    cj = p.compile(doc)
+    state = p.draft_state(cj)
+    activate(cj, state, master_seed_source(b"k" * 32), actor="system", cause_id="a", now=0)
+    pool = state.pools["EUR"][doc["levels"][0]["level_id"]]
+    assert set(state.pools) == {"EUR"}  # one pool: the network's currency
+    out = p.contribute(cj, state, _request(doc, "10.00", 1) | {"currency": "GBP"})
+    assert out.result.applied and pool.visible == 1_000_000 + 11_700_000  # seed 1 + 10 GBP x 1.17 (rate 1)
+    assert (out.ledger["currency"], out.ledger["bet_amount"], out.ledger["bet_currency"],
+            out.ledger["original_bet_amount"], out.ledger["fx_rate"]) == ("EUR", 11_700_000, "GBP", 10_000_000, "1.17")
+    out = p.contribute(cj, state, _request(doc, "0.000001", 2) | {"currency": "USD"})
+    assert not out.result.applied and out.ledger is None  # 0.92 of a micro rounds down to nothing
+    out = p.contribute(cj, state, _request(doc, "3.000001", 3) | {"currency": "USD"})
+    assert out.ledger["bet_amount"] == 2_770_371  # 3.000001 x 0.923456789012 = 2.770371290... down to the micro
+    eur = p.contribute(cj, state, _request(doc, "1", 4))
+    assert eur.ledger["bet_currency"] is None and eur.ledger["fx_rate"] is None
+    chf = p.contribute(cj, state, _request(doc, "1", 5) | {"currency": "CHF"})
+    assert not chf.result.applied and chf.result.reason == "currency_not_supported"
+    assert list(p._match(SimpleNamespaceView(cj), "b", "GBP", "g")) == [cj.jackpot_id]
+    assert list(p._match(SimpleNamespaceView(cj), "b", "CHF", "g")) == []
+    bad = dict(doc, currencies=["EUR", "GBP"])
+    with pytest.raises(ValueError, match="GBP is the pool currency; it needs no rate"):
+        Jackpot.model_validate(bad)
+
+
+class SimpleNamespaceView:
+    def __init__(self, cj) -> None:
+        self.compiled = {cj.jackpot_id: cj}
