@@ -47,6 +47,7 @@ __all__ = [
     "CREDIT_UPDATED",
     "PAYOUT_ALERT",
     "WIN_VOIDED",
+    "WIN_REVERSED",
     "DROP_DEFERRED",
     "CASCADE_SCHEDULED",
     "CASCADE_SKIPPED",
@@ -86,6 +87,7 @@ WIN_APPROVAL_ESCALATED = "WinApprovalEscalated"  # 24h / 48h / 72h alerts of the
 CREDIT_UPDATED = "CreditUpdated"  # a prize's payout status changed (sent, confirmed, retry, manual...)
 PAYOUT_ALERT = "PayoutAlert"  # PENDING_MANUAL_RESOLUTION: operator action needed
 WIN_VOIDED = "WinVoided"  # an operator voided a win: the amount stays in the pool, no reseed
+WIN_REVERSED = "WinReversed"  # a paid win taken back in the wallet: its amount returns to the pool (reversal.py)
 DROP_DEFERRED = "DropDeferred"  # a due drop (deadline, cascade) could not happen yet, with the reason
 CASCADE_SCHEDULED = "CascadeScheduled"  # waterfall: a lower level will drop at due_at
 CASCADE_SKIPPED = "CascadeSkipped"  # waterfall: a scheduled level could not drop, with the reason

@@ -18,6 +18,8 @@ Actions (reason mandatory where the spec asks for one):
 - manual_adjust signed amount with a reason code (PRE_SEED uses the pre-seed rules); transfer
 - void_win      a win not yet paid: the amount stays in the pool, no reseed; needs a supervisor's
                 co-approval (an approver other than the actor)
+- reverse_win   a win already paid and taken back in the wallet: the amount returns to the pool
+                (reversal.py); co-approved like void_win, once per win
 - approve_win / decline_win (fallback winner or back to the pool), retry_payout and
   resolve_payout (alternative payout) for the approval queue and PENDING_MANUAL_RESOLUTION
 - activate / expire / archive (lifecycle); archive only once the pools are empty
@@ -48,6 +50,7 @@ from .events import COMMAND_TYPES, OPERATOR_ACTION, make_event
 from .fault import clear_fault, enter_fault
 from .lifecycle import activate, archive, expire, pause, resume, set_level_status
 from .payout import Output, decide_approval, resolve_credit, retry_credit, void_win
+from .reversal import reverse_win
 from .pool import JackpotState, PoolState
 from .rng import SeedSource, derive_int
 from .seeding import cycle_context, pre_seed
@@ -74,6 +77,7 @@ ACTIVATE = "activate"
 EXPIRE = "expire"
 ARCHIVE = "archive"
 DECOMMISSION = "decommission"
+REVERSE_WIN = "reverse_win"
 RECEIVE_BALANCE = balances.RECEIVE
 BALANCE_RETURNED = balances.RETURNED
 BALANCE_RECEIVED = balances.RECEIVED
@@ -82,7 +86,7 @@ CLEAR_FAULT = "clear_fault"
 ACTIONS = (
     FORCE_DROP, DELAY_DROP, CANCEL_DROP, PAUSE, RESUME, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
     APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, DECOMMISSION, FAULT, CLEAR_FAULT,
-    RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED,
+    RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED, REVERSE_WIN,
 )
 _PROHIBITABLE = {
     FORCE_DROP: OperatorAction.FORCE_DROP,
@@ -93,9 +97,10 @@ _PROHIBITABLE = {
     MANUAL_ADJUST: OperatorAction.MANUAL_ADJUST,
     TRANSFER: OperatorAction.MANUAL_ADJUST,
     VOID_WIN: OperatorAction.VOID_WIN,
+    REVERSE_WIN: OperatorAction.VOID_WIN,
 }
 _NEEDS_REASON = {FORCE_DROP, DELAY_DROP, CANCEL_DROP, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
-                 DECLINE_WIN, RESOLVE_PAYOUT, FAULT, CLEAR_FAULT, DECOMMISSION}
+                 DECLINE_WIN, RESOLVE_PAYOUT, FAULT, CLEAR_FAULT, DECOMMISSION, REVERSE_WIN}
 
 
 @dataclass(slots=True, frozen=True)
@@ -346,6 +351,13 @@ def _dispatch(
         return out, ""
     if a == DECOMMISSION:
         return decommission.begin(cj, state, transfer_to=cmd.other_jackpot_id, **kw)
+    if a == REVERSE_WIN:
+        if not (cmd.win_id and cmd.level_id and cmd.currency and cmd.amount):
+            raise DropRejected("reverse_win needs the win, its level, currency and the amount paid")
+        out.events.extend(reverse_win(cj, state, win_id=cmd.win_id, level_id=cmd.level_id, currency=cmd.currency,
+                                      amount=cmd.amount, actor=cmd.actor, approvals=cmd.approvals, reason=cmd.reason,
+                                      cause_id=cid, now=now))
+        return out, f"win {cmd.win_id}: {cmd.amount} micros back in the pool"
     if a in (RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED):
         return _balance(cj, state, cmd, now)
     holding = [p for p in state.iter_pools() if p.balance]

@@ -292,6 +292,7 @@ class JackpotState:
     segment_wins: dict[str, int] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)  # set while in the fault state (overrides.py)
     closing: dict[str, Any] = field(default_factory=dict)  # set once decommissioning began (decommission.py)
+    reversed: list[str] = field(default_factory=list)  # ids of paid wins reversed, the last 1000 (reversal.py)
     activity_changes: dict[tuple[str, str], None] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
@@ -330,6 +331,7 @@ class JackpotState:
             "segment_wins": dict(self.segment_wins),
             "fault": dict(self.fault),
             "closing": dict(self.closing),
+            "reversed": list(self.reversed),
         }
 
     @classmethod
@@ -355,6 +357,7 @@ class JackpotState:
             segment_wins={k: int(v) for k, v in d.get("segment_wins", {}).items()},
             fault=dict(d.get("fault") or {}),
             closing=dict(d.get("closing") or {}),
+            reversed=[str(w) for w in d.get("reversed") or []],
         )
 
 

@@ -49,7 +49,7 @@ __all__ = [
 # every state change an inspector asks about.
 AUDITED = frozenset({
     "CycleStarted", "CycleRevealed", "WinnerSelected", "WinRecorded", "JackpotWon", "JackpotReseeded",
-    "WinVoided", "PoolAdjusted", "ReserveReleased", "OperatorActionRecorded", "WinApprovalRequested", "WinApprovalDecided",
+    "WinVoided", "WinReversed", "PoolAdjusted", "ReserveReleased", "OperatorActionRecorded", "WinApprovalRequested", "WinApprovalDecided",
     "JackpotStateChanged", "PayoutAlert", "DropStarted", "DropAborted", "ContributionRejected",
     "ReconciliationMismatch", "SinkOutage", "ConfigVersionRecorded",
 })
@@ -60,7 +60,7 @@ ALERT_TYPES = frozenset({
 SPEC_EVENTS = ("PoolUpdated", "JackpotWon", "JackpotReseeded", "WarnThresholdReached", "JackpotStateChanged",
                "PoolApproachingMax")
 
-_STATUS_RANK = {"selected": 1, "won": 2, "returned": 3, "voided": 3}
+_STATUS_RANK = {"selected": 1, "won": 2, "returned": 3, "voided": 3, "reversed": 4}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -243,6 +243,9 @@ SQL: dict[str, str] = {
     "pool_adjustments": """INSERT INTO pool_adjustments (event_id, adjusted_at, jackpot_id, level_id, currency,
         cycle_number, amount, reason, actor, note, visible_amount)
         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING""",
+    "win_reversals": """INSERT INTO win_reversals (win_id, event_id, reversed_at, jackpot_id, level_id, currency, amount,
+        reason, actor, approvals) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING""",
+    "win_reversed": """UPDATE wins SET status = 'reversed', status_rank = 4 WHERE win_id = $1 AND status_rank < 4""",
     "reserve_releases": """INSERT INTO reserve_releases (event_id, released_at, jackpot_id, level_id, currency,
         cycle_number, amount, hidden_amount, carry_amount, pending_amount, reason)
         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING""",
@@ -264,7 +267,7 @@ SQL: dict[str, str] = {
 }
 # Order of application inside a batch's transaction: rows that others update come first.
 ORDER = ("cycle_started", "cycle_revealed", "pool_adjustments", "reserve_releases", "reseeds", "win_selected",
-         "prizes", "win_won", "win_voided", "hits", "prize_status", "prize_payout_events", "approval_requested",
+         "prizes", "win_won", "win_voided", "win_reversals", "win_reversed", "hits", "prize_status", "prize_payout_events", "approval_requested",
          "approval_escalated", "win_approval_events", "approval_decided", "warn_state_changes",
          "jackpot_state_changes", "operator_actions", "alerts", "pool_snapshots")
 
@@ -353,6 +356,10 @@ def project(e: Ev) -> list[tuple[str, tuple]]:
         out.append(("pool_adjustments", (eid, at, j, lv, cur, p.get("cycle_number"), money(p["amount"]),
                                          p["reason"], p.get("actor") or "", p.get("note"),
                                          money(p.get("visible_amount")))))
+    elif t == "WinReversed":
+        out.append(("win_reversals", (p["win_id"], eid, at, j, lv, cur, money(p["amount"]), p["reason"], p["actor"],
+                                       list(p.get("approvals") or []))))
+        out.append(("win_reversed", (p["win_id"],)))
     elif t == "ReserveReleased":
         out.append(("reserve_releases", (eid, at, j, lv, cur, p.get("cycle_number"), money(p["amount"]),
                                          money(p["hidden"]), money(p["carry"]), money(p["pending"]), p["reason"])))

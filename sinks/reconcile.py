@@ -7,7 +7,7 @@ per level and currency
   ``transfers_in``       sum(contribution_levels.transfer_in_amount) vs meters.transfers_in
   ``meter_gap``          0                                         vs  the table's own meter equation
                          (``engine.pool.reconciliation_gap``: inflows = balances + outflows)
-  with ``include_events``: ``won`` sum(hits.win_amount) vs meters.won, ``hits`` count vs meters.hits
+  with ``include_events``: ``won`` sum(hits.win_amount) less reversals vs meters.won, ``hits`` count vs meters.hits
 per jackpot and currency (level '')
   ``gross``              sum(contributions.gross_amount)           vs  sum over levels of meters.gross
   ``house_cut``          sum(contributions.house_cut_amount)       vs  sum over levels of meters.house
@@ -160,8 +160,11 @@ CURRENCY_SQL = _AT_CUT.format(
             "coalesce(sum(r.house_cut_amount), 0) AS house",
     table="contributions", groups="1, 2")
 HITS_SQL = """
-SELECT jackpot_id, level_id, currency::text AS currency, coalesce(sum(win_amount), 0) AS won, count(*) AS hits
-FROM hits WHERE jackpot_id = ANY($1) GROUP BY 1, 2, 3
+SELECT jackpot_id, level_id, currency::text AS currency, sum(won) AS won, sum(hits) AS hits FROM (
+    SELECT jackpot_id, level_id, currency, win_amount AS won, 1 AS hits FROM hits WHERE jackpot_id = ANY($1)
+    UNION ALL  -- a paid win reversed into its pool is taken off the won meter, not off the hits
+    SELECT jackpot_id, level_id, currency, -amount, 0 FROM win_reversals WHERE jackpot_id = ANY($1)
+) w GROUP BY 1, 2, 3
 """
 
 

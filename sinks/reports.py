@@ -9,7 +9,7 @@ P&L lines (spec "Budget Model"), per jackpot and currency, from the ledger table
   seeds                  operator-funded random seed draws of every cycle (cycles.seed_draw)
   reserve_carried        players' hidden reserve carried into those cycles' reset amounts
                          (cycles.carry_in): part of the seeds players funded, not a cost
-  prizes_main            every main win that debited a pool (hits)
+  prizes_main            every main win that debited a pool (hits), less the wins reversed (win_reversals)
   prizes_chain           chain-reaction prizes paid (confirmed, escrow or resolved)
   adjustments_in / _out  other PoolAdjusted, added / removed (adjustments_net = in - out)
   overflow_revenue       overflow above Win Max booked to operator revenue (contribution_levels)
@@ -77,6 +77,10 @@ WITH keys AS (
     SELECT jackpot_id, currency, sum(win_amount) AS prizes_main, count(*) AS hits
     FROM hits WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR hit_at >= $3)
     GROUP BY 1, 2
+), rv AS (
+    SELECT jackpot_id, currency, sum(amount) AS reversed
+    FROM win_reversals WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR reversed_at >= $3)
+    GROUP BY 1, 2
 ), ch AS (
     SELECT jackpot_id, currency, sum(amount) AS prizes_chain
     FROM prizes WHERE kind = 'chain_reaction' AND payout_status = ANY($2::text[])
@@ -90,7 +94,7 @@ SELECT k.jackpot_id, k.currency::text AS currency,
        coalesce(a.pre_seed, 0)::numeric(20,6) AS pre_seed,
        coalesce(s.seeds, 0)::numeric(20,6) AS seeds,
        coalesce(s.carried, 0)::numeric(20,6) AS reserve_carried,
-       coalesce(h.prizes_main, 0)::numeric(20,6) AS prizes_main,
+       (coalesce(h.prizes_main, 0) - coalesce(rv.reversed, 0))::numeric(20,6) AS prizes_main,
        coalesce(ch.prizes_chain, 0)::numeric(20,6) AS prizes_chain,
        coalesce(a.adj_in, 0)::numeric(20,6) AS adjustments_in,
        coalesce(a.adj_out, 0)::numeric(20,6) AS adjustments_out,
@@ -106,6 +110,7 @@ LEFT JOIN o USING (jackpot_id, currency)
 LEFT JOIN a USING (jackpot_id, currency)
 LEFT JOIN s USING (jackpot_id, currency)
 LEFT JOIN h USING (jackpot_id, currency)
+LEFT JOIN rv USING (jackpot_id, currency)
 LEFT JOIN ch USING (jackpot_id, currency)
 ORDER BY 1, 2
 """

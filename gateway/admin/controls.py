@@ -181,6 +181,37 @@ async def void_win(ctx: Ctx, path: m.WinPath, body: m.VoidWinBody) -> dict[str, 
     return view
 
 
+PAID = ("confirmed", "escrow", "resolved")
+
+
+@api.op("POST", "/v1/jackpots/{jackpot_id}/wins/{win_id}/reverse",
+        summary="Reverse a paid win the wallet took back (Admin; type the win id, a second Admin approves)",
+        tag="controls", permission=P.VOID_WIN, path_model=m.WinPath, body=m.ReverseWinBody, response=m.CoApproval,
+        status=202)
+async def reverse_win(ctx: Ctx, path: m.WinPath, body: m.ReverseWinBody) -> dict[str, Any]:
+    """engine/reversal.py: the main prizes paid for the win go back into its level's pool, once."""
+    rec = await _live(ctx, path.jackpot_id)
+    if body.confirmation.strip() != path.win_id:
+        raise Problem(422, "confirmation-mismatch", "confirmation must repeat the win id exactly")
+    row = await ctx.services.pool.fetchrow(
+        "SELECT w.level_id, w.currency::text AS currency, w.status, "
+        "(SELECT sum(p.amount) FROM prizes p WHERE p.win_id = w.win_id AND p.kind = 'main' "
+        " AND p.payout_status = ANY($3::text[])) AS paid "
+        "FROM wins w WHERE w.win_id = $1 AND w.jackpot_id = $2", path.win_id, rec.jackpot_id, list(PAID))
+    if row is None:
+        raise Problem(404, "not-found", f"no win {path.win_id} on this jackpot")
+    if row["status"] == "reversed":
+        raise Problem(409, "already-reversed", f"win {path.win_id} was reversed already")
+    if row["status"] != "won" or not row["paid"]:
+        raise Problem(409, "not-paid", f"win {path.win_id} is {row['status']} with nothing paid: void it instead")
+    payload = {"win_id": path.win_id, "level_id": row["level_id"], "currency": row["currency"],
+               "amount": format(row["paid"], "f"), "wallet_reference": body.wallet_reference}
+    view = await _open_co_approval(ctx, "reverse_win", rec.jackpot_id, rec.brands, payload,
+                                   f"{body.reason} (wallet debit {body.wallet_reference})")
+    ctx.headers["Location"] = f"/v1/co-approvals/{view['request_id']}"
+    return view
+
+
 @api.op("GET", "/v1/co-approvals", summary="Four-eyes requests waiting for a second Admin", tag="controls",
         permission=P.VOID_WIN, query=m.CoApprovalQuery, response=m.CoApprovalList)
 async def list_co_approvals(ctx: Ctx, query: m.CoApprovalQuery) -> dict[str, Any]:
@@ -240,6 +271,12 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
             commands.append(await send_command(
                 ctx, row["jackpot_id"], "void_win", reason=row["reason"], wait_s=query.wait_s,
                 win_id=payload["win_id"], approvals=[row["initiated_by"], ctx.actor],
+                audit_detail={"initiated_by": row["initiated_by"], "co_approved_by": ctx.actor}))
+        elif row["action"] == "reverse_win":
+            commands.append(await send_command(
+                ctx, row["jackpot_id"], "reverse_win", reason=row["reason"], wait_s=query.wait_s,
+                win_id=payload["win_id"], level_id=payload["level_id"], currency=payload["currency"],
+                amount=Decimal(payload["amount"]), approvals=[row["initiated_by"], ctx.actor],
                 audit_detail={"initiated_by": row["initiated_by"], "co_approved_by": ctx.actor}))
         elif row["action"] == "lift_shutdown":
             commands.extend(await _system_apply(ctx, "running", row["reason"], query.wait_s, row["initiated_by"]))

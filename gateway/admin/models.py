@@ -339,6 +339,16 @@ class VoidWinBody(_In):
         description="Type the win id to confirm")
 
 
+class ReverseWinBody(_In):
+    """A paid win the operator's wallet has taken back (a debit): its amount returns to the pool."""
+
+    reason: Reason
+    wallet_reference: Annotated[str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)] = Field(
+        description="The wallet's reference of the debit that took the prize back")
+    confirmation: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Type the win id to confirm")
+
+
 class RetryPayoutBody(_In):
     reason: Reason
 

@@ -282,8 +282,11 @@ async def meters(ctx: Ctx, path: m.JackpotPath) -> dict[str, Any]:
             "SELECT level_id, currency::text AS currency, sum(amount) AS released FROM reserve_releases "
             "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
         hits = {(r["level_id"], r["currency"]): r for r in await conn.fetch(
-            "SELECT level_id, currency::text AS currency, count(*) AS n, sum(win_amount) AS won FROM hits "
-            "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}
+            "SELECT h.level_id, h.currency::text AS currency, count(*) AS n, "
+            "sum(h.win_amount) - coalesce(max(r.amount), 0) AS won FROM hits h "
+            "LEFT JOIN (SELECT level_id, currency, sum(amount) AS amount FROM win_reversals WHERE jackpot_id = $1 "
+            "GROUP BY 1, 2) r ON r.level_id = h.level_id AND r.currency = h.currency "
+            "WHERE h.jackpot_id = $1 GROUP BY h.level_id, h.currency", jid)}
         adj = {(r["level_id"], r["currency"]): r["net"] for r in await conn.fetch(
             "SELECT level_id, currency::text AS currency, sum(amount) AS net FROM pool_adjustments "
             "WHERE jackpot_id = $1 GROUP BY 1, 2", jid)}

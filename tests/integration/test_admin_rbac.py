@@ -201,6 +201,10 @@ CASES = [
     Case("POST", "/v1/jackpots/{jackpot_id}/wins/{win_id}/void", P.VOID_WIN, 202,
          lambda w, s: _live_win(w, s),
          body=lambda w, s: {"reason": "payout error", "confirmation": "win-x"}),
+    # an allowed caller gets as far as the ledger, which has no win "win-x": 404
+    Case("POST", "/v1/jackpots/{jackpot_id}/wins/{win_id}/reverse", P.VOID_WIN, 404,
+         lambda w, s: _live_win(w, s),
+         body=lambda w, s: {"reason": "chargeback", "wallet_reference": "DB-1", "confirmation": "win-x"}),
     Case("POST", "/v1/co-approvals/{request_id}/decide", P.VOID_WIN, 200, _co_approval,
          body=lambda w, s: {"approve": False, "reason": "not justified"}),
     Case("GET", "/v1/commands/{command_id}", P.DASHBOARD_READ, 202, _command),

@@ -97,3 +97,4 @@ async def test_a_failed_payout_is_retried_then_paid_another_way(admin, http, set
         stats = await (await s.get(f"{wallet_url}/stats")).json()
     assert stats["credits"] == 0  # paid outside the wallet, never through it
     assert worker.alive(), worker.log_tail()
+
