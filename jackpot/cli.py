@@ -166,7 +166,7 @@ def config_apply(files: tuple[Path, ...], demo: bool, actor: str | None) -> None
     """
     from aiokafka.errors import KafkaError
 
-    from jackpot.gateway.admin.publication import cli_actor
+    from jackpot.gateway.admin.publication import ConfigRefused, cli_actor
     from jackpot.streams.publish import demo_portfolio, publish_configs
 
     docs = [json.loads(p.read_text()) for p in files]
@@ -175,13 +175,19 @@ def config_apply(files: tuple[Path, ...], demo: bool, actor: str | None) -> None
     if not docs:
         raise click.UsageError("give config files or --demo")
     actor = actor or cli_actor()
+    held: list[str] = []
     try:
-        ids = asyncio.run(publish_configs(get_settings(), docs, actor=actor))
+        ids = asyncio.run(publish_configs(get_settings(), docs, actor=actor, held=held))
+    except ConfigRefused as exc:
+        raise click.ClickException(f"nothing published: {exc}") from None
     except (asyncio.TimeoutError, KafkaError) as exc:
         raise click.ClickException(
             f"configs recorded and audited, but the broker did not confirm them ({type(exc).__name__}); they wait "
             "in the outbox: the admin API's relay or the next `jackpot config apply` sends them") from None
     click.echo(f"published {len(ids)} config(s) as {actor}: {', '.join(ids)}")
+    if held:
+        click.echo(f"held until the next cycle (the compliance profile forbids math changes mid-cycle; the admin "
+                   f"API's scheduler publishes them after the reseed): {', '.join(held)}")
 
 
 # ------------------------------------------------------------------------ bets

@@ -22,12 +22,14 @@ def normalise(doc: dict) -> tuple[str, bytes]:
     return str(model.jackpot_id), json.dumps(model.model_dump(mode="json"), sort_keys=True).encode()
 
 
-async def publish_configs(settings: Settings, docs: list[dict], *, actor: str | None = None) -> list[str]:
-    """Validate every doc first (all or nothing), record, audit and publish them; return the
-    jackpot ids. ``actor`` defaults to ``cli:<OS user name>``."""
+async def publish_configs(settings: Settings, docs: list[dict], *, actor: str | None = None,
+                          held: list[str] | None = None) -> list[str]:
+    """Validate every doc first (all or nothing), apply the admin API's rules, record, audit and
+    publish them; return the jackpot ids published (``held``: those whose math change waits for
+    the next cycle). ``actor`` defaults to ``cli:<OS user name>``."""
     from jackpot.gateway.admin import publication
 
-    return await publication.publish_configs(settings, docs, actor=actor or publication.cli_actor())
+    return await publication.publish_configs(settings, docs, actor=actor or publication.cli_actor(), held=held)
 
 
 def demo_portfolio() -> list[dict]:

@@ -254,9 +254,72 @@ async def adopt(pool: asyncpg.Pool, docs: dict[str, dict], *, audit_key: bytes |
     return adopted
 
 
-async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source: str = "cli") -> list[str]:
-    """``jackpot config apply``: validate every doc first (all or nothing), publish them all in one
-    transaction, then send them and whatever else the outbox holds; return the jackpot ids."""
+class ConfigRefused(ValueError):
+    """A config the rules refuse whoever publishes it (the admin API answers 422 for the same)."""
+
+
+async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
+    """The admin API's rules for a config published from elsewhere (regulatory items 5 and 7):
+    ``"publish"`` now, or ``"next_cycle"`` for a math change the compliance profile lets take
+    effect only after the current jackpot is won; raises ``ConfigRefused`` for a Win Max or chain
+    prize above the budget's maximum single prize, or a limit below a pool's current amount."""
+    from jackpot.sinks.budget import prize_cap_problems
+
+    from . import impact
+
+    capped = await prize_cap_problems(conn, doc)
+    if capped:
+        raise ConfigRefused("; ".join(capped))
+    jackpot_id = str(doc["jackpot_id"])
+    old = await conn.fetchval(
+        "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id "
+        "AND v.version = c.current_version WHERE c.jackpot_id = $1", jackpot_id)
+    if old is None:
+        return "publish"
+    old = json.loads(old) if isinstance(old, str) else old
+    new = json.loads(normalise(doc)[1])
+    amounts = {(r["level_id"], r["currency"]): r["current_amount"] for r in await conn.fetch(
+        "SELECT DISTINCT ON (level_id, currency) level_id, currency::text AS currency, current_amount "
+        "FROM pool_snapshots WHERE jackpot_id = $1 ORDER BY level_id, currency, snapshot_ts DESC", jackpot_id)}
+    below = impact.limits_below_current(new, amounts)
+    if below:
+        raise ConfigRefused("a limit may not be set below the current amount: " + "; ".join(below))
+    if impact.math_changes(old, new) and not impact.immediate_math_allowed(new["compliance_profile"]):
+        return "next_cycle"
+    return "publish"
+
+
+async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], actor: str) -> str:
+    """Record a math change as the admin API's pending ``next_cycle`` change: the scheduler
+    publishes it once every level it touches has reseeded. Returns the change id."""
+    from . import impact
+    from .wizard import steps_from_config
+
+    jackpot_id = str(doc["jackpot_id"])
+    old = json.loads(await conn.fetchval(
+        "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id "
+        "AND v.version = c.current_version WHERE c.jackpot_id = $1", jackpot_id))
+    new = json.loads(normalise(doc)[1])
+    presentation = await conn.fetchval("SELECT presentation FROM admin_jackpots WHERE jackpot_id = $1", jackpot_id)
+    presentation = json.loads(presentation) if isinstance(presentation, str) else (presentation or {})
+    change_id = uuid.uuid4()
+    payload = {"doc": new, "steps": steps_from_config(new), "presentation": presentation,
+               "cycle_levels": impact.cycle_levels(old, new)}
+    await conn.execute(
+        "INSERT INTO admin_config_changes (change_id, jackpot_id, apply_timing, apply_at, state, config, warnings, "
+        "reason, created_by) VALUES ($1, $2, 'next_cycle', NULL, 'pending', $3, '[]', $4, $5)",
+        change_id, jackpot_id, json.dumps(payload, default=str), "jackpot config apply: math change after the reseed",
+        actor)
+    return str(change_id)
+
+
+async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source: str = "cli",
+                          held: list[str] | None = None) -> list[str]:
+    """``jackpot config apply``: validate every doc first (all or nothing), apply the admin API's
+    rules (``change_rules``), publish the rest in one transaction, then send them and whatever
+    else the outbox holds; return the jackpot ids published. A math change the compliance
+    profile holds until the next cycle is recorded as a pending change instead (its jackpot id
+    appended to ``held``)."""
     from jackpot.streams.kafka import producer
     from jackpot.streams.topics import CONFIGS, ensure_topics
 
@@ -267,8 +330,15 @@ async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source
     conn = await asyncpg.connect(settings.database_url)
     try:
         async with conn.transaction():
-            published = [await publish_config(conn, d, topic=topic, actor=actor, audit_key=key, source=source,
-                                              back_office=True) for d in docs]
+            published = []
+            for d in docs:
+                if await change_rules(conn, d) == "next_cycle":
+                    await hold_for_next_cycle(conn, d, actor)
+                    if held is not None:
+                        held.append(str(d["jackpot_id"]))
+                    continue
+                published.append(await publish_config(conn, d, topic=topic, actor=actor, audit_key=key,
+                                                      source=source, back_office=True))
     finally:
         await conn.close()
     await ensure_topics(settings)

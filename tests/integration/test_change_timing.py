@@ -96,3 +96,36 @@ async def _count(grosses, n: int):
 
 def change_version(hist: dict) -> int:
     return hist["changes"][0]["version"]
+
+
+async def test_the_cli_holds_a_math_change_the_profile_forbids_mid_cycle(settings):
+    """Regulatory item 7: `jackpot config apply` used to publish any version at once, around the
+    admin API's rules. A rate change of a Romanian jackpot (math only after the current jackpot
+    is won) is now recorded as the API's pending next_cycle change; the live version stays."""
+    import copy
+
+    import asyncpg
+
+    from jackpot.engine.catalog import PROFILES
+    from jackpot.streams.publish import publish_configs
+
+    from .helpers import one_level_config
+
+    v1 = one_level_config(compliance_profile=PROFILES["RO"].model_dump(mode="json"), currencies=["RON"])
+    jid = v1["jackpot_id"]
+    assert await publish_configs(settings, [v1], actor="ops-ro") == [jid]
+    v2 = copy.deepcopy(v1)
+    v2["contribution_rate"] = "0.02"
+    held: list[str] = []
+    assert await publish_configs(settings, [v2], actor="ops-ro", held=held) == [] and held == [jid]
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        live = await conn.fetchval("SELECT v.config ->> 'contribution_rate' FROM jackpot_configs c JOIN "
+                                   "jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND "
+                                   "v.version = c.current_version WHERE c.jackpot_id = $1", jid)
+        pending = await conn.fetch("SELECT apply_timing, state, created_by FROM admin_config_changes "
+                                   "WHERE jackpot_id = $1", jid)
+    finally:
+        await conn.close()
+    assert live == "0.015"
+    assert [(r["apply_timing"], r["state"], r["created_by"]) for r in pending] == [("next_cycle", "pending", "ops-ro")]

@@ -78,10 +78,21 @@ async def test_levels_and_currencies_added_live_take_bets_and_a_limit_below_the_
         state = (await table_value(settings, TABLE_NAME, jackpot_id.encode()))["state"]
         assert state["status"] == "ACTIVE" and state["pools"]["RON"][bonus["level_id"]]["cycle"] == 1
 
-        # v3: Grand's win_max below its current amount (the admin API refuses this; the CLI does not)
+        # v3: Grand's win_max below its current amount: the admin API and the CLI refuse it; written
+        # to the configs topic around both (an operator with the bus's credentials), the engine faults
         v3 = copy.deepcopy(v2)
         v3["levels"][0].update(seed_from="1", seed_to="1", win_from="2", win_to="3", win_max="4")
-        await publish_configs(settings, [v3])
+        await wait_for(lambda: conn.fetchval("SELECT count(*) > 0 FROM pool_snapshots WHERE jackpot_id = $1",
+                                             jackpot_id), timeout=60, what="the pool amounts in PostgreSQL")
+        from jackpot.gateway.admin.publication import ConfigRefused
+        from jackpot.streams.kafka import producer
+        from jackpot.streams.publish import normalise
+
+        with pytest.raises(ConfigRefused, match="below the current amount"):
+            await publish_configs(settings, [v3])
+        async with producer(settings) as prod:
+            await prod.send_and_wait(settings.topic("jackpot-configs"), key=jackpot_id.encode(),
+                                     value=normalise(v3)[1])
         await produce_bets(settings, [_bet()])
 
         async def faulted():
