@@ -28,11 +28,12 @@ from .compiled import CompiledJackpot
 from .config import JackpotStatus
 from .contribution import check_thresholds, pool_updated_event
 from .errors import DropRejected
-from .events import BALANCE_TRANSFER_COMMAND, DROP_DEFERRED, POOL_ADJUSTED, EngineEvent, make_event
+from .events import BALANCE_TRANSFER_COMMAND, DROP_DEFERRED, POOL_ADJUSTED, RESERVE_RELEASED, EngineEvent, make_event
 from .pool import JackpotState, PoolState
 from .seeding import reveal_event
 
-__all__ = ["ACTOR", "RECEIVE", "RETURNED", "RECEIVED", "send", "receive", "returned", "received", "transfer_id"]
+__all__ = ["ACTOR", "RECEIVE", "RETURNED", "RECEIVED", "send", "receive", "returned", "received", "bounce",
+           "release_reserve", "transfer_id"]
 
 ACTOR = "system:transfer"
 RECEIVE = "receive_balance"
@@ -62,9 +63,12 @@ def _command(cj: CompiledJackpot, action: str, to_jackpot: str, pool: PoolState,
         "source_level_id": pool.level_id, "source_level_order": order, "transfer_id": answers})
 
 
-def send(cj: CompiledJackpot, state: JackpotState, pool: PoolState, to_jackpot: str, *, why: str, cause: str,
+def send(cj: CompiledJackpot, state: JackpotState, pool: PoolState, to_jackpot: str, *, why: str,
          now: int) -> list[EngineEvent]:
-    """Empty ``pool`` towards ``to_jackpot``: its PoolAdjusted (out), PoolUpdated and the command."""
+    """Empty ``pool`` towards ``to_jackpot``: its reserve released into the displayed amount (as
+    for a decommissioning drop), a PoolAdjusted (out), PoolUpdated and the command. Every send has
+    an id of its own (the jackpot's ``sends`` counter) and stays in ``in_flight`` until the other
+    jackpot acknowledges or returns it; nothing archives while one is in flight."""
     if to_jackpot == cj.jackpot_id:
         raise DropRejected("a balance cannot be moved to its own jackpot")
     if pool.locked:
@@ -72,19 +76,40 @@ def send(cj: CompiledJackpot, state: JackpotState, pool: PoolState, to_jackpot: 
     amount = pool.balance
     if amount <= 0:
         return []
+    state.sends += 1
+    cause = f"send|{state.sends}"
+    tid = transfer_id(cj.jackpot_id, pool.level_id, pool.currency, cause)
     order = cj.level(pool.level_id).index
     # the cycle ends without a drop: its seed is revealed like any ended cycle's (provably fair)
-    reveal = [reveal_event(cj, pool, f"{cause}|reveal", now)] if pool.cycle and not pool.closed else []
-    pool.visible = pool.hidden = pool.carry = pool.pending = pool.pending_house = 0
+    events = [reveal_event(cj, pool, f"{cause}|reveal", now)] if pool.cycle and not pool.closed else []
+    events += release_reserve(cj, pool, f"{cause}|release", now, why="transfer")
+    pool.visible = 0
     pool.meters.adj_out += amount
     pool.closed = True
-    tid = transfer_id(cj.jackpot_id, pool.level_id, pool.currency, cause)
-    if state.closing:
-        state.closing.setdefault("in_flight", {})[tid] = amount
+    state.in_flight[tid] = [pool.level_id, pool.currency, amount]
     note = f"{why}: balance moved to jackpot {to_jackpot} (transfer {tid})"
-    return [*reveal, _adjusted(cj, pool, -amount, note, f"{cause}|out", now),
+    return [*events, _adjusted(cj, pool, -amount, note, f"{cause}|out", now),
             pool_updated_event(cj, pool, f"{cause}|out", now),
             _command(cj, RECEIVE, to_jackpot, pool, amount, order, tid, why, now)]
+
+
+def release_reserve(cj: CompiledJackpot, pool: PoolState, cause: str, now: int, *, why: str) -> list[EngineEvent]:
+    """Move a pool's whole reserve (hidden, carried, held) into its displayed amount, recorded as a
+    ReserveReleased (the ``released`` meter), so what leaves the pool next is all on display."""
+    hidden, carry, pending = pool.hidden, pool.carry, pool.pending
+    released = hidden + carry + pending
+    if not released:
+        return []
+    pool.cycle_contributions += pending
+    pool.cycle_house += pool.pending_house
+    pool.cycle_gross += pending + pool.pending_house
+    pool.visible += released
+    pool.hidden = pool.carry = pool.pending = pool.pending_house = 0
+    pool.meters.released += released
+    return [make_event(RESERVE_RELEASED, cj.jackpot_id, cause, now, {
+        "amount": released, "hidden": hidden, "carry": carry, "pending": pending, "visible_amount": pool.visible,
+        "cycle_number": pool.cycle, "reason": why,
+    }, level_id=pool.level_id, currency=pool.currency)]
 
 
 def receive(cj: CompiledJackpot, state: JackpotState, *, command_id: str, from_jackpot: str, from_level: str,
@@ -92,27 +117,34 @@ def receive(cj: CompiledJackpot, state: JackpotState, *, command_id: str, from_j
     """Credit a balance another jackpot sent; returns the events and, when it goes back, why."""
     if type(amount) is not int or amount <= 0:
         raise DropRejected(f"a balance transfer needs a positive amount, got {amount!r}")
-    refusal = None
+    refusal, pool, cl = None, None, None
+    end = cj.config.schedule.end_at if cj.config.schedule else None
     if state.status not in _TAKING:
         refusal = f"jackpot {cj.jackpot_id} is {state.status}"
     elif state.closing:
         refusal = f"jackpot {cj.jackpot_id} is being decommissioned"
+    elif end is not None and now >= int(end.timestamp() * 1000):
+        refusal = f"jackpot {cj.jackpot_id}'s campaign has ended"
     elif currency not in cj.currencies or currency not in state.pools:
         refusal = f"jackpot {cj.jackpot_id} has no {currency} pools"
-    if refusal is not None:
-        back = transfer_id(cj.jackpot_id, "", currency, command_id, RETURNED)
-        stub = PoolState(level_id=from_level, currency=currency)  # the command names the level it goes back to
-        return [_command(cj, RETURNED, from_jackpot, stub, amount, level_order, back, refusal, now, command_id)], refusal
-    levels = cj.levels
-    cl = levels[level_order] if 0 <= level_order < len(levels) else levels[0]
-    if state.pools[currency][cl.level_id].cycle == 0:
-        cl = levels[0]
-    pool = state.pools[currency][cl.level_id]
-    room = 0 if pool.locked or pool.closed else max(0, cl.limits[currency].win_max - pool.visible - pool.hidden)
+    else:
+        levels = cj.levels
+        cl = levels[level_order] if 0 <= level_order < len(levels) else levels[0]
+        if state.pools[currency][cl.level_id].cycle == 0 or state.pools[currency][cl.level_id].closed:
+            cl = levels[0]
+        pool = state.pools[currency][cl.level_id]
+        if pool.cycle == 0 or pool.closed:
+            refusal = f"jackpot {cj.jackpot_id} has no running {currency} pool"
+    if refusal is not None or pool is None or cl is None:
+        return [bounce(to_jackpot=from_jackpot, from_jackpot=cj.jackpot_id, command_id=command_id,
+                       level_id=from_level, level_order=level_order, currency=currency, amount=amount,
+                       why=refusal or "no pool", now=now)], refusal
+    room = 0 if pool.locked else max(0, cl.limits[currency].win_max - pool.visible - pool.hidden)
     shown = min(amount, room)
     pool.visible += shown
     pool.carry += amount - shown
     pool.meters.adj_in += amount
+    pool.meters.received += amount
     note = (f"{why}: balance received from jackpot {from_jackpot} (transfer {command_id}); "
             f"{amount - shown} micros into the reserve for the next reset" if amount > shown else
             f"{why}: balance received from jackpot {from_jackpot} (transfer {command_id})")
@@ -126,18 +158,29 @@ def receive(cj: CompiledJackpot, state: JackpotState, *, command_id: str, from_j
     return events, None
 
 
+def bounce(*, to_jackpot: str, from_jackpot: str, command_id: str, level_id: str, level_order: int, currency: str,
+           amount: int, why: str, now: int) -> EngineEvent:
+    """The ``balance_returned`` command for a balance that cannot be credited: by a jackpot that
+    refuses it, or by the worker for a jackpot it has no configuration for."""
+    back = transfer_id(from_jackpot, "", currency, command_id, RETURNED)
+    return EngineEvent(BALANCE_TRANSFER_COMMAND, back, now, to_jackpot, {
+        "jackpot_id": to_jackpot, "action": RETURNED, "actor": ACTOR, "reason": why, "currency": currency,
+        "amount": amount, "other_jackpot_id": from_jackpot, "source_level_id": level_id,
+        "source_level_order": level_order, "transfer_id": command_id})
+
+
 def received(state: JackpotState, transfer: str) -> bool:
     """The receiving jackpot credited ``transfer``: the sender stops waiting for it."""
-    in_flight = state.closing.get("in_flight") if state.closing else None
-    return bool(in_flight) and in_flight.pop(transfer, None) is not None
+    return state.in_flight.pop(transfer, None) is not None
 
 
 def returned(cj: CompiledJackpot, state: JackpotState, *, command_id: str, transfer: str, from_jackpot: str,
              level_id: str, currency: str, amount: int, why: str, now: int) -> list[EngineEvent]:
     """A balance the receiving jackpot refused comes back into the sending pool's reserve."""
+    sent = state.in_flight.pop(transfer, None)
+    if sent is None:
+        raise DropRejected(f"no transfer {transfer} of this jackpot is waiting for an answer")
     pool = state.pool(level_id, currency)
-    if state.closing:
-        state.closing.get("in_flight", {}).pop(transfer, None)
     pool.carry += amount
     pool.meters.adj_in += amount
     note = f"balance returned by jackpot {from_jackpot}: {why} (transfer {command_id})"

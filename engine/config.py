@@ -934,6 +934,8 @@ class Jackpot(_Model):
                 p.append(f"a {self.type.value} jackpot needs a schedule with an end (end_at or a recurring window)")
         if self.drop_mode == DropMode.TIME_DROP and (self.schedule is None or not self.schedule.has_deadline):
             p.append("drop_mode time_drop needs a schedule with a deadline")
+        if self.schedule is not None and self.schedule.carry_over_to == self.jackpot_id:
+            p.append("schedule: carry_over_to must be another jackpot (the next campaign), not this one")
         return p
 
     def features(self) -> set[Feature]:

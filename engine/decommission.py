@@ -11,10 +11,12 @@ does the rest from state alone, so a crash at any point resumes where it was:
    integer rounding, no reseed) to an eligible player, else the most recently active one;
 2. a pool that never took a player's money and has nobody to award returns its seed to the
    operator (a ``PoolAdjusted`` with reason ``DECOMMISSION_RETURN``); one whose money has nobody
-   to go to waits (a ``DropDeferred`` once) and is retried on the next tick;
+   to go to waits (a ``DropDeferred`` once) and is retried on the next tick (an operator may move
+   it with a transfer meanwhile);
 3. a win that is declined, voided or partly unpaid leaves money in the pool: the next tick drops
    it again; a drop that was already running when decommissioning began settles without reseed;
-4. once every pool is empty and no win is in progress, the jackpot goes to ARCHIVED.
+4. once every pool is empty, no win is in progress and no balance sent to another jackpot is
+   waiting for its answer, the jackpot goes to ARCHIVED.
 
 Approvals, wallet retries and manual resolution keep working as for any win; the archive waits
 for them. A faulted jackpot is not decommissioned until an operator clears the fault: its meters
@@ -27,7 +29,7 @@ from . import balances
 from .compiled import CompiledJackpot
 from .config import JackpotStatus
 from .errors import DropRejected
-from .events import COMMAND_TYPES, DROP_DEFERRED, POOL_ADJUSTED, RESERVE_RELEASED, EngineEvent, make_event
+from .events import COMMAND_TYPES, DROP_DEFERRED, POOL_ADJUSTED, EngineEvent, make_event
 from .lifecycle import SYSTEM, transition_jackpot
 from .payout import DECOMMISSION, NoWinner, Output
 from .pool import JackpotState, PoolState
@@ -85,10 +87,12 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
                 continue
             if target:  # moved whole to the receiving jackpot; one that refuses sends it back
                 for e in balances.send(cj, state, pool, target, why=f"decommissioned: {state.closing.get('reason')}",
-                                       cause=f"{cause}|{pool.drop_seq}", now=now):
+                                       now=now):
                     (out.commands if e.event_type in COMMAND_TYPES else out.events).append(e)
                 continue
-            out.events.extend(_release(cj, pool, cause, now))
+            pool.closed = False
+            out.events.extend(balances.release_reserve(cj, pool, f"{cause}|release|{pool.drop_seq}", now,
+                                                       why="decommission"))
             try:
                 _, o = drop_level(cj, state, cl.level_id, currency, kind=DECOMMISSION, cause=cause, actor=SYSTEM,
                                   now=now, stage=4, final=True)
@@ -101,7 +105,7 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
                     _waiting(cj, pool, f"{cause}|{pool.drop_seq}", e.reason, now, out.events)
             except DropRejected as e:
                 _waiting(cj, pool, f"{cause}|{pool.drop_seq}", e.reason, now, out.events)
-    if (not state.wins and not state.locked_pools() and not state.closing.get("in_flight")
+    if (not state.wins and not state.locked_pools() and not state.in_flight
             and all(p.balance == 0 for p in state.iter_pools())):
         if state.status == J.DROPPING:  # cannot happen without a locked pool; kept for safety
             return out
@@ -112,28 +116,11 @@ def step(cj: CompiledJackpot, state: JackpotState, now: int) -> Output:
     return out
 
 
-def _release(cj: CompiledJackpot, pool: PoolState, cause: str, now: int) -> list[EngineEvent]:
-    """Move the whole reserve into the displayed amount, so the drop pays everything the pool holds."""
-    hidden, carry, pending = pool.hidden, pool.carry, pool.pending
-    released = hidden + carry + pending
-    pool.closed = False
-    if not released:
-        return []
-    pool.cycle_contributions += pending
-    pool.cycle_house += pool.pending_house
-    pool.cycle_gross += pending + pool.pending_house
-    pool.visible += released
-    pool.hidden = pool.carry = pool.pending = pool.pending_house = 0
-    pool.meters.released += released
-    return [make_event(RESERVE_RELEASED, cj.jackpot_id, f"{cause}|release|{pool.drop_seq}", now, {
-        "amount": released, "hidden": hidden, "carry": carry, "pending": pending, "visible_amount": pool.visible,
-        "cycle_number": pool.cycle, "reason": "decommission",
-    }, level_id=pool.level_id, currency=pool.currency)]
-
-
 def _never_funded_by_players(pool: PoolState) -> bool:
+    """No contribution, no overflow from another level, no balance received from another jackpot
+    (its players' money); seeds, pre-seeds and operator funding are the operator's."""
     m = pool.meters
-    return m.gross - m.house == 0 and m.transfers_in == 0 and m.wagers == 0
+    return m.gross - m.house == 0 and m.transfers_in == 0 and m.wagers == 0 and m.received == 0
 
 
 def _return_to_operator(cj: CompiledJackpot, pool: PoolState, cause: str, now: int) -> list[EngineEvent]:

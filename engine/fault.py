@@ -87,7 +87,7 @@ def fault_once(cj: CompiledJackpot, state: JackpotState, *, actor: str, reason: 
     return enter_fault(cj, state, actor=actor, reason=reason, cause_id=cause_id, now=now)
 
 
-def self_check(cj: CompiledJackpot, state: JackpotState, *, now: int) -> list[EngineEvent]:
+def self_check(cj: CompiledJackpot, state: JackpotState, *, now: int, cause_id: str | None = None) -> list[EngineEvent]:
     """Regulatory item 11's self-check, after every batch: each pool's meters reconcile to the
     micro (``pool.reconcile``). A jackpot whose do not is faulted: its amounts are in question, so
     it takes no contribution and starts no drop until an operator has looked."""
@@ -95,5 +95,5 @@ def self_check(cj: CompiledJackpot, state: JackpotState, *, now: int) -> list[En
         reconcile(state)
     except ReconciliationError as e:
         return fault_once(cj, state, actor=SELF_CHECK, reason=f"self-check failed: {e.reason}",
-                          cause_id=f"self-check:{now}", now=now)
+                          cause_id=cause_id or f"self-check:{now}", now=now)
     return []

@@ -34,7 +34,7 @@ from .activity import BetContext, prune
 from .compiled import CompiledJackpot
 from .config import JackpotStatus, JackpotType, LevelStatus
 from .contribution import BatchResult, ContributionResult, _apply, pool_updated_event
-from .errors import DropRejected
+from .errors import DropRejected, EngineError
 from .events import COMMAND_TYPES, DROP_DEFERRED, EngineEvent, make_event
 from .lifecycle import SYSTEM, expire
 from .overrides import OperatorCommand, handle_operator_command
@@ -244,5 +244,11 @@ def _carry_over(cj: CompiledJackpot, state: JackpotState, target: str, cause: st
     (balances.py); a balance it refuses comes back to this jackpot's reserve, with an alert."""
     for pool in state.iter_pools():
         if pool.balance and not pool.locked:
-            for e in balances.send(cj, state, pool, target, why="campaign ended: carried over", cause=cause, now=now):
+            try:
+                sent = balances.send(cj, state, pool, target, why="campaign ended: carried over", now=now)
+            except EngineError as e:  # the funds stay here, for the decommission: said, never a stalled tick
+                out.events.append(_deferred(cj, pool, f"{cause}|carry-over|{pool.level_id}|{pool.currency}",
+                                            f"carry-over not sent: {e.reason}", now))
+                continue
+            for e in sent:
                 (out.commands if e.event_type in COMMAND_TYPES else out.events).append(e)

@@ -360,6 +360,8 @@ def _dispatch(
         return out, f"win {cmd.win_id}: {cmd.amount} micros back in the pool"
     if a in (RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED):
         return _balance(cj, state, cmd, now)
+    if state.in_flight:
+        raise DropRejected(f"{len(state.in_flight)} balance(s) sent to another jackpot are waiting for its answer")
     holding = [p for p in state.iter_pools() if p.balance]
     if holding:
         held = ", ".join(f"{p.level_id}/{p.currency} {p.balance}" for p in holding)

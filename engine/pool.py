@@ -71,6 +71,7 @@ class Meters:
     pre_seeded: int = 0  # operator pre-seed, tracked separately
     carried: int = 0  # reserve moved into seeds (internal move; reported, not reconciled)
     released: int = 0  # reserve moved into a decommissioning drop's prize (internal move; reported)
+    received: int = 0  # balances credited from other jackpots (part of adj_in; players' money; reported)
     transfers_in: int = 0  # overflow received from other levels
     adj_in: int = 0
     adj_out: int = 0
@@ -293,6 +294,10 @@ class JackpotState:
     fault: dict[str, Any] = field(default_factory=dict)  # set while in the fault state (overrides.py)
     closing: dict[str, Any] = field(default_factory=dict)  # set once decommissioning began (decommission.py)
     reversed: list[str] = field(default_factory=list)  # ids of paid wins reversed, the last 1000 (reversal.py)
+    # balances sent to other jackpots and not acknowledged yet: transfer id -> [level, currency,
+    # micros]; ``sends`` numbers every send, so each has an id of its own (balances.py)
+    in_flight: dict[str, list] = field(default_factory=dict)
+    sends: int = 0
     activity_changes: dict[tuple[str, str], None] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, level_id: str, currency: str) -> PoolState:
@@ -332,6 +337,8 @@ class JackpotState:
             "fault": dict(self.fault),
             "closing": dict(self.closing),
             "reversed": list(self.reversed),
+            "in_flight": {k: list(v) for k, v in self.in_flight.items()},
+            "sends": self.sends,
         }
 
     @classmethod
@@ -358,6 +365,8 @@ class JackpotState:
             fault=dict(d.get("fault") or {}),
             closing=dict(d.get("closing") or {}),
             reversed=[str(w) for w in d.get("reversed") or []],
+            in_flight={k: list(v) for k, v in (d.get("in_flight") or {}).items()},
+            sends=int(d.get("sends", 0)),
         )
 
 

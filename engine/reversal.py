@@ -29,6 +29,9 @@ def reverse_win(cj: CompiledJackpot, state: JackpotState, *, win_id: str, level_
         raise DropRejected("reversing a paid win needs a second Admin's co-approval")
     if not reason:
         raise DropRejected("reversing a paid win needs a reason (and the wallet's reference of the debit)")
+    if state.status in ("DRAFT", "ARCHIVED") or state.closing:
+        raise DropRejected(f"the jackpot is {'being decommissioned' if state.closing else state.status}: "
+                           "a reversed win has no pool to go back to")
     if win_id in state.wins:
         raise DropRejected(f"win {win_id} is still being paid: void it instead")
     if win_id in state.reversed:

@@ -12,6 +12,8 @@ P&L lines (spec "Budget Model"), per jackpot and currency, from the ledger table
   prizes_main            every main win that debited a pool (hits), less the wins reversed (win_reversals)
   prizes_chain           chain-reaction prizes paid (confirmed, escrow or resolved)
   adjustments_in / _out  other PoolAdjusted, added / removed (adjustments_net = in - out)
+  balance_transfers      TRANSFER adjustments, net: players' money moved between levels or
+                         jackpots (decommission, carry-over), not operator money: not in the net position
   overflow_revenue       overflow above Win Max booked to operator revenue (contribution_levels)
   net_position           house cut + overflow revenue + adjustments out - adjustments in - seeds
                          - pre-seed - chain prizes
@@ -63,8 +65,9 @@ WITH keys AS (
 ), a AS (
     SELECT jackpot_id, currency,
            sum(amount) FILTER (WHERE reason = 'PRE_SEED') AS pre_seed,
-           sum(amount) FILTER (WHERE reason <> 'PRE_SEED' AND amount > 0) AS adj_in,
-           -sum(amount) FILTER (WHERE reason <> 'PRE_SEED' AND amount < 0) AS adj_out
+           sum(amount) FILTER (WHERE reason NOT IN ('PRE_SEED', 'TRANSFER') AND amount > 0) AS adj_in,
+           -sum(amount) FILTER (WHERE reason NOT IN ('PRE_SEED', 'TRANSFER') AND amount < 0) AS adj_out,
+           sum(amount) FILTER (WHERE reason = 'TRANSFER') AS transfers
     FROM pool_adjustments WHERE ($1::text IS NULL OR jackpot_id = $1) AND ($3::timestamptz IS NULL OR adjusted_at >= $3)
     GROUP BY 1, 2
 ), s AS (
@@ -100,6 +103,7 @@ SELECT k.jackpot_id, k.currency::text AS currency,
        coalesce(a.adj_out, 0)::numeric(20,6) AS adjustments_out,
        (coalesce(a.adj_in, 0) - coalesce(a.adj_out, 0))::numeric(20,6) AS adjustments_net,
        coalesce(o.revenue, 0)::numeric(20,6) AS overflow_revenue,
+       coalesce(a.transfers, 0)::numeric(20,6) AS balance_transfers,
        (coalesce(c.house, 0) + coalesce(o.revenue, 0) + coalesce(a.adj_out, 0) - coalesce(a.adj_in, 0) - coalesce(s.seeds, 0)
         - coalesce(a.pre_seed, 0) - coalesce(ch.prizes_chain, 0))::numeric(20,6) AS net_position,
        coalesce(s.cycles, 0) AS cycles, coalesce(h.hits, 0) AS hits,
@@ -117,7 +121,7 @@ ORDER BY 1, 2
 
 PNL_COLUMNS = ("jackpot_id", "currency", "bets", "gross_contributions", "house_cut", "net_pool_contributions",
                "pre_seed", "seeds", "reserve_carried", "prizes_main", "prizes_chain", "adjustments_in", "adjustments_out",
-               "adjustments_net", "overflow_revenue", "net_position", "cycles", "hits", "seeds_estimated",
+               "adjustments_net", "overflow_revenue", "balance_transfers", "net_position", "cycles", "hits", "seeds_estimated",
                "overflow_unknown")
 
 

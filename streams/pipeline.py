@@ -184,17 +184,18 @@ class Pipeline:
                           cause_id=f"config-lost:{cj.fingerprint}", now=now)
 
     @staticmethod
-    def fault_rejected_config(cj: CompiledJackpot, state: JackpotState, error: str, now: int) -> list:
+    def fault_rejected_config(cj: CompiledJackpot, state: JackpotState, error: str, now: int, sequence: int) -> list:
         """The fault state for a jackpot whose newest config version cannot be compiled (item 11:
         loss of configuration): it runs on under the version it last ran, faulted, so what the
         operator published is never silently not in force."""
         return fault_once(cj, state, actor=CONFIG_ACTOR,
                           reason=f"configuration version rejected ({error[:300]}); running on the last valid one",
-                          cause_id=f"config-rejected:{cj.fingerprint}", now=now)
+                          cause_id=f"config-rejected:{cj.fingerprint}:{sequence}", now=now)
 
     @staticmethod
-    def self_check(cj: CompiledJackpot, state: JackpotState, now: int) -> list:
-        return self_check(cj, state, now=now)
+    def self_check(cj: CompiledJackpot, state: JackpotState, now: int, sequence: int) -> list:
+        """Ids from the jackpot's input sequence: a replay of the same inputs raises the same fault."""
+        return self_check(cj, state, now=now, cause_id=f"self-check:{sequence}")
 
     @staticmethod
     def load_state(doc: dict[str, Any]) -> JackpotState:

@@ -51,6 +51,8 @@ from jackpot.streams.limits import check_player_record
 from jackpot.streams.pipeline import Pipeline, RejectedBet
 from jackpot.streams.progress import GroupOffsets, ProgressWatch
 from jackpot.streams.received import flag_skew, received_ms
+from jackpot.engine import balances
+from jackpot.engine.money import to_micros
 from jackpot.streams.budget import check_and_alert
 from jackpot.streams.reconciler import reconcile_and_act
 from jackpot.streams.refill import HoleReader
@@ -488,7 +490,8 @@ class Worker:
                 compiled = self.configs.withdrawn[jackpot_id]  # it runs on, faulted (below)
         if compiled is None:
             for ev in evs:
-                await self.dead("jackpot", ev.message, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
+                if not await self._bounce_balance(jackpot_id, ev):
+                    await self.dead("jackpot", ev.message, LookupError(f"no configuration for jackpot {jackpot_id!r}"))
             return None
         # Table reads and writes go to the RocksDB partition (and changelog partition) of
         # the stream's "current event". A batch can span partitions, so point it at this
@@ -507,7 +510,7 @@ class Worker:
             await batch.adopt_config()
         rejected = self.configs.errors.get(jackpot_id)
         if rejected is not None and jackpot_id in self.configs.compiled:
-            await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now),
+            await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now, batch.record.sequence),
                               "jackpot config version rejected")
         contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
@@ -535,8 +538,30 @@ class Worker:
                 if batch.record.seeds_consumed:
                     await batch.checkpoint()
         if batch.dirty:  # regulatory item 11: the meters of every pool reconcile, else the jackpot is faulted
-            await batch.fault(p.self_check(compiled, batch.state, batch.now), "jackpot self-check failed")
+            await batch.fault(p.self_check(compiled, batch.state, batch.now, batch.record.sequence),
+                              "jackpot self-check failed")
         return batch
+
+    async def _bounce_balance(self, jackpot_id: str, ev: EventT) -> bool:
+        """A balance another jackpot sent to a jackpot this system has no configuration for goes
+        back to its sender (engine/balances.py) instead of into the dead letters: the sender keeps
+        waiting for an answer, and the money must not stay on the commands topic."""
+        try:
+            name, rec = self.codec.decode(ev.value)
+        except DecodeError:
+            return False
+        if name != "OperatorCommand" or rec.get("action") != balances.RECEIVE or rec.get("actor") != balances.ACTOR:
+            return False
+        back = balances.bounce(to_jackpot=str(rec["other_jackpot_id"]), from_jackpot=jackpot_id,
+                               command_id=str(rec["event_id"]), level_id=str(rec.get("source_level_id") or ""),
+                               level_order=int(rec.get("source_level_order") or 0), currency=str(rec["currency"]),
+                               amount=to_micros(rec["amount"]), why=f"no jackpot {jackpot_id} in this system",
+                               now=P.ms(rec["timestamp"]))
+        for wire in encode_event(back):
+            await (await self.produce(self.out_topics[wire.topic.name], wire.key or jackpot_id.encode(), wire.value))
+        log.warning("balance sent to an unknown jackpot returned", extra={"jackpot_id": jackpot_id,
+                                                                         "sender": back.jackpot_id})
+        return True
 
     async def _first_sight(self, batch: "_JackpotBatch", msg: Any, req: dict) -> bool:
         """Idempotency by bet id (tables/betids.py): False for a provider's resend of a bet this

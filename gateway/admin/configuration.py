@@ -234,6 +234,7 @@ async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) 
         doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus.ACTIVE}).model_dump_json())
         doc["created_by"] = rec.created_by
         await budget_guard(conn, doc, activation=True)
+        await carry_over_guard(ctx, rec.steps, doc)
         await conn.execute("UPDATE admin_config_changes SET state = 'cancelled', detail = 'superseded' "
                            "WHERE jackpot_id = $1 AND state = 'pending' AND apply_timing = 'activation'", rec.jackpot_id)
         change_id = uuid.uuid4()
@@ -257,6 +258,23 @@ async def activate_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ActivateBody) 
     if version is not None:
         await s.outbox.kick()
     return {"jackpot": view(after), "version": version, "state": state, "published_at": published_at}
+
+
+async def carry_over_guard(ctx: Ctx, steps: dict[str, Any], doc: dict[str, Any]) -> None:
+    """A campaign's ``carry_over_to`` names a jackpot in the caller's scope that serves its brands
+    and currencies (engine/balances.py sends its players' money there at the campaign's end)."""
+    target_id = (doc.get("schedule") or {}).get("carry_over_to")
+    if not target_id:
+        return
+    try:
+        target = await scoped(ctx, target_id)
+    except Problem as p:
+        if p.status == 404:
+            raise Problem(422, "carry-over-target-unknown", f"carry_over_to: no jackpot {target_id}") from None
+        raise
+    problem = receiving_problem(steps, target.steps)
+    if problem:
+        raise Problem(422, "carry-over-" + problem[0], f"carry_over_to: jackpot {target_id} {problem[1]}")
 
 
 async def budget_guard(conn: Any, doc: dict[str, Any], *, activation: bool) -> None:
@@ -332,6 +350,7 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         doc = json.loads(jackpot.model_copy(update={"status": JackpotStatus(old.get("status", "ACTIVE"))}).model_dump_json())
         doc["created_by"] = rec.created_by
         await budget_guard(conn, doc, activation=False)
+        await carry_over_guard(ctx, steps, doc)
         math = impact.math_changes(old, doc)
         if math and body.apply in ("immediately", "scheduled") \
                 and not impact.immediate_math_allowed(doc["compliance_profile"]):
@@ -437,6 +456,10 @@ async def _transfer_target(ctx: Ctx, rec: JackpotRecord, body: m.ArchiveBody) ->
     """The jackpot a decommission moves its balances to: live, in the caller's scope, with every
     currency of the retiring one (the engine sends back what it cannot take, but an operator
     should hear it now)."""
+    assert ctx.principal is not None
+    if not ctx.principal.can(P.MANUAL_ADJUST):  # moving a pool's money is a manual adjustment's business
+        raise Problem(403, "forbidden", f"role {ctx.principal.role.value} lacks permission {P.MANUAL_ADJUST.value}: "
+                      "moving balances to another jackpot is an Admin's decision")
     if body.transfer_to is None:
         raise Problem(422, "transfer-target-required", "disposition 'transfer' needs transfer_to, a live jackpot")
     if str(body.transfer_to) == rec.jackpot_id:
@@ -450,12 +473,23 @@ async def _transfer_target(ctx: Ctx, rec: JackpotRecord, body: m.ArchiveBody) ->
     if target.status not in ("ACTIVE", "PAUSED") or target.published_version is None:
         raise Problem(422, "transfer-target-not-live", f"jackpot {target.jackpot_id} is {target.status}: only a "
                       "live jackpot can take the balances")
-    mine = set(rec.steps.get(Step.IDENTITY, {}).get("currencies", []))
-    theirs = set(target.steps.get(Step.IDENTITY, {}).get("currencies", []))
-    if not mine <= theirs:
-        raise Problem(422, "transfer-target-currencies", f"jackpot {target.jackpot_id} has no pools in "
-                      f"{', '.join(sorted(mine - theirs))}")
+    problem = receiving_problem(rec.steps, target.steps)
+    if problem:
+        raise Problem(422, problem[0], f"jackpot {target.jackpot_id} {problem[1]}")
     return target.jackpot_id
+
+
+def receiving_problem(source: dict[str, Any], target: dict[str, Any]) -> tuple[str, str] | None:
+    """Why a jackpot may not receive another's balances (its players' money): it must serve every
+    brand and currency of the other."""
+    mine, theirs = source.get(Step.IDENTITY, {}), target.get(Step.IDENTITY, {})
+    currencies = set(mine.get("currencies", [])) - set(theirs.get("currencies", []))
+    if currencies:
+        return "transfer-target-currencies", f"has no pools in {', '.join(sorted(currencies))}"
+    brands = set(mine.get("brands", [])) - set(theirs.get("brands", []))
+    if brands:
+        return "transfer-target-brands", f"does not serve the brands {', '.join(sorted(brands))}"
+    return None
 
 
 @api.op("POST", "/v1/jackpots/{jackpot_id}/archive",

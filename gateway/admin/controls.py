@@ -273,6 +273,7 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
                 win_id=payload["win_id"], approvals=[row["initiated_by"], ctx.actor],
                 audit_detail={"initiated_by": row["initiated_by"], "co_approved_by": ctx.actor}))
         elif row["action"] == "reverse_win":
+            await _live(ctx, row["jackpot_id"])  # archived since it was requested: nothing to reverse into
             commands.append(await send_command(
                 ctx, row["jackpot_id"], "reverse_win", reason=row["reason"], wait_s=query.wait_s,
                 win_id=payload["win_id"], level_id=payload["level_id"], currency=payload["currency"],

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-JACKPOT_MATH = ("contribution_rate", "house_cut")
+JACKPOT_MATH = ("contribution_rate", "house_cut", "network")  # network: the exchange rates pooled at
 LEVEL_MATH = ("contribution_split", "seed_from", "seed_to", "win_from", "win_to", "win_max", "coefficient",
               "warn_from", "warn_to", "hidden_increment", "max_contribution", "evaluation_delay_from",
               "evaluation_delay_to", "currency_amounts", "overflow", "chain_reaction")

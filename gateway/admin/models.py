@@ -593,6 +593,7 @@ class PnlRow(BaseModel):
     adjustments_out: str
     adjustments_net: str
     overflow_revenue: str
+    balance_transfers: str = Field(description="Players' money moved in (+) or out (-) between levels or jackpots")
     net_position: str
     cycles: int
     hits: int

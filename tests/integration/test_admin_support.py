@@ -91,6 +91,16 @@ LEVELS = {
 GAMES = {"games": [{"game_id": "starburst", "coefficient": "1.2"}]}
 
 
+async def live_jackpot(admin: "AdminServer", http: aiohttp.ClientSession, token: str, draft: dict) -> dict:
+    """Create a jackpot from wizard steps and activate it through the API; its record as created."""
+    status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", token, json_body=draft)
+    assert status == 201, jp
+    status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jp['jackpot_id']}/activate", token,
+                                json_body={"confirm": True})
+    assert status == 200, res
+    return jp
+
+
 def full_draft(brands: list[str], name: str = "Admin Fortune") -> dict:
     return {"identity": identity(brands, name), "levels": LEVELS, "games": GAMES,
             "presentation": {"content": {"en": {"title": name, "rules": "Play responsibly."}},

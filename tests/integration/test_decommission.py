@@ -21,7 +21,7 @@ from jackpot.streams.loadgen import produce_bets
 
 from .conftest import wait_for
 from .helpers import read_events, reference_wallet
-from .test_admin_support import GAMES, admin, call, full_draft, http  # noqa: F401  (fixtures)
+from .test_admin_support import GAMES, admin, call, full_draft, http, live_jackpot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +42,7 @@ async def test_archiving_a_live_jackpot_pays_out_everything_it_holds(admin, http
         "name": "Grand", "display_order": 1, "contribution_split": "1", "seed_from": "1000", "seed_to": "1000",
         "win_from": "5000", "win_to": "6000", "win_max": "10000",
         "hidden_increment": {"enabled": True, "coefficient": "0.2"}}]}
-    status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager, json_body=draft)
-    assert status == 201, jp
-    jid = jp["jackpot_id"]
-    status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jid}/activate", manager,
-                                json_body={"confirm": True})
-    assert status == 200, res
+    jid = (await live_jackpot(admin, http, manager, draft))["jackpot_id"]
     worker = spawn("decommission-worker", "worker", WALLET_URL=wallet_url, JACKPOT_CLOCK_INTERVAL_S="0.5")
     players = [f"player-{i}" for i in range(4)]
     await produce_bets(settings, [bet(brand, p) for p in players * 5])
@@ -121,12 +116,7 @@ async def test_archiving_moves_the_balances_to_another_live_jackpot(admin, http,
         draft = full_draft([brand], name)
         if name == "Merge Dollar Fortune":
             draft["identity"]["currencies"] = ["USD"]
-        status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager, json_body=draft)
-        assert status == 201, jp
-        status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jp['jackpot_id']}/activate", manager,
-                                    json_body={"confirm": True})
-        assert status == 200, res
-        ids[name] = jp["jackpot_id"]
+        ids[name] = (await live_jackpot(admin, http, manager, draft))["jackpot_id"]
     old, new = ids["Merge Old Fortune"], ids["Merge New Fortune"]
     worker = spawn("merge-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
     await produce_bets(settings, [bet(brand, f"player-{i}") for i in range(6)])

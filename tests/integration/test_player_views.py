@@ -22,7 +22,7 @@ from jackpot.streams.loadgen import produce_bets
 
 from .conftest import free_port, wait_for
 from .helpers import http_ready
-from .test_admin_support import admin, call, full_draft, http  # noqa: F401  (fixtures)
+from .test_admin_support import admin, call, full_draft, http, live_jackpot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 SECRET = "player-secret-of-the-test-platform-0123456789"
@@ -47,12 +47,7 @@ async def test_presentation_best_odds_and_my_journey(admin, http, settings, spaw
                                                 "win_message": "{player_name} won {win_amount}"},
                                          "ro": {"title": "{jackpot_name} RO", "subtitle": "Pana la {max_amount}!"}},
                              "default_language": "en"}
-    status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager, json_body=draft)
-    assert status == 201, jp
-    jid = jp["jackpot_id"]
-    status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jid}/activate", manager,
-                                json_body={"confirm": True})
-    assert status == 200, res
+    jid = (await live_jackpot(admin, http, manager, draft))["jackpot_id"]
     worker = spawn("views-worker", "worker")
     port = free_port()
     gateway = spawn("views-gateway", "gateway", JACKPOT_GATEWAY_PORT=str(port),

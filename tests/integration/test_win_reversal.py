@@ -18,7 +18,7 @@ from jackpot.streams.loadgen import produce_bets
 
 from .conftest import wait_for
 from .helpers import read_events, reference_wallet
-from .test_admin_support import admin, call, full_draft, http  # noqa: F401  (fixtures)
+from .test_admin_support import admin, call, full_draft, http, live_jackpot  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +33,9 @@ async def test_a_paid_win_taken_back_in_the_wallet_is_reversed_into_its_pool(adm
     first = await admin.token("admin", [brand], actor="admin-reversal-1")
     second = await admin.token("admin", [brand], actor="admin-reversal-2")
     name = "Reversal Fortune"
-    status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager, json_body=full_draft([brand], name))
-    assert status == 201, jp
+    jp = await live_jackpot(admin, http, manager, full_draft([brand], name))
     jid = jp["jackpot_id"]
     level_id = jp["steps"]["levels"]["levels"][0]["level_id"]
-    status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jid}/activate", manager,
-                                json_body={"confirm": True})
-    assert status == 200, res
     worker = spawn("reversal-worker", "worker", WALLET_URL=wallet_url, JACKPOT_CLOCK_INTERVAL_S="0.5")
     await produce_bets(settings, [{
         "event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": "player-lucky",

@@ -151,3 +151,19 @@ def test_an_expired_campaign_with_a_reserve_left_is_paid_out():
     d.tick()
     assert d.st.status == "ARCHIVED" and pool.balance == 0
     assert [e for e in d.events if e.event_type == DROP_DEFERRED] == []
+
+
+def test_a_paused_jackpot_is_decommissioned_with_what_it_held_during_the_pause():
+    d = solo()
+    d.bet(1, "p1")
+    d.command("pause", reason="maintenance")
+    d.bet(2, "p1")  # held in pending while paused
+    pool = d.pool()
+    held = pool.balance
+    assert d.st.status == "PAUSED" and pool.pending > 0
+    out = d.command("decommission", reason="retire")
+    assert pool.locked and pool.lock_amount == held and d.st.status == "PAUSED"
+    for c in d.credits(out):
+        d.wallet(c)
+    d.tick()
+    assert d.st.status == "ARCHIVED" and pool.meters.won == held

@@ -42,3 +42,12 @@ def test_a_reversal_cannot_return_more_than_the_level_paid():
     out = d.command("reverse_win", actor="admin-1", approvals=("admin-2",), win_id=win_id, level_id=SOLO,
                     currency="EUR", amount=amount * 10, reason="typo")
     assert out.rejected and "more than level" in out.rejected
+
+
+def test_no_reversal_into_an_archived_or_closing_jackpot():
+    d = solo()
+    win_id, amount = paid_win(d)
+    d.command("decommission", reason="retire")
+    out = d.command("reverse_win", actor="admin-1", approvals=("admin-2",), win_id=win_id, level_id=SOLO,
+                    currency="EUR", amount=amount, reason="chargeback")
+    assert out.rejected and "decommissioned" in out.rejected
