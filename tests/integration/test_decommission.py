@@ -111,6 +111,7 @@ async def test_archiving_moves_the_balances_to_another_live_jackpot(admin, http,
     receiving one credits the same amounts, acknowledges, and only then is the first archived."""
     brand = admin.brand("merge")
     manager = await admin.token("manager", [brand], actor="manager-merge")
+    boss = await admin.token("admin", [brand], actor="admin-merge")
     ids = {}
     for name in ("Merge Old Fortune", "Merge New Fortune", "Merge Dollar Fortune"):
         draft = full_draft([brand], name)
@@ -129,12 +130,14 @@ async def test_archiving_moves_the_balances_to_another_live_jackpot(admin, http,
         await wait_for(fed, timeout=120, what="the bets in the ledger")
         url = f"{admin.url}/v1/jackpots/{old}/archive?wait_s=30"
         body = {"confirmation": "Merge Old Fortune", "disposition": "transfer", "reason": "merged"}
-        status, prob, _ = await call(http, "POST", url, manager, json_body=body)
+        status, prob, _ = await call(http, "POST", url, manager, json_body={**body, "transfer_to": new})
+        assert status == 403 and prob["type"].endswith("/forbidden")  # moving money is an Admin's call
+        status, prob, _ = await call(http, "POST", url, boss, json_body=body)
         assert status == 422 and prob["type"].endswith("/transfer-target-required")
-        status, prob, _ = await call(http, "POST", url, manager,
+        status, prob, _ = await call(http, "POST", url, boss,
                                      json_body={**body, "transfer_to": ids["Merge Dollar Fortune"]})
         assert status == 422 and prob["type"].endswith("/transfer-target-currencies"), prob
-        status, res, _ = await call(http, "POST", url, manager, json_body={**body, "transfer_to": new})
+        status, res, _ = await call(http, "POST", url, boss, json_body={**body, "transfer_to": new})
         assert status in (200, 202), res
 
         async def archived():
