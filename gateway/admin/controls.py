@@ -257,6 +257,8 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
             raise Problem(409, "already-decided", f"the request is {row['state']}")
         if row["initiated_by"] == ctx.actor:  # persons: another credential of the initiator is still the initiator
             raise Problem(403, "four-eyes", "the initiator cannot decide their own request; a second Admin must")
+        if body.approve and row["action"] == "reverse_win":
+            await _live(ctx, row["jackpot_id"])  # archived since it was requested: nothing to reverse into
         state = "approved" if body.approve else "rejected"
         decided = await conn.fetchrow(
             f"UPDATE admin_co_approvals SET state = $2, decided_by = $3, decided_at = now(), decision_reason = $4 "
@@ -273,7 +275,6 @@ async def decide_co_approval(ctx: Ctx, path: m.CoApprovalPath, body: m.CoApprova
                 win_id=payload["win_id"], approvals=[row["initiated_by"], ctx.actor],
                 audit_detail={"initiated_by": row["initiated_by"], "co_approved_by": ctx.actor}))
         elif row["action"] == "reverse_win":
-            await _live(ctx, row["jackpot_id"])  # archived since it was requested: nothing to reverse into
             commands.append(await send_command(
                 ctx, row["jackpot_id"], "reverse_win", reason=row["reason"], wait_s=query.wait_s,
                 win_id=payload["win_id"], level_id=payload["level_id"], currency=payload["currency"],

@@ -462,3 +462,31 @@ async def test_public_rules_document_for_players(admin, http, settings):
         assert (await call(http, "GET", f"{url}/{jp['jackpot_id']}?lang=../x"))[0] == 400
     finally:
         await runner.cleanup()
+
+
+async def test_a_reversal_is_not_approved_for_a_jackpot_that_is_gone(admin, http):
+    """A co-approval opened while the jackpot was live and decided after it was archived is
+    refused before it is marked approved (it used to be approved with no command behind it)."""
+    import json
+    import uuid
+
+    brand = admin.brand("revgone")
+    manager = await admin.token("manager", [brand])
+    second = await admin.token("admin", [brand], actor="admin-revgone-2")
+    status, jp, _ = await call(http, "POST", f"{admin.url}/v1/jackpots", manager,
+                               json_body=full_draft([brand], "Gone Fortune"))
+    assert status == 201, jp
+    status, res, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jp['jackpot_id']}/archive", manager,
+                                json_body={"confirmation": "Gone Fortune", "reason": "not needed"})
+    assert status == 200 and res["jackpot"]["status"] == "ARCHIVED", res
+    request_id = uuid.uuid4()
+    await admin.services.pool.execute(
+        "INSERT INTO admin_co_approvals (request_id, action, jackpot_id, brands, payload, reason, initiated_by, "
+        "expires_at, state) VALUES ($1, 'reverse_win', $2, $3, $4, 'chargeback', 'admin-revgone-1', "
+        "now() + interval '1 hour', 'pending')", request_id, jp["jackpot_id"], [brand],
+        json.dumps({"win_id": "w-1", "level_id": "l", "currency": "EUR", "amount": "1", "wallet_reference": "D"}))
+    status, prob, _ = await call(http, "POST", f"{admin.url}/v1/co-approvals/{request_id}/decide", second,
+                                 json_body={"approve": True})
+    assert status == 409, prob
+    state = await admin.services.pool.fetchval("SELECT state FROM admin_co_approvals WHERE request_id = $1", request_id)
+    assert state == "pending"
