@@ -187,16 +187,8 @@ async def test_a_withdrawn_config_faults_its_jackpot_and_holds_its_bets(settings
 
     from .helpers import send_command
 
-    config = one_level_config()
-    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
-    await publish_configs(settings, [config])
-    worker = spawn("lost-config-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
-    await produce_bets(settings, [_bet()])
-
-    async def pool():
-        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
-        return None if rec is None else {**rec["state"]["pools"]["EUR"][grand], "status": rec["state"]["status"],
-                                         "fault": rec["state"].get("fault")}
+    config, worker, pool = await _fed_jackpot(settings, spawn, "lost-config-worker")
+    jackpot_id = config["jackpot_id"]
 
     await wait_for(lambda: _fed(pool), timeout=120, what="the first bet in the pool")
     async with producer(settings) as prod:  # withdrawn: a tombstone, as a careless operator would send
@@ -219,6 +211,23 @@ async def test_a_withdrawn_config_faults_its_jackpot_and_holds_its_bets(settings
     await wait_for(back, timeout=60, what="the jackpot back to ACTIVE after the config and clear_fault")
 
 
+async def _fed_jackpot(settings, spawn, worker_name: str):
+    """A one-level jackpot, its worker, and a first bet on its way; ``pool()`` reads the EUR pool
+    with the jackpot's status and fault from the table."""
+    config = one_level_config()
+    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
+    await publish_configs(settings, [config])
+    worker = spawn(worker_name, "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
+    await produce_bets(settings, [_bet()])
+
+    async def pool():
+        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
+        return None if rec is None else {**rec["state"]["pools"]["EUR"][grand], "status": rec["state"]["status"],
+                                         "fault": rec["state"].get("fault")}
+
+    return config, worker, pool
+
+
 async def _fed(pool):
     p = await pool()
     return p if p and p["visible"] > 1_000_000_000 else None
@@ -233,16 +242,8 @@ async def test_a_rejected_config_version_faults_its_jackpot(settings, spawn):
 
     from jackpot.streams.kafka import producer
 
-    config = one_level_config()
-    jackpot_id, grand = config["jackpot_id"], config["levels"][0]["level_id"]
-    await publish_configs(settings, [config])
-    worker = spawn("rejected-config-worker", "worker", JACKPOT_CLOCK_INTERVAL_S="0.5")
-    await produce_bets(settings, [_bet()])
-
-    async def pool():
-        rec = await table_value(settings, TABLE_NAME, jackpot_id.encode())
-        return None if rec is None else {**rec["state"]["pools"]["EUR"][grand], "status": rec["state"]["status"],
-                                         "fault": rec["state"].get("fault")}
+    config, worker, pool = await _fed_jackpot(settings, spawn, "rejected-config-worker")
+    jackpot_id = config["jackpot_id"]
 
     await wait_for(lambda: _fed(pool), timeout=120, what="the first bet in the pool")
     broken = copy.deepcopy(config)
