@@ -23,6 +23,7 @@ from .events import CYCLE_REVEALED, CYCLE_STARTED, POOL_ADJUSTED, EngineEvent, m
 from .money import floor_to_unit
 from .pool import JackpotState, PoolState
 from .rng import CycleContext, CycleDraws, DrawRanges, draw_cycle
+from .succession import cycle_level
 
 __all__ = ["draw_ranges", "start_cycle", "reveal_event", "pre_seed", "cycle_context"]
 
@@ -64,7 +65,7 @@ def start_cycle(
     Publishes CycleStarted with the seed's commitment; the seed itself stays in the state
     until ``reveal_event`` logs it after the drop.
     """
-    cl = cj.level(level_id)
+    cl = cycle_level(cj, state, level_id, currency)  # a next_cycle change: the new cycle under its math
     pool = state.pool(level_id, currency)
     if pool.closed:
         raise SeedingRejected(f"pool {level_id}/{currency} is closed (final drop taken)")

@@ -26,10 +26,12 @@ from pydantic import ValidationError
 from jackpot.engine.catalog import DEFAULT_GAMES, PROFILES, TEMPLATES, instantiate
 from jackpot.engine.config import JackpotStatus
 from jackpot.sinks.budget import activation_refusal, prize_cap_problems
+from jackpot.streams import topics as T
 
 from . import impact, models as m
 from .api import Ctx
 from .problems import Problem
+from .publication import announce_following, supersede_following
 from .rbac import Permission as P
 from .registry import api, confirm_name, scoped, send_command
 from .store import JackpotRecord
@@ -363,7 +365,7 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         change_id = uuid.uuid4()
         payload = {"doc": doc, "steps": steps, "presentation": presentation,
                    "cycle_levels": impact.cycle_levels(old, doc) if body.apply == "next_cycle" else []}
-        version = None
+        version = sent = None
         # Without a math change there is nothing for "next cycle" to hold back: it applies now.
         applies_now = body.apply == "immediately" or not math and body.apply == "next_cycle"
         below = impact.limits_below_current(doc, amounts) if applies_now else []
@@ -382,13 +384,16 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
             await s.jackpots.add_change(conn, change_id=change_id, jackpot_id=rec.jackpot_id, timing=body.apply,
                                         apply_at=body.apply_at, state="pending", config=payload, warnings=warns,
                                         reason=body.reason, actor=ctx.actor)
+            if body.apply == "next_cycle":  # the engine takes it at the reseed that ends the cycle
+                await supersede_following(conn, rec.jackpot_id, change_id)
+                sent = await announce_following(conn, rec.jackpot_id, topic=s.settings.topic(T.CONFIGS.name))
             after = rec
             state = "pending"
         await s.trail.record(ctx.principal, action=f"change:{body.apply}", jackpot_id=rec.jackpot_id,
                              request_id=ctx.request_id, reason=body.reason, before={"config": old},
                              after={"config": doc, "state": state, "change_id": str(change_id)},
                              detail={"warnings": warns, "math_changes": math}, conn=conn)
-    if version is not None:
+    if version is not None or sent is not None:
         await s.outbox.kick()
     return {"change_id": str(change_id), "state": state, "apply_timing": body.apply, "apply_at": body.apply_at,
             "version": version, "math_changes": math, "warnings": warns, "jackpot": view(after)}
@@ -401,6 +406,9 @@ async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> d
     s = ctx.services
     async with s.pool.acquire() as conn, conn.transaction():
         rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
+        if await s.next_cycle_reached(conn, path.change_id):
+            raise Problem(409, "already-taking-effect", "the cycle this change waited for has ended: the engine "
+                          "applies it from the reseed on; publish a new change to alter it")
         row = await conn.fetchrow(
             "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE change_id = $1 AND jackpot_id = $2 "
             "AND state = 'pending' RETURNING change_id, apply_timing", path.change_id, rec.jackpot_id,
@@ -409,9 +417,14 @@ async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> d
             raise Problem(409, "not-pending", f"change {path.change_id} is not a pending change of this jackpot")
         if row["apply_timing"] == "activation":
             await s.jackpots.update(conn, rec, ctx.actor, status="DRAFT", activate_at=None)
+        sent = None
+        if row["apply_timing"] == "next_cycle":  # the live version is announced again without it
+            sent = await announce_following(conn, rec.jackpot_id, topic=s.settings.topic(T.CONFIGS.name))
         await s.trail.record(ctx.principal, action="cancel_change", jackpot_id=rec.jackpot_id,
                              request_id=ctx.request_id, reason=body.reason,
                              after={"change_id": str(path.change_id), "state": "cancelled"}, conn=conn)
+    if sent is not None:
+        await s.outbox.kick()
     return next(c for c in await s.jackpots.changes(rec.jackpot_id) if c["change_id"] == str(path.change_id))
 
 

@@ -30,6 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from jackpot.engine import succession
 from jackpot.sinks import audit
 from jackpot.sinks.events import config_hash
 from jackpot.streams.publish import normalise
@@ -225,9 +226,59 @@ async def publish_config(conn: asyncpg.Connection, doc: dict[str, Any], *, topic
               "sent": send})], key=audit_key, in_transaction=True)
     outbox_id = None
     if send:
+        following = await following_version(conn, jackpot_id)
+        if following is not None and config_hash(following["doc"]) != h:
+            value = with_following(value, following)
         outbox_id = await enqueue(conn, kind="config", ref=jackpot_id, topic=topic, key=jackpot_id.encode(),
                                   value=value)
     return Published(jackpot_id, version, h, new, outbox_id)
+
+
+# --------------------------------------------------------------------------- next_cycle changes
+async def following_version(conn: asyncpg.Connection, jackpot_id: str) -> dict[str, Any] | None:
+    """The pending ``next_cycle`` change of a jackpot (the newest: a new one supersedes the rest)
+    as ``{"change_id", "doc", "levels"}``, or None."""
+    row = await conn.fetchrow(
+        "SELECT change_id, config FROM admin_config_changes WHERE jackpot_id = $1 AND state = 'pending' "
+        "AND apply_timing = 'next_cycle' ORDER BY created_at DESC LIMIT 1", jackpot_id)
+    if row is None:
+        return None
+    payload = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]
+    levels = payload.get("cycle_levels") or [lv["level_id"] for lv in payload["doc"].get("levels", [])]
+    return {"change_id": str(row["change_id"]), "doc": payload["doc"], "levels": [str(lv) for lv in levels]}
+
+
+def with_following(value: bytes, following: dict[str, Any]) -> bytes:
+    """A live config record carrying the version that follows it at the end of the current cycle
+    of the given levels: the engine takes it exactly there (engine/succession.py)."""
+    doc = json.loads(value)
+    doc[succession.NEXT_CYCLE] = {"change_id": following["change_id"], "levels": following["levels"],
+                                  "config": json.loads(normalise(following["doc"])[1])}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+async def announce_following(conn: asyncpg.Connection, jackpot_id: str, *, topic: str) -> int | None:
+    """Queue the jackpot's live version again with its pending ``next_cycle`` change (or without
+    one, once it is cancelled), in the caller's transaction; None for a jackpot never published."""
+    live = await conn.fetchval(
+        "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id "
+        "AND v.version = c.current_version WHERE c.jackpot_id = $1", jackpot_id)
+    if live is None:
+        return None
+    live = json.loads(live) if isinstance(live, str) else live
+    _, value = normalise({k: v for k, v in live.items() if k not in ("created_by", "updated_by")})
+    following = await following_version(conn, jackpot_id)
+    if following is not None:
+        value = with_following(value, following)
+    return await enqueue(conn, kind="config", ref=jackpot_id, topic=topic, key=jackpot_id.encode(), value=value)
+
+
+async def supersede_following(conn: asyncpg.Connection, jackpot_id: str, change_id: Any) -> None:
+    """A new ``next_cycle`` change replaces the pending ones: each is a whole config built from the
+    live version, so applying an older one after would undo nothing but could not be the intent."""
+    await conn.execute(
+        "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE jackpot_id = $1 AND state = 'pending' "
+        "AND apply_timing = 'next_cycle' AND change_id <> $2", jackpot_id, change_id, f"superseded by change {change_id}")
 
 
 async def adopt(pool: asyncpg.Pool, docs: dict[str, dict], *, audit_key: bytes | str | None) -> list[str]:
@@ -289,9 +340,10 @@ async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     return "publish"
 
 
-async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], actor: str) -> str:
-    """Record a math change as the admin API's pending ``next_cycle`` change: the scheduler
-    publishes it once every level it touches has reseeded. Returns the change id."""
+async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], actor: str, *, topic: str) -> str:
+    """Record a math change as the admin API's pending ``next_cycle`` change, announced to the
+    engine with the live version (it takes effect at the reseed that ends the last cycle it waits
+    for), and published as the live version by the admin scheduler after. Returns the change id."""
     from . import impact
     from .wizard import steps_from_config
 
@@ -310,6 +362,8 @@ async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], act
         "reason, created_by) VALUES ($1, $2, 'next_cycle', NULL, 'pending', $3, '[]', $4, $5)",
         change_id, jackpot_id, json.dumps(payload, default=str), "jackpot config apply: math change after the reseed",
         actor)
+    await supersede_following(conn, jackpot_id, change_id)
+    await announce_following(conn, jackpot_id, topic=topic)
     return str(change_id)
 
 
@@ -333,7 +387,7 @@ async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source
             published = []
             for d in docs:
                 if await change_rules(conn, d) == "next_cycle":
-                    await hold_for_next_cycle(conn, d, actor)
+                    await hold_for_next_cycle(conn, d, actor, topic=topic)
                     if held is not None:
                         held.append(str(d["jackpot_id"]))
                     continue

@@ -141,19 +141,23 @@ class Services:
             "AND apply_timing IN ('scheduled', 'activation') AND apply_at <= $1 ORDER BY apply_at", now)
         return await self._apply_changes(due)
 
+    async def next_cycle_reached(self, conn: asyncpg.Connection, change_id: Any) -> bool:
+        """Whether the engine took a pending ``next_cycle`` change, or every level it waits for has
+        reseeded since it was requested: too late to cancel it."""
+        return bool(await conn.fetchval(f"SELECT EXISTS ({_NEXT_CYCLE_DUE} AND ch.change_id = $1)", change_id))
+
     async def apply_next_cycle_changes(self) -> int:
-        """Publish each ``next_cycle`` change once every level it touches has reseeded since it was
-        requested (its cycle ended: the ``reseeds`` the event sink records), oldest first. A change
-        recorded before the levels were noted waits for every level of its new version."""
+        """Record as published each ``next_cycle`` change the engine took at a reseed (it announces
+        that with an operator-action record), or whose levels have all reseeded since it was
+        requested (the ``reseeds`` the event sink records: a change announced before the engine
+        could take changes), oldest first. A change cancelled after the engine took it is applied
+        after all. A change recorded before the levels were noted waits for every level."""
         assert self.pool is not None
-        due = await self.pool.fetch(
-            "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
-            "AND ch.apply_timing = 'next_cycle' AND NOT EXISTS ("
-            "  SELECT 1 FROM jsonb_array_elements_text(coalesce(ch.config -> 'cycle_levels', "
-            "    jsonb_path_query_array(ch.config, '$.doc.levels[*].level_id'))) AS l(id) "
-            "  WHERE NOT EXISTS (SELECT 1 FROM reseeds r WHERE r.jackpot_id = ch.jackpot_id AND r.level_id = l.id "
-            "                    AND r.reseeded_at > ch.created_at)) "
-            "ORDER BY ch.created_at")
+        revived = await self.pool.fetch(_TAKEN_TOO_LATE)
+        for r in revived:
+            log.warning("a next_cycle change was cancelled after the engine took it; applying it",
+                        extra={"change_id": str(r["change_id"])})
+        due = await self.pool.fetch(f"{_NEXT_CYCLE_DUE} ORDER BY ch.created_at")
         return await self._apply_changes(due)
 
     async def apply_archives(self, jackpot_id: str | None = None) -> int:
@@ -236,6 +240,26 @@ class Services:
                                     detail={"version": version}, conn=conn)
         await self.outbox.kick()
         return 1
+
+
+# the engine's record that it took a next_cycle change at a reseed (engine/succession.py)
+_TAKEN = ("SELECT 1 FROM operator_actions o WHERE o.jackpot_id = ch.jackpot_id AND o.command_id = ch.change_id::text "
+          "AND o.action = 'next_cycle' AND o.outcome = 'applied'")
+# pending next_cycle changes the engine took, or whose levels have all reseeded since they were requested
+_NEXT_CYCLE_DUE = (
+    "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
+    f"AND ch.apply_timing = 'next_cycle' AND (EXISTS ({_TAKEN}) OR NOT EXISTS ("
+    "  SELECT 1 FROM jsonb_array_elements_text(coalesce(ch.config -> 'cycle_levels', "
+    "    jsonb_path_query_array(ch.config, '$.doc.levels[*].level_id'))) AS l(id) "
+    "  WHERE NOT EXISTS (SELECT 1 FROM reseeds r WHERE r.jackpot_id = ch.jackpot_id AND r.level_id = l.id "
+    "                    AND r.reseeded_at > ch.created_at)))")
+# cancelled (or superseded) next_cycle changes the engine had taken before the cancellation reached
+# it, with no version published since: they are in effect, so they are applied after all
+_TAKEN_TOO_LATE = (
+    "UPDATE admin_config_changes ch SET state = 'pending', detail = 'the cancellation reached the engine after "
+    "it took the change at the reseed: in effect' WHERE ch.state = 'cancelled' AND ch.apply_timing = 'next_cycle' "
+    f"AND EXISTS ({_TAKEN} AND NOT EXISTS (SELECT 1 FROM jackpot_config_versions v "
+    "  WHERE v.jackpot_id = ch.jackpot_id AND v.received_at > o.acted_at)) RETURNING ch.change_id")
 
 
 def dumps(v: Any) -> str:

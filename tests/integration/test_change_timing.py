@@ -1,25 +1,50 @@
 """Change timing of math edits on the real stack (regulatory item 7): under a profile that lets
 math take effect only after the current jackpot is won (Romania's), an immediate or scheduled rate
 change is refused, and a ``next_cycle`` one (the API's default) waits while the cycle runs, then
-is published by the admin scheduler once the level has dropped and reseeded; later bets use it.
-Before, a next_cycle math change stayed pending for ever."""
+takes effect at the reseed itself: the engine draws the new cycle under it and the first bet after
+uses it, before the admin scheduler (slowed down here) records it as the published version.
+Before, a next_cycle math change stayed pending for ever; then it was published a scheduler pass
+after the reseed, so the new cycle's seed and first bets were under the old math."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 
 import asyncpg
 import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from jackpot.gateway.admin.app import create_admin_app
+from jackpot.gateway.admin.publication import announce_following
 
 from jackpot.streams.loadgen import produce_bets
 
-from .conftest import wait_for
-from .helpers import read_events, reference_wallet
-from .test_admin_support import admin, call, full_draft, http  # noqa: F401  (fixtures)
+from .conftest import free_port, wait_for
+from .helpers import read_events, read_topic, reference_wallet
+from .test_admin_support import AdminServer, call, full_draft, http  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(scope="module")
+async def admin(settings):
+    """The admin API with a scheduler that does not come round during a test: what happens at the
+    reseed is the engine's own doing."""
+    app = create_admin_app(settings.model_copy(update={"admin_command_wait_s": 0.0,
+                                                       "admin_scheduler_interval_s": 3600.0}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield AdminServer(f"http://127.0.0.1:{port}", app, uuid.uuid4().hex[:8])
+    finally:
+        await runner.cleanup()
 
 
 def _bets(brand: str, n: int) -> list[dict]:
@@ -53,38 +78,69 @@ async def test_a_next_cycle_rate_change_applies_after_the_drop_and_not_before(ad
         await produce_bets(settings, _bets(brand, 2))
         await wait_for(lambda: _count(grosses, 2), timeout=120, what="the first two ledger rows")
         url = f"{admin.url}/v1/jackpots/{jid}/changes"
-        raised = {"changes": {"levels": {**levels, "contribution_rate": "0.02"}}, "reason": "more growth"}
+        new_levels = {**levels, "contribution_rate": "0.02",
+                      "levels": [{**levels["levels"][0], "seed_from": "1500", "seed_to": "1500"}]}
+        raised = {"changes": {"levels": new_levels}, "reason": "more growth, a higher seed"}
         at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)).isoformat()
         status, prob, _ = await call(http, "POST", url, manager, json_body={**raised, "apply": "scheduled",
                                                                            "apply_at": at})
         assert status == 422 and prob["type"].endswith("/apply-immediately-prohibited"), prob
+        # a first change, cancelled: the engine forgets it (the live record is announced again without it)
+        status, first, _ = await call(http, "POST", url, manager, json_body={
+            "changes": {"levels": {**levels, "contribution_rate": "0.05"}}, "reason": "too much"})
+        assert status == 200 and first["state"] == "pending", first
+        status, _, _ = await call(http, "POST", f"{url}/{first['change_id']}/cancel", manager,
+                                  json_body={"reason": "second thoughts"})
+        assert status == 200
         status, change, _ = await call(http, "POST", url, manager, json_body=raised)  # next_cycle: the default
         assert status == 200 and change["state"] == "pending" and change["apply_timing"] == "next_cycle", change
+        records = [json.loads(m.value) for m in await read_topic(settings, settings.topic("jackpot-configs"),
+                                                                 jid.encode())]
+        assert "next_cycle" not in records[-2] and records[-1]["next_cycle"]["levels"] == [level_id]
+        assert records[-1]["contribution_rate"] == "0.015" and records[-1]["next_cycle"]["config"]["contribution_rate"] == "0.02"
 
         await produce_bets(settings, _bets(brand, 2))  # the cycle runs on: the old rate
         await wait_for(lambda: _count(grosses, 4), timeout=60, what="two more ledger rows")
-        status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
-        assert hist["changes"][0]["state"] == "pending"
         assert set(await grosses()) == {Decimal("0.036")}  # 2.00 x 1.5% x coefficient 1.2
 
         status, cmd, _ = await call(http, "POST", f"{admin.url}/v1/jackpots/{jid}/force-drop?wait_s=30", manager,
                                     json_body={"level_id": level_id, "reason": "end of cycle", "confirmation": name})
         assert status == 200 and cmd["state"] == "applied", cmd
-        await wait_for(lambda: read_events(settings, settings.topic("jackpot-reseeded"), jid.encode()), timeout=120,
-                       what="the reseed after the drop")
+        reseeded = await wait_for(lambda: read_events(settings, settings.topic("jackpot-reseeded"), jid.encode()),
+                                  timeout=120, what="the reseed after the drop")
+        assert Decimal(str(reseeded[0]["new_seed_amount"])) == Decimal("1500")  # the new cycle: the new seed
+        await produce_bets(settings, _bets(brand, 1))  # the first bet after the reseed: the new rate
+        await wait_for(lambda: _count(grosses, 5), timeout=60, what="the bet after the reseed")
+        assert (await grosses())[-1] == Decimal("0.048")  # 2.00 x 2% x 1.2
+        status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
+        assert hist["changes"][0]["state"] == "pending"  # the engine took it, not the scheduler
+        async def taken():  # the engine's record of the take reaches PostgreSQL through the event sink
+            async with admin.services.pool.acquire() as c:
+                return await admin.services.next_cycle_reached(c, uuid.UUID(change["change_id"])) or None
 
-        async def applied():
-            status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
-            return hist if hist["changes"][0]["state"] == "applied" else None
+        await wait_for(taken, timeout=60, what="the engine's record that it took the change")
+        status, prob, _ = await call(http, "POST", f"{url}/{change['change_id']}/cancel", manager,
+                                     json_body={"reason": "too late"})
+        assert status == 409 and prob["type"].endswith("/already-taking-effect"), prob
 
-        hist = await wait_for(applied, timeout=60, what="the next_cycle change published after the reseed")
-        assert hist["versions"][0]["version"] == change_version(hist)
+        # A cancellation that raced the reseed (accepted before the take was known) announces the old
+        # version again: the engine's take stands, and the scheduler applies the change after all.
+        async with admin.services.pool.acquire() as c, c.transaction():
+            await c.execute("UPDATE admin_config_changes SET state = 'cancelled' WHERE change_id = $1",
+                            uuid.UUID(change["change_id"]))
+            await announce_following(c, jid, topic=settings.topic("jackpot-configs"))
+        await admin.services.outbox.flush()
+        await asyncio.sleep(3)  # the worker's config view follows the topic (polls every 0.5 s)
+        await produce_bets(settings, _bets(brand, 1))
+        await wait_for(lambda: _count(grosses, 6), timeout=60, what="a bet after the raced cancellation")
+        assert (await grosses())[-1] == Decimal("0.048")
 
-        async def new_rate():  # the worker adopts the new version; bets after it use 2%
-            await produce_bets(settings, _bets(brand, 1))
-            return Decimal("0.048") in await grosses() or None
-
-        await wait_for(new_rate, timeout=60, interval=2.0, what="a bet at the new rate (2.00 x 2% x 1.2)")
+        assert await admin.services.apply_next_cycle_changes() == 1  # the scheduler's pass records it
+        status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
+        assert hist["changes"][0]["state"] == "applied" and hist["versions"][0]["version"] == change_version(hist)
+        await produce_bets(settings, _bets(brand, 1))
+        await wait_for(lambda: _count(grosses, 7), timeout=60, what="a bet under the published version")
+        assert (await grosses())[-1] == Decimal("0.048")
         assert worker.alive(), worker.log_tail()
     finally:
         await conn.close()
