@@ -132,11 +132,6 @@ class CompiledJackpot:
     # network jackpots: bet currency -> (rate numerator, denominator) into the pool currency
     network_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     _plans: dict[tuple[bool, ...], SplitPlan | None] = field(default_factory=dict, repr=False, compare=False)
-    # the version that follows this one once the current cycles of ``successor_levels`` end: a
-    # ``next_cycle`` change (succession.py); None for nearly every jackpot
-    successor: "CompiledJackpot | None" = field(default=None, repr=False, compare=False)
-    successor_levels: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-    successor_change: str = field(default="", repr=False, compare=False)  # the admin API's change id
 
     def level(self, level_id: str) -> CompiledLevel:
         try:

@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from . import balances, decommission
+from . import balances, decommission, succession
 from .adjustments import adjust, transfer
 from .compiled import CompiledJackpot, CompiledLevel
 from .config import LevelStatus, OperatorAction
@@ -83,10 +83,12 @@ BALANCE_RETURNED = balances.RETURNED
 BALANCE_RECEIVED = balances.RECEIVED
 FAULT = "fault"
 CLEAR_FAULT = "clear_fault"
+SCHEDULE_CHANGE = succession.SCHEDULE
+CANCEL_CHANGE = succession.CANCEL
 ACTIONS = (
     FORCE_DROP, DELAY_DROP, CANCEL_DROP, PAUSE, RESUME, NO_WIN_ON, NO_WIN_OFF, MANUAL_ADJUST, TRANSFER, VOID_WIN,
     APPROVE_WIN, DECLINE_WIN, RETRY_PAYOUT, RESOLVE_PAYOUT, ACTIVATE, EXPIRE, ARCHIVE, DECOMMISSION, FAULT, CLEAR_FAULT,
-    RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED, REVERSE_WIN,
+    RECEIVE_BALANCE, BALANCE_RETURNED, BALANCE_RECEIVED, REVERSE_WIN, SCHEDULE_CHANGE, CANCEL_CHANGE,
 )
 _PROHIBITABLE = {
     FORCE_DROP: OperatorAction.FORCE_DROP,
@@ -124,6 +126,9 @@ class OperatorCommand:
     source_level_id: str | None = None  # receive_balance / balance_returned: the sending level
     source_level_order: int | None = None  # receive_balance: the sending level's place (0 = top)
     transfer_id: str | None = None  # balance_returned / balance_received: the receive_balance answered
+    change_id: str | None = None  # schedule_change / cancel_change: the admin API's change (succession.py)
+    config_json: str | None = None  # schedule_change: the config that follows
+    level_ids: tuple[str, ...] = ()  # schedule_change: the levels whose current cycles it waits for
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OperatorCommand":
@@ -145,6 +150,9 @@ class OperatorCommand:
             source_level_id=d.get("source_level_id"),
             source_level_order=d.get("source_level_order"),
             transfer_id=d.get("transfer_id"),
+            change_id=d.get("change_id"),
+            config_json=d.get("config_json"),
+            level_ids=tuple(d.get("level_ids") or ()),
         )
 
 
@@ -350,7 +358,13 @@ def _dispatch(
         out.events.extend(expire(cj, state, **kw))
         return out, ""
     if a == DECOMMISSION:
-        return decommission.begin(cj, state, transfer_to=cmd.other_jackpot_id, **kw)
+        out, detail = decommission.begin(cj, state, transfer_to=cmd.other_jackpot_id, **kw)
+        return out, detail + succession.drop_pending(state)  # no cycle follows: nor does a pending change
+    if a == SCHEDULE_CHANGE:
+        return out, succession.schedule(cj, state, change_id=cmd.change_id or "", config_json=cmd.config_json or "",
+                                        levels=list(cmd.level_ids))
+    if a == CANCEL_CHANGE:
+        return out, succession.cancel(state, cmd.change_id)
     if a == REVERSE_WIN:
         if not (cmd.win_id and cmd.level_id and cmd.currency and cmd.amount):
             raise DropRejected("reverse_win needs the win, its level, currency and the amount paid")

@@ -298,8 +298,8 @@ class JackpotState:
     # micros]; ``sends`` numbers every send, so each has an id of its own (balances.py)
     in_flight: dict[str, list] = field(default_factory=dict)
     sends: int = 0
-    # a next_cycle change met: its version's fingerprint and the cycle each pool it waits for was
-    # in ("level|currency" -> cycle), see succession.py
+    # a next_cycle change: its id, the config that follows, the levels it waits for, the cycle each
+    # of their pools was in ("level|currency" -> cycle) and whether it was taken (succession.py)
     successor: dict[str, Any] = field(default_factory=dict)
     activity_changes: dict[tuple[str, str], None] = field(default_factory=dict, compare=False, repr=False)
 
@@ -342,8 +342,7 @@ class JackpotState:
             "reversed": list(self.reversed),
             "in_flight": {k: list(v) for k, v in self.in_flight.items()},
             "sends": self.sends,
-            "successor": {"fingerprint": self.successor["fingerprint"], "cycles": dict(self.successor["cycles"])}
-            if self.successor else {},
+            "successor": dict(self.successor),  # its parts are replaced, never changed in place
         }
 
     @classmethod
@@ -372,9 +371,7 @@ class JackpotState:
             reversed=[str(w) for w in d.get("reversed") or []],
             in_flight={k: list(v) for k, v in (d.get("in_flight") or {}).items()},
             sends=int(d.get("sends", 0)),
-            successor=({"fingerprint": str(d["successor"]["fingerprint"]),
-                        "cycles": {k: int(c) for k, c in d["successor"]["cycles"].items()}}
-                       if d.get("successor") else {}),
+            successor=dict(d.get("successor") or {}),
         )
 
 

@@ -2,78 +2,112 @@
 
 Under a compliance profile that lets math change only after the current jackpot is won, an
 operator's edit waits for the levels whose math it touches to drop and reseed. The engine, not a
-scheduler polling the database, draws that boundary, so no bet is applied under the old math
-after it and the new cycle itself is drawn under the new math:
+scheduler polling the database, draws that boundary, in the order of the jackpot's own inputs:
 
-- the published record of the jackpot's live version carries the version that follows it
-  (``next_cycle``: the config and the levels it waits for); the worker compiles it as the live
-  version's ``successor``;
-- the first time the state meets a successor it notes the cycle every waited-for pool is in
-  (:func:`note`);
-- the reseed that ends the last of those cycles draws its new cycle from the successor's level
-  (:func:`cycle_level`, used by ``seeding.start_cycle``): seed range, win range, warn band,
-  evaluation delay;
-- from the next input on, the successor is the jackpot's version (:func:`due`); the caller adopts
-  it (new pools, limits) like any new version and publishes :func:`taken`, the engine's word
-  that the change is in effect, from which the admin API records it as the published version. A
-  cancellation that reaches the engine after that is too late, and the admin API says so.
-
-Levels that reseeded earlier, while another waited-for cycle still ran, began that cycle under the
-old version: one version applies to the whole jackpot at a time.
+- the admin API sends the following version as a ``schedule_change`` command (the config and the
+  levels it waits for); the state keeps it (:func:`schedule`) with the cycle each waited-for pool
+  is in, so a restart or a replay decides exactly as the first run did. A ``cancel_change``
+  command withdraws it, unless it was taken (:func:`cancel`);
+- the first reseed of a waited-for pool after that draws its new cycle from the following
+  version's level (:func:`cycle_level`, used by ``seeding.start_cycle``): seed range, win range,
+  warn band, evaluation delay. A pool whose level or currency the following version drops is
+  settled for good at its drop instead of reseeding (:func:`retires`);
+- once every waited-for pool has started such a cycle, the following version is taken
+  (:func:`take_if_due`, after each input): from the next input on it runs the jackpot, and the
+  ``OperatorActionRecorded`` it emits under the change's id is the admin API's cue to record it as
+  the published version. Until the live config record names it, the jackpot keeps running it.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from typing import Any
 
-from .compiled import CompiledJackpot, CompiledLevel
+from .compiled import CompiledJackpot, CompiledLevel, compile_jackpot
+from .config import Jackpot
+from .errors import DropRejected
 from .events import OPERATOR_ACTION, EngineEvent, make_event
 from .pool import JackpotState
 
-NEXT_CYCLE = "next_cycle"  # the key of the following version in a published config record
+SCHEDULE = "schedule_change"
+CANCEL = "cancel_change"
 ACTOR = "system:config"
-ACTION = "next_cycle"
+TAKEN = "next_cycle"  # the action of the engine's own record that it took a change
+
+_compiled: dict[str, CompiledJackpot] = {}  # fingerprint -> a following version, compiled (a few at a time)
 
 
-def split(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """A published record as (the live config, ``{"config", "levels"}`` of its successor or None)."""
-    if NEXT_CYCLE not in doc:
-        return doc, None
-    doc = dict(doc)
-    return doc, doc.pop(NEXT_CYCLE)
+def schedule(cj: CompiledJackpot, state: JackpotState, *, change_id: str, config_json: str, levels: list[str]) -> str:
+    """Keep the version that follows at the end of the current cycles of ``levels``; it replaces
+    one not taken yet. Refused on a jackpot being decommissioned or ended, while another change is
+    taking effect, or for a config the engine cannot compile."""
+    if not change_id or not config_json:
+        raise DropRejected("schedule_change needs the change id and the config that follows")
+    if state.closing or state.status in ("EXPIRED", "ARCHIVED"):
+        raise DropRejected(f"the jackpot is {'being decommissioned' if state.closing else state.status}")
+    if state.successor.get("taken"):
+        raise DropRejected(f"change {state.successor['change_id']} is taking effect; send this one after it")
+    try:
+        doc = json.loads(config_json)
+        nxt = compile_jackpot(Jackpot.model_validate(doc))
+    except Exception as exc:  # a version this engine refuses never waits in the state
+        raise DropRejected(f"the following config is refused: {type(exc).__name__}: {str(exc)[:500]}") from None
+    if nxt.jackpot_id != cj.jackpot_id:
+        raise DropRejected(f"the following config is for jackpot {nxt.jackpot_id}")
+    waited = {str(lv) for lv in levels}
+    replaced = state.successor.get("change_id")
+    _remember(nxt)
+    state.successor = {"change_id": change_id, "config": doc, "fingerprint": nxt.fingerprint,
+                       "levels": sorted(waited), "taken": False,
+                       "cycles": {_key(p.level_id, p.currency): p.cycle for p in state.iter_pools()
+                                  if p.level_id in waited and not p.closed}}
+    return f"waits for {len(state.successor['cycles'])} pool(s) to reseed" + (f"; replaces {replaced}" if replaced else "")
 
 
-def attach(cj: CompiledJackpot, successor: CompiledJackpot, following: dict[str, Any]) -> CompiledJackpot:
-    """``cj`` carrying the version that follows it once the current cycles of the levels named in
-    ``following`` (the record's ``next_cycle``) end."""
-    return replace(cj, successor=successor, successor_levels=frozenset(str(lv) for lv in following["levels"]),
-                   successor_change=str(following.get("change_id") or ""))
+def cancel(state: JackpotState, change_id: str | None) -> str:
+    if not state.successor or state.successor["change_id"] != change_id:
+        raise DropRejected(f"no pending change {change_id}")
+    if state.successor["taken"]:
+        raise DropRejected(f"change {change_id} is in effect: it was taken at the reseed")
+    state.successor = {}
+    return f"change {change_id} withdrawn"
 
 
-def note(cj: CompiledJackpot, state: JackpotState) -> bool:
-    """Record the cycle each waited-for pool is in when a successor is first met, and forget one
-    that was withdrawn (the change was cancelled); whether the state changed."""
-    nxt = cj.successor
-    if nxt is None:
-        if state.successor:
-            state.successor = {}
-            return True
-        return False
-    if state.successor.get("fingerprint") == nxt.fingerprint:
-        return False
-    state.successor = {"fingerprint": nxt.fingerprint, "cycles": {
-        _key(p.level_id, p.currency): p.cycle for p in state.iter_pools()
-        if p.level_id in cj.successor_levels and not p.closed}}
-    return True
+def drop_pending(state: JackpotState) -> str:
+    """Forget a change not taken yet (decommissioning: no cycle follows); ``""`` if none."""
+    if state.successor and not state.successor["taken"]:
+        change_id = state.successor["change_id"]
+        state.successor = {}
+        return f"; pending change {change_id} dropped"
+    return ""
 
 
-def _waiting(cj: CompiledJackpot, state: JackpotState) -> list[str]:
+def following(state: JackpotState) -> CompiledJackpot | None:
+    """The compiled version the state keeps (pending or taken), or None."""
+    if not state.successor:
+        return None
+    s = state.successor
+    return _compiled.get(s["fingerprint"]) or _remember(compile_jackpot(Jackpot.model_validate(s["config"])))
+
+
+def taken(state: JackpotState) -> CompiledJackpot | None:
+    """The version the jackpot runs under since it was taken, until the live record names it."""
+    return following(state) if state.successor.get("taken") else None
+
+
+def published(state: JackpotState, live_fingerprint: str) -> bool:
+    """Forget a taken version once the live config record is it; whether the state changed."""
+    nxt = taken(state)
+    if nxt is not None and nxt.fingerprint == live_fingerprint:
+        state.successor = {}
+        return True
+    return False
+
+
+def _waiting(state: JackpotState) -> list[str]:
     """The noted pools still in the cycle they were in (a closed pool never reseeds: not waited for)."""
-    if cj.successor is None or state.successor.get("fingerprint") != cj.successor.fingerprint:
-        return ["unnoted"]
     out = []
-    for key, cycle in state.successor["cycles"].items():
+    for key, cycle in state.successor.get("cycles", {}).items():
         level_id, currency = key.split("|", 1)
         pool = state.pools.get(currency, {}).get(level_id)
         if pool is not None and not pool.closed and pool.cycle <= cycle:
@@ -81,31 +115,50 @@ def _waiting(cj: CompiledJackpot, state: JackpotState) -> list[str]:
     return out
 
 
-def due(cj: CompiledJackpot, state: JackpotState) -> bool:
-    """Whether every cycle the successor waits for has ended: it is the jackpot's version now."""
-    return cj.successor is not None and not _waiting(cj, state)
+def _pending_for(state: JackpotState, level_id: str, currency: str) -> CompiledJackpot | None:
+    """The pending version when this pool's next reseed is the one it waits for, else None."""
+    if not state.successor or state.successor["taken"] or _key(level_id, currency) not in _waiting(state):
+        return None
+    return following(state)
 
 
 def cycle_level(cj: CompiledJackpot, state: JackpotState, level_id: str, currency: str) -> CompiledLevel:
-    """The level a new cycle of this pool is drawn under: the successor's when this reseed ends the
-    last cycle the successor waits for (and the successor still has this pool), else the live one."""
-    nxt = cj.successor
-    if nxt is not None and _waiting(cj, state) == [_key(level_id, currency)] and level_id in nxt.level_index:
-        cl = nxt.level(level_id)
-        if currency in cl.limits:
-            return cl
+    """The level a new cycle of this pool is drawn under: the following version's for the reseed a
+    pending change waits for, else the running one."""
+    nxt = _pending_for(state, level_id, currency)
+    if nxt is not None and level_id in nxt.level_index and currency in nxt.level(level_id).limits:
+        return nxt.level(level_id)
     return cj.level(level_id)
 
 
-def taken(cj: CompiledJackpot, state: JackpotState, now: int) -> EngineEvent:
-    """The audit record of a successor taken (an operator-action record under the change's id),
-    with the cycle each waited-for pool is now in."""
-    cycles = {key: _pool_cycle(state, key) for key in state.successor.get("cycles", {})}
-    return make_event(OPERATOR_ACTION, cj.jackpot_id, f"{cj.successor_change}|{cj.successor.fingerprint}|taken",
-                      now, {"command_id": cj.successor_change, "action": ACTION, "actor": ACTOR, "approvals": [],
-                            "reason": "next_cycle change in effect from the reseed that ended the cycle",
-                            "outcome": "applied", "detail": f"version {cj.successor.fingerprint[:12]}; cycles now "
-                            + ", ".join(f"{k}: {c}" for k, c in sorted(cycles.items()))})
+def retires(state: JackpotState, level_id: str, currency: str) -> bool:
+    """Whether this pool's drop settles it for good: the following version it waits for has no
+    such level or currency, so no cycle of it may start."""
+    nxt = _pending_for(state, level_id, currency)
+    return nxt is not None and (level_id not in nxt.level_index or currency not in nxt.level(level_id).limits)
+
+
+def take_if_due(state: JackpotState, jackpot_id: str, now: int) -> list[EngineEvent]:
+    """Take the pending version once every pool it waits for started a new cycle (or closed), not
+    on a jackpot being decommissioned or ended; the engine's record of it, or nothing."""
+    s = state.successor
+    if not s or s["taken"] or state.closing or state.status in ("EXPIRED", "ARCHIVED") or _waiting(state):
+        return []
+    s["taken"] = True
+    cycles = {key: _pool_cycle(state, key) for key in s["cycles"]}
+    nxt = following(state)
+    return [make_event(OPERATOR_ACTION, jackpot_id, f"{s['change_id']}|taken", now, {
+        "command_id": s["change_id"], "action": TAKEN, "actor": ACTOR, "approvals": [],
+        "reason": "next_cycle change in effect from the reseed that ended the cycle", "outcome": "applied",
+        "detail": f"version {nxt.fingerprint[:12]}; cycles now "
+                  + (", ".join(f"{k}: {c}" for k, c in sorted(cycles.items())) or "none waited for")})]
+
+
+def _remember(cj: CompiledJackpot) -> CompiledJackpot:
+    while len(_compiled) >= 64:
+        del _compiled[next(iter(_compiled))]
+    _compiled[cj.fingerprint] = cj
+    return cj
 
 
 def _pool_cycle(state: JackpotState, key: str) -> int:

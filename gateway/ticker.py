@@ -31,7 +31,6 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from jackpot.engine import succession
 from jackpot.metrics import (EVENTS_IN, EVENT_LATENCY_SECONDS, PROCESSING_SECONDS, WS_CONNECTIONS,
                              HealthServer)
 from jackpot.settings import Settings
@@ -454,8 +453,6 @@ class TickerGateway:
                         except ValueError:  # UnicodeDecodeError included
                             log.warning("ignoring unreadable config at offset %s", msg.offset)
                             continue
-                        if doc is not None:  # the live version (a following next_cycle one is not shown yet)
-                            doc = succession.split(doc)[0]
                         cfg_changed |= self.directory.apply(jackpot_id, doc)
                     continue
                 expect = names[tp.topic]

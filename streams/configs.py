@@ -5,10 +5,6 @@ owns, so each process reads the whole compacted topic from the beginning with it
 own consumer (no group) and keeps following it.  ``ready`` is set once the view has
 caught up with the end offsets seen at start, so no bet is routed against an empty
 or partial view after a restart.
-
-A record may carry the version that follows its jackpot's live one at the end of the current
-cycle (a ``next_cycle`` change, engine/succession.py): ``raw`` holds the live config alone, and a
-view given ``attach`` compiles the following version onto the live one for the jackpot agent.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from typing import Callable
 
 from aiokafka import AIOKafkaConsumer
 
-from jackpot.engine import succession
 from jackpot.settings import Settings
 from jackpot.streams.kafka import assign_all, client_options
 
@@ -28,21 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class ConfigView:
-    def __init__(self, settings: Settings, topic: str, compile_config: Callable[[dict], object],
-                 attach: Callable[[object, object, list], object] | None = None) -> None:
+    def __init__(self, settings: Settings, topic: str, compile_config: Callable[[dict], object]) -> None:
         self.settings = settings
         self.topic = topic
         self.compile_config = compile_config
-        self.attach = attach
         self.raw: dict[str, dict] = {}
         self.compiled: dict[str, object] = {}
         # the last compiled config of each jackpot whose config was withdrawn (a tombstone): its
         # jackpot agent faults the jackpot under it (regulatory item 11: loss of configuration)
         self.withdrawn: dict[str, object] = {}
         self.errors: dict[str, str] = {}
-        # the last next_cycle version announced for each jackpot, kept when a later record no longer
-        # carries it: a jackpot that took it at a reseed runs on under it (streams/worker.py)
-        self.taken: dict[str, dict[str, object]] = {}  # jackpot id -> fingerprint -> compiled
         self.ready = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -81,15 +71,8 @@ class ConfigView:
                 self.withdrawn[jackpot_id] = last
         else:
             try:
-                doc, following = succession.split(json.loads(value))
-                compiled = self.compile_config(doc)
-                if following is not None and self.attach is not None:
-                    compiled = self.attach(compiled, self.compile_config(following["config"]), following)
-                    kept = self.taken.setdefault(jackpot_id, {})
-                    kept[compiled.successor.fingerprint] = compiled.successor
-                    while len(kept) > 4:  # the last few: only one can be the version a jackpot took
-                        del kept[next(iter(kept))]
-                self.compiled[jackpot_id] = compiled
+                doc = json.loads(value)
+                self.compiled[jackpot_id] = self.compile_config(doc)
                 self.raw[jackpot_id] = doc
                 self.errors.pop(jackpot_id, None)
                 self.withdrawn.pop(jackpot_id, None)

@@ -101,7 +101,7 @@ class Worker:
         self.codec = catalog()
         self.pipeline = Pipeline()
         self.configs = ConfigView(settings, settings.topic(T.CONFIGS.name),
-                                  self.pipeline.compile, attach=succession.attach)
+                                  self.pipeline.compile)
         app = self.app
         # compaction leaves real holes in these inputs (the consumer may commit over them)
         app.compacted_topics = frozenset(settings.topic(t.name) for t in (T.PLAYERS,))
@@ -506,13 +506,12 @@ class Worker:
         p = self.pipeline
         if jackpot_id not in self.configs.compiled:
             await batch.fault(p.fault_lost_config(compiled, batch.state, batch.now), "jackpot config withdrawn")
-        elif (took := self._taken_version(jackpot_id, compiled, batch.record)) is not None:
+        elif batch.state.successor and (took := batch.taken_version()) is not None:
             batch.compiled = compiled = took
+            if batch.record.config_version != took.fingerprint:  # taken, and a crash came before adopting it
+                await batch.adopt_config()
         elif batch.record.config_version != compiled.fingerprint:
             await batch.adopt_config()
-        if compiled.successor is not None or batch.state.successor:
-            batch.dirty |= succession.note(compiled, batch.state)
-            await batch.succeed()
         rejected = self.configs.errors.get(jackpot_id)
         if rejected is not None and jackpot_id in self.configs.compiled:
             await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now, batch.record.sequence),
@@ -534,7 +533,7 @@ class Worker:
                     batch.contribute(req)
                     if batch.record.seeds_consumed:
                         await batch.checkpoint()
-                    if batch.compiled.successor is not None:
+                    if batch.state.successor:
                         await batch.succeed()
             else:
                 if batch.record.already_applied_input(msg.topic, msg.offset):
@@ -544,27 +543,13 @@ class Worker:
                 batch.apply_input(name, rec, msg.topic, msg.offset)
                 if batch.record.seeds_consumed:
                     await batch.checkpoint()
-                if batch.compiled.successor is not None:
+                if batch.state.successor:
                     await batch.succeed()
         compiled = batch.compiled
         if batch.dirty:  # regulatory item 11: the meters of every pool reconcile, else the jackpot is faulted
             await batch.fault(p.self_check(compiled, batch.state, batch.now, batch.record.sequence),
                               "jackpot self-check failed")
         return batch
-
-    def _taken_version(self, jackpot_id: str, live, record: JackpotRecord):
-        """The next_cycle version this jackpot took at a reseed while its live record still names
-        the version it left (the admin API publishes the new one as live a moment later), or None.
-        A record sent after the take that goes back to the version left (a cancellation that came
-        too late) does not undo it: the engine's order of events decides (engine/succession.py)."""
-        if not record.left_version:
-            return None
-        if live.fingerprint == record.config_version or live.fingerprint != record.left_version:
-            record.left_version = ""  # published as live, or a newer version follows: adopted as usual
-            return None
-        if live.successor is not None and live.successor.fingerprint == record.config_version:
-            return live.successor
-        return self.configs.taken.get(jackpot_id, {}).get(record.config_version)
 
     async def _bounce_balance(self, jackpot_id: str, ev: EventT) -> bool:
         """A balance another jackpot sent to a jackpot this system has no configuration for goes
@@ -764,15 +749,32 @@ class _JackpotBatch:
         self.dirty = True
         await self.checkpoint()
 
-    async def succeed(self) -> None:
-        """A next_cycle change takes effect at the end of the last cycle it waits for: the very next
-        input runs under it (engine/succession.py), adopted like any new version."""
-        if succession.due(self.compiled, self.state):
-            self.emit_engine_events([succession.taken(self.compiled, self.state, self.now)])
-            self.record.left_version = self.compiled.fingerprint
-            self.compiled = self.compiled.successor
+    def taken_version(self):
+        """The next_cycle version this jackpot took at a reseed, while its live config record does
+        not name it yet (the admin API records it as published a moment later), else None. A live
+        version archived or ended meanwhile wins: no cycle follows."""
+        took = succession.taken(self.state)
+        if took is None:
+            return None
+        live = self.compiled
+        if succession.published(self.state, live.fingerprint) or live.config.status.value in ("ARCHIVED", "EXPIRED"):
             self.state.successor = {}
-            await self.adopt_config()
+            self.dirty = True
+            return None
+        return took
+
+    async def succeed(self) -> None:
+        """After each input while a next_cycle change waits: once its last waited-for pool has
+        reseeded, it is taken (engine/succession.py) and runs from the next input on. The take and
+        the outputs before it are written first, so a replay finds it taken."""
+        events = succession.take_if_due(self.state, self.compiled.jackpot_id, self.now)
+        if not events:
+            return
+        self.emit_engine_events(events)
+        self.dirty = True
+        await self.checkpoint()
+        self.compiled = succession.taken(self.state)
+        await self.adopt_config()
 
     async def fault(self, events: list, why: str) -> None:
         """A fault the system raised (config withdrawn or rejected, a failed self-check): its

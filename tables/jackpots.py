@@ -77,9 +77,6 @@ class JackpotRecord:
     sequence: int = 0  # inputs applied so far; orders PoolUpdated per pool for consumers
     seeds: dict[str, str] = field(default_factory=dict)  # "level|currency" -> next cycle seed (hex)
     activity_stamp: int = 0  # order stamps handed out to window entries (tables/activity.py)
-    # the live version a next_cycle change replaced at a reseed, until the admin API publishes the
-    # new one as live (engine/succession.py; streams/worker.py)
-    left_version: str = ""
     # in memory only:
     seeds_consumed: bool = field(default=False, compare=False)
     durable: int = field(default=0, compare=False)  # sequence of the last value written; durable
@@ -122,14 +119,14 @@ class JackpotRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "bet_marks": self.bet_marks, "input_marks": self.input_marks,
                 "config_version": self.config_version, "sequence": self.sequence, "seeds": self.seeds,
-                "activity_stamp": self.activity_stamp, "left_version": self.left_version}
+                "activity_stamp": self.activity_stamp}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "JackpotRecord":
         sequence = int(doc.get("sequence", 0))
         return cls(doc["state"], dict(doc.get("bet_marks", {})), dict(doc.get("input_marks", {})),
                    doc.get("config_version", ""), sequence, dict(doc.get("seeds", {})),
-                   int(doc.get("activity_stamp", 0)), str(doc.get("left_version", "")), durable=sequence)
+                   int(doc.get("activity_stamp", 0)), durable=sequence)
 
 
 def encode_record(record: JackpotRecord, sealer: Sealer | None = None) -> bytes:

@@ -168,11 +168,13 @@ class CommandBus:
         self.producer = producer
         self.topic = settings.topic(T.COMMANDS.name)
 
-    def encode(self, jackpot_id: str, action: str, actor: str, *, reason: str = "", command_id: str | None = None,
+    @staticmethod
+    def encode(jackpot_id: str, action: str, actor: str, *, reason: str = "", command_id: str | None = None,
                level_id: str | None = None, currency: str | None = None, approvals: list[str] | None = None,
                amount: Decimal | None = None, adjustment_reason: str | None = None,
                target_level_id: str | None = None, delay_seconds: int | None = None, win_id: str | None = None,
-               player_id: str | None = None, other_jackpot_id: str | None = None) -> tuple[str, bytes, dt.datetime]:
+               player_id: str | None = None, other_jackpot_id: str | None = None, change_id: str | None = None,
+               config_json: str | None = None, level_ids: list[str] | None = None) -> tuple[str, bytes, dt.datetime]:
         """The ``OperatorCommand`` record (its event id is the command id), encoded for the outbox."""
         command_id = command_id or str(uuid.uuid4())
         now = dt.datetime.now(dt.timezone.utc)
@@ -181,6 +183,7 @@ class CommandBus:
             "reason": reason, "level_id": level_id, "currency": currency, "approvals": list(approvals or []),
             "amount": amount, "adjustment_reason": adjustment_reason, "target_level_id": target_level_id,
             "delay_seconds": delay_seconds, "win_id": win_id, "player_id": player_id,
-            "other_jackpot_id": other_jackpot_id,
+            "other_jackpot_id": other_jackpot_id, "change_id": change_id, "config_json": config_json,
+            "level_ids": level_ids,
         }
         return command_id, catalog().encode("OperatorCommand", record), now

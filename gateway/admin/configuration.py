@@ -14,6 +14,7 @@ assigned by the system.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -21,19 +22,19 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from jackpot.engine.catalog import DEFAULT_GAMES, PROFILES, TEMPLATES, instantiate
 from jackpot.engine.config import JackpotStatus
 from jackpot.sinks.budget import activation_refusal, prize_cap_problems
-from jackpot.streams import topics as T
 
 from . import impact, models as m
 from .api import Ctx
 from .problems import Problem
-from .publication import announce_following, supersede_following
+from .publication import schedule_change, withdraw_change
 from .rbac import Permission as P
-from .registry import api, confirm_name, scoped, send_command
+from .registry import SEND_TIMEOUT_S, api, confirm_name, scoped, send_command
 from .store import JackpotRecord
 from .wizard import (STEP_MODELS, Step, engine_problems, level_id_for, level_ids, normalise_step, review,
                      steps_from_config)
@@ -354,6 +355,9 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         await budget_guard(conn, doc, activation=False)
         await carry_over_guard(ctx, steps, doc)
         math = impact.math_changes(old, doc)
+        if await s.next_cycle_taken(conn, None, jackpot_id=rec.jackpot_id):
+            raise Problem(409, "change-taking-effect", "a next_cycle change of this jackpot was taken at a reseed and "
+                          "is being recorded as the published version; edit again in a moment")
         if math and body.apply in ("immediately", "scheduled") \
                 and not impact.immediate_math_allowed(doc["compliance_profile"]):
             raise Problem(422, "apply-immediately-prohibited",
@@ -385,8 +389,8 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
                                         apply_at=body.apply_at, state="pending", config=payload, warnings=warns,
                                         reason=body.reason, actor=ctx.actor)
             if body.apply == "next_cycle":  # the engine takes it at the reseed that ends the cycle
-                await supersede_following(conn, rec.jackpot_id, change_id)
-                sent = await announce_following(conn, rec.jackpot_id, topic=s.settings.topic(T.CONFIGS.name))
+                sent = await schedule_change(conn, rec.jackpot_id, str(change_id), doc, payload["cycle_levels"],
+                                             topic=s.bus.topic, actor=ctx.actor)
             after = rec
             state = "pending"
         await s.trail.record(ctx.principal, action=f"change:{body.apply}", jackpot_id=rec.jackpot_id,
@@ -404,11 +408,12 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         response=m.ChangeInfo)
 async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> dict[str, Any]:
     s = ctx.services
+    withdrawn = None
     async with s.pool.acquire() as conn, conn.transaction():
         rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
-        if await s.next_cycle_reached(conn, path.change_id):
-            raise Problem(409, "already-taking-effect", "the cycle this change waited for has ended: the engine "
-                          "applies it from the reseed on; publish a new change to alter it")
+        if await s.next_cycle_taken(conn, path.change_id):
+            raise Problem(409, "already-taking-effect", "the engine took this change at the reseed that ended the "
+                          "cycle; it is in effect: publish a new change to alter it")
         row = await conn.fetchrow(
             "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE change_id = $1 AND jackpot_id = $2 "
             "AND state = 'pending' RETURNING change_id, apply_timing", path.change_id, rec.jackpot_id,
@@ -417,15 +422,32 @@ async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> d
             raise Problem(409, "not-pending", f"change {path.change_id} is not a pending change of this jackpot")
         if row["apply_timing"] == "activation":
             await s.jackpots.update(conn, rec, ctx.actor, status="DRAFT", activate_at=None)
-        sent = None
-        if row["apply_timing"] == "next_cycle":  # the live version is announced again without it
-            sent = await announce_following(conn, rec.jackpot_id, topic=s.settings.topic(T.CONFIGS.name))
+        if row["apply_timing"] == "next_cycle":  # withdrawn from the engine too, in the same order as its inputs
+            withdrawn = await withdraw_change(conn, rec.jackpot_id, str(path.change_id), topic=s.bus.topic,
+                                              actor=ctx.actor)
         await s.trail.record(ctx.principal, action="cancel_change", jackpot_id=rec.jackpot_id,
                              request_id=ctx.request_id, reason=body.reason,
                              after={"change_id": str(path.change_id), "state": "cancelled"}, conn=conn)
-    if sent is not None:
-        await s.outbox.kick()
+    if withdrawn is not None:
+        await refused_by_engine(ctx, rec.jackpot_id, *withdrawn)
     return next(c for c in await s.jackpots.changes(rec.jackpot_id) if c["change_id"] == str(path.change_id))
+
+
+async def refused_by_engine(ctx: Ctx, jackpot_id: str, command_id: str, outbox_id: int) -> None:
+    """Send a ``cancel_change`` and wait (bounded) for the engine's answer: a refusal means the
+    engine had taken the change at a reseed just before; it stays in effect and the scheduler
+    records it as applied (409). No answer in time: the cancellation stands as sent."""
+    s = ctx.services
+    fut = s.receipts.expect(command_id)
+    try:
+        await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)
+    except (asyncio.TimeoutError, KafkaError):
+        fut.cancel()
+        return  # the relay delivers it; the engine's answer is in the history then
+    receipt = await s.receipts.wait(fut, command_id, s.settings.admin_command_wait_s)
+    if receipt is not None and receipt.outcome != "applied":
+        raise Problem(409, "already-taking-effect", f"the engine refused the cancellation: {receipt.detail}; the "
+                      "change is in effect and is recorded as applied", command_id=command_id)
 
 
 # ----------------------------------------------------------------------------- templates

@@ -179,10 +179,11 @@ def _back_office_status(doc: dict[str, Any]) -> str:
     return "ARCHIVED" if status == "EXPIRED" else "ACTIVE"  # DROPPING is a live jackpot mid-drop
 
 
-async def upsert_back_office(conn: asyncpg.Connection, doc: dict[str, Any], version: int, actor: str) -> None:
+async def upsert_back_office(conn: asyncpg.Connection, doc: dict[str, Any], version: int, actor: str) -> list[str]:
     """Create or update the Back Office record of a config published outside the admin API, so the
     jackpot is listed, brand-scoped (by the config's brands) and controllable there. Its
-    presentation (content) is kept; its wizard steps follow the published config."""
+    presentation (content) is kept; its wizard steps follow the published config. Returns the
+    pending ``next_cycle`` changes this publication cancelled (the engine is told by the caller)."""
     from .wizard import steps_from_config
 
     steps = steps_from_config(doc)
@@ -195,19 +196,21 @@ async def upsert_back_office(conn: asyncpg.Connection, doc: dict[str, Any], vers
         str(doc["jackpot_id"]), str(doc.get("name", "")), doc.get("type"), [str(b) for b in doc.get("brands", [])],
         _back_office_status(doc), json.dumps(steps), version, actor)
     # a scheduled activation or change prepared in the admin API is superseded by this publication
-    await conn.execute(
-        "UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE jackpot_id = $1 AND state = 'pending'",
-        str(doc["jackpot_id"]), f"superseded by version {version} published by {actor}")
+    rows = await conn.fetch(
+        "UPDATE admin_config_changes SET state = 'cancelled', detail = $2 WHERE jackpot_id = $1 AND state = 'pending' "
+        "RETURNING change_id, apply_timing", str(doc["jackpot_id"]), f"superseded by version {version} published by {actor}")
+    return [str(r["change_id"]) for r in rows if r["apply_timing"] == "next_cycle"]
 
 
 async def publish_config(conn: asyncpg.Connection, doc: dict[str, Any], *, topic: str, actor: str,
                          audit_key: bytes | str | None, source: str, back_office: bool,
-                         send: bool = True) -> Published:
+                         send: bool = True, commands_topic: str | None = None) -> Published:
     """Publish one configuration inside the caller's transaction (see the module docstring).
 
     ``back_office``: create or update the ``admin_jackpots`` record from the config (every
-    publisher but the admin API, which maintains that record itself). ``send``: queue the record
-    for the configs topic (False when adopting a config that is already there).
+    publisher but the admin API, which maintains that record itself); the pending ``next_cycle``
+    change that cancels is withdrawn from the engine through ``commands_topic``. ``send``: queue
+    the record for the configs topic (False when adopting a config that is already there).
     """
     assert conn.is_in_transaction(), "publish_config runs inside the caller's transaction"
     jackpot_id, value = normalise(doc)
@@ -217,7 +220,9 @@ async def publish_config(conn: asyncpg.Connection, doc: dict[str, Any], *, topic
             canonical[k] = doc[k]
     version, h, new = await record_version(conn, canonical, actor)
     if back_office:
-        await upsert_back_office(conn, canonical, version, actor)
+        for change_id in await upsert_back_office(conn, canonical, version, actor):
+            if commands_topic:
+                await withdraw_change(conn, jackpot_id, change_id, topic=commands_topic, actor=actor)
     await audit.append(conn, [audit.Entry(
         event_id=str(uuid.uuid4()), event_type="ConfigPublished", jackpot_id=jackpot_id, actor=actor,
         ms=int(time.time() * 1000),
@@ -226,59 +231,9 @@ async def publish_config(conn: asyncpg.Connection, doc: dict[str, Any], *, topic
               "sent": send})], key=audit_key, in_transaction=True)
     outbox_id = None
     if send:
-        following = await following_version(conn, jackpot_id)
-        if following is not None and config_hash(following["doc"]) != h:
-            value = with_following(value, following)
         outbox_id = await enqueue(conn, kind="config", ref=jackpot_id, topic=topic, key=jackpot_id.encode(),
                                   value=value)
     return Published(jackpot_id, version, h, new, outbox_id)
-
-
-# --------------------------------------------------------------------------- next_cycle changes
-async def following_version(conn: asyncpg.Connection, jackpot_id: str) -> dict[str, Any] | None:
-    """The pending ``next_cycle`` change of a jackpot (the newest: a new one supersedes the rest)
-    as ``{"change_id", "doc", "levels"}``, or None."""
-    row = await conn.fetchrow(
-        "SELECT change_id, config FROM admin_config_changes WHERE jackpot_id = $1 AND state = 'pending' "
-        "AND apply_timing = 'next_cycle' ORDER BY created_at DESC LIMIT 1", jackpot_id)
-    if row is None:
-        return None
-    payload = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]
-    levels = payload.get("cycle_levels") or [lv["level_id"] for lv in payload["doc"].get("levels", [])]
-    return {"change_id": str(row["change_id"]), "doc": payload["doc"], "levels": [str(lv) for lv in levels]}
-
-
-def with_following(value: bytes, following: dict[str, Any]) -> bytes:
-    """A live config record carrying the version that follows it at the end of the current cycle
-    of the given levels: the engine takes it exactly there (engine/succession.py)."""
-    doc = json.loads(value)
-    doc[succession.NEXT_CYCLE] = {"change_id": following["change_id"], "levels": following["levels"],
-                                  "config": json.loads(normalise(following["doc"])[1])}
-    return json.dumps(doc, sort_keys=True).encode()
-
-
-async def announce_following(conn: asyncpg.Connection, jackpot_id: str, *, topic: str) -> int | None:
-    """Queue the jackpot's live version again with its pending ``next_cycle`` change (or without
-    one, once it is cancelled), in the caller's transaction; None for a jackpot never published."""
-    live = await conn.fetchval(
-        "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id "
-        "AND v.version = c.current_version WHERE c.jackpot_id = $1", jackpot_id)
-    if live is None:
-        return None
-    live = json.loads(live) if isinstance(live, str) else live
-    _, value = normalise({k: v for k, v in live.items() if k not in ("created_by", "updated_by")})
-    following = await following_version(conn, jackpot_id)
-    if following is not None:
-        value = with_following(value, following)
-    return await enqueue(conn, kind="config", ref=jackpot_id, topic=topic, key=jackpot_id.encode(), value=value)
-
-
-async def supersede_following(conn: asyncpg.Connection, jackpot_id: str, change_id: Any) -> None:
-    """A new ``next_cycle`` change replaces the pending ones: each is a whole config built from the
-    live version, so applying an older one after would undo nothing but could not be the intent."""
-    await conn.execute(
-        "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE jackpot_id = $1 AND state = 'pending' "
-        "AND apply_timing = 'next_cycle' AND change_id <> $2", jackpot_id, change_id, f"superseded by change {change_id}")
 
 
 async def adopt(pool: asyncpg.Pool, docs: dict[str, dict], *, audit_key: bytes | str | None) -> list[str]:
@@ -340,10 +295,11 @@ async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     return "publish"
 
 
-async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], actor: str, *, topic: str) -> str:
-    """Record a math change as the admin API's pending ``next_cycle`` change, announced to the
-    engine with the live version (it takes effect at the reseed that ends the last cycle it waits
-    for), and published as the live version by the admin scheduler after. Returns the change id."""
+async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], actor: str, *,
+                              commands_topic: str) -> str:
+    """Record a math change as the admin API's pending ``next_cycle`` change and send it to the
+    engine, which takes it at the reseed that ends the cycle (engine/succession.py); the scheduler
+    then records it as the published version. Returns the change id."""
     from . import impact
     from .wizard import steps_from_config
 
@@ -362,9 +318,40 @@ async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], act
         "reason, created_by) VALUES ($1, $2, 'next_cycle', NULL, 'pending', $3, '[]', $4, $5)",
         change_id, jackpot_id, json.dumps(payload, default=str), "jackpot config apply: math change after the reseed",
         actor)
-    await supersede_following(conn, jackpot_id, change_id)
-    await announce_following(conn, jackpot_id, topic=topic)
+    await schedule_change(conn, jackpot_id, str(change_id), new, payload["cycle_levels"], topic=commands_topic,
+                          actor=actor)
     return str(change_id)
+
+
+# --------------------------------------------------------------------------- next_cycle changes
+async def schedule_change(conn: asyncpg.Connection, jackpot_id: str, change_id: str, doc: dict[str, Any],
+                          levels: list[str], *, topic: str, actor: str) -> int:
+    """Queue, in the caller's transaction, the ``schedule_change`` command that hands a pending
+    ``next_cycle`` change to the engine (its command id is the change id); a pending change it
+    replaces is cancelled here as the engine replaces it there."""
+    from .commands import CommandBus
+
+    await conn.execute(
+        "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE jackpot_id = $1 AND state = 'pending' "
+        "AND apply_timing = 'next_cycle' AND change_id <> $2::uuid", jackpot_id, change_id,
+        f"superseded by change {change_id}")
+    clean = {k: v for k, v in doc.items() if k not in ("created_by", "updated_by")}
+    _, value, _ = CommandBus.encode(jackpot_id, succession.SCHEDULE, actor, command_id=change_id,
+                                        reason="next_cycle change", change_id=change_id,
+                                        config_json=normalise(clean)[1].decode(), level_ids=[str(lv) for lv in levels])
+    return await enqueue(conn, kind="command", ref=change_id, topic=topic, key=jackpot_id.encode(), value=value)
+
+
+async def withdraw_change(conn: asyncpg.Connection, jackpot_id: str, change_id: str, *, topic: str,
+                          actor: str) -> tuple[str, int]:
+    """Queue the ``cancel_change`` command for a pending ``next_cycle`` change; (its command id, outbox id).
+    The engine refuses it if it took the change already, and the scheduler then applies the change."""
+    from .commands import CommandBus
+
+    command_id, value, _ = CommandBus.encode(jackpot_id, succession.CANCEL, actor,
+                                                 reason="next_cycle change cancelled", change_id=change_id)
+    return command_id, await enqueue(conn, kind="command", ref=command_id, topic=topic, key=jackpot_id.encode(),
+                                     value=value)
 
 
 async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source: str = "cli",
@@ -375,11 +362,11 @@ async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source
     profile holds until the next cycle is recorded as a pending change instead (its jackpot id
     appended to ``held``)."""
     from jackpot.streams.kafka import producer
-    from jackpot.streams.topics import CONFIGS, ensure_topics
+    from jackpot.streams.topics import COMMANDS, CONFIGS, ensure_topics
 
     for d in docs:
         normalise(d)
-    topic = settings.topic(CONFIGS.name)
+    topic, commands = settings.topic(CONFIGS.name), settings.topic(COMMANDS.name)
     key = audit.require_key(settings)  # the CLI appends to the chain too: same key policy as the services
     conn = await asyncpg.connect(settings.database_url)
     try:
@@ -387,12 +374,12 @@ async def publish_configs(settings: Any, docs: list[dict], *, actor: str, source
             published = []
             for d in docs:
                 if await change_rules(conn, d) == "next_cycle":
-                    await hold_for_next_cycle(conn, d, actor, topic=topic)
+                    await hold_for_next_cycle(conn, d, actor, commands_topic=commands)
                     if held is not None:
                         held.append(str(d["jackpot_id"]))
                     continue
                 published.append(await publish_config(conn, d, topic=topic, actor=actor, audit_key=key,
-                                                      source=source, back_office=True))
+                                                      source=source, back_office=True, commands_topic=commands))
     finally:
         await conn.close()
     await ensure_topics(settings)

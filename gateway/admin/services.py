@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from jackpot.settings import Settings
+from jackpot.engine import succession
 from jackpot.engine.config import Jackpot
 from jackpot.sinks.budget import activation_refusal
 from jackpot.streams import topics as T
@@ -141,23 +142,41 @@ class Services:
             "AND apply_timing IN ('scheduled', 'activation') AND apply_at <= $1 ORDER BY apply_at", now)
         return await self._apply_changes(due)
 
-    async def next_cycle_reached(self, conn: asyncpg.Connection, change_id: Any) -> bool:
-        """Whether the engine took a pending ``next_cycle`` change, or every level it waits for has
-        reseeded since it was requested: too late to cancel it."""
-        return bool(await conn.fetchval(f"SELECT EXISTS ({_NEXT_CYCLE_DUE} AND ch.change_id = $1)", change_id))
+    async def next_cycle_taken(self, conn: asyncpg.Connection, change_id: Any, *, jackpot_id: str | None = None) -> bool:
+        """Whether the engine took this ``next_cycle`` change (or, given ``jackpot_id``, any pending
+        one of that jackpot) at a reseed, and it is not recorded as applied yet: its record of the
+        take, under the change's id, reached PostgreSQL through the event sink."""
+        return bool(await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM admin_config_changes ch JOIN operator_actions o "
+            "  ON o.command_id = ch.change_id::text AND o.action = $3 AND o.outcome = 'applied' "
+            "  WHERE ch.apply_timing = 'next_cycle' AND ch.state = 'pending' "
+            "  AND ($1::uuid IS NULL OR ch.change_id = $1::uuid) AND ($2::text IS NULL OR ch.jackpot_id = $2))",
+            change_id, jackpot_id, succession.TAKEN))
 
     async def apply_next_cycle_changes(self) -> int:
-        """Record as published each ``next_cycle`` change the engine took at a reseed (it announces
-        that with an operator-action record), or whose levels have all reseeded since it was
-        requested (the ``reseeds`` the event sink records: a change announced before the engine
-        could take changes), oldest first. A change cancelled after the engine took it is applied
-        after all. A change recorded before the levels were noted waits for every level."""
+        """Record as the published version each ``next_cycle`` change the engine took at the reseed
+        that ended its cycle (engine/succession.py), oldest first. The engine's order of inputs is
+        the truth: a change cancelled or superseded here after the engine had taken it (the two
+        crossed) is in effect there, so it is applied after all, unless its jackpot was archived."""
         assert self.pool is not None
-        revived = await self.pool.fetch(_TAKEN_TOO_LATE)
-        for r in revived:
+        crossed = await self.pool.fetch(
+            "UPDATE admin_config_changes ch SET state = 'pending', detail = 'the cancellation reached the engine after "
+            "it took the change at the reseed: in effect' FROM admin_jackpots j WHERE j.jackpot_id = ch.jackpot_id "
+            "AND j.status <> 'ARCHIVED' AND ch.state = 'cancelled' AND ch.apply_timing = 'next_cycle' AND EXISTS ("
+            "  SELECT 1 FROM operator_actions o WHERE o.command_id = ch.change_id::text AND o.action = $1 "
+            "  AND o.outcome = 'applied') RETURNING ch.change_id", succession.TAKEN)
+        for r in crossed:
             log.warning("a next_cycle change was cancelled after the engine took it; applying it",
                         extra={"change_id": str(r["change_id"])})
-        due = await self.pool.fetch(f"{_NEXT_CYCLE_DUE} ORDER BY ch.created_at")
+        await self.pool.execute(  # the engine refused to keep it (decommissioning, another change taking effect)
+            "UPDATE admin_config_changes ch SET state = 'failed', detail = 'the engine refused it: ' || o.detail "
+            "FROM operator_actions o WHERE o.command_id = ch.change_id::text AND o.action = $1 "
+            "AND o.outcome = 'rejected' AND ch.state = 'pending' AND ch.apply_timing = 'next_cycle'", succession.SCHEDULE)
+        due = await self.pool.fetch(
+            "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
+            "AND ch.apply_timing = 'next_cycle' AND EXISTS (SELECT 1 FROM operator_actions o "
+            "  WHERE o.command_id = ch.change_id::text AND o.action = $1 AND o.outcome = 'applied') "
+            "ORDER BY ch.created_at", succession.TAKEN)
         return await self._apply_changes(due)
 
     async def apply_archives(self, jackpot_id: str | None = None) -> int:
@@ -240,26 +259,6 @@ class Services:
                                     detail={"version": version}, conn=conn)
         await self.outbox.kick()
         return 1
-
-
-# the engine's record that it took a next_cycle change at a reseed (engine/succession.py)
-_TAKEN = ("SELECT 1 FROM operator_actions o WHERE o.jackpot_id = ch.jackpot_id AND o.command_id = ch.change_id::text "
-          "AND o.action = 'next_cycle' AND o.outcome = 'applied'")
-# pending next_cycle changes the engine took, or whose levels have all reseeded since they were requested
-_NEXT_CYCLE_DUE = (
-    "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
-    f"AND ch.apply_timing = 'next_cycle' AND (EXISTS ({_TAKEN}) OR NOT EXISTS ("
-    "  SELECT 1 FROM jsonb_array_elements_text(coalesce(ch.config -> 'cycle_levels', "
-    "    jsonb_path_query_array(ch.config, '$.doc.levels[*].level_id'))) AS l(id) "
-    "  WHERE NOT EXISTS (SELECT 1 FROM reseeds r WHERE r.jackpot_id = ch.jackpot_id AND r.level_id = l.id "
-    "                    AND r.reseeded_at > ch.created_at)))")
-# cancelled (or superseded) next_cycle changes the engine had taken before the cancellation reached
-# it, with no version published since: they are in effect, so they are applied after all
-_TAKEN_TOO_LATE = (
-    "UPDATE admin_config_changes ch SET state = 'pending', detail = 'the cancellation reached the engine after "
-    "it took the change at the reseed: in effect' WHERE ch.state = 'cancelled' AND ch.apply_timing = 'next_cycle' "
-    f"AND EXISTS ({_TAKEN} AND NOT EXISTS (SELECT 1 FROM jackpot_config_versions v "
-    "  WHERE v.jackpot_id = ch.jackpot_id AND v.received_at > o.acted_at)) RETURNING ch.change_id")
 
 
 def dumps(v: Any) -> str:

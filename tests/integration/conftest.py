@@ -162,6 +162,11 @@ def spawn(settings):
         procs.append(p)
         return p
 
+    def _stop_all() -> None:
+        for p in procs:
+            p.stop()
+
+    _spawn.stop_all = _stop_all
     yield _spawn
     for p in procs:
         p.stop()

@@ -1,16 +1,16 @@
 """Change timing of math edits on the real stack (regulatory item 7): under a profile that lets
 math take effect only after the current jackpot is won (Romania's), an immediate or scheduled rate
-change is refused, and a ``next_cycle`` one (the API's default) waits while the cycle runs, then
-takes effect at the reseed itself: the engine draws the new cycle under it and the first bet after
-uses it, before the admin scheduler (slowed down here) records it as the published version.
-Before, a next_cycle math change stayed pending for ever; then it was published a scheduler pass
-after the reseed, so the new cycle's seed and first bets were under the old math."""
+change is refused, and a ``next_cycle`` one (the API's default) goes to the engine, waits while the
+cycle runs, then takes effect at the reseed itself: the engine draws the new cycle under it and
+the first bet after uses it, before the admin scheduler (slowed down here) records it as the
+published version. A cancellation is the engine's call too: accepted before the take, refused
+after it, and one that crossed the take changes nothing. Before, a next_cycle math change stayed
+pending for ever; then it was published a scheduler pass after the reseed, so the new cycle's seed
+and first bets were under the old math."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import uuid
 from decimal import Decimal
 
@@ -20,12 +20,12 @@ import pytest_asyncio
 from aiohttp import web
 
 from jackpot.gateway.admin.app import create_admin_app
-from jackpot.gateway.admin.publication import announce_following
+from jackpot.gateway.admin.publication import withdraw_change
 
 from jackpot.streams.loadgen import produce_bets
 
 from .conftest import free_port, wait_for
-from .helpers import read_events, read_topic, reference_wallet
+from .helpers import read_events, reference_wallet
 from .test_admin_support import AdminServer, call, full_draft, http  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 async def admin(settings):
     """The admin API with a scheduler that does not come round during a test: what happens at the
     reseed is the engine's own doing."""
-    app = create_admin_app(settings.model_copy(update={"admin_command_wait_s": 0.0,
+    app = create_admin_app(settings.model_copy(update={"admin_command_wait_s": 20.0,
                                                        "admin_scheduler_interval_s": 3600.0}))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -85,19 +85,22 @@ async def test_a_next_cycle_rate_change_applies_after_the_drop_and_not_before(ad
         status, prob, _ = await call(http, "POST", url, manager, json_body={**raised, "apply": "scheduled",
                                                                            "apply_at": at})
         assert status == 422 and prob["type"].endswith("/apply-immediately-prohibited"), prob
-        # a first change, cancelled: the engine forgets it (the live record is announced again without it)
+        async def action(command_id: str, action: str):  # the engine's record of a command, in PostgreSQL
+            return await conn.fetchrow("SELECT outcome, detail FROM operator_actions WHERE command_id = $1 "
+                                       "AND action = $2", command_id, action)
+
+        # a first change, cancelled before its cycle ends: the engine accepts the cancellation
         status, first, _ = await call(http, "POST", url, manager, json_body={
             "changes": {"levels": {**levels, "contribution_rate": "0.05"}}, "reason": "too much"})
         assert status == 200 and first["state"] == "pending", first
-        status, _, _ = await call(http, "POST", f"{url}/{first['change_id']}/cancel", manager,
-                                  json_body={"reason": "second thoughts"})
-        assert status == 200
+        status, cancelled, _ = await call(http, "POST", f"{url}/{first['change_id']}/cancel", manager,
+                                          json_body={"reason": "second thoughts"})
+        assert status == 200 and cancelled["state"] == "cancelled", cancelled
         status, change, _ = await call(http, "POST", url, manager, json_body=raised)  # next_cycle: the default
         assert status == 200 and change["state"] == "pending" and change["apply_timing"] == "next_cycle", change
-        records = [json.loads(m.value) for m in await read_topic(settings, settings.topic("jackpot-configs"),
-                                                                 jid.encode())]
-        assert "next_cycle" not in records[-2] and records[-1]["next_cycle"]["levels"] == [level_id]
-        assert records[-1]["contribution_rate"] == "0.015" and records[-1]["next_cycle"]["config"]["contribution_rate"] == "0.02"
+        scheduled = await wait_for(lambda: action(change["change_id"], "schedule_change"), timeout=60,
+                                   what="the engine keeping the change")
+        assert scheduled["outcome"] == "applied", dict(scheduled)
 
         await produce_bets(settings, _bets(brand, 2))  # the cycle runs on: the old rate
         await wait_for(lambda: _count(grosses, 4), timeout=60, what="two more ledger rows")
@@ -114,32 +117,39 @@ async def test_a_next_cycle_rate_change_applies_after_the_drop_and_not_before(ad
         assert (await grosses())[-1] == Decimal("0.048")  # 2.00 x 2% x 1.2
         status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
         assert hist["changes"][0]["state"] == "pending"  # the engine took it, not the scheduler
-        async def taken():  # the engine's record of the take reaches PostgreSQL through the event sink
-            async with admin.services.pool.acquire() as c:
-                return await admin.services.next_cycle_reached(c, uuid.UUID(change["change_id"])) or None
-
-        await wait_for(taken, timeout=60, what="the engine's record that it took the change")
+        taken = await wait_for(lambda: action(change["change_id"], "next_cycle"), timeout=60,
+                               what="the engine's record that it took the change")
+        assert taken["outcome"] == "applied"
         status, prob, _ = await call(http, "POST", f"{url}/{change['change_id']}/cancel", manager,
                                      json_body={"reason": "too late"})
         assert status == 409 and prob["type"].endswith("/already-taking-effect"), prob
 
-        # A cancellation that raced the reseed (accepted before the take was known) announces the old
-        # version again: the engine's take stands, and the scheduler applies the change after all.
+        # the take is in the jackpot's state: a worker killed now runs on under the new version
+        worker.kill()
+        worker = spawn("timing-worker-2", "worker", WALLET_URL=wallet_url, JACKPOT_CLOCK_INTERVAL_S="0.5")
+        await produce_bets(settings, _bets(brand, 1))
+        await wait_for(lambda: _count(grosses, 6), timeout=120, what="a bet after the restart")
+        assert (await grosses())[-1] == Decimal("0.048")
+
+        # A cancellation that crossed the take (accepted here before the take was known): the engine
+        # refuses it, and the scheduler applies the change after all.
         async with admin.services.pool.acquire() as c, c.transaction():
             await c.execute("UPDATE admin_config_changes SET state = 'cancelled' WHERE change_id = $1",
                             uuid.UUID(change["change_id"]))
-            await announce_following(c, jid, topic=settings.topic("jackpot-configs"))
+            cancel_id, _ = await withdraw_change(c, jid, change["change_id"], topic=admin.services.bus.topic,
+                                                 actor="manager-timing")
         await admin.services.outbox.flush()
-        await asyncio.sleep(3)  # the worker's config view follows the topic (polls every 0.5 s)
+        refused = await wait_for(lambda: action(cancel_id, "cancel_change"), timeout=60, what="the engine's answer")
+        assert refused["outcome"] == "rejected" and "in effect" in refused["detail"], dict(refused)
         await produce_bets(settings, _bets(brand, 1))
-        await wait_for(lambda: _count(grosses, 6), timeout=60, what="a bet after the raced cancellation")
+        await wait_for(lambda: _count(grosses, 7), timeout=60, what="a bet after the crossed cancellation")
         assert (await grosses())[-1] == Decimal("0.048")
 
         assert await admin.services.apply_next_cycle_changes() == 1  # the scheduler's pass records it
         status, hist, _ = await call(http, "GET", f"{admin.url}/v1/jackpots/{jid}/history", manager)
         assert hist["changes"][0]["state"] == "applied" and hist["versions"][0]["version"] == change_version(hist)
         await produce_bets(settings, _bets(brand, 1))
-        await wait_for(lambda: _count(grosses, 7), timeout=60, what="a bet under the published version")
+        await wait_for(lambda: _count(grosses, 8), timeout=60, what="a bet under the published version")
         assert (await grosses())[-1] == Decimal("0.048")
         assert worker.alive(), worker.log_tail()
     finally:

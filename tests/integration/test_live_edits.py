@@ -28,6 +28,14 @@ from .helpers import one_level_config, read_events, read_topic, table_value
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _workers_stop_with_their_test(spawn):
+    """Each test's worker stops when the test ends: six workers of one group on two cores kept the
+    group rebalancing, and the last test once waited two minutes for its partitions."""
+    yield
+    spawn.stop_all()
+
+
 def _bet(player: str = "player-1", currency: str = "EUR", amount: str = "2.00") -> dict:
     return {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": player,
             "game_id": "starburst", "brand_id": "brand-royal", "currency": currency,
