@@ -28,7 +28,6 @@ from .lifecycle import SYSTEM, transition_jackpot
 from .money import floor_to_unit
 from .pool import Hit, JackpotState
 from .rng import SEED_BYTES, CycleDraws
-from . import succession
 from .seeding import reveal_event, start_cycle
 
 __all__ = ["Winner", "DropTicket", "DropSettlement", "begin_drop", "settle_drop", "abort_drop"]
@@ -208,8 +207,7 @@ def settle_drop(
     pool.locked = False
     pool.lock_amount = 0
     draws = None
-    # a next_cycle change that drops this level or currency: this was its last cycle (succession.py)
-    if final or succession.retires(state, level_id, currency):
+    if final:
         pool.carry += pool.hidden + pool.pending
         pool.hidden = pool.pending = pool.pending_house = 0
         pool.closed = True

@@ -8,14 +8,18 @@ scheduler polling the database, draws that boundary, in the order of the jackpot
   levels it waits for); the state keeps it (:func:`schedule`) with the cycle each waited-for pool
   is in, so a restart or a replay decides exactly as the first run did. A ``cancel_change``
   command withdraws it, unless it was taken (:func:`cancel`);
-- the first reseed of a waited-for pool after that draws its new cycle from the following
-  version's level (:func:`cycle_level`, used by ``seeding.start_cycle``): seed range, win range,
-  warn band, evaluation delay. A pool whose level or currency the following version drops is
-  settled for good at its drop instead of reseeding (:func:`retires`);
-- once every waited-for pool has started such a cycle, the following version is taken
-  (:func:`take_if_due`, after each input): from the next input on it runs the jackpot, and the
-  ``OperatorActionRecorded`` it emits under the change's id is the admin API's cue to record it as
-  the published version. Until the live config record names it, the jackpot keeps running it.
+- the reseed that ends the last waited-for cycle draws its new cycle from the following version's
+  level (:func:`cycle_level`, used by ``seeding.start_cycle``): seed range, win range, warn band,
+  evaluation delay. Pools that reseed before it start their next cycle under the running version,
+  whole: a cycle never mixes the draws of one version with the limits of the other;
+- once every waited-for pool has started a new cycle (or closed), the following version is taken
+  (:func:`take_if_due`, with the input that ended the last cycle): from the next input on it runs
+  the jackpot, and the ``OperatorActionRecorded`` it emits under the change's id is the admin
+  API's cue to record it as the published version. Until the live config record names it, the
+  jackpot keeps running it; any other live version after that replaces it as usual.
+
+A following version may not remove a level or a currency (its pools hold players' money and a
+running cycle): that is refused here and by the admin API.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ def schedule(cj: CompiledJackpot, state: JackpotState, *, change_id: str, config
         raise DropRejected(f"the following config is refused: {type(exc).__name__}: {str(exc)[:500]}") from None
     if nxt.jackpot_id != cj.jackpot_id:
         raise DropRejected(f"the following config is for jackpot {nxt.jackpot_id}")
+    removed = removals(cj, nxt)
+    if removed:
+        raise DropRejected(f"a next_cycle change may not remove {', '.join(removed)}: their pools hold money")
     waited = {str(lv) for lv in levels}
     replaced = state.successor.get("change_id")
     _remember(nxt)
@@ -62,6 +69,12 @@ def schedule(cj: CompiledJackpot, state: JackpotState, *, change_id: str, config
                        "cycles": {_key(p.level_id, p.currency): p.cycle for p in state.iter_pools()
                                   if p.level_id in waited and not p.closed}}
     return f"waits for {len(state.successor['cycles'])} pool(s) to reseed" + (f"; replaces {replaced}" if replaced else "")
+
+
+def removals(cj: CompiledJackpot, nxt: CompiledJackpot) -> list[str]:
+    """The levels and currencies of ``cj`` that ``nxt`` no longer has."""
+    return ([f"level {cl.name}" for cl in cj.levels if cl.level_id not in nxt.level_index]
+            + [f"currency {c}" for c in cj.currencies if c not in nxt.currencies])
 
 
 def cancel(state: JackpotState, change_id: str | None) -> str:
@@ -95,10 +108,11 @@ def taken(state: JackpotState) -> CompiledJackpot | None:
     return following(state) if state.successor.get("taken") else None
 
 
-def published(state: JackpotState, live_fingerprint: str) -> bool:
-    """Forget a taken version once the live config record is it; whether the state changed."""
-    nxt = taken(state)
-    if nxt is not None and nxt.fingerprint == live_fingerprint:
+def superseded(state: JackpotState, live_fingerprint: str) -> bool:
+    """Forget a taken version once the live config record is no longer the one it replaced (it
+    is the taken version, published, or a later one); whether the state changed."""
+    s = state.successor
+    if s.get("taken") and s.get("left") != live_fingerprint:
         state.successor = {}
         return True
     return False
@@ -115,36 +129,26 @@ def _waiting(state: JackpotState) -> list[str]:
     return out
 
 
-def _pending_for(state: JackpotState, level_id: str, currency: str) -> CompiledJackpot | None:
-    """The pending version when this pool's next reseed is the one it waits for, else None."""
-    if not state.successor or state.successor["taken"] or _key(level_id, currency) not in _waiting(state):
-        return None
-    return following(state)
-
-
 def cycle_level(cj: CompiledJackpot, state: JackpotState, level_id: str, currency: str) -> CompiledLevel:
-    """The level a new cycle of this pool is drawn under: the following version's for the reseed a
-    pending change waits for, else the running one."""
-    nxt = _pending_for(state, level_id, currency)
-    if nxt is not None and level_id in nxt.level_index and currency in nxt.level(level_id).limits:
-        return nxt.level(level_id)
+    """The level a new cycle of this pool is drawn under: the following version's for the reseed
+    that ends the last cycle a pending change waits for, else the running one."""
+    s = state.successor
+    if s and not s["taken"] and _waiting(state) == [_key(level_id, currency)]:
+        nxt = following(state)
+        if level_id in nxt.level_index and currency in nxt.level(level_id).limits:
+            return nxt.level(level_id)
     return cj.level(level_id)
 
 
-def retires(state: JackpotState, level_id: str, currency: str) -> bool:
-    """Whether this pool's drop settles it for good: the following version it waits for has no
-    such level or currency, so no cycle of it may start."""
-    nxt = _pending_for(state, level_id, currency)
-    return nxt is not None and (level_id not in nxt.level_index or currency not in nxt.level(level_id).limits)
-
-
-def take_if_due(state: JackpotState, jackpot_id: str, now: int) -> list[EngineEvent]:
+def take_if_due(state: JackpotState, running: CompiledJackpot, now: int) -> list[EngineEvent]:
     """Take the pending version once every pool it waits for started a new cycle (or closed), not
-    on a jackpot being decommissioned or ended; the engine's record of it, or nothing."""
+    on a jackpot being decommissioned or ended; the engine's record of it, or nothing. The version
+    it replaces (``running``) is noted: the taken one runs until the live record is another."""
     s = state.successor
     if not s or s["taken"] or state.closing or state.status in ("EXPIRED", "ARCHIVED") or _waiting(state):
         return []
-    s["taken"] = True
+    jackpot_id = running.jackpot_id
+    s["taken"], s["left"] = True, running.fingerprint
     cycles = {key: _pool_cycle(state, key) for key in s["cycles"]}
     nxt = following(state)
     return [make_event(OPERATOR_ACTION, jackpot_id, f"{s['change_id']}|taken", now, {

@@ -531,20 +531,20 @@ class Worker:
                     if not await self._first_sight(batch, msg, req):
                         continue
                     batch.contribute(req)
-                    if batch.record.seeds_consumed:
-                        await batch.checkpoint()
                     if batch.state.successor:
                         await batch.succeed()
+                    if batch.record.seeds_consumed:
+                        await batch.checkpoint()
             else:
                 if batch.record.already_applied_input(msg.topic, msg.offset):
                     continue
                 if name == "OperatorCommand" and not self._first_command(batch, msg, ev.value, rec):
                     continue
                 batch.apply_input(name, rec, msg.topic, msg.offset)
-                if batch.record.seeds_consumed:
-                    await batch.checkpoint()
                 if batch.state.successor:
                     await batch.succeed()
+                if batch.record.seeds_consumed:
+                    await batch.checkpoint()
         compiled = batch.compiled
         if batch.dirty:  # regulatory item 11: the meters of every pool reconcile, else the jackpot is faulted
             await batch.fault(p.self_check(compiled, batch.state, batch.now, batch.record.sequence),
@@ -750,24 +750,17 @@ class _JackpotBatch:
         await self.checkpoint()
 
     def taken_version(self):
-        """The next_cycle version this jackpot took at a reseed, while its live config record does
-        not name it yet (the admin API records it as published a moment later), else None. A live
-        version archived or ended meanwhile wins: no cycle follows."""
-        took = succession.taken(self.state)
-        if took is None:
-            return None
-        live = self.compiled
-        if succession.published(self.state, live.fingerprint) or live.config.status.value in ("ARCHIVED", "EXPIRED"):
-            self.state.successor = {}
+        """The next_cycle version this jackpot took at a reseed, while its live config record is
+        still the version it replaced (the admin API publishes it a moment later), else None."""
+        if succession.superseded(self.state, self.compiled.fingerprint):
             self.dirty = True
-            return None
-        return took
+        return succession.taken(self.state)
 
     async def succeed(self) -> None:
-        """After each input while a next_cycle change waits: once its last waited-for pool has
-        reseeded, it is taken (engine/succession.py) and runs from the next input on. The take and
-        the outputs before it are written first, so a replay finds it taken."""
-        events = succession.take_if_due(self.state, self.compiled.jackpot_id, self.now)
+        """After each input while a next_cycle change waits (and before the seed checkpoint, so the
+        take is written with the input that caused it): once its last waited-for pool has
+        reseeded, it is taken (engine/succession.py) and runs from the next input on."""
+        events = succession.take_if_due(self.state, self.compiled, self.now)
         if not events:
             return
         self.emit_engine_events(events)

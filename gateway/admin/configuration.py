@@ -364,6 +364,11 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
                           f"compliance profile {doc['compliance_profile']['jurisdiction_code']} lets math changes "
                           f"({', '.join(math)}) take effect only after the current jackpot is won; use next_cycle",
                           math_changes=math)
+        if math and body.apply == "next_cycle" and impact.removals(old, doc):
+            removed = impact.removals(old, doc)
+            raise Problem(422, "next-cycle-removal", f"a next_cycle change may not remove {', '.join(removed)}: their "
+                          "pools hold players' money and run a cycle (decommission the jackpot, or publish the "
+                          "removal where the compliance profile allows it at once)", problems=removed)
         amounts, players = await _live_context(ctx, rec.jackpot_id, int(doc.get("active_window_seconds", 60)))
         warns = [w.model_dump() for w in impact.warnings(old, doc, current_amounts=amounts, active_players=players)]
         change_id = uuid.uuid4()

@@ -53,6 +53,14 @@ def math_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
+def removals(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Levels and currencies ``new`` no longer has: a ``next_cycle`` change may not remove them
+    (their pools hold money and run a cycle; engine/succession.py)."""
+    o, n = _levels(old), _levels(new)
+    return ([f"level {o[lid].get('name')}" for lid in o if lid not in n]
+            + [f"currency {c}" for c in old.get("currencies", []) if c not in new.get("currencies", [])])
+
+
 def cycle_levels(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The running levels whose current cycle must end before a ``next_cycle`` change applies: the
     levels whose own math changes, or every level when the jackpot's rates or its set of levels

@@ -291,6 +291,9 @@ async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     if below:
         raise ConfigRefused("a limit may not be set below the current amount: " + "; ".join(below))
     if impact.math_changes(old, new) and not impact.immediate_math_allowed(new["compliance_profile"]):
+        removed = impact.removals(old, new)
+        if removed:
+            raise ConfigRefused(f"a math change held until the next cycle may not remove {', '.join(removed)}")
         return "next_cycle"
     return "publish"
 
@@ -335,10 +338,10 @@ async def schedule_change(conn: asyncpg.Connection, jackpot_id: str, change_id: 
         "UPDATE admin_config_changes SET state = 'cancelled', detail = $3 WHERE jackpot_id = $1 AND state = 'pending' "
         "AND apply_timing = 'next_cycle' AND change_id <> $2::uuid", jackpot_id, change_id,
         f"superseded by change {change_id}")
-    clean = {k: v for k, v in doc.items() if k not in ("created_by", "updated_by")}
+    # exactly the config the scheduler publishes once the engine took it (same fingerprint)
     _, value, _ = CommandBus.encode(jackpot_id, succession.SCHEDULE, actor, command_id=change_id,
-                                        reason="next_cycle change", change_id=change_id,
-                                        config_json=normalise(clean)[1].decode(), level_ids=[str(lv) for lv in levels])
+                                    reason="next_cycle change", change_id=change_id,
+                                    config_json=normalise(doc)[1].decode(), level_ids=[str(lv) for lv in levels])
     return await enqueue(conn, kind="command", ref=change_id, topic=topic, key=jackpot_id.encode(), value=value)
 
 

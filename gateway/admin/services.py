@@ -172,6 +172,10 @@ class Services:
             "UPDATE admin_config_changes ch SET state = 'failed', detail = 'the engine refused it: ' || o.detail "
             "FROM operator_actions o WHERE o.command_id = ch.change_id::text AND o.action = $1 "
             "AND o.outcome = 'rejected' AND ch.state = 'pending' AND ch.apply_timing = 'next_cycle'", succession.SCHEDULE)
+        await self.pool.execute(  # no cycle follows on an archived jackpot: nothing to record
+            "UPDATE admin_config_changes ch SET state = 'cancelled', detail = 'the jackpot was archived' "
+            "FROM admin_jackpots j WHERE j.jackpot_id = ch.jackpot_id AND j.status = 'ARCHIVED' "
+            "AND ch.state = 'pending' AND ch.apply_timing = 'next_cycle'")
         due = await self.pool.fetch(
             "SELECT ch.change_id FROM admin_config_changes ch WHERE ch.state = 'pending' "
             "AND ch.apply_timing = 'next_cycle' AND EXISTS (SELECT 1 FROM operator_actions o "

@@ -151,6 +151,13 @@ async def test_a_next_cycle_rate_change_applies_after_the_drop_and_not_before(ad
         await produce_bets(settings, _bets(brand, 1))
         await wait_for(lambda: _count(grosses, 8), timeout=60, what="a bet under the published version")
         assert (await grosses())[-1] == Decimal("0.048")
+        # published as live, the taken version is forgotten: the next change is kept, not refused
+        status, again, _ = await call(http, "POST", url, manager, json_body={
+            "changes": {"levels": {**new_levels, "contribution_rate": "0.015"}}, "reason": "back to normal"})
+        assert status == 200 and again["state"] == "pending", again
+        kept = await wait_for(lambda: action(again["change_id"], "schedule_change"), timeout=60,
+                              what="the engine's answer to the next change")
+        assert kept["outcome"] == "applied", dict(kept)
         assert worker.alive(), worker.log_tail()
     finally:
         await conn.close()

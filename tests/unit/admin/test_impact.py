@@ -43,3 +43,11 @@ def test_splits_games_and_eligibility_warn():
 def test_compliance_profile_decides_on_immediate_math_changes():
     assert impact.immediate_math_allowed(config()["compliance_profile"])
     assert not impact.immediate_math_allowed(json.loads(ROMANIA_ONJN.model_dump_json()))
+
+
+def test_removed_levels_and_currencies_are_named_for_the_next_cycle_refusal():
+    old = config(currencies=["EUR", "USD"])
+    new = config(currencies=["EUR"])
+    new["levels"] = new["levels"][:-1]
+    assert impact.removals(old, new) == [f"level {old['levels'][-1]['name']}", "currency USD"]
+    assert impact.removals(old, old) == []

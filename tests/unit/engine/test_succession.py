@@ -38,7 +38,7 @@ def _reseed(d: Driver, level_id: str, currency: str = "EUR"):
 
 
 def _take(d: Driver):
-    events = succession.take_if_due(d.st, d.cj.jackpot_id, d.now)
+    events = succession.take_if_due(d.st, d.cj, d.now)
     if events:
         d.cj = succession.taken(d.st)
     return events
@@ -60,31 +60,35 @@ def test_the_reseed_that_ends_the_cycle_draws_the_new_one_under_the_next_version
     [record] = _take(d)
     assert record.payload["command_id"] == "change-1" and record.payload["action"] == succession.TAKEN
     assert d.cj.level(SOLO).limits["EUR"].win_max == 30 * UNIT  # the jackpot runs under it now
-    assert succession.published(d.st, d.cj.fingerprint) and d.st.successor == {}
+    left = d.st.successor["left"]
+    assert not succession.superseded(d.st, left) and succession.taken(d.st) is not None  # live: still the old one
+    assert succession.superseded(d.st, d.cj.fingerprint) and d.st.successor == {}  # published: forgotten
 
 
-def test_every_waited_pool_starts_its_next_cycle_under_the_next_version_and_the_last_one_takes_it():
+def test_with_several_pools_waited_for_only_the_last_reseed_draws_under_the_next_version():
+    """A pool that reseeds while another waited-for cycle still runs starts its next cycle under
+    the running version, whole: its draws never meet the other version's limits."""
     cj, st = setup(levels=TWO, contribution_rate="1", house_cut="0", currencies=["EUR", "USD"])
     d = Driver(cj, st)
     raised = [dict(lv, seed_from="4", seed_to="4", win_from="30", win_to="32", win_max="40") for lv in TWO]
     _schedule(d, raised, [A, B], currencies=("EUR", "USD"))
     for level_id, currency in ((A, "EUR"), (B, "USD"), (A, "USD")):
         _reseed(d, level_id, currency)
-        assert d.pool(level_id, currency).cycle == 2 and d.pool(level_id, currency).seed_draw == 4 * UNIT
-        assert _take(d) == []  # B/EUR still runs its cycle, under the old math
-    assert d.pool(B, "EUR").ranges["win_from"] == 10 * UNIT
+        assert d.pool(level_id, currency).cycle == 2 and d.pool(level_id, currency).seed_draw == 1 * UNIT
+        assert _take(d) == []  # B/EUR still runs its cycle
     _reseed(d, B, "EUR")
-    assert d.pool(B, "EUR").seed_draw == 4 * UNIT and len(_take(d)) == 1
+    assert d.pool(B, "EUR").seed_draw == 4 * UNIT and d.pool(B, "EUR").ranges["win_from"] == 30 * UNIT
+    assert len(_take(d)) == 1 and d.cj.level(A).limits["EUR"].win_max == 40 * UNIT
 
 
-def test_a_level_the_next_version_drops_is_settled_for_good_at_its_drop():
-    cj, st = setup(levels=TWO, contribution_rate="1", house_cut="0", currencies=["EUR"])
+def test_a_following_version_may_not_remove_a_level_or_a_currency():
+    cj, st = setup(levels=TWO, contribution_rate="1", house_cut="0", currencies=["EUR", "USD"])
     d = Driver(cj, st)
-    _schedule(d, [dict(TWO[0], contribution_split="1")], [A, B])  # B is removed
-    _reseed(d, B)
-    assert d.pool(B).closed and d.pool(B).visible == 0 and d.pool(B).cycle == 1  # no new seed, no new cycle
-    _reseed(d, A)
-    assert len(_take(d)) == 1 and [cl.level_id for cl in d.cj.levels] == [A]
+    for levels, currencies, gone in (([dict(TWO[0], contribution_split="1")], ("EUR", "USD"), "level B"),
+                                     (TWO, ("EUR",), "currency USD")):
+        out = d.command(succession.SCHEDULE, change_id="c", config_json=_doc(levels, currencies), level_ids=(A, B))
+        assert out.events[-1].payload["outcome"] == "rejected" and gone in out.events[-1].payload["detail"]
+    assert d.st.successor == {}
 
 
 def test_cancel_before_the_take_and_refusals():
