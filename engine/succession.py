@@ -25,6 +25,7 @@ running cycle): that is refused here and by the admin API.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from .compiled import CompiledJackpot, CompiledLevel, compile_jackpot
@@ -67,8 +68,20 @@ def schedule(cj: CompiledJackpot, state: JackpotState, *, change_id: str, config
     state.successor = {"change_id": change_id, "config": doc, "fingerprint": nxt.fingerprint,
                        "levels": sorted(waited), "taken": False,
                        "cycles": {_key(p.level_id, p.currency): p.cycle for p in state.iter_pools()
-                                  if p.level_id in waited and not p.closed}}
+                                  if p.level_id in waited and not p.closed
+                                  and _math_differs(cj, nxt, p.level_id, p.currency)}}
     return f"waits for {len(state.successor['cycles'])} pool(s) to reseed" + (f"; replaces {replaced}" if replaced else "")
+
+
+def _math_differs(cj: CompiledJackpot, nxt: CompiledJackpot, level_id: str, currency: str) -> bool:
+    """Whether this pool's cycle runs under different math in ``nxt``: the jackpot's rates, games
+    or levels, the level's own fields, or its amounts in this currency (a change to one currency's
+    amounts does not wait for the level's other currencies)."""
+    if (cj.net_num, cj.net_den, cj.network_rates, cj.games) != (nxt.net_num, nxt.net_den, nxt.network_rates, nxt.games) \
+            or [cl.level_id for cl in cj.levels] != [cl.level_id for cl in nxt.levels]:
+        return True
+    a, b = cj.level(level_id), nxt.level(level_id)
+    return replace(a, limits={}) != replace(b, limits={}) or a.limits.get(currency) != b.limits.get(currency)
 
 
 def removals(cj: CompiledJackpot, nxt: CompiledJackpot) -> list[str]:

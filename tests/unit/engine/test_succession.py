@@ -134,3 +134,16 @@ def test_the_following_version_compiles_to_the_fingerprint_of_the_same_config_pu
     assert succession.following(d.st).fingerprint == published.fingerprint == d.st.successor["fingerprint"]
     succession._compiled.clear()  # a restarted worker compiles it again from the state
     assert succession.following(JackpotState.from_dict(d.st.to_dict())).fingerprint == published.fingerprint
+
+
+def test_a_change_to_one_currency_s_amounts_waits_for_that_pool_only():
+    usd_only = [dict(lv, currency_amounts={"USD": {"seed_from": "2", "seed_to": "2", "win_from": "10", "win_to": "12",
+                                                  "win_max": "20"}}) for lv in TWO]
+    cj, st = setup(levels=usd_only, contribution_rate="1", house_cut="0", currencies=["EUR", "USD"])
+    d = Driver(cj, st)
+    raised = [dict(usd_only[0], currency_amounts={"USD": {"seed_from": "3", "seed_to": "3", "win_from": "10",
+                                                          "win_to": "12", "win_max": "20"}}), usd_only[1]]
+    _schedule(d, raised, [A], currencies=("EUR", "USD"))
+    assert list(d.st.successor["cycles"]) == [f"{A}|USD"]  # A's EUR amounts and level B are unchanged
+    _reseed(d, A, "USD")
+    assert d.pool(A, "USD").seed_draw == 3 * UNIT and len(_take(d)) == 1
