@@ -28,6 +28,7 @@ from .lifecycle import SYSTEM, transition_jackpot
 from .money import floor_to_unit
 from .pool import Hit, JackpotState
 from .rng import SEED_BYTES, CycleDraws
+from . import succession
 from .seeding import reveal_event, start_cycle
 
 __all__ = ["Winner", "DropTicket", "DropSettlement", "begin_drop", "settle_drop", "abort_drop"]
@@ -213,6 +214,7 @@ def settle_drop(
         pool.closed = True
     else:
         draws = start_cycle(cj, state, cl.level_id, currency, next_seed, cause=cause_id, now=now, events=events)
+        cj = succession.running(cj, state)  # a cycle drawn under a pending change runs under its amounts
         events.append(
             make_event(
                 JACKPOT_RESEEDED,

@@ -8,15 +8,17 @@ scheduler polling the database, draws that boundary, in the order of the jackpot
   levels it waits for); the state keeps it (:func:`schedule`) with the cycle each waited-for pool
   is in, so a restart or a replay decides exactly as the first run did. A ``cancel_change``
   command withdraws it, unless it was taken (:func:`cancel`);
-- the reseed that ends the last waited-for cycle draws its new cycle from the following version's
-  level (:func:`cycle_level`, used by ``seeding.start_cycle``): seed range, win range, warn band,
-  evaluation delay. Pools that reseed before it start their next cycle under the running version,
-  whole: a cycle never mixes the draws of one version with the limits of the other;
+- each waited-for pool's reseed draws its new cycle from the following version's level
+  (:func:`cycle_level`, used by ``seeding.start_cycle``: seed range, win range, warn band,
+  evaluation delay), and from then on that pool runs under the following version's amounts (Win
+  Max, bet limits, maximum contribution: :func:`running`), so a cycle never meets the limits of
+  the version it was not drawn under. Fields that span the jackpot (rates, splits, games) switch
+  for every pool together, at the take;
 - once every waited-for pool has started a new cycle (or closed), the following version is taken
-  (:func:`take_if_due`, with the input that ended the last cycle): from the next input on it runs
-  the jackpot, and the ``OperatorActionRecorded`` it emits under the change's id is the admin
-  API's cue to record it as the published version. Until the live config record names it, the
-  jackpot keeps running it; any other live version after that replaces it as usual.
+  (:func:`due`, :func:`take`, with the input that ended the last cycle): from the next input on it
+  runs the jackpot, and the ``OperatorActionRecorded`` it emits under the change's id
+  (:func:`take_record`) is the admin API's cue to record it as the published version. Until the
+  live config record is another version than the one it replaced, the jackpot keeps running it.
 
 A following version may not remove a level or a currency (its pools hold players' money and a
 running cycle): that is refused here and by the admin API.
@@ -50,7 +52,7 @@ def schedule(cj: CompiledJackpot, state: JackpotState, *, change_id: str, config
         raise DropRejected("schedule_change needs the change id and the config that follows")
     if state.closing or state.status in ("EXPIRED", "ARCHIVED"):
         raise DropRejected(f"the jackpot is {'being decommissioned' if state.closing else state.status}")
-    if state.successor.get("taken"):
+    if state.successor.get("taken") or _moved(state):
         raise DropRejected(f"change {state.successor['change_id']} is taking effect; send this one after it")
     try:
         doc = json.loads(config_json)
@@ -95,6 +97,8 @@ def cancel(state: JackpotState, change_id: str | None) -> str:
         raise DropRejected(f"no pending change {change_id}")
     if state.successor["taken"]:
         raise DropRejected(f"change {change_id} is in effect: it was taken at the reseed")
+    if _moved(state):
+        raise DropRejected(f"change {change_id} is in effect: pools already began a cycle under it")
     state.successor = {}
     return f"change {change_id} withdrawn"
 
@@ -122,13 +126,19 @@ def taken(state: JackpotState) -> CompiledJackpot | None:
 
 
 def superseded(state: JackpotState, live_fingerprint: str) -> bool:
-    """Forget a taken version once the live config record is no longer the one it replaced (it
-    is the taken version, published, or a later one); whether the state changed."""
+    """Forget a taken version once the live config record is not the one it replaced any more
+    (it is the taken version, published, or a later one); whether the state changed."""
     s = state.successor
-    if s.get("taken") and s.get("left") != live_fingerprint:
+    if s.get("taken") and live_fingerprint != s.get("left"):
         state.successor = {}
         return True
     return False
+
+
+def _moved(state: JackpotState) -> list[str]:
+    """The waited-for pools that already began a cycle under the pending change."""
+    waiting = set(_waiting(state))
+    return [k for k in state.successor.get("cycles", {}) if k not in waiting]
 
 
 def _waiting(state: JackpotState) -> list[str]:
@@ -143,32 +153,69 @@ def _waiting(state: JackpotState) -> list[str]:
 
 
 def cycle_level(cj: CompiledJackpot, state: JackpotState, level_id: str, currency: str) -> CompiledLevel:
-    """The level a new cycle of this pool is drawn under: the following version's for the reseed
-    that ends the last cycle a pending change waits for, else the running one."""
+    """The level a new cycle of this pool is drawn under: the following version's for the reseed a
+    pending change waits for, else the running one."""
     s = state.successor
-    if s and not s["taken"] and _waiting(state) == [_key(level_id, currency)]:
+    if s and not s["taken"] and _key(level_id, currency) in _waiting(state):
         nxt = following(state)
         if level_id in nxt.level_index and currency in nxt.level(level_id).limits:
             return nxt.level(level_id)
     return cj.level(level_id)
 
 
-def take_if_due(state: JackpotState, running: CompiledJackpot, now: int) -> list[EngineEvent]:
-    """Take the pending version once every pool it waits for started a new cycle (or closed), not
-    on a jackpot being decommissioned or ended; the engine's record of it, or nothing. The version
-    it replaces (``running``) is noted: the taken one runs until the live record is another."""
+_mixed: dict[tuple, CompiledJackpot] = {}  # (running, following, pools moved) -> the view of both
+
+
+def running(cj: CompiledJackpot, state: JackpotState) -> CompiledJackpot:
+    """``cj`` as the engine must apply it while a change waits: the pools that already began their
+    next cycle under the following version take its amounts in their currency; anything else is
+    ``cj``'s. The same object (and fingerprint) when no pool has moved."""
     s = state.successor
-    if not s or s["taken"] or state.closing or state.status in ("EXPIRED", "ARCHIVED") or _waiting(state):
-        return []
-    jackpot_id = running.jackpot_id
-    s["taken"], s["left"] = True, running.fingerprint
+    if not s or s["taken"]:
+        return cj
+    moved = tuple(sorted(_moved(state)))
+    if not moved:
+        return cj
+    key = (cj.fingerprint, s["fingerprint"], moved)
+    hit = _mixed.get(key)
+    if hit is None:
+        nxt = following(state)
+        take: dict[str, dict] = {}
+        for k in moved:
+            level_id, currency = k.split("|", 1)
+            if level_id in nxt.level_index and currency in nxt.level(level_id).limits:
+                take.setdefault(level_id, {})[currency] = nxt.level(level_id).limits[currency]
+        hit = replace(cj, levels=tuple(replace(cl, limits={**cl.limits, **take[cl.level_id]}) if cl.level_id in take
+                                       else cl for cl in cj.levels), _plans={})
+        while len(_mixed) >= 64:
+            del _mixed[next(iter(_mixed))]
+        _mixed[key] = hit
+    return hit
+
+
+def due(state: JackpotState) -> bool:
+    """Whether the pending version is to be taken now: every pool it waits for started a new cycle
+    (or closed), and the jackpot is neither being decommissioned nor ended."""
+    s = state.successor
+    return bool(s) and not s["taken"] and not state.closing and state.status not in ("EXPIRED", "ARCHIVED") \
+        and not _waiting(state)
+
+
+def take(state: JackpotState, running_fingerprint: str) -> None:
+    """Take the pending version (see :func:`due`), noting the version it replaces."""
+    state.successor["taken"], state.successor["left"] = True, running_fingerprint
+
+
+def take_record(state: JackpotState, jackpot_id: str, now: int) -> EngineEvent:
+    """The engine's record of a taken version, under the change's id (the same event id however
+    often it is sent: a replay after a crash sends it again)."""
+    s = state.successor
     cycles = {key: _pool_cycle(state, key) for key in s["cycles"]}
-    nxt = following(state)
-    return [make_event(OPERATOR_ACTION, jackpot_id, f"{s['change_id']}|taken", now, {
+    return make_event(OPERATOR_ACTION, jackpot_id, f"{s['change_id']}|taken", now, {
         "command_id": s["change_id"], "action": TAKEN, "actor": ACTOR, "approvals": [],
         "reason": "next_cycle change in effect from the reseed that ended the cycle", "outcome": "applied",
-        "detail": f"version {nxt.fingerprint[:12]}; cycles now "
-                  + (", ".join(f"{k}: {c}" for k, c in sorted(cycles.items())) or "none waited for")})]
+        "detail": f"version {s['fingerprint'][:12]}; cycles now "
+                  + (", ".join(f"{k}: {c}" for k, c in sorted(cycles.items())) or "none waited for")})
 
 
 def _remember(cj: CompiledJackpot) -> CompiledJackpot:

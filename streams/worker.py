@@ -506,12 +506,15 @@ class Worker:
         p = self.pipeline
         if jackpot_id not in self.configs.compiled:
             await batch.fault(p.fault_lost_config(compiled, batch.state, batch.now), "jackpot config withdrawn")
-        elif batch.state.successor and (took := batch.taken_version()) is not None:
+        elif batch.state.successor and (took := batch.taken_version(fresh=cached is None)) is not None:
             batch.compiled = compiled = took
             if batch.record.config_version != took.fingerprint:  # taken, and a crash came before adopting it
                 await batch.adopt_config()
         elif batch.record.config_version != compiled.fingerprint:
             await batch.adopt_config()
+        batch.base = batch.compiled
+        if batch.state.successor:  # pools that began their next cycle under a pending change use its amounts
+            batch.compiled = compiled = succession.running(batch.base, batch.state)
         rejected = self.configs.errors.get(jackpot_id)
         if rejected is not None and jackpot_id in self.configs.compiled:
             await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now, batch.record.sequence),
@@ -693,6 +696,7 @@ class _JackpotBatch:
         self.w = worker
         self.key = key
         self.compiled = compiled
+        self.base = compiled  # the version itself (``compiled`` may also carry a pending change's amounts)
         self.last_event = last_event
         self.record: JackpotRecord
         self.state = None
@@ -749,25 +753,38 @@ class _JackpotBatch:
         self.dirty = True
         await self.checkpoint()
 
-    def taken_version(self):
+    def taken_version(self, fresh: bool):
         """The next_cycle version this jackpot took at a reseed, while its live config record is
-        still the version it replaced (the admin API publishes it a moment later), else None."""
+        still the version it replaced (the admin API publishes it a moment later), else None. A
+        value fresh from the table sends the take's record again (same event id): a crash may
+        have come between persisting the take and publishing its record."""
         if succession.superseded(self.state, self.compiled.fingerprint):
+            self.dirty = True
+            return None
+        if fresh:
+            self.emit_engine_events([succession.take_record(self.state, self.compiled.jackpot_id, self.now)])
             self.dirty = True
         return succession.taken(self.state)
 
     async def succeed(self) -> None:
-        """After each input while a next_cycle change waits (and before the seed checkpoint, so the
-        take is written with the input that caused it): once its last waited-for pool has
-        reseeded, it is taken (engine/succession.py) and runs from the next input on."""
-        events = succession.take_if_due(self.state, self.compiled, self.now)
-        if not events:
+        """After each input while a next_cycle change waits (before the seed checkpoint, so the take
+        is written with the input that caused it). Pools that began their next cycle under it
+        run under its amounts; once the last waited-for pool has, it is taken (engine/succession.py)
+        and runs the jackpot from the next input on. The take is durable before its record leaves,
+        so no one hears of a take a replay could miss."""
+        state = self.state
+        if not succession.due(state):
+            self.compiled = succession.running(self.base, state)
             return
-        self.emit_engine_events(events)
-        self.dirty = True
-        await self.checkpoint()
-        self.compiled = succession.taken(self.state)
-        await self.adopt_config()
+        await self.checkpoint()  # what came before it: out, then persisted
+        succession.take(state, self.base.fingerprint)
+        w = self.w
+        await w.hold_membership()
+        self.persist()
+        await w.durable()
+        self.emit_engine_events([succession.take_record(state, self.base.jackpot_id, self.now)])
+        self.compiled = self.base = succession.taken(state)
+        await self.adopt_config()  # publishes the record, persists again
 
     async def fault(self, events: list, why: str) -> None:
         """A fault the system raised (config withdrawn or rejected, a failed self-check): its

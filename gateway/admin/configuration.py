@@ -439,9 +439,10 @@ async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> d
 
 
 async def refused_by_engine(ctx: Ctx, jackpot_id: str, command_id: str, outbox_id: int) -> None:
-    """Send a ``cancel_change`` and wait (bounded) for the engine's answer: a refusal means the
-    engine had taken the change at a reseed just before; it stays in effect and the scheduler
-    records it as applied (409). No answer in time: the cancellation stands as sent."""
+    """Send a ``cancel_change`` and wait (bounded) for the engine's answer: a refusal saying the
+    change is in effect (taken, or pools already drew a cycle under it) is a 409, and the
+    scheduler records the change as applied once taken. No answer in time: the cancellation
+    stands as sent, and the same holds if the engine answers later."""
     s = ctx.services
     fut = s.receipts.expect(command_id)
     try:
@@ -450,9 +451,10 @@ async def refused_by_engine(ctx: Ctx, jackpot_id: str, command_id: str, outbox_i
         fut.cancel()
         return  # the relay delivers it; the engine's answer is in the history then
     receipt = await s.receipts.wait(fut, command_id, s.settings.admin_command_wait_s)
-    if receipt is not None and receipt.outcome != "applied":
+    if receipt is not None and receipt.outcome != "applied" and "in effect" in (receipt.detail or ""):
         raise Problem(409, "already-taking-effect", f"the engine refused the cancellation: {receipt.detail}; the "
-                      "change is in effect and is recorded as applied", command_id=command_id)
+                      "change stays in effect and is recorded as applied", command_id=command_id)
+    # any other refusal ("no pending change": the engine had refused or dropped it): cancelled stands
 
 
 # ----------------------------------------------------------------------------- templates

@@ -277,6 +277,12 @@ async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     if capped:
         raise ConfigRefused("; ".join(capped))
     jackpot_id = str(doc["jackpot_id"])
+    if await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM admin_config_changes ch JOIN operator_actions o ON o.command_id = "
+            "ch.change_id::text AND o.action = $2 AND o.outcome = 'applied' WHERE ch.jackpot_id = $1 "
+            "AND ch.state = 'pending' AND ch.apply_timing = 'next_cycle')", jackpot_id, succession.TAKEN):
+        raise ConfigRefused("a next_cycle change of this jackpot was taken at a reseed and is being recorded as the "
+                            "published version; publish again in a moment")
     old = await conn.fetchval(
         "SELECT v.config FROM jackpot_configs c JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id "
         "AND v.version = c.current_version WHERE c.jackpot_id = $1", jackpot_id)

@@ -157,12 +157,14 @@ class Services:
         """Record as the published version each ``next_cycle`` change the engine took at the reseed
         that ended its cycle (engine/succession.py), oldest first. The engine's order of inputs is
         the truth: a change cancelled or superseded here after the engine had taken it (the two
-        crossed) is in effect there, so it is applied after all, unless its jackpot was archived."""
+        crossed) is in effect there, so it is applied after all, unless its jackpot was archived or a
+        later version was published meanwhile (the engine runs that one instead)."""
         assert self.pool is not None
         crossed = await self.pool.fetch(
             "UPDATE admin_config_changes ch SET state = 'pending', detail = 'the cancellation reached the engine after "
             "it took the change at the reseed: in effect' FROM admin_jackpots j WHERE j.jackpot_id = ch.jackpot_id "
-            "AND j.status <> 'ARCHIVED' AND ch.state = 'cancelled' AND ch.apply_timing = 'next_cycle' AND EXISTS ("
+            "AND j.status <> 'ARCHIVED' AND ch.state = 'cancelled' AND ch.apply_timing = 'next_cycle' "
+            "AND coalesce(ch.detail, '') NOT LIKE 'superseded by version%' AND EXISTS ("
             "  SELECT 1 FROM operator_actions o WHERE o.command_id = ch.change_id::text AND o.action = $1 "
             "  AND o.outcome = 'applied') RETURNING ch.change_id", succession.TAKEN)
         for r in crossed:

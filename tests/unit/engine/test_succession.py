@@ -8,6 +8,7 @@ import json
 from jackpot.engine import compile_jackpot, succession
 from jackpot.engine.config import Jackpot
 from jackpot.engine.pool import JackpotState
+from jackpot.engine.reconfigure import adopt_config
 
 from .flow import SOLO, UNIT, Driver, solo, solo_level
 from .helpers import level, lid, make_jackpot, setup
@@ -23,6 +24,7 @@ def _doc(levels, currencies=("EUR",)) -> str:
 
 
 def _schedule(d: Driver, levels, waited, change_id="change-1", currencies=("EUR",)):
+    d.base = d.cj
     out = d.command(succession.SCHEDULE, change_id=change_id, config_json=_doc(levels, currencies),
                     level_ids=tuple(waited))
     assert out.events[-1].payload["outcome"] == "applied", out.events[-1].payload
@@ -38,10 +40,18 @@ def _reseed(d: Driver, level_id: str, currency: str = "EUR"):
 
 
 def _take(d: Driver):
-    events = succession.take_if_due(d.st, d.cj, d.now)
-    if events:
-        d.cj = succession.taken(d.st)
-    return events
+    """What the worker does after each input: run the pending change's amounts where they apply,
+    take it when due (and adopt it, as any new version)."""
+    if not succession.due(d.st):
+        if d.st.successor and not d.st.successor["taken"]:
+            d.cj = succession.running(d.base, d.st)
+        return []
+    succession.take(d.st, d.base.fingerprint)
+    record = succession.take_record(d.st, d.base.jackpot_id, d.now)
+    d.cj = d.base = succession.taken(d.st)
+    events = adopt_config(d.cj, d.st, d.seeds, cause_id="config:taken", now=d.now)
+    assert not [e for e in events if e.event_type == "JackpotFaulted"], events
+    return [record]
 
 
 def test_the_reseed_that_ends_the_cycle_draws_the_new_one_under_the_next_version():
@@ -61,24 +71,42 @@ def test_the_reseed_that_ends_the_cycle_draws_the_new_one_under_the_next_version
     assert record.payload["command_id"] == "change-1" and record.payload["action"] == succession.TAKEN
     assert d.cj.level(SOLO).limits["EUR"].win_max == 30 * UNIT  # the jackpot runs under it now
     left = d.st.successor["left"]
+    assert left != d.cj.fingerprint
     assert not succession.superseded(d.st, left) and succession.taken(d.st) is not None  # live: still the old one
     assert succession.superseded(d.st, d.cj.fingerprint) and d.st.successor == {}  # published: forgotten
 
 
-def test_with_several_pools_waited_for_only_the_last_reseed_draws_under_the_next_version():
-    """A pool that reseeds while another waited-for cycle still runs starts its next cycle under
-    the running version, whole: its draws never meet the other version's limits."""
+def test_every_waited_pool_starts_its_next_cycle_under_the_next_version_and_runs_under_its_amounts():
+    """Each waited pool's reseed draws under the new version, and that pool runs under the new
+    amounts from then on; the last one takes the change. Lowered limits then never fault a pool
+    (the first design drew early pools under the old version, and the take faulted the jackpot)."""
     cj, st = setup(levels=TWO, contribution_rate="1", house_cut="0", currencies=["EUR", "USD"])
     d = Driver(cj, st)
-    raised = [dict(lv, seed_from="4", seed_to="4", win_from="30", win_to="32", win_max="40") for lv in TWO]
-    _schedule(d, raised, [A, B], currencies=("EUR", "USD"))
+    lowered = [dict(lv, seed_from="2", seed_to="2", win_from="4", win_to="5", win_max="6") for lv in TWO]
+    _schedule(d, lowered, [A, B], currencies=("EUR", "USD"))
     for level_id, currency in ((A, "EUR"), (B, "USD"), (A, "USD")):
         _reseed(d, level_id, currency)
-        assert d.pool(level_id, currency).cycle == 2 and d.pool(level_id, currency).seed_draw == 1 * UNIT
-        assert _take(d) == []  # B/EUR still runs its cycle
+        assert d.pool(level_id, currency).cycle == 2 and d.pool(level_id, currency).seed_draw == 2 * UNIT
+        assert _take(d) == []  # B/EUR still runs its cycle, under the old amounts
+        assert d.cj.level(level_id).limits[currency].win_max == 6 * UNIT
+    assert d.cj.level(B).limits["EUR"].win_max == 20 * UNIT
+    for _ in range(3):
+        d.bet(1, "p2", currency="USD")  # a moved pool grows and drops within the new range
+    assert d.pool(A, "USD").visible + d.pool(A, "USD").hidden <= 6 * UNIT
     _reseed(d, B, "EUR")
-    assert d.pool(B, "EUR").seed_draw == 4 * UNIT and d.pool(B, "EUR").ranges["win_from"] == 30 * UNIT
-    assert len(_take(d)) == 1 and d.cj.level(A).limits["EUR"].win_max == 40 * UNIT
+    assert d.pool(B, "EUR").seed_draw == 2 * UNIT and d.pool(B, "EUR").ranges["win_from"] == 4 * UNIT
+    assert len(_take(d)) == 1 and d.cj.level(A).limits["EUR"].win_max == 6 * UNIT
+
+
+def test_once_a_pool_began_a_cycle_under_it_the_change_can_be_neither_cancelled_nor_replaced():
+    cj, st = setup(levels=TWO, contribution_rate="1", house_cut="0", currencies=["EUR"])
+    d = Driver(cj, st)
+    _schedule(d, [dict(lv, win_from="20", win_to="22", win_max="30") for lv in TWO], [A, B])
+    _reseed(d, A)
+    out = d.command(succession.CANCEL, change_id="change-1")
+    assert out.events[-1].payload["outcome"] == "rejected" and "began a cycle" in out.events[-1].payload["detail"]
+    out = d.command(succession.SCHEDULE, change_id="change-2", config_json=_doc(TWO), level_ids=(A, B))
+    assert out.events[-1].payload["outcome"] == "rejected" and d.st.successor["change_id"] == "change-1"
 
 
 def test_a_following_version_may_not_remove_a_level_or_a_currency():
