@@ -482,6 +482,21 @@ def latency_samples(sent: dict[str, float], seen: list, ledger_topic: str, pool_
     return pool_ms, ws_ms
 
 
+def router_samples(sent: dict[str, float], seen: list, contributions_topic: str) -> list[float]:
+    """Per (bet, jackpot): ms from the bet's send to its contribution request's record timestamp
+    (when the router produced it): the router's share; the ledger's less it is the jackpot agent's."""
+    codec = catalog()
+    out = []
+    for _, m in seen:
+        if m.topic != contributions_topic:
+            continue
+        for req in CONTRIBUTIONS.items_in(codec, m.value):
+            t_sent = sent.get(str(req["bet_id"]))
+            if t_sent is not None:
+                out.append(m.timestamp - t_sent * 1000)
+    return out
+
+
 def ledger_samples(sent: dict[str, float], seen: list, ledger_topic: str) -> list[float]:
     """Per (bet, jackpot): ms from the bet's send to its ledger event's record timestamp (when the
     worker produced it): the worker's share of the latency."""
@@ -520,7 +535,7 @@ async def open_loop(run: BenchRun, records: list, rate: float, k: int) -> dict:
 
 
 def rate_point(share: float, capacity: float, sender: dict, pool_ms: list[float], ws_ms: list[float],
-               ledger_ms: list[float] = ()) -> dict:
+               ledger_ms: list[float] = (), router_ms: list[float] = ()) -> dict:
     """One offered rate's figures, as ``latency_capacity_share`` lists them."""
     def q(ms: list[float], p: float) -> float | None:
         return round(pct(ms, p), 2) if ms else None
@@ -530,6 +545,7 @@ def rate_point(share: float, capacity: float, sender: dict, pool_ms: list[float]
             "pool_p50_ms": q(pool_ms, 0.5), "pool_p99_ms": q(pool_ms, 0.99), "pool_max_ms": q(pool_ms, 1.0),
             "ws_p50_ms": q(ws_ms, 0.5), "ws_p99_ms": q(ws_ms, 0.99), "ws_max_ms": q(ws_ms, 1.0),
             "ledger_p50_ms": q(list(ledger_ms), 0.5), "ledger_p99_ms": q(list(ledger_ms), 0.99),
+            "router_p50_ms": q(list(router_ms), 0.5), "router_p99_ms": q(list(router_ms), 0.99),
             "send_late_p99_ms": sender["late_p99_ms"]}
 
 
@@ -538,9 +554,10 @@ async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway:
     """Open-loop latency at each of ``LATENCY_SHARES`` of ``capacity`` (bets/s)."""
     s = run.settings
     pool_topic, ledger_topic = run.topic(T.POOL_UPDATED), run.topic(T.LEDGER)
+    contributions_topic = run.topic(T.CONTRIBUTIONS)
     if not capacity > 0:
         raise RuntimeError("latency: no capacity measured to offer a share of")
-    watcher = TopicWatcher(s, [pool_topic, ledger_topic])
+    watcher = TopicWatcher(s, [pool_topic, ledger_topic, contributions_topic])
     await watcher.start()
     frames: list = []
     ws_task = None
@@ -568,7 +585,8 @@ async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway:
                 raise RuntimeError(f"latency: no bet at {rate:.0f}/s could be matched to a PoolUpdated")
             samples[share] = (pool_ms, ws_ms)
             ledger_ms = ledger_samples(sender["scheduled"], watcher.seen[seen_from:], ledger_topic)
-            points.append(rate_point(share, capacity, sender, pool_ms, ws_ms, ledger_ms))
+            router_ms = router_samples(sender["scheduled"], watcher.seen[seen_from:], contributions_topic)
+            points.append(rate_point(share, capacity, sender, pool_ms, ws_ms, ledger_ms, router_ms))
             log(out, f"latency: p99 {points[-1]['pool_p99_ms']} ms to PoolUpdated, {points[-1]['ws_p99_ms']} ms to "
                      f"the WebSocket frame")
     finally:

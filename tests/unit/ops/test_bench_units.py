@@ -107,7 +107,8 @@ def test_rate_point_lists_both_percentiles_and_none_without_samples():
     assert p["share"] == 0.25 and p["offered_bets_s"] == 250.0 and p["achieved_bets_s"] == 250.0
     assert p["pool_p50_ms"] in (50.0, 51.0) and p["pool_p99_ms"] == 99.0 and p["pool_max_ms"] == 100.0
     assert p["ws_p99_ms"] is None and p["ws_samples"] == 0 and p["samples"] == 100
-    assert p["ledger_p99_ms"] == 7.0
+    assert p["ledger_p99_ms"] == 7.0 and p["router_p99_ms"] is None
+    assert rate_point(0.25, 1000.0, sender, [1.0], [], [5.0], [2.0, 3.0])["router_p99_ms"] == 3.0
     assert capacity_share([p]) == 0.0
 
 
