@@ -482,34 +482,29 @@ def latency_samples(sent: dict[str, float], seen: list, ledger_topic: str, pool_
     return pool_ms, ws_ms
 
 
-def router_samples(sent: dict[str, float], seen: list, contributions_topic: str) -> list[float]:
-    """Per (bet, jackpot): ms from the bet's send to its contribution request's record timestamp
-    (when the router produced it): the router's share; the ledger's less it is the jackpot agent's."""
+def _stamp_samples(sent: dict[str, float], seen: list, topic: str, framing: Framing) -> list[float]:
+    """Per (bet, jackpot): ms from the bet's send to the record timestamp (when it was produced)
+    of the ``topic`` record carrying it."""
     codec = catalog()
     out = []
     for _, m in seen:
-        if m.topic != contributions_topic:
+        if m.topic != topic:
             continue
-        for req in CONTRIBUTIONS.items_in(codec, m.value):
-            t_sent = sent.get(str(req["bet_id"]))
+        for item in framing.items_in(codec, m.value):
+            t_sent = sent.get(str(item["bet_id"]))
             if t_sent is not None:
                 out.append(m.timestamp - t_sent * 1000)
     return out
+
+
+def router_samples(sent: dict[str, float], seen: list, contributions_topic: str) -> list[float]:
+    """To the bet's contribution request: the router's share (the ledger's less it is the jackpot agent's)."""
+    return _stamp_samples(sent, seen, contributions_topic, CONTRIBUTIONS)
 
 
 def ledger_samples(sent: dict[str, float], seen: list, ledger_topic: str) -> list[float]:
-    """Per (bet, jackpot): ms from the bet's send to its ledger event's record timestamp (when the
-    worker produced it): the worker's share of the latency."""
-    codec = catalog()
-    out = []
-    for _, m in seen:
-        if m.topic != ledger_topic:
-            continue
-        for ev in LEDGER.items_in(codec, m.value):
-            t_sent = sent.get(str(ev["bet_id"]))
-            if t_sent is not None:
-                out.append(m.timestamp - t_sent * 1000)
-    return out
+    """To the bet's ledger event: the worker's share of the latency."""
+    return _stamp_samples(sent, seen, ledger_topic, LEDGER)
 
 
 async def open_loop(run: BenchRun, records: list, rate: float, k: int) -> dict:

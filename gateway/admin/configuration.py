@@ -32,9 +32,9 @@ from jackpot.sinks.budget import activation_refusal, prize_cap_problems
 from . import impact, models as m
 from .api import Ctx
 from .problems import Problem
-from .publication import schedule_change, withdraw_change
+from .publication import next_cycle_taken, schedule_change, withdraw_change
 from .rbac import Permission as P
-from .registry import SEND_TIMEOUT_S, api, confirm_name, scoped, send_command
+from .registry import api, confirm_name, deliver, scoped, send_command
 from .store import JackpotRecord
 from .wizard import (STEP_MODELS, Step, engine_problems, level_id_for, level_ids, normalise_step, review,
                      steps_from_config)
@@ -355,7 +355,7 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
         await budget_guard(conn, doc, activation=False)
         await carry_over_guard(ctx, steps, doc)
         math = impact.math_changes(old, doc)
-        if await s.next_cycle_taken(conn, None, jackpot_id=rec.jackpot_id):
+        if await next_cycle_taken(conn, jackpot_id=rec.jackpot_id):
             raise Problem(409, "change-taking-effect", "a next_cycle change of this jackpot was taken at a reseed and "
                           "is being recorded as the published version; edit again in a moment")
         if math and body.apply in ("immediately", "scheduled") \
@@ -364,8 +364,8 @@ async def change_jackpot(ctx: Ctx, path: m.JackpotPath, body: m.ChangeBody) -> d
                           f"compliance profile {doc['compliance_profile']['jurisdiction_code']} lets math changes "
                           f"({', '.join(math)}) take effect only after the current jackpot is won; use next_cycle",
                           math_changes=math)
-        if math and body.apply == "next_cycle" and impact.removals(old, doc):
-            removed = impact.removals(old, doc)
+        removed = impact.removals(old, doc) if math and body.apply == "next_cycle" else []
+        if removed:
             raise Problem(422, "next-cycle-removal", f"a next_cycle change may not remove {', '.join(removed)}: their "
                           "pools hold players' money and run a cycle (decommission the jackpot, or publish the "
                           "removal where the compliance profile allows it at once)", problems=removed)
@@ -416,7 +416,7 @@ async def cancel_change(ctx: Ctx, path: m.ChangePath, body: m.CancelChange) -> d
     withdrawn = None
     async with s.pool.acquire() as conn, conn.transaction():
         rec = await scoped(ctx, path.jackpot_id, lock_conn=conn)
-        if await s.next_cycle_taken(conn, path.change_id):
+        if await next_cycle_taken(conn, path.change_id):
             raise Problem(409, "already-taking-effect", "the engine took this change at the reseed that ended the "
                           "cycle; it is in effect: publish a new change to alter it")
         row = await conn.fetchrow(
@@ -444,11 +444,9 @@ async def refused_by_engine(ctx: Ctx, jackpot_id: str, command_id: str, outbox_i
     scheduler records the change as applied once taken. No answer in time: the cancellation
     stands as sent, and the same holds if the engine answers later."""
     s = ctx.services
-    fut = s.receipts.expect(command_id)
     try:
-        await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)
+        fut = await deliver(s, command_id, outbox_id)
     except (asyncio.TimeoutError, KafkaError):
-        fut.cancel()
         return  # the relay delivers it; the engine's answer is in the history then
     receipt = await s.receipts.wait(fut, command_id, s.settings.admin_command_wait_s)
     if receipt is not None and receipt.outcome != "applied" and "in effect" in (receipt.detail or ""):

@@ -277,10 +277,7 @@ async def change_rules(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     if capped:
         raise ConfigRefused("; ".join(capped))
     jackpot_id = str(doc["jackpot_id"])
-    if await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM admin_config_changes ch JOIN operator_actions o ON o.command_id = "
-            "ch.change_id::text AND o.action = $2 AND o.outcome = 'applied' WHERE ch.jackpot_id = $1 "
-            "AND ch.state = 'pending' AND ch.apply_timing = 'next_cycle')", jackpot_id, succession.TAKEN):
+    if await next_cycle_taken(conn, jackpot_id=jackpot_id):
         raise ConfigRefused("a next_cycle change of this jackpot was taken at a reseed and is being recorded as the "
                             "published version; publish again in a moment")
     old = await conn.fetchval(
@@ -333,6 +330,18 @@ async def hold_for_next_cycle(conn: asyncpg.Connection, doc: dict[str, Any], act
 
 
 # --------------------------------------------------------------------------- next_cycle changes
+async def next_cycle_taken(conn: asyncpg.Connection, change_id: Any = None, *, jackpot_id: str | None = None) -> bool:
+    """Whether the engine took this pending ``next_cycle`` change (or, given ``jackpot_id``, any
+    pending one of that jackpot) at a reseed and it is not recorded as applied yet: its record of
+    the take, under the change's id, reached PostgreSQL through the event sink."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM admin_config_changes ch JOIN operator_actions o "
+        "  ON o.command_id = ch.change_id::text AND o.action = $3 AND o.outcome = 'applied' "
+        "  WHERE ch.apply_timing = 'next_cycle' AND ch.state = 'pending' "
+        "  AND ($1::uuid IS NULL OR ch.change_id = $1::uuid) AND ($2::text IS NULL OR ch.jackpot_id = $2))",
+        change_id, jackpot_id, succession.TAKEN))
+
+
 async def schedule_change(conn: asyncpg.Connection, jackpot_id: str, change_id: str, doc: dict[str, Any],
                           levels: list[str], *, topic: str, actor: str) -> int:
     """Queue, in the caller's transaction, the ``schedule_change`` command that hands a pending

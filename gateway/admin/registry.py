@@ -103,22 +103,29 @@ async def send_command(ctx: Ctx, jackpot_id: str, action: str, *, reason: str = 
                                   value=value)
         if record is not None:
             await record(conn, command_id)
-    fut = s.receipts.expect(command_id)
     try:
-        await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)
+        fut = await deliver(s, command_id, outbox_id)
     except (asyncio.TimeoutError, KafkaError) as exc:
-        fut.cancel()
         raise Problem(503, "command-not-confirmed",
                       f"the broker did not confirm {action} in time ({type(exc).__name__}); the command is recorded "
                       f"and will be delivered when the broker answers: check GET /v1/commands/{command_id} rather "
                       "than sending it again", headers={"Retry-After": "5"}, command_id=command_id) from None
-    except BaseException:
-        fut.cancel()
-        raise
     sent_at = dt.datetime.now(dt.timezone.utc)
     timeout = s.settings.admin_command_wait_s if wait_s is None else wait_s
     receipt = await s.receipts.wait(fut, command_id, timeout)
     return result_of(command_id, jackpot_id, action, sent_at, receipt)
+
+
+async def deliver(s: Any, command_id: str, outbox_id: int) -> asyncio.Future:
+    """Send a committed command's outbox row now (bounded) and return the future of the engine's
+    receipt, to wait on; raises what the broker raised (the relay delivers the row later)."""
+    fut = s.receipts.expect(command_id)
+    try:
+        await asyncio.wait_for(s.outbox.flush(upto=outbox_id), SEND_TIMEOUT_S)
+    except BaseException:
+        fut.cancel()
+        raise
+    return fut
 
 
 async def await_receipts(ctx: Ctx, results: list[dict[str, Any]], wait_s: float) -> list[dict[str, Any]]:

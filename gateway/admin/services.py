@@ -142,17 +142,6 @@ class Services:
             "AND apply_timing IN ('scheduled', 'activation') AND apply_at <= $1 ORDER BY apply_at", now)
         return await self._apply_changes(due)
 
-    async def next_cycle_taken(self, conn: asyncpg.Connection, change_id: Any, *, jackpot_id: str | None = None) -> bool:
-        """Whether the engine took this ``next_cycle`` change (or, given ``jackpot_id``, any pending
-        one of that jackpot) at a reseed, and it is not recorded as applied yet: its record of the
-        take, under the change's id, reached PostgreSQL through the event sink."""
-        return bool(await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM admin_config_changes ch JOIN operator_actions o "
-            "  ON o.command_id = ch.change_id::text AND o.action = $3 AND o.outcome = 'applied' "
-            "  WHERE ch.apply_timing = 'next_cycle' AND ch.state = 'pending' "
-            "  AND ($1::uuid IS NULL OR ch.change_id = $1::uuid) AND ($2::text IS NULL OR ch.jackpot_id = $2))",
-            change_id, jackpot_id, succession.TAKEN))
-
     async def apply_next_cycle_changes(self) -> int:
         """Record as the published version each ``next_cycle`` change the engine took at the reseed
         that ended its cycle (engine/succession.py), oldest first. The engine's order of inputs is
