@@ -97,6 +97,8 @@ class Settings(BaseSettings):
 
     # Hot path tuning.
     batch_size: int = Field(500, alias="JACKPOT_BATCH_SIZE", ge=1)
+    # How often a worker re-freezes its heap (streams/heap.py): one full collection per interval.
+    heap_freeze_interval_s: float = Field(300.0, alias="JACKPOT_HEAP_FREEZE_INTERVAL_S", gt=0)
     batch_within_s: float = Field(0.02, alias="JACKPOT_BATCH_WITHIN_S", gt=0)
     # The router waits less for its batch: its wait adds to every bet's latency before the
     # jackpot agent's own; under load its batches fill while the previous one is routed anyway.
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
     # How long the producer holds records to fill a request: a batch's many small records (table
     # changelogs, outputs) then leave in a few requests instead of one each.
     producer_linger_ms: int = Field(2, alias="JACKPOT_PRODUCER_LINGER_MS", ge=0, le=100)
+    # The producer keeps one open batch per partition and one request in flight per broker, so a
+    # partition whose records outgrow its batch waits a round trip per batch: at the 16 KiB
+    # default a save of 20 table values (about 10 KiB each) took several round trips per
+    # partition, with every output behind them.  Below the topics' 1 MB message limit.
+    producer_max_batch_bytes: int = Field(512 << 10, alias="JACKPOT_PRODUCER_MAX_BATCH_BYTES",
+                                          ge=16 << 10, le=900 << 10)
 
     # Untrusted provider traffic (docs/providers.md).  A bet re-sent with the same event_id within
     # the dedup horizon (at least; at most 1.25 times it) is applied once per jackpot.

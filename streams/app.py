@@ -33,13 +33,17 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=settings.standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=1000,
+        # Commits come from the 1 s timer only: a commit saves what the agents applied
+        # (streams/worker.py), and one triggered by a message count runs inside Faust's fetch
+        # loop, which delivers nothing meanwhile.
+        broker_commit_every=1_000_000,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         consumer_group_instance_id=settings.group_instance_id or None,
         broker_commit_interval=1.0,
         producer_acks=-1,
         producer_linger_ms=settings.producer_linger_ms,
+        producer_max_batch_size=settings.producer_max_batch_bytes,
         # Table values outgrow the 1 MB default with a busy jackpot's active players.
         producer_compression_type="lz4",
         producer_max_request_size=MAX_VALUE_BYTES,

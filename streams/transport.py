@@ -13,12 +13,14 @@ dropped as "already read", which is how the holes appear in the first place.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from typing import Any, Iterable, Optional, Set
+from typing import Any, Awaitable, Callable, Iterable, Optional, Set
 
 import faust
 from faust.transport.drivers import aiokafka as driver
+from faust.exceptions import ProducerSendError
 from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
@@ -73,6 +75,7 @@ class StrictConsumer(driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_offset = ReadOffsets()
+        self._acks_generation: Any = None  # the assignment the acks counted belong to
         # how long the jackpot agent may still write as the owner of its partitions (streams/lease.py)
         self.lease = MembershipLease(float(self.app.conf.broker_session_timeout))
 
@@ -84,6 +87,32 @@ class StrictConsumer(driver.Consumer):
             if not gaps or not gaps.overlaps(committed):
                 return None  # the message at the committed offset is not done: commit nothing yet
         return super()._new_offset(tp)
+
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        """Commit only what the app has saved: its agents keep their table writes in memory between
+        commits (streams/worker.py), so first, with every agent between batches (``app.writes``),
+        the app takes them (``app.checkpoint``: the task writing them, or None) and the offsets to
+        commit are taken before the agents go on, so none of them can belong to an input applied
+        after.  The offsets are committed once those writes are on the broker; a save that fails
+        (the membership is lost) commits nothing."""
+        app = self.app
+        async with app.writes:
+            if app.consumer_generation_id != self._acks_generation:
+                return False  # a new assignment whose acks of the last one are not cleared yet
+            saved = await app.checkpoint()
+            if saved is None:
+                return False
+            offsets = self._filter_committable_offsets(tps)
+        # the save's writes go out while the agents go on; a stop cancelling this commit leaves
+        # them going (shield), and the next commit takes offsets again
+        if not await asyncio.shield(saved) or not offsets:
+            return False
+        try:
+            await self._handle_attached(offsets)
+        except ProducerSendError as exc:
+            await self.crash(exc)
+            return False
+        return await self._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     def ack(self, message: Any) -> bool:
         """Count an ack only for a message fetched under the current assignment.
@@ -184,6 +213,15 @@ class StrictConsumer(driver.Consumer):
             await super()._add_gap(tp, offset_from, offset_to)
 
     async def on_partitions_assigned(self, assigned: Set[TP], generation_id: int = 0) -> None:
+        # Nothing acked under an earlier assignment counts: Faust forgets acks as the revocation
+        # starts, but the agents finish their batches after that (``stream_wait_empty``), and when
+        # the save before the revocation's commit was refused their writes were dropped: those
+        # acks (and ranges marked refilled) would otherwise be committed in this assignment.
+        # The partitions are delivered again from their committed offsets.
+        self._acked.clear()
+        self._acked_index.clear()
+        self._gap.clear()
+        self._acks_generation = self.app.consumer_generation_id
         # the group has just confirmed this member: a fresh lease, renewed by every heartbeat from here
         self.lease.watch(self._thread._ensure_consumer()._coordinator)
         self.lease.renew(self.lease.clock())
@@ -221,13 +259,26 @@ class Transport(driver.Transport):
     Consumer = StrictConsumer
 
 
+async def _nothing_unsaved() -> "asyncio.Future[bool]":
+    saved = asyncio.get_running_loop().create_future()
+    saved.set_result(True)
+    return saved
+
+
 class JackpotApp(faust.App):
     """A Faust app whose consumer is :class:`StrictConsumer` (producers are Faust's own).
 
-    ``compacted_topics`` names the input topics where compaction leaves real holes.
+    ``compacted_topics`` names the input topics where compaction leaves real holes.  ``writes`` is
+    held by an agent while it applies a batch and by the commit while ``checkpoint`` saves what
+    the agents applied since the last commit (True: saved, the commit may go on).
     """
 
     compacted_topics: frozenset[str] = frozenset()
+    checkpoint: Callable[[], Awaitable["asyncio.Future[bool] | None"]] = staticmethod(_nothing_unsaved)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes = asyncio.Lock()
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)

@@ -41,6 +41,8 @@ from jackpot.streams.app import create_app
 from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Collector, Framing
 from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
+from jackpot.streams.deliveries import Deliveries
+from jackpot.streams import heap
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
 from jackpot.streams.kafka import partition_for
@@ -140,8 +142,18 @@ class Worker:
         self._assigned, self._assigned_in = frozenset(), None
         self.router_guard = self._gap_guard()
         self.jackpot_guard = self._gap_guard()
-        # (record, state) of each jackpot as last persisted by this process; emptied by rebalances
+        # (record, state) of each jackpot as last applied by this process; emptied by rebalances
         self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
+        # Write-behind: what the agents applied since the last offset commit, saved before it
+        # (``save``): the jackpots' last batches, the router's changed players, and the delivery
+        # futures of the outputs they produced, which must be on the broker before those are saved.
+        self.unsaved: dict[bytes, _JackpotBatch] = {}
+        self.route_players = _Players(self.players, self.players_log)
+        self.deliveries = Deliveries(on_failure=self._delivery_failed)
+        self._unsaved_generation: Any = None  # the assignment the unsaved writes were applied under
+        self._refuse_commits_in: Any = object()  # the assignment whose unsaved writes were dropped
+        self._saving: asyncio.Future[bool] | None = None  # the last save's writes (``save``)
+        app.checkpoint = self.save
 
         # input partitions whose committed offset stops moving make the worker not ready
         self.progress = ProgressWatch(settings.stall_after_s)
@@ -155,6 +167,8 @@ class Worker:
         # the sinks run here unless they run in processes of their own (sinks/service.py)
         self.sinks = Sinks(settings, self.send, lambda: self.configs.compiled) if settings.worker_sinks else None
         app.task(self._start_config_view)
+        heap.tune()
+        app.task(self._keep_heap_frozen)
         app.timer(settings.clock_interval_s, on_leader=True)(self.clock)
         if settings.reconcile_interval_s > 0:
             app.timer(settings.reconcile_interval_s, on_leader=True)(self.reconcile)
@@ -275,6 +289,9 @@ class Worker:
                                                                                     "partition": tp.partition})
         return offset
 
+    async def _keep_heap_frozen(self) -> None:
+        await heap.keep_frozen(self.is_ready, lambda: self.app.rebalancing_count, self.settings.heap_freeze_interval_s)
+
     async def _start_config_view(self) -> None:
         await self.configs.start()
         log.info("config view ready", extra={"jackpots": len(self.configs.compiled)})
@@ -306,37 +323,50 @@ class Worker:
         out by jackpot_id; keep the players table up to date from profiles and sessions.
 
         Bets are taken in batches and each batch's requests leave as one message per jackpot
-        (streams/batches.py).  The players the batch changed are written once each, and only
-        after those messages are on the broker: a player's value never counts a bet whose
-        requests could still be lost (streams/players.py relies on it for replays).
+        (streams/batches.py).  The players changed are written once each before the next offset
+        commit (``save``), and only after those messages are on the broker: a player's value
+        never counts a bet whose requests could still be lost (streams/players.py relies on it).
         """
         s = self.settings
-        bets = s.topic(T.BETS.name)
         async for events in stream.take_events(s.batch_size, within=s.route_within_s):
             # Wait for the configs inside the loop, never before it: Faust discards what it fetches
             # for an agent whose stream is not being iterated yet, and that was a hole at every start.
             await self.configs.ready.wait()
-            started = time.perf_counter()
-            outbox = Collector(CONTRIBUTIONS)
-            players = _Players(self.players, self.players_log)
-            for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
-                M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
+            async with self.app.writes:
+                if self._given_up(events):
+                    continue
                 try:
-                    if ev.message.topic == bets:
-                        self._route_bet(ev, outbox, players)
-                    else:
-                        self._apply_player_input(ev, players)
-                except (DecodeError, RejectedBet) as exc:
-                    await self.dead("router", ev.message, exc)
-            sent = []
-            for key, value, _ in outbox.drain():
-                sent.append(await self.produce(self.contributions_topic, key, value))
-                M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
-            await asyncio.gather(*sent)
-            await players.write()
-            if self.router_guard.refilled:
-                self._settle_refilled(self.router_guard)
-            M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
+                    await self._route(events)
+                except BaseException:
+                    # players changed in place may count bets whose requests never left
+                    self.forget_unsaved()
+                    self.router_guard.take_refilled()
+                    raise
+
+    async def _route(self, events: list[EventT]) -> None:
+        started = time.perf_counter()
+        bets = self.settings.topic(T.BETS.name)
+        outbox = Collector(CONTRIBUTIONS)
+        players = self.route_players
+        for ev in [x for ev in events for x in await self.router_guard.admit_all(ev)]:
+            M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
+            try:
+                if ev.message.topic == bets:
+                    self._route_bet(ev, outbox, players)
+                else:
+                    self._apply_player_input(ev, players)
+            except (DecodeError, RejectedBet) as exc:
+                await self.dead("router", ev.message, exc)
+        sent = []
+        for key, value, _ in outbox.drain():
+            sent.append(await self.produce(self.contributions_topic, key, value))
+            M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
+        self.deliveries.add(sent)
+        if players.changed:
+            self._mark_unsaved()
+        if self.router_guard.refilled:
+            self._settle_refilled(self.router_guard)
+        M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
 
     def _route_bet(self, event: EventT, outbox: Collector, players: "_Players") -> None:
         msg = event.message
@@ -368,48 +398,50 @@ class Worker:
     async def jackpot_agent(self, stream: faust.StreamT) -> None:
         """The single writer of each jackpot: applies contributions in partition order.
 
-        A batch is applied to the in-memory state and written to the table once per
-        jackpot; PoolUpdated is coalesced to one event per touched pool per batch.
+        A batch is applied to the in-memory state and its outputs go out at once (PoolUpdated
+        coalesced to one event per touched pool per batch); each jackpot's table value is written
+        once per offset commit, after those outputs are on the broker (``save``).
         """
         s = self.settings
         clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
             await self.configs.ready.wait()  # inside the loop, as in the router
-            started = time.perf_counter()
-            M.BATCH_SIZE.observe(len(events))
-            by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
-            for ev in [x for ev in events for x in await self.jackpot_guard.admit_all(ev)]:
-                M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
-                if ev.message.topic == clock:  # a tick is for every jackpot of its partition
-                    for jackpot_id in self.jackpots_in_partition(ev.message.partition):
-                        by_jackpot[jackpot_id.encode()].append(ev)
-                else:
-                    by_jackpot[ev.message.key or b""].append(ev)
-            pending = []
-            try:
-                for key, evs in by_jackpot.items():
-                    batch = await self._apply_jackpot_batch(stream, key, evs)
-                    if batch is not None and batch.dirty:
-                        pending.append(batch)
-                await self._commit(stream, pending)
-                if self.jackpot_guard.refilled:
-                    self._settle_refilled(self.jackpot_guard)
-                M.PROCESSING_SECONDS.labels("jackpot").observe(time.perf_counter() - started)
-            except BaseException as exc:
-                # in-memory states may now hold changes that were never persisted, and so may
-                # ranges read back into this batch: the commit must not pass them
-                self.states.clear()
-                for changelog in (self.table_log, self.activity_log, self.bet_ids_log):
-                    changelog.discard()
-                self.jackpot_guard.take_refilled()
-                if isinstance(exc, MembershipLost):
-                    # expelled while frozen: nothing of this batch was written; whoever owns the
-                    # partitions after the rebalance applies it from the committed offsets
-                    self.app.consumer.release(ev.message for ev in events)
-                    log.warning("jackpot batch given up unwritten", extra={"events": len(events), "error": str(exc)})
+            async with self.app.writes:
+                if self._given_up(events):
                     continue
-                log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
-                raise
+                started = time.perf_counter()
+                M.BATCH_SIZE.observe(len(events))
+                by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
+                for ev in [x for ev in events for x in await self.jackpot_guard.admit_all(ev)]:
+                    M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
+                    if ev.message.topic == clock:  # a tick is for every jackpot of its partition
+                        for jackpot_id in self.jackpots_in_partition(ev.message.partition):
+                            by_jackpot[jackpot_id.encode()].append(ev)
+                    else:
+                        by_jackpot[ev.message.key or b""].append(ev)
+                pending = []
+                try:
+                    for key, evs in by_jackpot.items():
+                        batch = await self._apply_jackpot_batch(stream, key, evs)
+                        if batch is not None and batch.dirty:
+                            pending.append(batch)
+                    await self._publish(pending)
+                    if self.jackpot_guard.refilled:
+                        self._settle_refilled(self.jackpot_guard)
+                    M.PROCESSING_SECONDS.labels("jackpot").observe(time.perf_counter() - started)
+                except BaseException as exc:
+                    # in-memory states may now hold changes that were never persisted, and so may
+                    # ranges read back into this batch: the commit must not pass them
+                    self.forget_unsaved()
+                    self.jackpot_guard.take_refilled()
+                    if isinstance(exc, MembershipLost):
+                        # expelled while frozen: nothing of this batch was written; whoever owns the
+                        # partitions after the rebalance applies it from the committed offsets
+                        self.app.consumer.release(ev.message for ev in events)
+                        log.warning("jackpot batch given up unwritten", extra={"events": len(events), "error": str(exc)})
+                        continue
+                    log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
+                    raise
 
     def _expire_bet_ids(self, batches: list["_JackpotBatch"]) -> None:
         """Now and then, drop bet ids older than the dedup horizon from the batches' partitions."""
@@ -420,7 +452,8 @@ class Worker:
                 self.bet_ids.expire(partition, now)
 
     async def durable(self) -> None:
-        """Wait until the values written by the last batch are on the broker."""
+        """Wait until the values written so far (and any save's) are on the broker."""
+        await self._after_save()
         await self.table_log.flush()
 
     async def write_window(self) -> None:
@@ -441,35 +474,188 @@ class Worker:
         seen = app.rebalancing_count
         await app.consumer.lease.hold(lambda: app.rebalancing or app.rebalancing_count != seen)
 
-    async def _commit(self, stream: faust.StreamT, batches: list["_JackpotBatch"]) -> None:
-        """Write the batches (``write``), then remember their states for the next batch."""
-        await self.write(batches)
+    async def _publish(self, batches: list["_JackpotBatch"]) -> None:
+        """Hand the batches' outputs to the producer and keep their states, unsaved, for the next
+        batch and for ``save``."""
+        await self.hold_membership()
         for batch in batches:
+            self.deliveries.add(await batch.publish())
+            self.unsaved[batch.key] = batch
             self.states.put(batch.key, (batch.record, batch.state))
             for bet_ms in batch.bet_times:
                 M.observe_event_age("jackpot", bet_ms)
+        if batches:
+            self._mark_unsaved()
         self._expire_bet_ids(batches)
 
     async def write(self, batches: list["_JackpotBatch"]) -> None:
-        """Publish every batch's outputs and window entries, wait until the broker has them,
-        then persist the values and wait for them too (tables/activity.py: entries never run two
-        values ahead).  Every write waits for the membership lease first."""
+        """Publish every batch's outputs and window entries, wait until the broker has them and
+        every earlier output, then persist the values and wait for them too (tables/activity.py:
+        entries never run two values ahead).  Every write waits for the membership lease first."""
+        if self._refuse_commits_in == self.app.consumer_generation_id:
+            raise MembershipLost("this assignment's unsaved writes were dropped: nothing more is written in it")
         await self.durable()
         await self.hold_membership()
-        sent = []
         for batch in batches:
-            sent += await batch.publish()
+            self.deliveries.add(await batch.publish())
             batch.write_activity()
         # our own messages only: a global flush starves under load
-        await asyncio.gather(*sent, self.write_window())
+        await asyncio.gather(self.deliveries.settle(), self.write_window())
         await self.hold_membership()
         for batch in batches:
             batch.persist()
+            self.unsaved.pop(batch.key, None)
+        await self.hold_membership()  # again: encoding many values takes a while
         # Wait for the values now, while the lease checked just above still holds, rather than at
         # the next batch: a value still queued in the producer when the worker is frozen past its
         # session goes out when it thaws, over the newer owner's value, and the recovery that
         # follows skips the newer writes (bets lost; the frozen-worker test).
         await self.durable()
+
+    # ------------------------------------------------------------- write-behind
+    async def save(self) -> "asyncio.Future[bool] | None":
+        """Before every offset commit, with both agents between batches (``app.writes``, see
+        streams/transport.py): take what they applied since the last save, the jackpots' values,
+        window entries and bet ids, and the router's players, encoded now and written to the
+        local stores; their changelog records go out in the background (``_write_saved``), once
+        every output handed to the producer before now is on the broker.  The returned task says
+        whether they did (True: the offsets taken with them may be committed).  Each key is so
+        written once per commit instead of once per batch, and no batch waits for a produce round
+        trip or for the save.  None, commit nothing: this assignment's writes were dropped."""
+        generation = self.app.consumer_generation_id
+        try:
+            await self._after_save()  # a save whose commit was cancelled (a stop) may still be going
+        except MembershipLost:
+            return None
+        self._check_unsaved()
+        try:
+            batches = list(self.unsaved.values())
+            self.unsaved.clear()
+            for batch in batches:
+                batch.write_activity()  # entries ahead of the local value are harmless (tables/activity.py)
+            entries = (self.activity_log.take(), self.bet_ids_log.take())
+            for batch in batches:
+                batch.persist(local=False)  # locally only once the outputs behind it are out (below)
+            values = self.table_log.take()
+            self.route_players.write()
+            players = self.players_log.take()
+            outputs = self.deliveries.take()
+        except Exception as exc:
+            agent_crashed("checkpoint", exc)  # as if it had happened in the agent that applied it
+            raise
+        self._unsaved_generation = None
+        if not (values or players or outputs or any(entries)):
+            saved = asyncio.get_running_loop().create_future()
+            saved.set_result(True)
+            return saved
+        self._saving = asyncio.ensure_future(self._write_saved(generation, outputs, entries, values, players))
+        return self._saving
+
+    async def _write_saved(self, generation: Any, outputs: list, entries: tuple[list, list], values: list,
+                           players: list) -> bool:
+        """A save's records, in the order replays rely on: the outputs are on the broker, then the
+        window entries, bet ids and players, then the values (tables/activity.py), each step under
+        the membership lease of the assignment they were applied in."""
+        try:
+            await Deliveries.settle_all(outputs)
+            await self._hold_saved(generation)
+            activity, bet_ids = entries
+            self.players_log.store(players)
+            self.route_players.saved()
+            await asyncio.gather(self.activity_log.flush(activity), self.bet_ids_log.flush(bet_ids),
+                                 self.players_log.flush(players))
+            await self._hold_saved(generation)
+            self.table_log.store(values)
+            await self.table_log.flush(values)
+            return True
+        except MembershipLost as exc:
+            log.warning("unsaved writes given up", extra={"values": len(values), "error": str(exc)})
+            self._refuse(generation)
+            return False
+        except Exception as exc:
+            if self.app.should_stop:  # the producer is stopping under it: the inputs come again
+                log.warning("unsaved writes given up as the worker stops", extra={"error": repr(exc)})
+                self._refuse(generation)
+                return False
+            agent_crashed("checkpoint", exc)  # as if it had happened in the agent that applied it
+            raise
+
+    def _refuse(self, generation: Any) -> None:
+        """No more commits or writes in ``generation`` (if it is still the current one): the
+        agents drop what they hold at their next batch (``_given_up``), under ``app.writes``."""
+        if generation == self.app.consumer_generation_id:
+            self._refuse_commits_in = generation
+
+    async def _hold_saved(self, generation: Any) -> None:
+        if self.app.consumer_generation_id != generation or self._refuse_commits_in == generation:
+            raise MembershipLost("the assignment these writes were applied in is over")
+        await self.hold_membership()
+
+    async def _stored(self, key: bytes) -> Any:
+        """The jackpot's value in the local store, once no save is writing it."""
+        await self._after_save()
+        return self.table.get(key)
+
+    async def _after_save(self) -> None:
+        """Writes of this worker's own go out after those of a save still under way: a later
+        value of the same jackpot must not reach the changelog before the save's.  Raises
+        ``MembershipLost`` once a save failed: what the local store holds then lacks its writes."""
+        saving = self._saving
+        if saving is not None and not saving.done():
+            await asyncio.wait([saving])
+        if self._refuse_commits_in == self.app.consumer_generation_id:
+            raise MembershipLost("this assignment's unsaved writes were dropped: nothing more is written in it")
+
+    def _delivery_failed(self, exc: BaseException) -> None:
+        """A hot-path record the broker never got: stop at once, before a later record of the same
+        partition is delivered past it (a jackpot's offset marks would then skip its bets on the
+        replay).  The restarted worker produces it again from the committed offsets."""
+        if self.app.should_stop:
+            log.warning("output not delivered while the worker stops", extra={"error": repr(exc)})
+            return
+        agent_crashed("producer", exc)
+
+    def _given_up(self, events: list[EventT]) -> bool:
+        """At the start of a batch: True, and the batch released unapplied, while this assignment's
+        unsaved writes have been dropped (``forget_unsaved``): applied over the table values that
+        lack them, later inputs would raise the offset marks past the dropped ones.  The next
+        assignment delivers them all again from the committed offsets."""
+        self._check_unsaved()
+        if self._refuse_commits_in != self.app.consumer_generation_id:
+            return False
+        if self.unsaved or self.route_players.changed or self.route_players.saving or len(self.deliveries):
+            self.forget_unsaved()
+        self.app.consumer.release(ev.message for ev in events)
+        return True
+
+    def _mark_unsaved(self) -> None:
+        if self._unsaved_generation is None:
+            self._unsaved_generation = self.app.consumer_generation_id
+
+    def _check_unsaved(self) -> None:
+        """Unsaved writes applied under an earlier assignment are never written: the revocation's
+        commit saved them if the worker was still a member, and else they may belong to another
+        worker now (the inputs behind them are delivered again from the committed offsets)."""
+        if self._unsaved_generation in (None, self.app.consumer_generation_id):
+            return
+        if self.unsaved or self.route_players.changed:
+            log.warning("unsaved writes of an earlier assignment dropped", extra={"jackpots": len(self.unsaved)})
+            self.forget_unsaved(refuse_commits=False)
+        self._unsaved_generation = None
+
+    def forget_unsaved(self, refuse_commits: bool = True) -> None:
+        """Drop every write not saved yet (and the states that hold them).  Their inputs are acked,
+        so until the next assignment (which delivers them again from the committed offsets) no
+        commit may pass them: commits are refused for the rest of this assignment."""
+        self.unsaved.clear()
+        self.route_players.forget()
+        self.deliveries.forget()
+        self.states.clear()
+        for changelog in (self.table_log, self.activity_log, self.bet_ids_log, self.players_log):
+            changelog.discard()
+        self._unsaved_generation = None
+        if refuse_commits:
+            self._refuse_commits_in = self.app.consumer_generation_id
 
     async def _apply_jackpot_batch(self, stream: faust.StreamT, key: bytes,
                                    evs: list[EventT]) -> "_JackpotBatch | None":
@@ -486,7 +672,7 @@ class Worker:
         compiled = self.configs.compiled.get(jackpot_id)
         if compiled is None and jackpot_id in self.configs.withdrawn:
             bind_partition(evs[-1])
-            if self.states.get(key) is not None or self.table.get(key) is not None:
+            if key in self.unsaved or self.states.get(key) is not None or await self._stored(key) is not None:
                 compiled = self.configs.withdrawn[jackpot_id]  # it runs on, faulted (below)
         if compiled is None:
             for ev in evs:
@@ -498,11 +684,18 @@ class Worker:
         # jackpot's own events before touching its value.
         bind_partition(evs[-1])
         batch = _JackpotBatch(self, key, compiled, evs[-1])
-        cached = self.states.get(key)
+        # the newest state is the unsaved one, whatever rebalance has begun since (until the
+        # revocation's commit saves it, this worker still owns the partition)
+        unsaved = self.unsaved.get(key)
+        if unsaved is not None:
+            batch.seen = unsaved.seen  # bet ids seen since the last save, not written yet
+            cached = (unsaved.record, unsaved.state)
+        else:
+            cached = self.states.get(key)
         if cached is not None:
             batch.resume(*cached, now=self._first_timestamp(evs))
         else:
-            await batch.open(self.table.get(key), self._first_timestamp(evs))
+            await batch.open(await self._stored(key), self._first_timestamp(evs))
         p = self.pipeline
         if jackpot_id not in self.configs.compiled:
             await batch.fault(p.fault_lost_config(compiled, batch.state, batch.now), "jackpot config withdrawn")
@@ -661,13 +854,14 @@ class Worker:
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
 class _Players:
-    """The players one router batch reads and changes: each read once from the table, each
-    written back once, when the batch's requests are delivered."""
+    """The players the router changed since the last save: each read once from the table, each
+    written back once by the save, after the requests of the bets it counts are delivered."""
 
     def __init__(self, table: faust.Table, changelog: Changelog) -> None:
         self.table = table
         self.changelog = changelog
         self.changed: dict[bytes, tuple[int, dict]] = {}  # player key -> (partition, value)
+        self.saving: dict[bytes, bytes] = {}  # taken by a save, not in the local store yet
 
     def get(self, key: bytes, event: EventT) -> dict:
         """The player's value, to change in place, from the store of ``event``'s partition (the
@@ -675,18 +869,26 @@ class _Players:
         found = self.changed.get(key)
         if found is None:
             partition = event.message.partition
-            raw = self.changelog.db(partition).get(key)
+            raw = self.saving.get(key) or self.changelog.db(partition).get(key)
             found = self.changed[key] = (partition, P.new_player() if raw is None else self.table.data._decode_value(raw))
         return found[1]
 
-    async def write(self) -> None:
-        """Write each changed player (encoded once, for the store and the changelog) and hand
-        the records to the producer: Faust's commit flushes it before committing the batch."""
+    def write(self) -> None:
+        """Queue each changed player's record (encoded once); the save writes it in the local store
+        once the requests of the bets it counts are out (``saved``), and reads see it here until then."""
         encode = self.table.data._encode_value
         for key, (partition, player) in self.changed.items():
-            self.changelog.write(partition, key, encode(player))
+            value = encode(player)
+            self.changelog.queue(partition, key, value)
+            self.saving[key] = value
         self.changed.clear()
-        await self.changelog.send()
+
+    def saved(self) -> None:
+        self.saving.clear()
+
+    def forget(self) -> None:
+        self.changed.clear()
+        self.saving.clear()
 
 
 class _JackpotBatch:
@@ -709,14 +911,16 @@ class _JackpotBatch:
         self.seen = worker.bet_ids.batch(last_event.message.partition, key)  # bet ids (tables/betids.py)
 
     def resume(self, record: JackpotRecord, state, now: int) -> None:
-        """Continue from the objects this process persisted last (see streams/statecache.py)."""
-        self.record, self.state, self.now = record, state, now
+        """Continue from the objects this process applied last (see streams/statecache.py), at
+        the time of its last input (``now``, the first input's time, for a value without one)."""
+        self.record, self.state, self.now = record, state, record.clock or now
 
     async def open(self, stored: dict | None, now: int) -> None:
         p = self.w.pipeline
         self.now = now
         if stored:
             self.record = decode_record(stored, jackpot_id=self.key.decode())  # a value copied under another key fails
+            self.now = self.record.clock or now
             self.state = p.load_state(self.record.state)
             self.load_window()
             return
@@ -741,6 +945,9 @@ class _JackpotBatch:
         w, p = self.w, self.w.pipeline
         new = p.new_pools(self.compiled, self.state)
         if new:
+            # the state holds earlier batches whose outputs may still be in flight: they go
+            # out, and their window entries and bet ids are written, before this value
+            await self.checkpoint()
             self.record.predraw_seeds(new)
             await w.hold_membership()
             self.persist()
@@ -824,7 +1031,7 @@ class _JackpotBatch:
         self.record.mark_bet(req["source_partition"], req["source_offset"])
         self.record.sequence += 1
         self.dirty = True
-        self.now = max(self.now, outcome.timestamp)
+        self.now = self.record.clock = max(self.now, outcome.timestamp)
         self.bet_times.append(outcome.timestamp)
         if outcome.ledger is not None:
             self.ledger.add(outcome.ledger)
@@ -840,7 +1047,7 @@ class _JackpotBatch:
         self.record.mark_input(topic, offset)
         self.record.sequence += 1
         self.dirty = True
-        self.now = max(self.now, out.now)
+        self.now = self.record.clock = max(self.now, out.now)
         self.emit_engine_events(out.events)
         self.emit_engine_events(out.commands)
         if name == "ClockTick":
@@ -880,13 +1087,16 @@ class _JackpotBatch:
         self.outputs.clear()
         return sent
 
-    def persist(self) -> None:
+    def persist(self, local: bool = True) -> None:
         """Write the table value locally and queue its changelog record (``Worker.durable``
-        sends it and waits for it)."""
+        sends it and waits for it); ``local=False``: the caller writes it locally later."""
         self.record.state = self.w.pipeline.dump_state(self.state, share=True, activity=False)
         self.record.durable = self.record.sequence
         value = encode_record(self.record)  # now, before the shared records change
-        self.w.table_log.write(self.partition, self.key, value)
+        if local:
+            self.w.table_log.write(self.partition, self.key, value)
+        else:
+            self.w.table_log.queue(self.partition, self.key, value)
         self.record.seeds_consumed = False
         self.dirty = False
 

@@ -8,8 +8,9 @@ before going on, so they queue them here instead: the local store is written at 
 records are handed to the producer together, and each partition's persisted offset (where a
 recovery from this local store resumes reading the changelog) is written once, after delivery.
 
-The records still reach the producer before the agent acknowledges its input, so Faust's commit,
-which flushes the producer first, never commits an input whose table writes could be lost.
+The jackpot agent and the router write through here when the worker saves before each offset
+commit (``Worker.save``), and wait for delivery there, so a commit never passes an input whose
+table writes could be lost.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from typing import Any
 from faust.types import TP
 
 
+Record = tuple[int, bytes, "bytes | None"]  # (partition, key, value; None: a tombstone)
+
+
 class Changelog:
     """One table's pending changelog records and the deliveries not yet confirmed."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._queued: list[tuple[int, bytes, bytes | None]] = []
+        self._queued: list[Record] = []
         self._sent: list[asyncio.Future] = []
         self._delivered: dict[int, int] = {}  # partition -> highest offset delivered, not yet recorded
 
@@ -35,38 +39,52 @@ class Changelog:
 
     def write(self, partition: int, key: bytes, value: bytes | None) -> None:
         """Write ``key`` in the local store now, and queue its changelog record."""
-        db = self.db(partition)
-        if value is None:
-            db.delete(key)
-        else:
-            db.put(key, value)
+        self.store([(partition, key, value)])
         self.queue(partition, key, value)
+
+    def store(self, records: list[Record]) -> None:
+        """Write queued ``records`` in the local store (their callers queued them only)."""
+        for partition, key, value in records:
+            db = self.db(partition)
+            if value is None:
+                db.delete(key)
+            else:
+                db.put(key, value)
 
     def queue(self, partition: int, key: bytes, value: bytes | None) -> None:
         """Queue a changelog record for a key the caller wrote locally itself."""
         self._queued.append((partition, key, value))
 
-    async def send(self) -> None:
-        """Hand the queued records to the producer, in order, without waiting for delivery
-        (:meth:`flush` waits); record the persisted offsets delivered since the last call."""
+    def take(self) -> list[Record]:
+        """The records queued and not sent, now the caller's to send (``send(records)``)."""
+        queued, self._queued = self._queued, []
+        return queued
+
+    async def send(self, records: list[Record] | None = None) -> None:
+        """Hand the queued records (or ``records``) to the producer, in order, without waiting
+        for delivery (:meth:`flush` waits); record the persisted offsets delivered since."""
         self._record_delivered()
-        if not self._queued:
+        queued = self.take() if records is None else records
+        if not queued:
             return
         producer = self.table.app.producer
         topic = self.table.changelog_topic.get_topic_name()
-        queued, self._queued = self._queued, []
-        self._sent = [f for f in self._sent if not f.done()]
+        self._sent = [f for f in self._sent if not f.done() or f.cancelled() or f.exception() is not None]
         for partition, key, value in queued:
             fut = await producer.send(topic, key, value, partition, None, None)
             fut.add_done_callback(self._on_delivered)
             self._sent.append(fut)
 
-    async def flush(self) -> None:
-        """Send what is queued and wait until the broker has every record sent."""
-        await self.send()
-        sent, self._sent = self._sent, []
+    async def flush(self, records: list[Record] | None = None) -> None:
+        """Send what is queued (or ``records``) and wait until the broker has every record sent."""
+        await self.send(records)
+        sent = list(self._sent)
         if sent:
-            await asyncio.gather(*sent)
+            await asyncio.wait(sent)  # not gather: a cancelled flush must not cancel the deliveries
+            done = set(sent)
+            self._sent = [f for f in self._sent if f not in done]
+            for fut in sent:
+                fut.result()
         self._record_delivered()
 
     def discard(self) -> None:

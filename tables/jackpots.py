@@ -77,6 +77,11 @@ class JackpotRecord:
     sequence: int = 0  # inputs applied so far; orders PoolUpdated per pool for consumers
     seeds: dict[str, str] = field(default_factory=dict)  # "level|currency" -> next cycle seed (hex)
     activity_stamp: int = 0  # order stamps handed out to window entries (tables/activity.py)
+    # The engine's time after the last input applied (epoch ms): the latest of the inputs' own
+    # times so far.  A batch resumes from it rather than from its first message's time, so a
+    # replay from any saved value reaches the same time at the same sequence, whatever its
+    # batches, and its outputs carry the same content under the same ids.
+    clock: int = 0
     # in memory only:
     seeds_consumed: bool = field(default=False, compare=False)
     durable: int = field(default=0, compare=False)  # sequence of the last value written; durable
@@ -119,14 +124,14 @@ class JackpotRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "bet_marks": self.bet_marks, "input_marks": self.input_marks,
                 "config_version": self.config_version, "sequence": self.sequence, "seeds": self.seeds,
-                "activity_stamp": self.activity_stamp}
+                "activity_stamp": self.activity_stamp, "clock": self.clock}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "JackpotRecord":
         sequence = int(doc.get("sequence", 0))
         return cls(doc["state"], dict(doc.get("bet_marks", {})), dict(doc.get("input_marks", {})),
                    doc.get("config_version", ""), sequence, dict(doc.get("seeds", {})),
-                   int(doc.get("activity_stamp", 0)), durable=sequence)
+                   int(doc.get("activity_stamp", 0)), int(doc.get("clock", 0)), durable=sequence)
 
 
 def encode_record(record: JackpotRecord, sealer: Sealer | None = None) -> bytes:
