@@ -43,3 +43,12 @@ def test_values_beyond_64_bits_and_older_dict_values_still_round_trip():
     record = JackpotRecord(p.dump_state(state), sequence=2**70)
     assert decode_record(encode_record(record)).sequence == 2**70
     assert decode_record(record.to_dict()) == record
+
+
+def test_the_engine_clock_travels_with_the_value_and_older_values_start_from_none():
+    """A replay resumes at the time of the value's last input, whatever batch it starts in."""
+    p, state = _played(3)
+    record = JackpotRecord(p.dump_state(state), sequence=3, clock=1_796_618_215_723)
+    assert decode_record(encode_record(record)).clock == 1_796_618_215_723
+    legacy = {k: v for k, v in record.to_dict().items() if k != "clock"}
+    assert decode_record(legacy).clock == 0
