@@ -41,7 +41,7 @@ from jackpot.streams.app import create_app
 from jackpot.streams.batches import CONTRIBUTIONS, LEDGER, Collector, Framing
 from jackpot.streams.codec import DecodeError, catalog
 from jackpot.streams.configs import ConfigView
-from jackpot.streams.deliveries import Deliveries
+from jackpot.tables.deliveries import Deliveries
 from jackpot.streams import heap
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.observe import report_pools
@@ -150,7 +150,7 @@ class Worker:
         self.unsaved: dict[bytes, _JackpotBatch] = {}
         self.route_players = _Players(self.players, self.players_log)
         self.deliveries = Deliveries(on_failure=self._delivery_failed)
-        self._unsaved_generation: Any = None  # the assignment the unsaved writes were applied under
+        self._unsaved_generation: Any = None  # the assignment the unsaved writes belong to
         self._refuse_commits_in: Any = object()  # the assignment whose unsaved writes were dropped
         self._saving: asyncio.Future[bool] | None = None  # the last save's writes (``save``)
         app.checkpoint = self.save
@@ -362,8 +362,6 @@ class Worker:
             sent.append(await self.produce(self.contributions_topic, key, value))
             M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
         self.deliveries.add(sent)
-        if players.changed:
-            self._mark_unsaved()
         if self.router_guard.refilled:
             self._settle_refilled(self.router_guard)
         M.PROCESSING_SECONDS.labels("router").observe(time.perf_counter() - started)
@@ -484,8 +482,6 @@ class Worker:
             self.states.put(batch.key, (batch.record, batch.state))
             for bet_ms in batch.bet_times:
                 M.observe_event_age("jackpot", bet_ms)
-        if batches:
-            self._mark_unsaved()
         self._expire_bet_ids(batches)
 
     async def write(self, batches: list["_JackpotBatch"]) -> None:
@@ -543,7 +539,6 @@ class Worker:
         except Exception as exc:
             agent_crashed("checkpoint", exc)  # as if it had happened in the agent that applied it
             raise
-        self._unsaved_generation = None
         if not (values or players or outputs or any(entries)):
             saved = asyncio.get_running_loop().create_future()
             saved.set_result(True)
@@ -623,25 +618,21 @@ class Worker:
         self._check_unsaved()
         if self._refuse_commits_in != self.app.consumer_generation_id:
             return False
-        if self.unsaved or self.route_players.changed or self.route_players.saving or len(self.deliveries):
-            self.forget_unsaved()
+        self.forget_unsaved()
         self.app.consumer.release(ev.message for ev in events)
         return True
-
-    def _mark_unsaved(self) -> None:
-        if self._unsaved_generation is None:
-            self._unsaved_generation = self.app.consumer_generation_id
 
     def _check_unsaved(self) -> None:
         """Unsaved writes applied under an earlier assignment are never written: the revocation's
         commit saved them if the worker was still a member, and else they may belong to another
         worker now (the inputs behind them are delivered again from the committed offsets)."""
-        if self._unsaved_generation in (None, self.app.consumer_generation_id):
+        generation = self.app.consumer_generation_id
+        if generation == self._unsaved_generation:
             return
-        if self.unsaved or self.route_players.changed:
+        if self.unsaved or self.route_players.changed or self.route_players.saving:
             log.warning("unsaved writes of an earlier assignment dropped", extra={"jackpots": len(self.unsaved)})
             self.forget_unsaved(refuse_commits=False)
-        self._unsaved_generation = None
+        self._unsaved_generation = generation
 
     def forget_unsaved(self, refuse_commits: bool = True) -> None:
         """Drop every write not saved yet (and the states that hold them).  Their inputs are acked,
@@ -653,7 +644,6 @@ class Worker:
         self.states.clear()
         for changelog in (self.table_log, self.activity_log, self.bet_ids_log, self.players_log):
             changelog.discard()
-        self._unsaved_generation = None
         if refuse_commits:
             self._refuse_commits_in = self.app.consumer_generation_id
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from faust.types import TP
 
+from jackpot.tables.deliveries import Deliveries
+
 
 Record = tuple[int, bytes, "bytes | None"]  # (partition, key, value; None: a tombstone)
 
@@ -30,7 +32,7 @@ class Changelog:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._queued: list[Record] = []
-        self._sent: list[asyncio.Future] = []
+        self._sent = Deliveries()
         self._delivered: dict[int, int] = {}  # partition -> highest offset delivered, not yet recorded
 
     def db(self, partition: int) -> Any:
@@ -69,28 +71,23 @@ class Changelog:
             return
         producer = self.table.app.producer
         topic = self.table.changelog_topic.get_topic_name()
-        self._sent = [f for f in self._sent if not f.done() or f.cancelled() or f.exception() is not None]
+        sent = []
         for partition, key, value in queued:
             fut = await producer.send(topic, key, value, partition, None, None)
             fut.add_done_callback(self._on_delivered)
-            self._sent.append(fut)
+            sent.append(fut)
+        self._sent.add(sent)
 
     async def flush(self, records: list[Record] | None = None) -> None:
         """Send what is queued (or ``records``) and wait until the broker has every record sent."""
         await self.send(records)
-        sent = list(self._sent)
-        if sent:
-            await asyncio.wait(sent)  # not gather: a cancelled flush must not cancel the deliveries
-            done = set(sent)
-            self._sent = [f for f in self._sent if f not in done]
-            for fut in sent:
-                fut.result()
+        await self._sent.settle()
         self._record_delivered()
 
     def discard(self) -> None:
         """Forget what is queued and not sent (a batch given up); deliveries under way go on."""
         self._queued.clear()
-        self._sent.clear()
+        self._sent.forget()
 
     def _on_delivered(self, fut: asyncio.Future) -> None:
         if fut.cancelled() or fut.exception() is not None:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from jackpot.streams import heap
-from jackpot.streams.deliveries import PRUNE_EVERY, Deliveries
+from jackpot.tables.deliveries import PRUNE_EVERY, Deliveries
 from jackpot.streams.transport import StrictConsumer
 
 

@@ -1,4 +1,4 @@
-"""Delivery futures of hot-path records, awaited only where something must follow them.
+"""Delivery futures of records handed to the producer, awaited only where something must follow them.
 
 The agents hand their outputs (contribution batches, ledger entries, engine events) to the
 producer and go on to the next batch; what must come after those outputs are on the broker (the
