@@ -40,7 +40,11 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         consumer_group_instance_id=settings.group_instance_id or None,
-        broker_commit_interval=1.0,
+        # Each commit saves what the agents applied since the last (streams/worker.py): a worker
+        # killed replays at most this much from its saved values.  The replay's inputs of the
+        # clock, commands and wallet topics can interleave with the contributions otherwise than
+        # the first time, so a short window keeps such a replay rare (see README).
+        broker_commit_interval=0.25,
         producer_acks=-1,
         producer_linger_ms=settings.producer_linger_ms,
         producer_max_batch_size=settings.producer_max_batch_bytes,
