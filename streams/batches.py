@@ -56,9 +56,11 @@ class Framing:
 
     def unpack(self, codec: Any, name: str, record: dict) -> Iterator[tuple[bytes | None, dict | DecodeError]]:
         """The items of a decoded message, in order: ``(raw, item)``, or ``(raw, DecodeError)`` for
-        an item that does not decode (``raw`` is None for a lone item message)."""
+        an item that does not decode (``raw`` is None for a lone item message); nothing for a
+        message of another kind (the contributions topic also carries commands and clock ticks)."""
         if name != self.batch:
-            yield None, record
+            if name == self.item:
+                yield None, record
             return
         items = record[self.field]
         if isinstance(items, compact.Unpacked):
@@ -73,8 +75,9 @@ class Framing:
                 yield raw, item
 
     def items_in(self, codec: Any, value: bytes) -> list[dict]:
-        """Every item of one message; raises :class:`DecodeError` if any does not decode."""
-        name, record = self.decode(codec, value)
+        """Every item of one message (none for a message of another kind); raises
+        :class:`DecodeError` if any does not decode."""
+        name, record = self.decode(codec, value) if compact.is_compact(value) else codec.decode(value)
         out = []
         for _, item in self.unpack(codec, name, record):
             if isinstance(item, DecodeError):

@@ -36,12 +36,13 @@ RECEIVED_TIME = {"message.timestamp.type": "LogAppendTime"}
 BETS = TopicSpec("bets", key="player_id", config=RECEIVED_TIME)
 SESSIONS = TopicSpec("player-sessions", key="player_id", config=RECEIVED_TIME)  # PlayerSessionStart / End
 PLAYERS = TopicSpec("player-profiles", key="player_id", compacted=True, config=RECEIVED_TIME)  # PlayerProfile
-# Internal, all keyed by jackpot_id and co-partitioned with the jackpot table: the
-# single writer of a jackpot reads every input that changes it from these.
+# Internal, keyed by jackpot_id and co-partitioned with the jackpot table.  The single writer of a
+# jackpot reads every input that changes it from one log, so that a replay after a crash meets
+# them in the order they were first applied: the router's contribution batches, the operator
+# commands copied from their own topic, wallet credit results and clock ticks (key "tick:<p>",
+# one per partition per tick).
 CONTRIBUTIONS = TopicSpec("jackpot-contributions", key="jackpot_id")
-COMMANDS = TopicSpec("operator-commands", key="jackpot_id")  # OperatorCommand
-WALLET_RESULTS = TopicSpec("wallet-credit-results", key="jackpot_id")  # WalletCreditResult
-CLOCK = TopicSpec("clock-ticks", key="jackpot_id")  # ClockTick, one per partition per tick
+COMMANDS = TopicSpec("operator-commands", key="jackpot_id")  # OperatorCommand, from the admin API
 # Jackpot configuration (latest per jackpot), read by every worker.
 CONFIGS = TopicSpec("jackpot-configs", key="jackpot_id", compacted=True)
 # Outbound events of the specification (CRM, gateway, reporting consume these).
@@ -68,7 +69,7 @@ DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
 AUDIT_CHECKPOINTS = TopicSpec("audit-checkpoints", key="chain seq", partitions=1,
                               config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
 
-ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, WALLET_RESULTS, CLOCK, CONFIGS,
+ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,
        ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS, AUDIT_CHECKPOINTS)
 

@@ -74,7 +74,13 @@ class ConflictingDuplicate(ValueError):
     """A bet id seen before with different content: neither copy is trusted over the first."""
 
 
-INPUT_SCHEMAS = ("ContributionBatch", "ContributionRequest", "OperatorCommand", "WalletCreditResult", "ClockTick")
+CONTRIBUTION_SCHEMAS = ("ContributionBatch", "ContributionRequest")
+INPUT_SCHEMAS = (*CONTRIBUTION_SCHEMAS, "OperatorCommand", "WalletCreditResult", "ClockTick")
+TICK_KEY = b"tick:"  # a clock tick's key: the partition it is for, not a jackpot
+
+
+def is_tick(key: bytes | None) -> bool:
+    return key is not None and key.startswith(TICK_KEY)
 PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
 PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
 
@@ -116,14 +122,12 @@ class Worker:
         # Everything the router joins, keyed by player_id: one agent, the players table's single writer.
         self.router_inputs = app.topic(*(settings.topic(t.name) for t in (T.BETS, T.PLAYERS, T.SESSIONS)),
                                        key_serializer="raw", value_serializer="raw")
-        self.contributions_topic = topic(T.CONTRIBUTIONS)
+        # Every input that changes a jackpot goes into one log per partition (contribution batches,
+        # commands, wallet results, clock ticks), which one agent applies in order: a replay after
+        # a crash then sees a jackpot's inputs in the order it first applied them.
+        self.jackpot_inputs = topic(T.CONTRIBUTIONS)
+        # the admin API's principal publishes commands only; they are copied into the log
         self.commands_topic = topic(T.COMMANDS)
-        self.wallet_results_topic = topic(T.WALLET_RESULTS)
-        self.clock_topic = topic(T.CLOCK)
-        # Every input that changes a jackpot, co-partitioned: one agent applies them in order.
-        self.jackpot_inputs = app.topic(
-            *(settings.topic(t.name) for t in (T.CONTRIBUTIONS, T.COMMANDS, T.WALLET_RESULTS, T.CLOCK)),
-            key_serializer="raw", value_serializer="raw")
         self.out_topics = {spec.name: topic(spec) for spec in T.ALL}
         self.pool_updated_topic = topic(T.POOL_UPDATED)
         self.ledger_topic = topic(T.LEDGER)
@@ -162,6 +166,8 @@ class Worker:
         app.agent(self.router_inputs, name="router", concurrency=1)(self._supervised("router", self.router))
         app.agent(self.jackpot_inputs, name="jackpot", concurrency=1)(
             self._supervised("jackpot", self.jackpot_agent))
+        app.agent(self.commands_topic, name="commands", concurrency=1)(
+            self._supervised("commands", self.commands_agent))
         app.agent(self.out_topics[T.WALLET_COMMANDS.name], name="payout", concurrency=1)(
             self._supervised("payout", self.payout_agent))
         # the sinks run here unless they run in processes of their own (sinks/service.py)
@@ -359,7 +365,7 @@ class Worker:
                 await self.dead("router", ev.message, exc)
         sent = []
         for key, value, _ in outbox.drain():
-            sent.append(await self.produce(self.contributions_topic, key, value))
+            sent.append(await self.produce(self.jackpot_inputs, key, value))
             M.EVENTS_OUT.labels(T.CONTRIBUTIONS.name).inc()
         self.deliveries.add(sent)
         if self.router_guard.refilled:
@@ -401,7 +407,6 @@ class Worker:
         once per offset commit, after those outputs are on the broker (``save``).
         """
         s = self.settings
-        clock = s.topic(T.CLOCK.name)
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
             await self.configs.ready.wait()  # inside the loop, as in the router
             async with self.app.writes:
@@ -412,7 +417,7 @@ class Worker:
                 by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
                 for ev in [x for ev in events for x in await self.jackpot_guard.admit_all(ev)]:
                     M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
-                    if ev.message.topic == clock:  # a tick is for every jackpot of its partition
+                    if is_tick(ev.message.key):  # a tick is for every jackpot of its partition
                         for jackpot_id in self.jackpots_in_partition(ev.message.partition):
                             by_jackpot[jackpot_id.encode()].append(ev)
                     else:
@@ -702,7 +707,6 @@ class Worker:
         if rejected is not None and jackpot_id in self.configs.compiled:
             await batch.fault(p.fault_rejected_config(compiled, batch.state, rejected, batch.now, batch.record.sequence),
                               "jackpot config version rejected")
-        contributions = self.settings.topic(T.CONTRIBUTIONS.name)
         for ev in evs:
             msg = ev.message
             try:
@@ -710,7 +714,7 @@ class Worker:
             except DecodeError as exc:
                 await self.dead("jackpot", ev.message, exc)
                 continue
-            if msg.topic == contributions:
+            if name in CONTRIBUTION_SCHEMAS:
                 for req in await self.unbatched("jackpot", msg, CONTRIBUTIONS, name, rec):
                     if batch.record.already_applied_bet(req["source_partition"], req["source_offset"]):
                         continue  # replay after a crash: this bet is already in the state
@@ -807,8 +811,8 @@ class Worker:
             tick = {"event_id": event_id("ClockTick", "", None, None, f"{p}:{int(now.timestamp() * 1000)}"),
                     "timestamp": now, "partition": p, "sequence": self._tick, "interval_ms": interval}
             try:
-                await self.clock_topic.send(key=f"tick:{p}".encode(), partition=p,
-                                            value=self.codec.encode("ClockTick", tick))
+                await self.jackpot_inputs.send(key=TICK_KEY + str(p).encode(), partition=p,
+                                               value=self.codec.encode("ClockTick", tick))
             except Exception as exc:  # a timer that raises stops for good; the next tick catches up
                 log.error("clock tick not sent", extra={"partition": p, "error": repr(exc)})
 
@@ -826,7 +830,19 @@ class Worker:
         except Exception as exc:  # the next run retries
             log.error("budget check failed", extra={"error": repr(exc)})
 
-    # ------------------------------------------------------------------ payout
+    # --------------------------------------------------------------- commands
+    async def commands_agent(self, stream: faust.StreamT) -> None:
+        """Operator commands -> the jackpot's input log, unchanged and on the same partition.
+
+        The admin API's principal may publish commands but not contributions, so commands keep a
+        topic of their own, and this copies each into the log the jackpot agent applies in order.
+        A command is acknowledged once its copy is on the broker; a crash before that copies it
+        again, and the jackpot applies a command id once (``_first_command``)."""
+        async for event in stream.events():
+            msg = event.message
+            sent = await self.jackpot_inputs.send(key=msg.key, value=event.value, partition=msg.partition)
+            await sent
+
     async def payout_agent(self, stream: faust.StreamT) -> None:
         """Wallet credit commands -> one idempotent wallet call each -> results on the
         jackpot's partition. Retries are the engine's (by attempt number, on clock ticks)."""
@@ -840,7 +856,7 @@ class Worker:
                 with M.WALLET_CALL_SECONDS.time():
                     result = await call_wallet(session, self.settings.wallet_url, cmd)
                 M.WALLET_CALLS.labels(M.wallet_outcome(result)).inc()
-                await self.wallet_results_topic.send(
+                await self.jackpot_inputs.send(
                     key=event.message.key, value=self.codec.encode("WalletCreditResult", result))
 
 class _Players:

@@ -70,6 +70,13 @@ async def read_events(settings: Settings, topic: str, key: bytes | None = None) 
     return [decode_message(codec, m.value)[1] for m in await read_topic(settings, topic, key)]
 
 
+async def read_wallet_results(settings: Settings, key: bytes | None = None) -> list[dict]:
+    """The wallet credit results the payout agent put in the jackpots' input log."""
+    codec = catalog()
+    return [rec for m in await read_topic(settings, settings.topic("jackpot-contributions"), key)
+            for name, rec in [decode_message(codec, m.value)] if name == "WalletCreditResult"]
+
+
 async def read_requests(settings: Settings, key: bytes | None = None) -> list[dict]:
     """The contribution requests the router sent (to jackpot ``key``), out of their batches."""
     codec = catalog()
@@ -177,7 +184,7 @@ async def explain_unapplied(settings: Settings, table: str, jackpot_ids: list[st
             continue
         lines.append(f"{jid}: applied {bets_applied(JackpotState.from_dict(rec['state']))} of {expected.get(jid)}, "
                      f"sequence {rec['sequence']}, bet marks {dict(sorted(rec.get('bet_marks', {}).items()))}")
-    for name in ("bets", "jackpot-contributions", "clock-ticks"):
+    for name in ("bets", "jackpot-contributions", "operator-commands"):
         offsets = await committed_and_end(settings, settings.app_id, [settings.topic(name)])
         lines.append(f"{name} committed/end: " + " ".join(
             f"{tp.partition}:{committed}/{end}" for tp, (committed, end) in offsets.items()))

@@ -50,14 +50,15 @@ from jackpot.engine.money import floor_to_unit, from_micros, to_micros
 from jackpot.engine.rng import commitment, draw_weighted, master_seed_source
 from jackpot.engine.timing import schedule_deadline
 from jackpot.sinks.live import LiveValues
+from jackpot.streams.kafka import partition_for
 from jackpot.streams.loadgen import produce_bets, produce_player_events
 from jackpot.streams.pipeline import Pipeline
 from jackpot.streams.publish import publish_configs
 from jackpot.tables.players import TABLE_NAME as PLAYERS
 
 from .conftest import free_port, wait_for
-from .helpers import (http_ready, latest_pools, read_engine_events, read_events, received_times, send_command,
-                      table_value)
+from .helpers import (http_ready, latest_pools, read_engine_events, read_events, read_topic, read_wallet_results,
+                      received_times, send_command, table_value)
 
 pytestmark = pytest.mark.integration
 
@@ -839,7 +840,7 @@ async def test_mode3_large_win_waits_for_approval_then_a_failed_credit_is_retrie
     assert won["win_amount"] == amount and won["winner_player_id"] == winner == req["player_id"]
     cmds = sorted((c for c in await _commands(w) if c["idempotency_key"] == key), key=lambda c: c["attempt"])
     assert sorted({c["attempt"] for c in cmds}) == [1, 2]
-    results = [r for r in await read_events(w.settings, w.settings.topic("wallet-credit-results"), w.key(name))
+    results = [r for r in await read_wallet_results(w.settings, w.key(name))
                if r["idempotency_key"] == key]
     by_attempt = {r["attempt"]: r for r in results}
     assert by_attempt[1]["status"] == "failed" and by_attempt[1]["retryable"] is True
@@ -941,7 +942,7 @@ async def _commands(w: World) -> list[dict]:
 def _all_credits_final(w: World):
     async def check() -> bool:
         cmds = await _commands(w)
-        results = await read_events(w.settings, w.settings.topic("wallet-credit-results"))
+        results = await read_wallet_results(w.settings)
         confirmed = {r["idempotency_key"] for r in results if r["status"] == "confirmed"}
         return bool(cmds) and {c["idempotency_key"] for c in cmds} <= confirmed
     return check
@@ -950,8 +951,11 @@ def _all_credits_final(w: World):
 async def _ticks_applied(w: World, name: str) -> int:
     from jackpot.tables.jackpots import TABLE_NAME
 
+    inputs = w.settings.topic("jackpot-contributions")
     rec = await table_value(w.settings, TABLE_NAME, w.key(name))
-    return int((rec or {}).get("input_marks", {}).get(w.settings.topic("clock-ticks"), -1))
+    mark = int((rec or {}).get("input_marks", {}).get(inputs, -1))
+    partition = partition_for(w.key(name), w.settings.partitions)
+    return sum(1 for m in await read_topic(w.settings, inputs, f"tick:{partition}".encode()) if m.offset <= mark)
 
 
 async def _ticks_applied_since(w: World, name: str, before: int, n: int) -> bool:

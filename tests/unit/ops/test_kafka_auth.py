@@ -29,7 +29,7 @@ def writers(topic: str) -> set[str]:
 def test_only_the_admin_api_and_the_engine_may_publish_operator_commands_and_configs():
     assert writers("p.operator-commands") == {"admin", "worker"}
     assert writers("p.jackpot-configs") == {"admin"}
-    assert writers("p.wallet-credit-results") == {"worker"}
+    assert writers("p.jackpot-contributions") == {"worker"}  # every input of a jackpot, commands copied in
 
 
 def test_providers_write_their_inputs_only_and_read_nothing():

@@ -172,3 +172,12 @@ def test_a_jackpots_items_are_split_into_messages_the_broker_takes_in_order():
     assert offsets == list(range(n))
     ids = [CONTRIBUTIONS.decode(codec, value)[1]["event_id"] for _, value, _ in sent]
     assert len(set(ids)) == len(ids)
+
+
+def test_the_other_inputs_sharing_the_contributions_log_hold_no_contribution_requests():
+    codec = catalog()
+    tick = codec.encode("ClockTick", {"event_id": str(uuid.UUID(int=3)), "timestamp": WHEN, "partition": 0,
+                                      "sequence": 1, "interval_ms": 1000})
+    assert CONTRIBUTIONS.items_in(codec, tick) == []
+    name, record = codec.decode(tick)
+    assert list(CONTRIBUTIONS.unpack(codec, name, record)) == []
