@@ -146,6 +146,7 @@ class Worker:
         self._assigned, self._assigned_in = frozenset(), None
         self.router_guard = self._gap_guard()
         self.jackpot_guard = self._gap_guard()
+        self.commands_guard = self._gap_guard()
         # (record, state) of each jackpot as last applied by this process; emptied by rebalances
         self.states: StateCache[tuple[JackpotRecord, Any]] = StateCache(lambda: app.rebalancing_count)
         # Write-behind: what the agents applied since the last offset commit, saved before it
@@ -224,6 +225,7 @@ class Worker:
         states in memory), committed-offset progress and lag of every owned input partition."""
         self.router_guard.check_stuck()
         self.jackpot_guard.check_stuck()
+        self.commands_guard.check_stuck()
         try:
             owned = [(self.configs.compiled.get(st.jackpot_id), st) for _, st in self.states.values()]
             report_pools(owned)
@@ -417,7 +419,7 @@ class Worker:
                 by_jackpot: dict[bytes, list[EventT]] = defaultdict(list)
                 for ev in [x for ev in events for x in await self.jackpot_guard.admit_all(ev)]:
                     M.EVENTS_IN.labels(self.logical(ev.message.topic)).inc()
-                    if is_tick(ev.message.key):  # a tick is for every jackpot of its partition
+                    if is_tick(ev.message.key) and self._is_clock_tick(ev):  # for every jackpot of its partition
                         for jackpot_id in self.jackpots_in_partition(ev.message.partition):
                             by_jackpot[jackpot_id.encode()].append(ev)
                     else:
@@ -445,6 +447,14 @@ class Worker:
                         continue
                     log.error("jackpot batch interrupted", extra={"events": len(events), "error": repr(exc)})
                     raise
+
+    def _is_clock_tick(self, ev: EventT) -> bool:
+        """Only a ClockTick fans out to a partition's jackpots; anything else under a tick's key
+        is dead-lettered as an input for an unknown jackpot."""
+        try:
+            return self.codec.decode(ev.value)[0] == "ClockTick"
+        except DecodeError:
+            return False
 
     def _expire_bet_ids(self, batches: list["_JackpotBatch"]) -> None:
         """Now and then, drop bet ids older than the dedup horizon from the batches' partitions."""
@@ -838,10 +848,28 @@ class Worker:
         topic of their own, and this copies each into the log the jackpot agent applies in order.
         A command is acknowledged once its copy is on the broker; a crash before that copies it
         again, and the jackpot applies a command id once (``_first_command``)."""
+        guard = self.commands_guard
         async for event in stream.events():
-            msg = event.message
-            sent = await self.jackpot_inputs.send(key=msg.key, value=event.value, partition=msg.partition)
-            await sent
+            try:
+                for ev in await guard.admit_all(event):
+                    await self._copy_command(ev)
+                if guard.refilled:
+                    self._settle_refilled(guard)
+            except BaseException:
+                # not copied: Faust acks an event its agent leaves, even with an error while the
+                # worker stops, and the commit must not pass a command that never reached the log
+                guard.take_refilled()
+                self.app.consumer.release([event.message])
+                raise
+
+    async def _copy_command(self, ev: EventT) -> None:
+        msg = ev.message
+        M.EVENTS_IN.labels(self.logical(msg.topic)).inc()
+        if msg.key is None or is_tick(msg.key):  # a clock tick's key is for every jackpot of a partition
+            await self.dead("commands", msg, ValueError(f"an operator command needs a jackpot id key, not {msg.key!r}"))
+            return
+        partition = partition_for(msg.key, self.settings.partitions)  # the jackpot's, whatever it came on
+        await (await self.jackpot_inputs.send(key=msg.key, value=ev.value, partition=partition))
 
     async def payout_agent(self, stream: faust.StreamT) -> None:
         """Wallet credit commands -> one idempotent wallet call each -> results on the

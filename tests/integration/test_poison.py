@@ -7,18 +7,21 @@ the worker must keep running.
 from __future__ import annotations
 
 import asyncio
-
+import datetime as dt
+import uuid
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import producer
+from jackpot.streams.kafka import partition_for, producer
+from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import publish_configs
+from jackpot.tables.jackpots import TABLE_NAME
 
 from .conftest import wait_for
-from .helpers import read_events
+from .helpers import read_events, table_value
 from .portfolio import Oracle, bets, portfolio
 
 pytestmark = pytest.mark.integration
@@ -92,3 +95,43 @@ async def _letters(settings, want: int):
 
 
 
+
+
+async def test_bad_operator_commands_are_dead_lettered_and_a_good_one_still_applies(settings, spawn, tmp_path):
+    """Commands are copied into the jackpots' input log (streams/worker.py ``commands_agent``): one
+    without a jackpot key, or keyed as a clock tick (which would fan out to every jackpot of its
+    partition), is dead-lettered by the copier; garbage under a jackpot's key by the jackpot agent."""
+    docs = portfolio(1, seed=7)
+    jackpot_id = docs[0]["jackpot_id"]
+    await publish_configs(settings, docs)
+    spawn("commands-worker", "worker", JACKPOT_DATA_DIR=str(tmp_path / "w"))
+    await produce_bets(settings, bets(20, seed=9))
+    await wait_for(lambda: table_value(settings, TABLE_NAME, jackpot_id.encode(), timeout=10), timeout=120,
+                   what="the jackpot's first value")
+
+    codec = catalog()
+    pause = {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "jackpot_id": jackpot_id,
+             "actor": "operator-1", "reason": "test", "action": "pause"}
+    tick_keyed = codec.encode("OperatorCommand", dict(pause, event_id=str(uuid.uuid4()), action="force_drop"))
+    async with producer(settings) as prod:
+        topic = settings.topic("operator-commands")
+        await prod.send_and_wait(topic, key=f"tick:{partition_for(jackpot_id.encode(), settings.partitions)}".encode(),
+                                 value=tick_keyed)
+        await prod.send_and_wait(topic, key=None, value=tick_keyed)
+        await prod.send_and_wait(topic, key=jackpot_id.encode(), value=b"\xffnot a command")
+        await prod.send_and_wait(topic, key=jackpot_id.encode(), value=codec.encode("OperatorCommand", pause))
+
+    async def paused():
+        changes = await read_events(settings, settings.topic("jackpot-state-changed"), jackpot_id.encode())
+        return [c for c in changes if c["new_state"] == "PAUSED" and c["level_id"] is None] or None
+
+    await wait_for(paused, timeout=60, what="the good command applied")
+    async def command_letters():
+        letters = [dl for dl in await read_events(settings, settings.topic("dead-letters")) if dl["stage"] != "router"]
+        return letters if len(letters) >= 3 else None
+
+    letters = await wait_for(command_letters, timeout=60, what="three dead letters")
+    assert sorted(dl["stage"] for dl in letters) == ["commands", "commands", "jackpot"]
+    assert all(dl["source_topic"] == settings.topic("operator-commands") for dl in letters if dl["stage"] == "commands")
+    assert not await read_events(settings, settings.topic("jackpot-won"), jackpot_id.encode()), \
+        "a command keyed as a tick was applied"
