@@ -378,6 +378,9 @@ class BenchRun:
         poll of every run of caught-up polls: its last call marks when the groups got there."""
         deadline = time.monotonic() + timeout
         stable = 0
+        # caught up: committed where the ends were at the previous poll (clock ticks keep coming
+        # on the jackpots' input log, so committed == end at one instant would be luck there)
+        before: dict = {}
         c = AIOKafkaConsumer(**client_options(self.settings), group_id=None)
         admin = AIOKafkaAdminClient(**client_options(self.settings))
         await c.start()
@@ -392,7 +395,8 @@ class BenchRun:
                 for group, topics in groups.items():
                     ends = await c.end_offsets([tp for t in topics for tp in tps[t]])
                     done = {tp: om.offset for tp, om in (await admin.list_consumer_group_offsets(group)).items()}
-                    behind += sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+                    behind += sum(max(0, before.get(tp, end) - done.get(tp, 0)) for tp, end in ends.items())
+                    before.update(ends)
                 stable = stable + 1 if behind == 0 else 0
                 if stable == 1 and on_caught_up is not None:
                     on_caught_up()

@@ -152,6 +152,30 @@ async def group_lag(settings: Settings, group: str, topics: list[str]) -> tuple[
     return lag, done
 
 
+class CatchUp:
+    """Whether a consumer group has committed everything that was on its topics at the previous
+    look.  The jackpots' input log gets a clock tick per partition every second, so its end moves
+    by itself: "committed equals end" at one instant is a matter of luck there; "committed has
+    reached where the end was one look ago" is not."""
+
+    def __init__(self, settings: Settings, group: str, topics: list[str]) -> None:
+        self.settings, self.group, self.topics = settings, group, topics
+        self.ends: dict[TopicPartition, int] | None = None
+
+    async def look(self) -> dict[TopicPartition, tuple[int, int]]:
+        """Per partition: (committed offset, 0 if none; the end it must reach: the previous look's,
+        or this look's at the first)."""
+        offsets = await committed_and_end(self.settings, self.group, self.topics)
+        before = self.ends if self.ends is not None else {tp: end for tp, (_, end) in offsets.items()}
+        self.ends = {tp: end for tp, (_, end) in offsets.items()}
+        return {tp: (committed or 0, before.get(tp, end)) for tp, (committed, end) in offsets.items()}
+
+    async def lag(self) -> tuple[int, int]:
+        """As ``group_lag``, against those ends: (messages behind, sum of committed offsets)."""
+        looked = (await self.look()).values()
+        return sum(max(0, end - committed) for committed, end in looked), sum(c for c, _ in looked)
+
+
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     """(state, member count) of consumer group ``group``: "Stable" once a rebalance has settled."""
     from aiokafka.admin import AIOKafkaAdminClient

@@ -23,7 +23,7 @@ import pytest
 from jackpot.engine.money import to_micros
 from jackpot.engine.pool import JackpotState, reconciliation_gap
 from jackpot.streams.codec import catalog
-from jackpot.streams.kafka import group_lag
+from jackpot.streams.kafka import CatchUp, group_lag
 from jackpot.streams.loadgen import produce_bets
 from jackpot.streams.publish import publish_configs
 from jackpot.tables.jackpots import TABLE_NAME
@@ -116,9 +116,10 @@ async def test_sigkill_workers_while_bets_flow(settings, spawn, tmp_path):
         # nothing has been committed for five minutes (the comparison then says what is missing)
         topics = [settings.topic(t) for t in ("bets", "jackpot-contributions")]
         last = [-1, time.monotonic()]
+        workers_lag = CatchUp(settings, settings.app_id, topics)  # clock ticks keep coming
 
         async def drained():
-            lag, done = await group_lag(settings, settings.app_id, topics)
+            lag, done = await workers_lag.lag()
             sink_lag, sink_done = await group_lag(settings, f"{settings.app_id}-ledger-sink",
                                                   [settings.topic("ledger-contributions")])
             if done + sink_done != last[0]:
