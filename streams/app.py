@@ -3,7 +3,7 @@
 Everything that touches a jackpot's state runs in agents of this app, partitioned by
 ``jackpot_id``; the app itself only carries the shared configuration that makes that
 safe (pre-created topics, at-least-once commits after a producer flush, rocksdict
-stores sized explicitly, standby replicas for fail-over), and a consumer that never commits
+stores sized explicitly, standby replicas when configured), and a consumer that never commits
 past a message it has not finished (streams/transport.py).
 """
 

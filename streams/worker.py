@@ -3,13 +3,16 @@
 Topology (see ARCHITECTURE.md section 3):
 
     bets (key player_id) --router--> jackpot-contributions (key jackpot_id)
+    operator-commands --commands agent--> jackpot-contributions (clock ticks and wallet
+        results go there too: one ordered log of every input of a jackpot)
     jackpot-contributions --jackpot agent--> pool-updated, ledger-contributions
     ledger-contributions --ledger sink--> PostgreSQL
     pool-updated --live sink--> Redis
 
 (the sinks run here, or in `jackpot sinks` processes of their own: sinks/service.py).
 Run N of these processes to scale: Kafka spreads the partitions over them and the
-jackpot table follows its partitions (standby replicas make the hand-over fast).
+jackpot table follows its partitions (rebuilt from the changelogs on take-over; standby
+replicas are off, see README "Scaling workers").
 """
 
 from __future__ import annotations
