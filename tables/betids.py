@@ -227,12 +227,16 @@ class BetIdsTable(faust.Table):
     """The bet-ids table: recovery (and a standby) expands each pack into its entries."""
 
     def apply_changelog_batch(self, batch: Any) -> None:
+        """Expand the packs before Faust writes the batch: its store persists the partition's
+        changelog offset right after it, and a restart resumes from there, so a pack whose
+        entries were not yet stored when the process died would never be expanded (its bet ids
+        would look new to a provider's resend)."""
         events = list(batch)
-        super().apply_changelog_batch(events)
         for event in events:
             msg = event.message
             if msg.value is not None and is_pack(msg.key):
                 restore(self.data._db_for_partition(msg.partition), msg.key, msg.value)
+        super().apply_changelog_batch(events)
 
 
 def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:

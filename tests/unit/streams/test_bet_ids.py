@@ -142,3 +142,32 @@ def test_a_store_recovered_from_the_changelog_answers_the_same(tmp_path, table):
     assert play(again, *[(req(i, 5, 100 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * 20
     assert sorted(fresh.db.keys()) == sorted(table.db.keys())
     fresh.db.close()
+
+
+def test_recovery_stores_a_packs_entries_before_faust_persists_the_offset_past_it(tmp_path, table):
+    """Faust's store writes a restored batch and then the partition's persisted offset, from which
+    a restart resumes: a process killed between that and the expansion must not leave a pack whose
+    bet ids are never expanded, so the entries come first."""
+    store = B.BetIds(table, HORIZON)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    play(store, *[(req(i, 0, n), 1000 + n) for n, i in enumerate(ids)])
+    [(pack_key, pack)] = [(k, v) for k, v in table.changelog if B.is_pack(k)]
+    fresh = Rdict(str(tmp_path / "restored"), Options(raw_mode=True))
+    entries_when_persisted = []
+
+    class Store:  # Faust's store: the batch, then the persisted offset
+        _db_for_partition = staticmethod(lambda partition: fresh)
+
+        def apply_changelog_batch(self, batch, to_key, to_value):
+            for event in batch:
+                fresh.put(event.message.key, event.message.value)
+            entries_when_persisted.append(sum(1 for k in fresh.keys() if not B.is_pack(k)))
+
+    restored = object.__new__(B.BetIdsTable)
+    restored._data = Store()
+    message = SimpleNamespace(key=pack_key, value=pack, partition=0, offset=7)
+    restored.apply_changelog_batch([SimpleNamespace(message=message)])
+    assert entries_when_persisted == [3]
+    again = B.BetIds(Table(fresh), HORIZON)
+    assert play(again, *[(req(i, 5, 100 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * 3
+    fresh.close()
