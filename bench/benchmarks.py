@@ -420,7 +420,7 @@ async def hot_jackpot(run: BenchRun, sizes: Sizes, hot: dict, worker: Process, o
     await send_all(run.settings, encode_bets(hot_stream(hot, sizes.players, seed=2), sizes.hot_bets, run.topic(T.BETS)))
     await run.wait_consumed([run.topic(T.BETS), run.topic(T.CONTRIBUTIONS)], timeout=_patience(sizes.hot_bets),
                             procs=[worker])
-    contrib = await run.records(run.topic(T.CONTRIBUTIONS), c_start, key=key)
+    contrib = holding_items(CONTRIBUTIONS, await run.records(run.topic(T.CONTRIBUTIONS), c_start, key=key))
     ledger = await run.records(run.topic(T.LEDGER), l_start, key=key)
     requests = count_items(CONTRIBUTIONS, contrib)
     if requests != sizes.hot_bets:

@@ -170,11 +170,6 @@ class CatchUp:
         self.ends = {tp: end for tp, (_, end) in offsets.items()}
         return {tp: (committed or 0, before.get(tp, end)) for tp, (committed, end) in offsets.items()}
 
-    async def lag(self) -> tuple[int, int]:
-        """As ``group_lag``, against those ends: (messages behind, sum of committed offsets)."""
-        looked = (await self.look()).values()
-        return sum(max(0, end - committed) for committed, end in looked), sum(c for c, _ in looked)
-
 
 async def group_members(settings: Settings, group: str) -> tuple[str, int]:
     """(state, member count) of consumer group ``group``: "Stable" once a rebalance has settled."""

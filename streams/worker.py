@@ -871,6 +871,11 @@ class Worker:
         if msg.key is None or is_tick(msg.key):  # a clock tick's key is for every jackpot of a partition
             await self.dead("commands", msg, ValueError(f"an operator command needs a jackpot id key, not {msg.key!r}"))
             return
+        try:  # only commands: the admin principal must not get contributions, ticks or wallet results in
+            self.codec.decode(ev.value, expect="OperatorCommand")
+        except DecodeError as exc:
+            await self.dead("commands", msg, exc)
+            return
         partition = partition_for(msg.key, self.settings.partitions)  # the jackpot's, whatever it came on
         await (await self.jackpot_inputs.send(key=msg.key, value=ev.value, partition=partition))
 

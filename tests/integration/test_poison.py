@@ -100,7 +100,7 @@ async def _letters(settings, want: int):
 async def test_bad_operator_commands_are_dead_lettered_and_a_good_one_still_applies(settings, spawn, tmp_path):
     """Commands are copied into the jackpots' input log (streams/worker.py ``commands_agent``): one
     without a jackpot key, or keyed as a clock tick (which would fan out to every jackpot of its
-    partition), is dead-lettered by the copier; garbage under a jackpot's key by the jackpot agent."""
+    partition), garbage, and any record that is not a command are dead-lettered by the copier."""
     docs = portfolio(1, seed=7)
     jackpot_id = docs[0]["jackpot_id"]
     await publish_configs(settings, docs)
@@ -119,6 +119,10 @@ async def test_bad_operator_commands_are_dead_lettered_and_a_good_one_still_appl
                                  value=tick_keyed)
         await prod.send_and_wait(topic, key=None, value=tick_keyed)
         await prod.send_and_wait(topic, key=jackpot_id.encode(), value=b"\xffnot a command")
+        # a record the admin principal may not put into the input log through its topic
+        await prod.send_and_wait(topic, key=jackpot_id.encode(), value=codec.encode("ClockTick", {
+            "event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "partition": 0,
+            "sequence": 1, "interval_ms": 1000}))
         await prod.send_and_wait(topic, key=jackpot_id.encode(), value=codec.encode("OperatorCommand", pause))
 
     async def paused():
@@ -128,10 +132,11 @@ async def test_bad_operator_commands_are_dead_lettered_and_a_good_one_still_appl
     await wait_for(paused, timeout=60, what="the good command applied")
     async def command_letters():
         letters = [dl for dl in await read_events(settings, settings.topic("dead-letters")) if dl["stage"] != "router"]
-        return letters if len(letters) >= 3 else None
+        return letters if len(letters) >= 4 else None
 
-    letters = await wait_for(command_letters, timeout=60, what="three dead letters")
-    assert sorted(dl["stage"] for dl in letters) == ["commands", "commands", "jackpot"]
-    assert all(dl["source_topic"] == settings.topic("operator-commands") for dl in letters if dl["stage"] == "commands")
+    letters = await wait_for(command_letters, timeout=60, what="four dead letters")
+    assert [dl["stage"] for dl in letters] == ["commands"] * 4
+    assert all(dl["source_topic"] == settings.topic("operator-commands") for dl in letters)
+    assert "unexpected event type ClockTick" in letters[3]["reason"], letters[3]["reason"]
     assert not await read_events(settings, settings.topic("jackpot-won"), jackpot_id.encode()), \
         "a command keyed as a tick was applied"
