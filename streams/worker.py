@@ -79,13 +79,13 @@ class ConflictingDuplicate(ValueError):
 
 CONTRIBUTION_SCHEMAS = ("ContributionBatch", "ContributionRequest")
 INPUT_SCHEMAS = (*CONTRIBUTION_SCHEMAS, "OperatorCommand", "WalletCreditResult", "ClockTick")
+PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
+PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
 TICK_KEY = b"tick:"  # a clock tick's key: the partition it is for, not a jackpot
 
 
 def is_tick(key: bytes | None) -> bool:
     return key is not None and key.startswith(TICK_KEY)
-PLAYER_SCHEMAS = ("PlayerProfile", "PlayerSessionStart", "PlayerSessionEnd")
-PLAYERS_COUNT_EVERY_MS = 5000  # "players chasing" refresh (spec: Real-Time Gateway)
 
 
 def bind_partition(event: EventT) -> None:
