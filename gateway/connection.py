@@ -30,7 +30,7 @@ from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 _rng = random.Random()
-CLIENT_IP = "jackpot.client_ip"  # request key: the client's address as the limits count it
+CLIENT_IP = web.RequestKey("jackpot.client_ip", str)  # request key: the client's address as the limits count it
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -561,18 +561,26 @@ class TickerGateway:
         if tr is not None:
             tr.set_write_buffer_limits(high=64 * 1024)
 
-    async def _snapshot(self, sub: Subscription) -> bytes:
+    async def _refresh_snapshot_source(self) -> None:
         if time.monotonic() - self._snapshot_refreshed > 1.0:  # Redis, at most once a second
             async with self._snapshot_lock:
                 if time.monotonic() - self._snapshot_refreshed > 1.0:
                     await self._refresh_from_redis()
-        return _dumps(self.hub.snapshot(sub))
+
+    def _join(self, conn: Connection) -> None:
+        """Add a client with its snapshot as its first frame: built and added without an await
+        between, so no event reaches the client before its snapshot and none falls between the
+        two. (Callers refresh from Redis before admitting the client.)"""
+        frame = _dumps(self.hub.snapshot(conn.sub))
+        self.hub.add(conn)
+        conn.offer_event(frame)
 
     async def ws_handler(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, self.options.allowed_origins):
             p = Problem(403, "origin-not-allowed", f"WebSockets from pages of {origin!r} are not allowed")
             return problems.response(p, request.path, request.headers.get("X-Request-Id", ""))
+        await self._refresh_snapshot_source()
         refused = self._admit(request)
         if refused is not None:
             return refused
@@ -581,9 +589,8 @@ class TickerGateway:
         await ws.prepare(request)
         self._tune_socket(request)
         conn = WSConnection(request, ws, self._subscription(dict(request.query)), self.options.max_queue)
-        self.hub.add(conn)
         try:
-            conn.offer_event(await self._snapshot(conn.sub))
+            self._join(conn)
             async for msg in ws:
                 if conn.closed:
                     break
@@ -607,16 +614,19 @@ class TickerGateway:
             conn.offer_event(_dumps({"type": "error", "reason": "message is not a JSON object"}))
             return
         if kind == "subscribe":
-            self.hub.resubscribe(conn, self._subscription(msg))
+            sub = self._subscription(msg)
+            await self._refresh_snapshot_source()
+            self.hub.resubscribe(conn, sub)  # then the snapshot, with no await between (see _join)
             if not conn.snapshot_queued:  # one pending snapshot at a time, built when it is sent
                 conn.snapshot_queued = True
-                conn.offer_event(await self._snapshot(conn.sub))
+                conn.offer_event(_dumps(self.hub.snapshot(conn.sub)))
         elif kind == "ping":
             conn.offer_event(_dumps({"type": "pong", "at": int(time.time() * 1000)}))
         else:
             conn.offer_event(_dumps({"type": "error", "reason": f"unknown message type {kind!r}"}))
 
     async def sse_handler(self, request: web.Request) -> web.StreamResponse:
+        await self._refresh_snapshot_source()
         refused = self._admit(request)
         if refused is not None:
             return refused
@@ -625,10 +635,9 @@ class TickerGateway:
         await resp.prepare(request)
         self._tune_socket(request)
         conn = SSEConnection(request, resp, self._subscription(dict(request.query)), self.options.max_queue)
-        self.hub.add(conn)
         try:
             await resp.write(b"retry: 2000\n\n")
-            conn.offer_event(await self._snapshot(conn.sub))
+            self._join(conn)
             while not conn.done.is_set():
                 try:
                     await asyncio.wait_for(conn.done.wait(), self.options.heartbeat_s)

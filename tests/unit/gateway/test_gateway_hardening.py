@@ -107,3 +107,31 @@ def test_a_config_the_gateway_cannot_show_is_skipped_not_fatal_to_the_follow_tas
         assert d.apply("j1", bad) is False
     assert [j["slug"] for j in d.listing()] == ["crown-fortune"]  # the last good config stands
     assert d.apply("j1", None) and d.listing() == []
+
+
+async def test_a_new_client_gets_its_snapshot_first_even_when_events_arrive_while_redis_is_read():
+    """The Redis refresh behind a snapshot replays states into the hub; a client added before it
+    got those as events ahead of its snapshot (seen as a flaky 'state' first frame)."""
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    gw = TickerGateway(Settings())
+    first = {"jackpot_id": "j1", "level_id": None, "state": "ACTIVE", "timestamp": 1}
+
+    async def refresh_with_events() -> None:  # what the real refresh does, with a pause in Redis
+        await asyncio.sleep(0.05)
+        gw.hub.on_state(dict(first, timestamp=first["timestamp"] + 1))
+        first["timestamp"] += 1
+        gw._snapshot_refreshed = 0.0  # every client refreshes again
+
+    gw._refresh_from_redis = refresh_with_events
+    app = web.Application()
+    app.router.add_get("/ws", gw.ws_handler)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        socks = await asyncio.gather(*(http.ws_connect(server.make_url("/ws")) for _ in range(5)))
+        for s in socks:
+            frame = json.loads((await s.receive(timeout=5)).data)
+            assert frame["type"] == "snapshot"
+            await s.close()
+    await gw.live.close()
