@@ -28,6 +28,16 @@ with 0x01).  The local store keeps the pack and its entries one by one (marked a
 expiry sends one tombstone per pack, not per entry); recovery expands each pack it reads
 (:class:`BetIdsTable`).  Entries written one record each by earlier versions are still read and
 expired.
+
+Merging.  A pack per jackpot per save is still a record per save: a jackpot with bets all day
+left some 500,000 small packs over the horizon for a take-over to restore.  So once a jackpot's
+bucket holds ``MERGE_AT`` small packs, the next save merges them: full packs of ``PACK_MAX``
+entries (``bucket | jackpot_id NUL 0x01 "full:" first bet_id``, never merged again) and one small
+remainder, sent before the tombstones of the packs they replace.  A compacted changelog then
+holds about one record per ``PACK_MAX`` bet ids plus fewer than ``MERGE_AT`` small packs per
+jackpot and bucket.  Every entry stays covered by a live pack, so a restore that misses a
+tombstone (read after compaction dropped it) keeps only a duplicate pack: the bet-ids changelog
+can keep tombstones briefly.
 """
 
 from __future__ import annotations
@@ -48,12 +58,15 @@ SEP = b"\x00"
 NEW, REPLAY, RESEND, CONFLICT = "new", "replay", "resend", "conflict"
 _BUCKET = struct.Struct(">Q")
 _ENTRY = struct.Struct(">iq16s")  # bets partition, bets offset, content fingerprint
-PACK = b"\x01pack:"
+PACK = b"\x01pack:"  # a small pack: merged with its jackpot's others in the bucket
+FULL = b"\x01full:"  # a pack of PACK_MAX entries: left alone until its bucket expires
 PACKED = b"\x01"  # appended to an entry stored locally from a pack: its pack's tombstone covers it
 _ID_LEN = struct.Struct(">H")
 # entries per pack: at most a few hundred KB (a bet id is at most a few hundred bytes), under the
 # broker's 1 MB message limit however many bets one jackpot batch holds
 PACK_MAX = 2000
+MERGE_AT = 32  # small packs of one jackpot and bucket that make the next save merge them
+MERGE_MAX = 8 * PACK_MAX  # entries one merge rewrites at most (a backlog takes several saves)
 
 Send = Callable[[int, bytes, bytes | None], Any]
 
@@ -83,33 +96,48 @@ def bucket_of(key: bytes) -> int:
     return _BUCKET.unpack_from(key)[0]
 
 
-def pack_key(bucket: int, jackpot_key: bytes, first_bet_id: str) -> bytes:
-    return _BUCKET.pack(bucket) + jackpot_key + SEP + PACK + first_bet_id.encode()
+def pack_key(bucket: int, jackpot_key: bytes, first_bet_id: bytes, kind: bytes = PACK) -> bytes:
+    return _BUCKET.pack(bucket) + jackpot_key + SEP + kind + first_bet_id
+
+
+def small_packs_prefix(bucket: int, jackpot_key: bytes) -> bytes:
+    return _BUCKET.pack(bucket) + jackpot_key + SEP + PACK
 
 
 def is_pack(key: bytes) -> bool:
-    return SEP + PACK in key
+    return SEP + PACK in key or SEP + FULL in key
 
 
-def encode_pack(entries: list[tuple[str, bytes]]) -> bytes:
-    """Bet ids and their entries, each id length-prefixed."""
-    out = []
-    for bet_id, entry in entries:
-        raw = bet_id.encode()
-        out.append(_ID_LEN.pack(len(raw)) + raw + entry)
-    return b"".join(out)
+def encode_pack(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """Bet ids (encoded) and their entries, each id length-prefixed."""
+    return b"".join(_ID_LEN.pack(len(raw)) + raw + entry for raw, entry in entries)
 
 
-def decode_pack(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
-    """The (entry key, entry) pairs of a pack stored under ``key``."""
-    head = key[:key.index(SEP + PACK) + 1]  # bucket | jackpot_id NUL
+def pack_items(value: bytes) -> list[tuple[bytes, bytes]]:
+    """The (bet id, entry) pairs of a pack."""
     pairs, i, size = [], 0, _ENTRY.size
     while i < len(value):
         (n,) = _ID_LEN.unpack_from(value, i)
         i += _ID_LEN.size
-        pairs.append((head + value[i:i + n], value[i + n:i + n + size]))
+        pairs.append((value[i:i + n], value[i + n:i + n + size]))
         i += n + size
     return pairs
+
+
+def decode_pack(key: bytes, value: bytes) -> list[tuple[bytes, bytes]]:
+    """The (entry key, entry) pairs of a pack stored under ``key``."""
+    head = key[:key.index(SEP + b"\x01", _BUCKET.size) + 1]  # bucket | jackpot_id NUL
+    return [(head + raw, entry) for raw, entry in pack_items(value)]
+
+
+def packed(bucket: int, jackpot_key: bytes, entries: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``entries`` as packs (key, value): full ones of PACK_MAX entries, the rest in a small one."""
+    out = []
+    for start in range(0, len(entries), PACK_MAX):
+        chunk = entries[start:start + PACK_MAX]
+        kind = FULL if len(chunk) == PACK_MAX else PACK
+        out.append((pack_key(bucket, jackpot_key, chunk[0][0], kind), encode_pack(chunk)))
+    return out
 
 
 def restore(db: Any, key: bytes, value: bytes | None) -> None:
@@ -140,6 +168,9 @@ class BetIds:
         self.bucket_ms = max(1, horizon_ms // SLICES)
         # (partition, key, value) -> the changelog (tables/changelog.py; Faust's own by default)
         self.send = send or table.send_changelog
+        # small packs written per (partition, bucket, jackpot) since its last merge; unknown
+        # (after a start or a restore) counts as due, so the first save looks
+        self.small: dict[tuple[int, int, bytes], int] = {}
 
     def _db(self, partition: int) -> Any:
         return self.table.data._db_for_partition(partition)
@@ -162,6 +193,44 @@ class BetIds:
             if is_pack(key) or len(value) == _ENTRY.size:
                 self.send(partition, key, None)
         return len(doomed)
+
+    def added_small_packs(self, partition: int, bucket: int, jackpot_key: bytes, n: int) -> None:
+        """Count ``n`` new small packs; merge the bucket's small packs once there are enough."""
+        where = (partition, bucket, jackpot_key)
+        count = self.small.get(where, MERGE_AT) + n
+        if count < MERGE_AT:
+            self.small[where] = count
+            return
+        self.small[where] = self.merge(partition, bucket, jackpot_key)
+
+    def merge(self, partition: int, bucket: int, jackpot_key: bytes) -> int:
+        """Rewrite the small packs of one jackpot and bucket as full packs and one small rest
+        (at most MERGE_MAX entries at a time); return the small packs left (MERGE_AT or more:
+        more to merge).  The new packs are sent before the tombstones of the old ones, so the
+        changelog never lacks an entry; an old key the merge reuses is overwritten, not deleted."""
+        db, prefix = self._db(partition), small_packs_prefix(bucket, jackpot_key)
+        old, entries, more = [], [], False
+        for key, value in db.items(from_key=prefix):
+            if not key.startswith(prefix):
+                break
+            if len(entries) >= MERGE_MAX:
+                more = True
+                break
+            old.append(key)
+            entries.extend(pack_items(value))
+        if len(old) < 2:
+            return len(old)
+        new = packed(bucket, jackpot_key, entries)
+        for key, value in new:
+            db.put(key, value)  # its entries are stored already
+            self.send(partition, key, value)
+        kept = {key for key, _ in new}
+        for key in old:
+            if key not in kept:
+                db.delete(key)
+                self.send(partition, key, None)
+        left = sum(1 for key, _ in new if key.startswith(prefix))
+        return MERGE_AT if more else left
 
 
 class JackpotBetIds:
@@ -206,21 +275,21 @@ class JackpotBetIds:
                 return raw
         return None
 
-    def write(self) -> list:
-        """Write the new entries locally and, one pack per bucket, to the changelog; return the
-        delivery futures."""
-        db, sent = self.store._db(self.partition), []
-        by_bucket: dict[int, list[tuple[str, bytes]]] = {}
+    def write(self) -> None:
+        """Write the new entries locally and, packed per bucket, to the changelog (merging the
+        bucket's small packs when enough have gathered)."""
+        db = self.store._db(self.partition)
+        by_bucket: dict[int, list[tuple[bytes, bytes]]] = {}
         for bet_id, (key, entry) in self.pending.items():
-            by_bucket.setdefault(bucket_of(key), []).append((bet_id, entry))
+            by_bucket.setdefault(bucket_of(key), []).append((bet_id.encode(), entry))
         for bucket, entries in by_bucket.items():
-            for start in range(0, len(entries), PACK_MAX):  # a hot jackpot's batch: many packs
-                chunk = entries[start:start + PACK_MAX]
-                key, value = pack_key(bucket, self.key, chunk[0][0]), encode_pack(chunk)
+            packs = packed(bucket, self.key, entries)  # a hot jackpot's batch: full packs too
+            for key, value in packs:
                 restore(db, key, value)
-                sent.append(self.store.send(self.partition, key, value))
+                self.store.send(self.partition, key, value)
+            if len(entries) % PACK_MAX:
+                self.store.added_small_packs(self.partition, bucket, self.key, 1)
         self.pending.clear()
-        return sent
 
 
 class BetIdsTable(faust.Table):
@@ -230,16 +299,30 @@ class BetIdsTable(faust.Table):
         """Expand the packs before Faust writes the batch: its store persists the partition's
         changelog offset right after it, and a restart resumes from there, so a pack whose
         entries were not yet stored when the process died would never be expanded (its bet ids
-        would look new to a provider's resend)."""
+        would look new to a provider's resend).
+
+        Only each pack key's last record in the batch is expanded, and not at all if it is a
+        tombstone: a merge sends the packs that hold a small pack's entries before that pack's
+        tombstone, so the entries come with them (once, not once per merge)."""
         events = list(batch)
+        last: dict[tuple[int, bytes], bytes | None] = {}
         for event in events:
             msg = event.message
-            if msg.value is not None and is_pack(msg.key):
-                restore(self.data._db_for_partition(msg.partition), msg.key, msg.value)
+            if is_pack(msg.key):
+                last[(msg.partition, msg.key)] = msg.value
+        for (partition, key), value in last.items():
+            if value is not None:
+                restore(self.data._db_for_partition(partition), key, value)
         super().apply_changelog_batch(events)
+
+
+# Tombstones (of merged packs, mostly) kept ten minutes, not an hour: a restore that misses one
+# keeps a pack whose entries a live pack also holds (see "Merging" above), or one of an expired
+# bucket that the next expiry deletes again.
+TOMBSTONES_KEPT_MS = 10 * 60 * 1000
 
 
 def bet_ids_table(app: faust.App, settings: Settings) -> faust.Table:
     return bytes_table(app, settings, TABLE_NAME,
                        "Bet ids seen per jackpot within the dedup horizon (single writer: the jackpot agent).",
-                       table_class=BetIdsTable)
+                       table_class=BetIdsTable, **{"delete.retention.ms": str(TOMBSTONES_KEPT_MS)})

@@ -96,9 +96,10 @@ def test_entries_expire_after_the_horizon_in_bounded_steps_and_the_changelog_fol
     for k in range(50):
         play(store, (req(f"old-{k}", 0, k), HOUR + k))
     play(store, (req("recent", 0, 99), 3 * HORIZON))
-    assert len(list(table.db.keys())) == 2 * 51  # each batch: its pack and its one entry
+    keys = list(table.db.keys())
+    assert sum(1 for k in keys if not B.is_pack(k)) == 51  # an entry per bet, in packs merged as they go
     assert store.expire(0, 3 * HORIZON, limit=20) == 20
-    assert store.expire(0, 3 * HORIZON, limit=1000) == 80
+    assert store.expire(0, 3 * HORIZON, limit=1000) == len(keys) - 2 - 20
     assert store.expire(0, 3 * HORIZON) == 0
     assert store.batch(0, JP).check(req("recent", 0, 99), 3 * HORIZON) == B.REPLAY
     # the changelog compacts to exactly the packs left, whose entries a recovery restores
@@ -114,6 +115,7 @@ def test_one_changelog_record_per_jackpot_batch_and_bucket(table):
     assert len(table.changelog) == 1
     play(store, (req("a", 0, 400), 1000), (req("b", 0, 401), 1000 + HORIZON))  # two buckets
     assert len(table.changelog) == 3
+    assert not any(v is None for _, v in table.changelog)  # nothing merged yet: under MERGE_AT
     # a hot jackpot's batch of many router batches: packs stay far below the broker's 1 MB
     play(store, *[(req(str(uuid.uuid4()), 0, 1000 + n), 2000) for n in range(2 * B.PACK_MAX + 1)])
     packs = table.changelog[3:]
@@ -170,4 +172,91 @@ def test_recovery_stores_a_packs_entries_before_faust_persists_the_offset_past_i
     assert entries_when_persisted == [3]
     again = B.BetIds(Table(fresh), HORIZON)
     assert play(again, *[(req(i, 5, 100 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * 3
+    fresh.close()
+
+
+def compacted(changelog: list) -> dict:
+    """What a compacted changelog keeps: the last record of each key, tombstones gone."""
+    latest: dict = {}
+    for k, v in changelog:
+        latest[k] = v
+    return {k: v for k, v in latest.items() if v is not None}
+
+
+def test_small_packs_are_merged_so_the_compacted_changelog_stays_near_one_record_per_pack_max_ids(tmp_path, table):
+    """A save per jackpot leaves a small pack; a day of them was a record per save to restore.
+    Merged as they gather, a bucket keeps full packs and fewer than MERGE_AT small ones, and a
+    store restored from the whole changelog or from its compacted form answers the same."""
+    store = B.BetIds(table, HORIZON)
+    ids, at = [], 7 * HOUR  # bucket 1: its key starts with the bytes 0x00 0x01, like a pack marker
+    for save in range(1500):
+        batch = [(req(f"{save}-{k}", 0, 3 * save + k), at + save) for k in range(3)]
+        ids += [r["bet_id"] for r, _ in batch]
+        assert play(store, *batch) == [B.NEW] * 3
+    packs = [k for k in table.db.keys() if B.is_pack(k)]
+    full = [k for k in packs if B.SEP + B.FULL in k]
+    assert len(full) == len(ids) // B.PACK_MAX and len(packs) - len(full) < B.MERGE_AT
+    assert sorted(compacted(table.changelog)) == sorted(packs)
+    assert sum(len(B.decode_pack(k, v)) for k, v in compacted(table.changelog).items()) == len(ids)
+    for name, records in (("whole", table.changelog), ("compacted", compacted(table.changelog).items())):
+        fresh = Table(Rdict(str(tmp_path / name), Options(raw_mode=True)))
+        for k, v in records:
+            B.restore(fresh.db, k, v)
+        again = B.BetIds(fresh, HORIZON)
+        assert play(again, *[(req(i, 5, 10_000 + n), at + 2000) for n, i in enumerate(ids)]) == [B.RESEND] * len(ids)
+        fresh.db.close()
+
+
+def test_a_backlog_of_small_packs_is_merged_a_bounded_amount_per_save(table, monkeypatch):
+    """After a restart the counts are unknown: the first save of a bucket looks, and a long
+    backlog (an earlier version's packs) is merged at most MERGE_MAX entries per save."""
+    monkeypatch.setattr(B, "MERGE_AT", 10**9)
+    store = B.BetIds(table, HORIZON)
+    for save in range(300):
+        play(store, *[(req(f"{save}-{k}", 0, 100 * save + k), 1000 + save) for k in range(100)])
+    assert sum(1 for k in table.db.keys() if B.is_pack(k)) == 300
+    monkeypatch.setattr(B, "MERGE_AT", 32)
+    restarted, before = B.BetIds(table, HORIZON), len(table.changelog)
+    play(restarted, (req("next", 0, 99_999), 2000))
+    rewritten = [(k, v) for k, v in table.changelog[before + 1:] if v is not None]
+    assert B.MERGE_MAX <= sum(len(B.pack_items(v)) for _, v in rewritten) < B.MERGE_MAX + 100
+    for n in range(5):
+        play(restarted, (req(f"next-{n}", 0, 100_000 + n), 2000))
+    packs = [k for k in table.db.keys() if B.is_pack(k)]
+    full = [k for k in packs if B.SEP + B.FULL in k]
+    assert len(full) >= 30_006 // B.PACK_MAX - 3 and len(packs) - len(full) < B.MERGE_AT
+    assert sum(len(B.decode_pack(k, v)) for k, v in compacted(table.changelog).items()) == 30_006
+
+
+def test_recovery_expands_each_bet_id_once_per_batch_however_often_it_was_merged(tmp_path, table, monkeypatch):
+    """A merge re-sends entries in new packs ahead of the old packs' tombstones; a restore batch
+    that holds both expands only the packs still live at its end, and loses no bet id."""
+    store = B.BetIds(table, HORIZON)
+    ids = []
+    for save in range(100):
+        ids += [f"{save}-{k}" for k in range(3)]
+        play(store, *[(req(f"{save}-{k}", 0, 3 * save + k), 1000 + save) for k in range(3)])
+    assert any(v is None for _, v in table.changelog)  # merged: tombstones went out
+    fresh = Rdict(str(tmp_path / "restored"), Options(raw_mode=True))
+    expanded = []
+
+    class Store:
+        _db_for_partition = staticmethod(lambda partition: fresh)
+
+        def apply_changelog_batch(self, batch, to_key, to_value):
+            for event in batch:
+                if event.message.value is None:
+                    fresh.delete(event.message.key)
+                else:
+                    fresh.put(event.message.key, event.message.value)
+
+    real_restore = B.restore
+    monkeypatch.setattr(B, "restore", lambda db, k, v: (expanded.extend(B.decode_pack(k, v)), real_restore(db, k, v)))
+    restored = object.__new__(B.BetIdsTable)
+    restored._data = Store()
+    restored.apply_changelog_batch([SimpleNamespace(message=SimpleNamespace(key=k, value=v, partition=0, offset=n))
+                                    for n, (k, v) in enumerate(table.changelog)])
+    assert len(expanded) == len(ids)
+    again = B.BetIds(Table(fresh), HORIZON)
+    assert play(again, *[(req(i, 5, 10_000 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * len(ids)
     fresh.close()
