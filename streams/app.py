@@ -13,6 +13,7 @@ import faust
 
 from jackpot.settings import Settings
 from jackpot.streams.kafka import faust_credentials
+from jackpot.streams.recovery import JackpotTableManager
 from jackpot.streams.transport import JackpotApp
 from jackpot.tables.jackpots import MAX_VALUE_BYTES
 
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> faust.App:
         # partition count we mean; Faust must not invent its own.
         topic_allow_declare=True,
         table_standby_replicas=settings.standby_replicas,
+        # Faust's recovery with the faults that made standbys unsafe fixed (streams/recovery.py)
+        TableManager=JackpotTableManager,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         # Commits come from the 1 s timer only: a commit saves what the agents applied
@@ -41,9 +44,9 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         consumer_group_instance_id=settings.group_instance_id or None,
         # Each commit saves what the agents applied since the last (streams/worker.py): a worker
-        # killed replays at most this much from its saved values.  The replay's inputs of the
-        # clock, commands and wallet topics can interleave with the contributions otherwise than
-        # the first time, so a short window keeps such a replay rare (see README).
+        # killed replays at most this much from its saved values (the same inputs in the same
+        # order: every input of a jackpot is in one log; configuration changes are the exception,
+        # see README "How no bet is lost").
         broker_commit_interval=0.25,
         producer_acks=-1,
         producer_linger_ms=settings.producer_linger_ms,

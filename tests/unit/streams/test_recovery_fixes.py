@@ -1,0 +1,46 @@
+"""Faust's recovery with the faults that made standby replicas unsafe fixed (streams/recovery.py):
+a recovery end that came before the wait is not missed, and resuming the flow keeps the changelog
+records already read (a revocation still drops them)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from faust.types import TP
+
+from jackpot.settings import Settings
+from jackpot.streams.app import create_app
+from jackpot.streams.recovery import JackpotRecovery, JackpotTableManager, RecoveryEnd
+
+
+async def test_an_end_signalled_and_cleared_before_the_wait_does_not_leave_the_rebalance_waiting():
+    app = create_app(Settings())
+    recovery = app.tables.recovery
+    assert isinstance(app.tables, JackpotTableManager) and isinstance(recovery, JackpotRecovery)
+    end = recovery.signal_recovery_end
+    assert isinstance(end, RecoveryEnd)
+    recovery._set_recovery_started()
+    waiting = asyncio.ensure_future(end.wait())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # still recovering: the wait waits
+    end.set()
+    assert await asyncio.wait_for(waiting, 1)
+    # what the changelog reader does: mark the end, set the signal, and clear it on its next pass,
+    # all before the rebalance gets to wait
+    recovery._set_recovery_started()
+    end.clear()
+    recovery._set_recovery_ended()
+    end.set()
+    end.clear()
+    assert await asyncio.wait_for(end.wait(), 1)
+
+
+async def test_resuming_the_flow_keeps_changelog_records_a_revocation_drops_them():
+    app = create_app(Settings())
+    queue = app.tables.changelog_queue
+    queue.put_nowait("standby record")
+    app.flow_control.suspend()
+    app.flow_control.resume()  # the recovery's last step, after the standbys started fetching
+    assert queue.qsize() == 1
+    app.tables.on_partitions_revoked({TP("t-changelog", 0)})
+    assert queue.qsize() == 0
