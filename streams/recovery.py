@@ -16,9 +16,10 @@ were found there (README "Scaling workers"):
    after the standby partitions have started fetching.  The standby records in the queue at that
    moment are lost (the fetch position is past them); the next ones then move the standby's
    persisted offset past the hole, and a standby promoted later starts from a value that misses
-   writes.  Here resuming leaves the queue alone, and the queue is emptied where it must be, when
-   partitions are revoked (records of the old assignment must not reach the new one; after the
-   rebalance every partition is read again from its persisted offset).
+   writes.  Here resuming leaves the queue alone, and the queue is emptied where the clears were
+   needed: when partitions are revoked, and as each recovery starts, before any partition of the
+   new assignment is resumed (records of the old assignment, put late by a fetch that was under
+   way, must not reach the new one: every partition is read again from its persisted offset).
 
 Private attributes relied on: ``Recovery._signal_recovery_end`` and ``in_recovery``,
 ``TableManager._changelog_queue`` and ``_recovery``.
@@ -48,6 +49,10 @@ class RecoveryEnd(asyncio.Event):
 
 
 class JackpotRecovery(Recovery):
+    def _set_recovery_started(self) -> None:
+        super()._set_recovery_started()
+        self.tables.changelog_queue.clear()  # see 2. above: what faust's resume here cleared
+
     @property
     def signal_recovery_end(self) -> asyncio.Event:  # type: ignore[override]
         if self._signal_recovery_end is None:

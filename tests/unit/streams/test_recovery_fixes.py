@@ -44,3 +44,12 @@ async def test_resuming_the_flow_keeps_changelog_records_a_revocation_drops_them
     assert queue.qsize() == 1
     app.tables.on_partitions_revoked({TP("t-changelog", 0)})
     assert queue.qsize() == 0
+
+
+async def test_a_new_recovery_starts_from_an_empty_changelog_queue():
+    """Records of the old assignment, put late by a fetch under way at the revocation, are dropped
+    as the next recovery starts (faust's resume there used to), before its partitions resume."""
+    app = create_app(Settings())
+    app.tables.changelog_queue.put_nowait("late record of the old assignment")
+    app.tables.recovery._set_recovery_started()
+    assert app.tables.changelog_queue.qsize() == 0
