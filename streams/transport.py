@@ -190,8 +190,25 @@ class StrictConsumer(driver.Consumer):
         # as Faust's own perform_seek from here
         self._read_offset.update({tp: offset if offset is not None and offset >= 0 else None
                                   for tp, offset in committed.items()})
+        await self._reseek_standbys()
         self._committed_offset.update({TP(tp.topic, tp.partition): offset if offset else None
                                        for tp, offset in committed.items() if offset is not None})
+
+    async def _reseek_standbys(self) -> None:
+        """Seek each standby changelog partition back to the record after the last one its
+        recovery read.  Stopping the flow makes Faust's fetch loop throw away the rest of the batch
+        in hand, standby records included, and the fetch position is already past them: without
+        this their standby would go on after the hole and persist an offset past it (read again,
+        the records it already has are skipped by their offsets)."""
+        recovery = self.app.tables.recovery
+        assigned = self.assignment()
+        positions = {tp: offset + 1 for tp in recovery.standby_tps
+                     if tp in assigned and (offset := recovery.standby_offsets.get(tp)) is not None and offset >= 0}
+        if not positions:
+            return
+        for tp, offset in positions.items():
+            self._read_offset.pin(tp, offset)
+        await self._thread.call_thread(_seek_each, self._thread._ensure_consumer(), positions)
 
     def verify_event_path(self, now: float, tp: TP) -> None:
         """Faust's livelock diagnostics (logging only) read aiokafka's position of ``tp``, which
@@ -282,6 +299,11 @@ class JackpotApp(faust.App):
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)
+
+
+async def _seek_each(client: Any, positions: dict) -> None:
+    for tp, offset in positions.items():
+        client.seek(tp, offset)
 
 
 async def _seek_to_log_start(client: Any, partitions: list) -> None:

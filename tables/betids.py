@@ -23,8 +23,8 @@ entries with the table.
 
 Packs.  A changelog record per bet id was one of the largest costs per bet, in producing it and in
 replaying it at recovery, so the entries one jackpot batch adds to one bucket travel as one
-record, a *pack*, under ``bucket | jackpot_id NUL 0x01 "pack:" first bet_id`` (no bet id starts
-with 0x01).  The local store keeps the pack and its entries one by one (marked as packed, so
+record, a *pack*, under ``bucket | jackpot_id NUL 0x01 "pack:" digest`` (no bet id starts
+with 0x01; earlier versions named a pack by its first bet id).  The local store keeps the pack and its entries one by one (marked as packed, so
 expiry sends one tombstone per pack, not per entry); recovery expands each pack it reads
 (:class:`BetIdsTable`).  Entries written one record each by earlier versions are still read and
 expired.
@@ -32,12 +32,16 @@ expired.
 Merging.  A pack per jackpot per save is still a record per save: a jackpot with bets all day
 left some 500,000 small packs over the horizon for a take-over to restore.  So once a jackpot's
 bucket holds ``MERGE_AT`` small packs, the next save merges them: full packs of ``PACK_MAX``
-entries (``bucket | jackpot_id NUL 0x01 "full:" first bet_id``, never merged again) and one small
+entries (``bucket | jackpot_id NUL 0x01 "full:" digest``, never merged again) and one small
 remainder, sent before the tombstones of the packs they replace.  A compacted changelog then
 holds about one record per ``PACK_MAX`` bet ids plus fewer than ``MERGE_AT`` small packs per
-jackpot and bucket.  Every entry stays covered by a live pack, so a restore that misses a
-tombstone (read after compaction dropped it) keeps only a duplicate pack: the bet-ids changelog
-can keep tombstones briefly.
+jackpot and bucket.  Every entry stays covered by a live pack, and packs are named by their
+content, so a store that misses a tombstone (a restore read after compaction dropped it, a worker
+given back a partition it had before) holds a stale pack whose entries a live one also holds,
+and merging it only adds another pack (its tombstone for the stale one repeats one already
+sent): the bet-ids changelog can keep tombstones briefly.  A merge whose records are dropped
+with an unsaved batch (membership lost) leaves its small packs live in the changelog though gone
+here; the next owner restoring them expires them with their bucket.
 """
 
 from __future__ import annotations
@@ -96,8 +100,11 @@ def bucket_of(key: bytes) -> int:
     return _BUCKET.unpack_from(key)[0]
 
 
-def pack_key(bucket: int, jackpot_key: bytes, first_bet_id: bytes, kind: bytes = PACK) -> bytes:
-    return _BUCKET.pack(bucket) + jackpot_key + SEP + kind + first_bet_id
+def pack_key(bucket: int, jackpot_key: bytes, value: bytes, kind: bytes = PACK) -> bytes:
+    """A pack's key names its content (a digest), so no pack ever replaces another with other
+    entries: a merge on a store that missed some tombstones (a restore after compaction, a worker
+    given its partition back) must add packs to the changelog, not overwrite newer ones."""
+    return _BUCKET.pack(bucket) + jackpot_key + SEP + kind + hashlib.blake2b(value, digest_size=12).hexdigest().encode()
 
 
 def small_packs_prefix(bucket: int, jackpot_key: bytes) -> bytes:
@@ -135,8 +142,8 @@ def packed(bucket: int, jackpot_key: bytes, entries: list[tuple[bytes, bytes]]) 
     out = []
     for start in range(0, len(entries), PACK_MAX):
         chunk = entries[start:start + PACK_MAX]
-        kind = FULL if len(chunk) == PACK_MAX else PACK
-        out.append((pack_key(bucket, jackpot_key, chunk[0][0], kind), encode_pack(chunk)))
+        value = encode_pack(chunk)
+        out.append((pack_key(bucket, jackpot_key, value, FULL if len(chunk) == PACK_MAX else PACK), value))
     return out
 
 

@@ -260,3 +260,35 @@ def test_recovery_expands_each_bet_id_once_per_batch_however_often_it_was_merged
     again = B.BetIds(Table(fresh), HORIZON)
     assert play(again, *[(req(i, 5, 10_000 + n), 50_000) for n, i in enumerate(ids)]) == [B.RESEND] * len(ids)
     fresh.close()
+
+
+def test_a_store_that_missed_tombstones_merges_without_overwriting_newer_packs(tmp_path, table):
+    """A worker given back a partition it had keeps its old small packs, and reads the new owner's
+    merged packs but not their tombstones once compaction dropped them.  Its own merge must add to
+    the changelog, never replace the new owner's full packs with fewer entries."""
+    first = B.BetIds(table, HORIZON)
+    ids = []
+
+    def saves(store, start, n):
+        for save in range(start, start + n):
+            batch = [(req(f"{save:04d}-{k:03d}", 0, 1000 * save + k), 1000 + save) for k in range(90)]
+            ids.extend(r["bet_id"] for r, _ in batch)
+            play(store, *batch)
+
+    saves(first, 0, 20)  # small packs only, under MERGE_AT
+    handed_over = len(table.changelog)
+    second = Table(Rdict(str(tmp_path / "second"), Options(raw_mode=True)))
+    for k, v in table.changelog:
+        B.restore(second.db, k, v)
+    second.changelog = list(table.changelog)  # the broker's changelog, appended to by the new owner
+    saves(B.BetIds(second, HORIZON), 20, 40)  # merges: full packs, tombstones for the first owner's
+    # compaction has kept only the latest value of each key the new owner wrote: the first owner
+    # reads those, and no tombstone of its own old packs
+    for k, v in compacted(second.changelog[handed_over:]).items():
+        B.restore(table.db, k, v)
+    table.changelog = list(second.changelog)
+    saves(B.BetIds(table, HORIZON), 60, 40)
+    live = compacted(table.changelog)
+    kept = {raw.decode() for v in live.values() for raw, _ in B.pack_items(v)}
+    assert not [i for i in ids if i not in kept]
+    second.db.close()

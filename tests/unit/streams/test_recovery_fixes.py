@@ -53,3 +53,37 @@ async def test_a_new_recovery_starts_from_an_empty_changelog_queue():
     app.tables.changelog_queue.put_nowait("late record of the old assignment")
     app.tables.recovery._set_recovery_started()
     assert app.tables.changelog_queue.qsize() == 0
+
+
+async def test_stopping_the_flow_seeks_each_standby_back_to_the_record_after_the_last_it_read():
+    """Faust's fetch loop throws away the rest of a batch when the flow stops (our perform_seek
+    stops it): each assigned standby partition is sought back, with its read offset pinned so the
+    records fetched again are not dropped as already read."""
+    from types import SimpleNamespace
+
+    from jackpot.streams.transport import ReadOffsets, StrictConsumer
+
+    kept, fresh, gone = TP("c-changelog", 0), TP("c-changelog", 1), TP("c-changelog", 2)
+    seeks = {}
+
+    class Client:
+        def seek(self, tp, offset):
+            seeks[tp] = offset
+
+    async def call_thread(fn, *args):
+        return await fn(*args)
+
+    recovery = SimpleNamespace(standby_tps={kept, fresh, gone}, standby_offsets={kept: 41, fresh: -1, gone: 7})
+    consumer = SimpleNamespace(
+        app=SimpleNamespace(tables=SimpleNamespace(recovery=recovery)),
+        assignment=lambda: {kept, fresh},  # ``gone`` is no longer assigned here
+        _read_offset=ReadOffsets(),
+        _thread=SimpleNamespace(call_thread=call_thread, _ensure_consumer=Client),
+    )
+    await StrictConsumer._reseek_standbys(consumer)
+    assert seeks == {kept: 42}  # a partition never read starts where the recovery seeks it anyway
+    consumer._read_offset[kept] = 45  # a record of the batch in hand, fetched before the seek
+    assert consumer._read_offset[kept] == 42
+    consumer._read_offset[kept] = 42  # the first record fetched again
+    consumer._read_offset[kept] = 43
+    assert consumer._read_offset[kept] == 43
