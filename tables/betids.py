@@ -70,7 +70,7 @@ _ID_LEN = struct.Struct(">H")
 # broker's 1 MB message limit however many bets one jackpot batch holds
 PACK_MAX = 2000
 MERGE_AT = 32  # small packs of one jackpot and bucket that make the next save merge them
-MERGE_MAX = 8 * PACK_MAX  # entries one merge rewrites at most (a backlog takes several saves)
+MERGE_MAX = 4 * PACK_MAX  # entries one merge rewrites at most (a backlog takes several saves)
 
 Send = Callable[[int, bytes, bytes | None], Any]
 
@@ -176,7 +176,8 @@ class BetIds:
         # (partition, key, value) -> the changelog (tables/changelog.py; Faust's own by default)
         self.send = send or table.send_changelog
         # small packs written per (partition, bucket, jackpot) since its last merge; unknown
-        # (after a start or a restore) counts as due, so the first save looks
+        # (after a start or a restore) counts as none, so merges after a start spread out (each
+        # takes the packs from before it too)
         self.small: dict[tuple[int, int, bytes], int] = {}
 
     def _db(self, partition: int) -> Any:
@@ -199,12 +200,14 @@ class BetIds:
             db.delete(key)
             if is_pack(key) or len(value) == _ENTRY.size:
                 self.send(partition, key, None)
+        for where in [w for w in self.small if w[0] == partition and w[1] < oldest_kept]:
+            del self.small[where]
         return len(doomed)
 
     def added_small_packs(self, partition: int, bucket: int, jackpot_key: bytes, n: int) -> None:
         """Count ``n`` new small packs; merge the bucket's small packs once there are enough."""
         where = (partition, bucket, jackpot_key)
-        count = self.small.get(where, MERGE_AT) + n
+        count = self.small.get(where, 0) + n
         if count < MERGE_AT:
             self.small[where] = count
             return

@@ -208,15 +208,19 @@ def test_small_packs_are_merged_so_the_compacted_changelog_stays_near_one_record
 
 
 def test_a_backlog_of_small_packs_is_merged_a_bounded_amount_per_save(table, monkeypatch):
-    """After a restart the counts are unknown: the first save of a bucket looks, and a long
-    backlog (an earlier version's packs) is merged at most MERGE_MAX entries per save."""
+    """After a restart the counts are unknown: the MERGE_AT-th small pack since merges, and a
+    long backlog (an earlier version's packs) is merged at most MERGE_MAX entries per save."""
     monkeypatch.setattr(B, "MERGE_AT", 10**9)
     store = B.BetIds(table, HORIZON)
     for save in range(300):
         play(store, *[(req(f"{save}-{k}", 0, 100 * save + k), 1000 + save) for k in range(100)])
     assert sum(1 for k in table.db.keys() if B.is_pack(k)) == 300
     monkeypatch.setattr(B, "MERGE_AT", 32)
-    restarted, before = B.BetIds(table, HORIZON), len(table.changelog)
+    restarted = B.BetIds(table, HORIZON)
+    for n in range(B.MERGE_AT - 1):
+        play(restarted, (req(f"early-{n}", 0, 90_000 + n), 2000))
+    assert not any(v is None for _, v in table.changelog)  # nothing merged yet
+    before = len(table.changelog)
     play(restarted, (req("next", 0, 99_999), 2000))
     rewritten = [(k, v) for k, v in table.changelog[before + 1:] if v is not None]
     assert B.MERGE_MAX <= sum(len(B.pack_items(v)) for _, v in rewritten) < B.MERGE_MAX + 100
@@ -224,8 +228,8 @@ def test_a_backlog_of_small_packs_is_merged_a_bounded_amount_per_save(table, mon
         play(restarted, (req(f"next-{n}", 0, 100_000 + n), 2000))
     packs = [k for k in table.db.keys() if B.is_pack(k)]
     full = [k for k in packs if B.SEP + B.FULL in k]
-    assert len(full) >= 30_006 // B.PACK_MAX - 3 and len(packs) - len(full) < B.MERGE_AT
-    assert sum(len(B.decode_pack(k, v)) for k, v in compacted(table.changelog).items()) == 30_006
+    assert len(full) >= 30_037 // B.PACK_MAX - 3 and len(packs) - len(full) < B.MERGE_AT
+    assert sum(len(B.decode_pack(k, v)) for k, v in compacted(table.changelog).items()) == 30_037
 
 
 def test_recovery_expands_each_bet_id_once_per_batch_however_often_it_was_merged(tmp_path, table, monkeypatch):
