@@ -45,10 +45,9 @@ class Settings(BaseSettings):
     app_id: str = Field("jackpot-engine", alias="JACKPOT_APP_ID")
     partitions: int = Field(8, alias="JACKPOT_PARTITIONS", ge=1, le=1024)
     topic_prefix: str = Field("", alias="JACKPOT_TOPIC_PREFIX")
-    # Standby replicas are off: with faust 0.15.3, a promoted standby can leave partitions paused
-    # for good (the chaos test passed once with 1, then failed so in CI; it passes with 0), and
-    # its flow control can drop standby records already read (README "Scaling workers"). Without
-    # them a take-over restores the partitions' players, bet ids and activity windows.
+    # Standby replicas (safe since streams/recovery.py fixed faust's faults) take restore off a
+    # take-over but apply every changelog record a second time: off by default, 1 where workers
+    # have cores of their own (README "Scaling workers").
     standby_replicas: int = Field(0, alias="JACKPOT_STANDBY_REPLICAS", ge=0)
     data_dir: Path = Field(REPO_ROOT / ".stack" / "worker-data", alias="JACKPOT_DATA_DIR")
     # The worker's (and a sinks process's) /metrics, /health and /ready host (0.0.0.0 in a pod, so

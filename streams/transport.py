@@ -201,11 +201,12 @@ class StrictConsumer(driver.Consumer):
         this their standby would go on after the hole and persist an offset past it (read again,
         the records it already has are skipped by their offsets)."""
         recovery = self.app.tables.recovery
-        assigned = self.assignment()
         positions = {tp: offset + 1 for tp in recovery.standby_tps
-                     if tp in assigned and (offset := recovery.standby_offsets.get(tp)) is not None and offset >= 0}
+                     if (offset := recovery.standby_offsets.get(tp)) is not None and offset >= 0}
         if not positions:
             return
+        assigned = self.assignment()
+        positions = {tp: offset for tp, offset in positions.items() if tp in assigned}
         for tp, offset in positions.items():
             self._read_offset.pin(tp, offset)
         await self._thread.call_thread(_seek_each, self._thread._ensure_consumer(), positions)

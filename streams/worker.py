@@ -11,8 +11,8 @@ Topology (see ARCHITECTURE.md section 3):
 
 (the sinks run here, or in `jackpot sinks` processes of their own: sinks/service.py).
 Run N of these processes to scale: Kafka spreads the partitions over them and the
-jackpot table follows its partitions (rebuilt from the changelogs on take-over; standby
-replicas are off, see README "Scaling workers").
+jackpot table follows its partitions (rebuilt from the changelogs on take-over, or kept
+up to date by a standby replica when they are on: README "Scaling workers").
 """
 
 from __future__ import annotations

@@ -328,7 +328,8 @@ def test_the_seek_after_a_recovery_stops_the_flow_and_sends_never_committed_inpu
             return await self.call_thread(client.seek_to_committed)
 
     c._thread = Thread()
-    c.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={changelog.topic}))
+    no_standbys = SimpleNamespace(standby_tps=set(), standby_offsets={})
+    c.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={changelog.topic}, recovery=no_standbys))
     c._read_offset = ReadOffsets()
     c._committed_offset = {}
 
