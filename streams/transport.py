@@ -190,25 +190,24 @@ class StrictConsumer(driver.Consumer):
         # as Faust's own perform_seek from here
         self._read_offset.update({tp: offset if offset is not None and offset >= 0 else None
                                   for tp, offset in committed.items()})
-        await self._reseek_standbys()
         self._committed_offset.update({TP(tp.topic, tp.partition): offset if offset else None
                                        for tp, offset in committed.items() if offset is not None})
+        await self._reseek_standbys()
 
     async def _reseek_standbys(self) -> None:
         """Seek each standby changelog partition back to the record after the last one its
         recovery read.  Stopping the flow makes Faust's fetch loop throw away the rest of the batch
         in hand, standby records included, and the fetch position is already past them: without
         this their standby would go on after the hole and persist an offset past it (read again,
-        the records it already has are skipped by their offsets)."""
+        the records it already has are skipped by their offsets).  A standby that has read nothing
+        yet (-1: an empty store, log start 0) goes back to 0: its first batch is the one at risk."""
         recovery = self.app.tables.recovery
         positions = {tp: offset + 1 for tp in recovery.standby_tps
-                     if (offset := recovery.standby_offsets.get(tp)) is not None and offset >= 0}
+                     if (offset := recovery.standby_offsets.get(tp)) is not None}
         if not positions:
             return
-        assigned = self.assignment()
-        positions = {tp: offset for tp, offset in positions.items() if tp in assigned}
         for tp, offset in positions.items():
-            self._read_offset.pin(tp, offset)
+            self._read_offset.pin(tp, offset)  # 0 too: a stale offset of the batch thrown away must not stick
         await self._thread.call_thread(_seek_each, self._thread._ensure_consumer(), positions)
 
     def verify_event_path(self, now: float, tp: TP) -> None:
@@ -303,8 +302,11 @@ class JackpotApp(faust.App):
 
 
 async def _seek_each(client: Any, positions: dict) -> None:
+    """Seek each partition still assigned (a rebalance may have begun since the caller looked)."""
+    assigned = client.assignment()
     for tp, offset in positions.items():
-        client.seek(tp, offset)
+        if tp in assigned:
+            client.seek(tp, offset)
 
 
 async def _seek_to_log_start(client: Any, partitions: list) -> None:

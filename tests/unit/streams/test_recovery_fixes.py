@@ -67,6 +67,9 @@ async def test_stopping_the_flow_seeks_each_standby_back_to_the_record_after_the
     seeks = {}
 
     class Client:
+        def assignment(self):
+            return {kept, fresh}  # ``gone`` is no longer assigned here
+
         def seek(self, tp, offset):
             seeks[tp] = offset
 
@@ -76,12 +79,14 @@ async def test_stopping_the_flow_seeks_each_standby_back_to_the_record_after_the
     recovery = SimpleNamespace(standby_tps={kept, fresh, gone}, standby_offsets={kept: 41, fresh: -1, gone: 7})
     consumer = SimpleNamespace(
         app=SimpleNamespace(tables=SimpleNamespace(recovery=recovery)),
-        assignment=lambda: {kept, fresh},  # ``gone`` is no longer assigned here
         _read_offset=ReadOffsets(),
         _thread=SimpleNamespace(call_thread=call_thread, _ensure_consumer=Client),
     )
     await StrictConsumer._reseek_standbys(consumer)
-    assert seeks == {kept: 42}  # a partition never read starts where the recovery seeks it anyway
+    # a standby that has read nothing yet (-1) goes back to 0: the batch thrown away was its first
+    assert seeks == {kept: 42, fresh: 0}
+    consumer._read_offset[fresh] = 500  # a stale offset of that batch, recorded after the seek
+    assert consumer._read_offset[fresh] == 0
     consumer._read_offset[kept] = 45  # a record of the batch in hand, fetched before the seek
     assert consumer._read_offset[kept] == 42
     consumer._read_offset[kept] = 42  # the first record fetched again
