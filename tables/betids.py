@@ -24,8 +24,9 @@ entries with the table.
 Packs.  A changelog record per bet id was one of the largest costs per bet, in producing it and in
 replaying it at recovery, so the entries one jackpot batch adds to one bucket travel as one
 record, a *pack*, under ``bucket | jackpot_id NUL 0x01 "pack:" digest`` (no bet id starts
-with 0x01; earlier versions named a pack by its first bet id).  The local store keeps the pack and its entries one by one (marked as packed, so
-expiry sends one tombstone per pack, not per entry); recovery expands each pack it reads
+with 0x01; earlier versions named a pack by its first bet id).  The local store keeps the pack
+and its entries one by one (marked as packed, so expiry sends one tombstone per pack, not per
+entry); recovery expands each pack it reads
 (:class:`BetIdsTable`).  Entries written one record each by earlier versions are still read and
 expired.
 
@@ -217,7 +218,8 @@ class BetIds:
         """Rewrite the small packs of one jackpot and bucket as full packs and one small rest
         (at most MERGE_MAX entries at a time); return the small packs left (MERGE_AT or more:
         more to merge).  The new packs are sent before the tombstones of the old ones, so the
-        changelog never lacks an entry; an old key the merge reuses is overwritten, not deleted."""
+        changelog never lacks an entry; an old key the merge produces again (the same content)
+        is kept, not deleted."""
         db, prefix = self._db(partition), small_packs_prefix(bucket, jackpot_key)
         old, entries, more = [], [], False
         for key, value in db.items(from_key=prefix):
