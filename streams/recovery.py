@@ -1,8 +1,9 @@
-"""Faust's table recovery with the two faults that made standby replicas unsafe fixed.
+"""Faust's table recovery with the faults that made standby replicas unsafe fixed.
 
 faust-streaming 0.15's ``Recovery`` (faust/tables/recovery.py) reads changelogs for the active
 partitions after a rebalance and then keeps reading them for the standby partitions.  Two faults
-were found there (README "Scaling workers"):
+were found there, fixed here (README "Scaling workers"); a third, in the fetch loop, is fixed in
+the consumer (``StrictConsumer._reseek_standbys``, streams/transport.py):
 
 1. A lost wake-up.  The changelog reader clears ``signal_recovery_end`` at the top of every pass
    and sets it once, when the active partitions have caught up, also marking the recovery ended

@@ -205,10 +205,10 @@ class BetIds:
             del self.small[where]
         return len(doomed)
 
-    def added_small_packs(self, partition: int, bucket: int, jackpot_key: bytes, n: int) -> None:
-        """Count ``n`` new small packs; merge the bucket's small packs once there are enough."""
+    def added_small_pack(self, partition: int, bucket: int, jackpot_key: bytes) -> None:
+        """Count a new small pack; merge the bucket's small packs once there are enough."""
         where = (partition, bucket, jackpot_key)
-        count = self.small.get(where, 0) + n
+        count = self.small.get(where, 0) + 1
         if count < MERGE_AT:
             self.small[where] = count
             return
@@ -300,7 +300,7 @@ class JackpotBetIds:
                 restore(db, key, value)
                 self.store.send(self.partition, key, value)
             if len(entries) % PACK_MAX:
-                self.store.added_small_packs(self.partition, bucket, self.key, 1)
+                self.store.added_small_pack(self.partition, bucket, self.key)
         self.pending.clear()
 
 
