@@ -13,6 +13,8 @@ COPY gateway ./gateway
 COPY ops ./ops
 COPY bench ./bench
 COPY avro ./avro
+COPY simulation ./simulation
+COPY campaigns ./campaigns
 RUN python -m build --wheel --outdir /wheels . \
  && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/jackpot-*.whl
 
