@@ -1,0 +1,215 @@
+"""A campaign rule as an operator writes it: one trigger, conditions, one or more actions.
+
+Rules are versioned: every edit is a new version, and an approval is given to one version, so a
+rule edited after its approval needs approving again before it reaches a large audience.
+Amounts are integer micros of the pool's currency (engine/money.py), never floats.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from jackpot.engine.warn import WARN_STATES
+
+__all__ = [
+    "Channel",
+    "PLAYER_CHANNELS",
+    "NOTIFICATION_CHANNELS",
+    "WarnStateTrigger",
+    "PoolThresholdTrigger",
+    "DeadlineTrigger",
+    "PlayerCountTrigger",
+    "JackpotWonTrigger",
+    "JackpotReseededTrigger",
+    "LifecycleTrigger",
+    "VelocityTrigger",
+    "Trigger",
+    "Conditions",
+    "Action",
+    "Rule",
+    "Limits",
+]
+
+
+class Channel(StrEnum):
+    PUSH = "push"
+    EMAIL = "email"
+    SMS = "sms"
+    LOBBY_BANNER = "lobby_banner"
+    HOMEPAGE_TAKEOVER = "homepage_takeover"
+    IN_GAME_OVERLAY = "in_game_overlay"
+    SOCIAL_POST = "social_post"
+    CRM_TAG = "crm_tag"
+    WEBHOOK = "webhook"
+    ACTIVATE_TEMPLATE = "activate_template"
+
+
+# sent to each player of the audience; the others are one action per fire (a surface, a partner)
+PLAYER_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS, Channel.CRM_TAG})
+# reach the player's device or inbox: consent and opt-out are checked before each one
+NOTIFICATION_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarnStateTrigger(_Model):
+    """A level's warn state entered one of ``to`` (Calm, Heating, On Fire, Must Drop)."""
+
+    kind: Literal["warn_state"] = "warn_state"
+    to: frozenset[str] = Field(min_length=1)
+
+    @field_validator("to")
+    @classmethod
+    def _known_states(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(value - set(WARN_STATES))
+        if unknown:
+            raise ValueError(f"unknown warn states {unknown}; known: {list(WARN_STATES)}")
+        return value
+
+
+class PoolThresholdTrigger(_Model):
+    """A level's pool crossed ``amount`` upwards (once per cycle: the crossing, not each update)."""
+
+    kind: Literal["pool_threshold"] = "pool_threshold"
+    amount: int = Field(gt=0, description="micros of the pool's currency")
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class DeadlineTrigger(_Model):
+    """``minutes_before`` a must-drop deadline (e.g. 30 minutes before a Daily Must Drop)."""
+
+    kind: Literal["deadline"] = "deadline"
+    minutes_before: int = Field(gt=0, le=7 * 24 * 60)
+
+
+class PlayerCountTrigger(_Model):
+    """The jackpot's active players reached ``at_least``."""
+
+    kind: Literal["player_count"] = "player_count"
+    at_least: int = Field(gt=0)
+
+
+class JackpotWonTrigger(_Model):
+    kind: Literal["jackpot_won"] = "jackpot_won"
+
+
+class JackpotReseededTrigger(_Model):
+    kind: Literal["jackpot_reseeded"] = "jackpot_reseeded"
+
+
+class LifecycleTrigger(_Model):
+    """The jackpot's lifecycle state changed to one of ``to`` (e.g. active, paused)."""
+
+    kind: Literal["lifecycle"] = "lifecycle"
+    to: frozenset[str] = Field(min_length=1)
+
+
+class VelocityTrigger(_Model):
+    """The contribution rate over the last window changed by at least ``change_pct`` percent
+    against the window before (positive: a rise, negative: a fall)."""
+
+    kind: Literal["velocity"] = "velocity"
+    change_pct: int = Field(ge=-100, le=10_000)
+
+    @field_validator("change_pct")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("a velocity trigger needs a non-zero change")
+        return value
+
+
+Trigger = Annotated[
+    Union[WarnStateTrigger, PoolThresholdTrigger, DeadlineTrigger, PlayerCountTrigger, JackpotWonTrigger,
+          JackpotReseededTrigger, LifecycleTrigger, VelocityTrigger],
+    Field(discriminator="kind"),
+]
+
+
+class Conditions(_Model):
+    """All must hold when the trigger fires.  Times are local to ``timezone``; a window whose
+    end is before its start spans midnight (22:00-02:00)."""
+
+    timezone: str = "UTC"
+    window_start: time | None = None
+    window_end: time | None = None
+    days: frozenset[int] | None = Field(None, description="ISO weekdays, 1 = Monday")
+    brands: frozenset[str] | None = None
+    segments: frozenset[str] | None = Field(None, description="players in any of these segments")
+    cooldown_s: int = Field(0, ge=0, description="minimum time between two fires of the rule on a jackpot")
+    min_pool: int | None = Field(None, gt=0, description="micros: the signal's pool amount at least this")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: frozenset[int] | None) -> frozenset[int] | None:
+        if value is not None and (not value or not value <= set(range(1, 8))):
+            raise ValueError("days are ISO weekdays 1 (Monday) to 7 (Sunday), at least one")
+        return value
+
+    @model_validator(mode="after")
+    def _whole_window(self) -> "Conditions":
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValueError("a time window needs both window_start and window_end")
+        if self.window_start is not None and self.window_start == self.window_end:
+            raise ValueError("an empty time window never fires: window_start equals window_end")
+        return self
+
+
+class Action(_Model):
+    channel: Channel
+    template: str = Field(min_length=1, max_length=200, description="message or template name for the channel")
+    target: str | None = Field(None, max_length=500, description="webhook URL, CRM tag, or template id to activate")
+
+    @model_validator(mode="after")
+    def _target_where_needed(self) -> "Action":
+        needs = {Channel.WEBHOOK: "a URL", Channel.CRM_TAG: "a tag", Channel.ACTIVATE_TEMPLATE: "a template id"}
+        if self.channel in needs and not self.target:
+            raise ValueError(f"a {self.channel.value} action needs a target ({needs[self.channel]})")
+        return self
+
+
+class Rule(_Model):
+    rule_id: UUID
+    version: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=200)
+    jackpot_ids: frozenset[str] | None = Field(None, description="None: every jackpot")
+    trigger: Trigger
+    conditions: Conditions = Conditions()
+    actions: tuple[Action, ...] = Field(min_length=1)
+    enabled: bool = True
+    dry_run: bool = Field(True, description="new rules report what they would send, and send nothing")
+    approved_version: int | None = Field(None, description="the version a manager approved, if any")
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_version == self.version
+
+    @property
+    def player_channels(self) -> list[Action]:
+        return [a for a in self.actions if a.channel in PLAYER_CHANNELS]
+
+
+class Limits(_Model):
+    """The safety limits every fire obeys (settings; the specification's defaults)."""
+
+    pushes_per_player_day: int = Field(3, ge=0)
+    player_cooldown_s: int = Field(3600, ge=0, description="between two executions targeting one player")
+    approval_threshold: int = Field(1000, ge=0, description="a fire reaching more players needs an approved version")
+    dry_run_sample: int = Field(5, ge=0, le=100)

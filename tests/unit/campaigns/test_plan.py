@@ -1,0 +1,180 @@
+"""A rule's fire: trigger, conditions, audience and the mandatory safety checks, and the
+deterministic action ids that make a replayed event send nothing twice."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from jackpot.campaigns.contacts import DAY_MS, Contact, record, refusal
+from jackpot.campaigns.plan import Member, plan_fire, trigger_fires
+from jackpot.campaigns.rules import Channel, Limits, Rule
+from jackpot.campaigns.signals import Signal, deadline_signal, from_event, velocity_signal
+
+JP = "5356e952-77ed-58fa-86f5-166d768b291a"
+RULE_ID = uuid.UUID("0b6c3f7e-6d3a-4a8e-9d6b-2f5f4c1e7a10")
+# Sunday 6 December 2026, 02:00 UTC: "at 2am on a Sunday"
+NOW = int(datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc).timestamp() * 1000)
+LIMITS = Limits()
+
+
+def on_fire_rule(**kw) -> Rule:
+    base = dict(rule_id=RULE_ID, version=1, name="On Fire", dry_run=False,
+                trigger={"kind": "warn_state", "to": ["on_fire"]},
+                actions=[{"channel": "push", "template": "Grand is On Fire"},
+                         {"channel": "lobby_banner", "template": "grand-on-fire"}])
+    return Rule.model_validate(base | kw)
+
+
+def warn(state: str = "on_fire", amount: int = 9_000_000_000, event_id: str = "ev-1") -> Signal:
+    return from_event("WarnStateChanged", {"event_id": event_id, "jackpot_id": JP, "timestamp": NOW, "level_id": "grand",
+                                           "currency": "EUR", "new_state": state, "current_amount": amount})
+
+
+def players(n: int, **kw) -> list[Member]:
+    return [Member(f"player-{i:04d}", consent=frozenset({Channel.PUSH, Channel.EMAIL}), **kw) for i in range(n)]
+
+
+def fire(rule: Rule, signal: Signal | None = None, audience=(), contacts=None, previous=None, *,
+         limits: Limits = LIMITS, last_fired_ms=None, kill_switch=False, now=NOW):
+    return plan_fire(rule, signal or warn(), previous, audience, contacts or {}, limits, now_ms=now,
+                     last_fired_ms=last_fired_ms, kill_switch=kill_switch)
+
+
+def test_on_fire_sends_one_push_per_consenting_player_and_one_banner():
+    audience = players(3) + [Member("opted-out-1", consent=frozenset({Channel.PUSH}), opted_out=True),
+                             Member("no-consent-1", consent=frozenset({Channel.EMAIL}))]
+    plan = fire(on_fire_rule(), audience=audience)
+    assert plan.status == "send" and plan.sends
+    pushes = [a for a in plan.actions if a.channel is Channel.PUSH]
+    assert sorted(a.player_id for a in pushes) == ["player-0000", "player-0001", "player-0002"]
+    assert [a.player_id for a in plan.actions if a.channel is Channel.LOBBY_BANNER] == [None]
+    assert plan.skipped == {"opted_out": 1, "no_consent": 1}
+    assert plan.audience == 3 and len(plan.contacted) == 3
+
+
+def test_the_same_event_gives_the_same_ids_and_another_event_or_version_other_ids():
+    audience = players(2)
+    first, again = fire(on_fire_rule(), audience=audience), fire(on_fire_rule(), audience=list(reversed(audience)))
+    assert [a.action_id for a in first.actions] == [a.action_id for a in again.actions]
+    assert len({a.action_id for a in first.actions}) == len(first.actions)
+    other = fire(on_fire_rule(), warn(event_id="ev-2"), audience=audience)
+    edited = fire(on_fire_rule(version=2, approved_version=2), audience=audience)
+    assert not {a.action_id for a in first.actions} & {a.action_id for a in other.actions}
+    assert not {a.action_id for a in first.actions} & {a.action_id for a in edited.actions}
+
+
+def test_the_kill_switch_stops_every_rule_before_anything_else():
+    plan = fire(on_fire_rule(), audience=players(5), kill_switch=True)
+    assert plan.status == "killed" and plan.actions == []
+
+
+def test_a_dry_run_reports_the_audience_and_sample_and_sends_nothing():
+    plan = fire(on_fire_rule(dry_run=True), audience=players(8), limits=Limits(approval_threshold=5))
+    assert plan.status == "dry_run" and not plan.sends
+    report = plan.report(sample=3)
+    assert report["audience"] == 8 and report["by_channel"] == {"push": 8, "lobby_banner": 1}
+    assert report["sample"] == ["pl***00", "pl***01", "pl***02"]  # masked
+    assert report["reason"] == "approval_required_when_live"
+
+
+def test_a_rule_over_the_approval_threshold_waits_for_the_approval_of_its_version():
+    limits = Limits(approval_threshold=5)
+    waiting = fire(on_fire_rule(), audience=players(6), limits=limits)
+    assert waiting.status == "awaiting_approval" and waiting.actions == [] and waiting.audience == 6
+    assert fire(on_fire_rule(), audience=players(5), limits=limits).status == "send"
+    approved = fire(on_fire_rule(approved_version=1), audience=players(6), limits=limits)
+    assert approved.status == "send" and len(approved.actions) == 7
+
+
+def test_at_most_three_pushes_a_day_and_an_hour_between_two_executions_per_player():
+    limits = Limits()
+    c = Contact()
+    for k in range(3):
+        at = NOW - 20 * 3600 * 1000 + k * 2 * 3600 * 1000
+        assert refusal(c, {Channel.PUSH}, at, limits) is None
+        c = record(c, {Channel.PUSH}, at)
+    assert refusal(c, {Channel.PUSH}, NOW, limits) == "push_limit"
+    assert refusal(c, {Channel.EMAIL}, NOW, limits) is None  # email is not capped, the cooldown passed
+    assert refusal(c, {Channel.EMAIL}, c.last_ms + 3599_000, limits) == "player_cooldown"
+    assert refusal(c, {Channel.PUSH}, c.pushes[0] + DAY_MS, limits) is None  # the first push left the day
+    assert Contact.from_json(c.to_json()) == c
+
+
+def test_a_capped_player_still_gets_other_channels_and_a_cooling_one_gets_nothing():
+    rule = on_fire_rule(actions=[{"channel": "push", "template": "p"}, {"channel": "email", "template": "e"}])
+    capped = Contact(pushes=(NOW - 3 * 3600_000, NOW - 5 * 3600_000, NOW - 7 * 3600_000), last_ms=NOW - 3 * 3600_000)
+    cooling = Contact(last_ms=NOW - 600_000)
+    plan = fire(rule, audience=players(3), contacts={"player-0000": capped, "player-0001": cooling})
+    got = {(a.player_id, a.channel.value) for a in plan.actions}
+    assert got == {("player-0000", "email"), ("player-0002", "push"), ("player-0002", "email")}
+    assert plan.skipped == {"push_limit": 1, "player_cooldown": 1}
+
+
+def test_conditions_brand_segment_time_window_day_min_pool_and_rule_cooldown():
+    audience = [Member("vip-1", brand="b1", segments=frozenset({"vip"}), consent=frozenset({Channel.PUSH})),
+                Member("reg-1", brand="b1", segments=frozenset({"regular"}), consent=frozenset({Channel.PUSH})),
+                Member("vip-2", brand="b2", segments=frozenset({"vip"}), consent=frozenset({Channel.PUSH}))]
+    rule = on_fire_rule(conditions={"brands": ["b1"], "segments": ["vip"]})
+    plan = fire(rule, audience=audience)
+    assert [a.player_id for a in plan.actions if a.player_id] == ["vip-1"]
+    assert plan.skipped == {"segment": 1, "brand": 1}
+    # 02:00 UTC on a Sunday is 03:00 in Berlin
+    night = on_fire_rule(conditions={"timezone": "Europe/Berlin", "window_start": "22:00", "window_end": "04:00"})
+    assert fire(night).status == "send"
+    day = on_fire_rule(conditions={"timezone": "Europe/Berlin", "window_start": "09:00", "window_end": "21:00"})
+    assert fire(day).reason == "time_window"
+    assert fire(on_fire_rule(conditions={"days": [1, 2, 3, 4, 5]})).reason == "day_of_week"
+    assert fire(on_fire_rule(conditions={"min_pool": 10_000_000_000})).reason == "min_pool"
+    cool = on_fire_rule(conditions={"cooldown_s": 1800})
+    assert fire(cool, last_fired_ms=NOW - 1799_000).reason == "rule_cooldown"
+    assert fire(cool, last_fired_ms=NOW - 1800_000).status == "send"
+
+
+def test_a_disabled_rule_or_another_jackpot_or_state_does_not_fire():
+    assert fire(on_fire_rule(enabled=False)).reason == "disabled"
+    assert fire(on_fire_rule(jackpot_ids=["another"])).reason == "trigger"
+    assert fire(on_fire_rule(), warn("heating")).reason == "trigger"
+
+
+def pool(amount: int) -> Signal:
+    return from_event("PoolUpdated", {"event_id": f"p{amount}", "jackpot_id": JP, "timestamp": NOW, "level_id": "grand",
+                                      "currency": "EUR", "current_amount": Decimal(amount) / 10**6})
+
+
+@pytest.mark.parametrize("before, now, fires", [(4_999_000_000, 5_000_000_000, True), (5_000_000_000, 5_100_000_000, False),
+                                                (4_000_000_000, 4_999_999_999, False), (None, 6_000_000_000, False)])
+def test_a_pool_threshold_fires_on_the_crossing_only(before, now, fires):
+    rule = on_fire_rule(trigger={"kind": "pool_threshold", "amount": 5_000_000_000, "currency": "EUR"})
+    assert trigger_fires(rule, pool(now), pool(before) if before is not None else None) is fires
+
+
+def test_deadline_player_count_velocity_won_reseeded_and_lifecycle_triggers():
+    deadline = NOW + 30 * 60_000  # a tick every second: the one at exactly 30 minutes before fires
+    t = on_fire_rule(trigger={"kind": "deadline", "minutes_before": 30})
+    assert trigger_fires(t, deadline_signal(JP, "grand", deadline, NOW), deadline_signal(JP, "grand", deadline, NOW - 1000))
+    assert not trigger_fires(t, deadline_signal(JP, "grand", deadline, NOW + 1000), deadline_signal(JP, "grand", deadline, NOW))
+    assert not trigger_fires(t, deadline_signal(JP, "grand", deadline, NOW - 1000), deadline_signal(JP, "grand", deadline, NOW - 2000))
+    count = on_fire_rule(trigger={"kind": "player_count", "at_least": 100})
+
+    def players_signal(n):
+        return from_event("ActivePlayers", {"event_id": f"a{n}", "jackpot_id": JP, "timestamp": NOW, "total": n})
+    assert trigger_fires(count, players_signal(100), players_signal(99))
+    assert not trigger_fires(count, players_signal(120), players_signal(100))
+    rise, fall = (on_fire_rule(trigger={"kind": "velocity", "change_pct": p}) for p in (50, -50))
+    assert trigger_fires(rise, velocity_signal(JP, NOW, 100, 150), None)
+    assert not trigger_fires(rise, velocity_signal(JP, NOW, 100, 149), None)
+    assert trigger_fires(fall, velocity_signal(JP, NOW, 100, 50), None)
+    assert velocity_signal(JP, NOW, 0, 10) is None
+    won = from_event("JackpotWon", {"event_id": "w", "jackpot_id": JP, "timestamp": datetime.now(timezone.utc),
+                                    "win_amount": Decimal("1234.50"), "winner_brand_id": "b1"})
+    assert won.amount == 1_234_500_000 and won.brand == "b1"
+    assert trigger_fires(on_fire_rule(trigger={"kind": "jackpot_won"}), won, None)
+    reseeded = from_event("JackpotReseeded", {"event_id": "r", "jackpot_id": JP, "timestamp": NOW, "new_seed_amount": 10})
+    assert trigger_fires(on_fire_rule(trigger={"kind": "jackpot_reseeded"}), reseeded, None)
+    paused = from_event("JackpotStateChanged", {"event_id": "s", "jackpot_id": JP, "timestamp": NOW, "new_state": "paused"})
+    assert trigger_fires(on_fire_rule(trigger={"kind": "lifecycle", "to": ["paused"]}), paused, None)
+    assert from_event("PoolApproachingMax", {"event_id": "x", "jackpot_id": JP, "timestamp": NOW}) is None

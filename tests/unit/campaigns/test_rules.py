@@ -1,0 +1,53 @@
+"""Campaign rules are validated where the operator writes them: a bad rule is refused with the
+reason, never stored to misfire later."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import time
+
+import pytest
+from pydantic import ValidationError
+
+from jackpot.campaigns.rules import Action, Channel, Conditions, Rule, WarnStateTrigger
+
+
+def rule(**kw) -> Rule:
+    base = dict(rule_id=uuid.uuid4(), version=1, name="On Fire push", trigger={"kind": "warn_state", "to": ["on_fire"]},
+                actions=[{"channel": "push", "template": "The {level_name} is On Fire!"}])
+    return Rule.model_validate(base | kw)
+
+
+def test_a_rule_reads_its_trigger_by_kind_and_starts_as_a_dry_run_not_approved():
+    r = rule()
+    assert isinstance(r.trigger, WarnStateTrigger) and r.trigger.to == {"on_fire"}
+    assert r.dry_run and not r.approved
+    assert r.model_copy(update={"approved_version": 1}).approved
+    # an edit is a new version: the approval of the old one does not carry over
+    assert not r.model_copy(update={"approved_version": 1, "version": 2}).approved
+
+
+@pytest.mark.parametrize("bad, why", [
+    ({"trigger": {"kind": "warn_state", "to": ["burning"]}}, "unknown warn states"),
+    ({"trigger": {"kind": "pool_threshold", "amount": 0, "currency": "EUR"}}, "greater than 0"),
+    ({"trigger": {"kind": "velocity", "change_pct": 0}}, "non-zero change"),
+    ({"trigger": {"kind": "sunrise"}}, "does not match any of the expected tags"),
+    ({"actions": []}, "at least 1 item"),
+    ({"actions": [{"channel": "webhook", "template": "x"}]}, "needs a target"),
+    ({"actions": [{"channel": "fax", "template": "x"}]}, "Input should be"),
+    ({"conditions": {"timezone": "Mars/Olympus"}}, "unknown time zone"),
+    ({"conditions": {"days": [0, 8]}}, "ISO weekdays"),
+    ({"conditions": {"window_start": "22:00"}}, "needs both"),
+    ({"conditions": {"window_start": "10:00", "window_end": "10:00"}}, "never fires"),
+    ({"surprise": True}, "Extra inputs are not permitted"),
+])
+def test_a_bad_rule_is_refused_with_its_reason(bad, why):
+    with pytest.raises(ValidationError, match=why):
+        rule(**bad)
+
+
+def test_conditions_and_actions_keep_exact_types():
+    c = Conditions(window_start=time(22), window_end=time(2), days=frozenset({6, 7}), min_pool=5_000_000_000)
+    assert c.window_start > c.window_end  # spans midnight: allowed
+    a = Action(channel=Channel.CRM_TAG, template="tag", target="grand-on-fire")
+    assert a.channel is Channel.CRM_TAG
