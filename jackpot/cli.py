@@ -147,6 +147,21 @@ def wallet(port: int | None) -> None:
     web.run_app(create_wallet(), host="127.0.0.1", port=port or get_settings().wallet_port, print=None)
 
 
+@main.command("campaign-receiver")
+@click.option("--port", type=int, default=None, help="default: JACKPOT_CAMPAIGN_RECEIVER_PORT (8796)")
+def campaign_receiver(port: int | None) -> None:
+    """Run the reference receiver of campaign deliveries (signed, idempotent, fault injection)."""
+    from aiohttp import web
+
+    from jackpot.campaigns.receiver import Receiver, receiver_app
+
+    settings = get_settings()
+    secret = settings.campaign_secret.encode()
+    if len(secret) < 16:
+        raise click.UsageError("set JACKPOT_CAMPAIGN_SECRET (at least 16 bytes) to the key deliveries are signed with")
+    web.run_app(receiver_app(Receiver(secret)), host="127.0.0.1", port=port or settings.campaign_receiver_port, print=None)
+
+
 # -------------------------------------------------------------------- configs
 @main.group()
 def config() -> None:

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     wallet_url: str = Field("http://127.0.0.1:8790", alias="WALLET_URL")
     wallet_port: int = Field(8790, alias="JACKPOT_WALLET_PORT")
 
+    # Campaign deliveries: the reference receiver (`jackpot campaign-receiver`) and the HMAC key
+    # deliveries are signed with (secret; at least 16 bytes).
+    campaign_receiver_port: int = Field(8796, alias="JACKPOT_CAMPAIGN_RECEIVER_PORT")
+    campaign_secret: str = Field("", alias="JACKPOT_CAMPAIGN_SECRET", repr=False)
+
     # Gateway.
     gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")
     gateway_port: int = Field(8780, alias="JACKPOT_GATEWAY_PORT")

@@ -1,0 +1,120 @@
+"""Campaign deliveries against the reference receiver, over real HTTP: signed bodies, one
+application per idempotency key, retries on transient failures only."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from jackpot.campaigns.delivery import Deliverer, Endpoint, sign, verify
+from jackpot.campaigns.plan import Planned
+from jackpot.campaigns.receiver import Receiver, receiver_app
+from jackpot.campaigns.rules import Channel
+
+SECRET = b"0123456789abcdef-receiver"
+
+
+def action(channel: Channel = Channel.PUSH, player: str | None = "player-1", target: str | None = None) -> Planned:
+    return Planned(str(uuid.uuid4()), "fire-1", "rule-1", 1, channel, "Grand is On Fire", target, "jp-1", player)
+
+
+@pytest.fixture
+async def receiver():
+    r = Receiver(SECRET)
+    server = TestServer(receiver_app(r))
+    await server.start_server()
+    try:
+        yield r, server
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def deliverer(server, session, secret=SECRET, **kw) -> Deliverer:
+    ep = Endpoint(str(server.make_url("/push")), secret)
+    return Deliverer({Channel.PUSH: ep, Channel.WEBHOOK: ep}, session, backoff_s=0.01, backoff_max_s=0.05, **kw)
+
+
+def test_a_signature_checks_body_secret_and_age():
+    body = b'{"a":1}'
+    header = sign(SECRET, body)
+    assert verify(SECRET, body, header)
+    assert not verify(SECRET, b'{"a":2}', header)
+    assert not verify(b"another-secret-of-16+", body, header)
+    assert not verify(SECRET, body, sign(SECRET, body, at=int(time.time()) - 301))
+    assert not verify(SECRET, body, None) and not verify(SECRET, body, "t=x,v1=y") and not verify(SECRET, body, "junk")
+
+
+async def test_an_action_is_delivered_once_per_idempotency_key(receiver, session):
+    r, server = receiver
+    d = deliverer(server, session)
+    a = action()
+    first = await d.deliver(a, {"level_name": "Grand"})
+    again = await d.deliver(a, {"level_name": "Grand"})
+    assert (first.status, first.duplicate, again.status, again.duplicate) == ("delivered", False, "delivered", True)
+    assert [x["key"] for x in r.received] == [a.action_id] and r.replays == 1
+    assert r.received[0]["body"]["variables"] == {"level_name": "Grand"}
+    assert r.received[0]["body"]["player_id"] == "player-1"
+
+
+async def test_transient_failures_are_retried_and_retry_after_is_honoured(receiver, session):
+    r, server = receiver
+    async with session.post(server.make_url("/_control/fail"), json={"status": 503, "times": 2, "retry_after": 0}) as resp:
+        assert resp.status == 200
+    receipt = await deliverer(server, session).deliver(action())
+    assert receipt.status == "delivered" and receipt.attempts == 3 and len(r.received) == 1
+
+
+async def test_a_client_error_is_not_retried_and_a_wrong_secret_is_refused(receiver, session):
+    r, server = receiver
+    async with session.post(server.make_url("/_control/fail"), json={"status": 422, "times": 5}) as resp:
+        assert resp.status == 200
+    receipt = await deliverer(server, session).deliver(action())
+    assert (receipt.status, receipt.attempts, receipt.http_status) == ("failed", 1, 422)
+    r.fail_times = 0
+    forged = await deliverer(server, session, secret=b"not-the-receivers-secret").deliver(action())
+    assert (forged.status, forged.http_status) == ("failed", 401) and r.received == []
+
+
+async def test_retries_end_with_a_failed_receipt_and_unreachable_endpoints_too(receiver, session):
+    r, server = receiver
+    r.fail_times, r.fail_status = 10, 500
+    receipt = await deliverer(server, session, attempts=3).deliver(action())
+    assert (receipt.status, receipt.attempts, receipt.http_status) == ("failed", 3, 500)
+    down = Deliverer({Channel.PUSH: Endpoint("http://127.0.0.1:9/push", SECRET)}, session, attempts=2, backoff_s=0.01)
+    receipt = await down.deliver(action())
+    assert receipt.status == "failed" and receipt.attempts == 2 and "Connect" in receipt.error
+    missing = await down.deliver(action(Channel.SMS))
+    assert missing.status == "failed" and missing.attempts == 0 and "no endpoint" in missing.error
+
+
+async def test_a_webhook_goes_to_its_own_target(receiver, session):
+    r, server = receiver
+    d = Deliverer({Channel.WEBHOOK: Endpoint("http://127.0.0.1:9/unused", SECRET)}, session)
+    receipt = await d.deliver(action(Channel.WEBHOOK, None, target=str(server.make_url("/webhook"))))
+    assert receipt.status == "delivered" and r.received[0]["path"] == "/webhook"
+
+
+def test_endpoints_need_http_urls_and_real_secrets():
+    with pytest.raises(ValueError, match="http"):
+        Endpoint("ftp://x", SECRET)
+    with pytest.raises(ValueError, match="16 bytes"):
+        Endpoint("https://x", b"short")
+
+
+async def test_a_bad_fail_request_is_refused_and_changes_nothing(receiver, session):
+    r, server = receiver
+    for bad in ({"status": 200}, {"times": -1}, {"retry_after": -2}, {"status": "x"}):
+        async with session.post(server.make_url("/_control/fail"), json=bad) as resp:
+            assert resp.status == 400 and resp.content_type == "application/problem+json"
+    assert r.fail_times == 0
+    assert (await deliverer(server, session).deliver(action())).attempts == 1
