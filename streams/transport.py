@@ -232,10 +232,15 @@ class StrictConsumer(driver.Consumer):
         however many were waiting in the fetched records, paid its per-batch costs per bet, and
         at a quarter of its backlog capacity fell behind for good (docs: README "Benchmarks").
         Here a message is delivered with a plain await while the flow runs (the callback then
-        returns without suspending unless the agent's queue is full, which is backpressure), and
-        through ``wait_first`` as before once a suspension has begun.  The loop still yields to
-        the event loop every 100 messages, as Faust's does; gaps, read offsets (pinned across
-        seeks, :class:`ReadOffsets`) and ``commit_every`` are handled as in Faust's loop.
+        returns without suspending unless the agent's queue is full: the conductor then waits for
+        put tasks of its own, which a rebalance's queue clear cancels, and it returns), and
+        through ``wait_first`` as before once a suspension has begun.  A delivery already waiting
+        when a suspension begins is no longer abandoned at once: it ends with the clear, or with
+        the flow's resumption, and what it delivers late belongs to the old assignment (skipped by
+        the generation checks, as with Faust's own loop, whose abandoned put tasks also complete).
+        The loop still yields to the event loop every 100 messages, as Faust's does; gaps, read
+        offsets (pinned across seeks, :class:`ReadOffsets`) and ``commit_every`` are handled as in
+        Faust's loop.
         """
         callback = self.callback
         consumer_should_stop = self._stopped.is_set
@@ -269,7 +274,7 @@ class StrictConsumer(driver.Consumer):
                         if suspended():
                             await self.wait_first(callback(message), self.suspend_flow.wait())
                         else:
-                            await _deliver(callback, message)
+                            await callback(message)
                         set_read_offset(tp, offset)
                 self.diag.unset_flag(FETCHING)
         except self.consumer_stopped_errors:
@@ -342,21 +347,6 @@ class StrictConsumer(driver.Consumer):
 
 class Transport(driver.Transport):
     Consumer = StrictConsumer
-
-
-async def _deliver(callback: Callable[[Any], Awaitable[None]], message: Any) -> None:
-    """Hand one message to the agents' queues.  A delivery waiting on a full queue when a
-    rebalance clears the queues is cancelled with it (its put is cancelled, not this task): the
-    message is then dropped, as Faust's ``wait_first`` drops it, and delivered again from the
-    committed offset after the seek that follows."""
-    try:
-        await callback(message)
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # the fetch loop itself is being stopped
-        log.info("a delivery waiting on a full agent queue was dropped as the queue was cleared",
-                 extra={"topic": message.topic, "offset": message.offset})
 
 
 async def _nothing_unsaved() -> "asyncio.Future[bool]":
