@@ -5,9 +5,13 @@ rule's trigger and conditions, then the audience (brand, segment, opt-out and co
 notification channel), the approval gate for a large audience, and per player the cooldown and
 the push limit.  A dry-run rule goes through all of it and sends nothing: its plan is the report.
 
-Every action has a deterministic id, uuid5 of the fire and the player and channel, and a fire's
-id derives from the rule version and the event that caused it, so evaluating the same event again
-(a replay after a crash) yields the same ids and the delivery side sends each id once.
+Every action has a deterministic id, uuid5 of the fire, the action and the player, and a fire's
+id derives from the rule version, its mode (dry run or live) and the event that caused it.  Every
+time check uses the event's own time, not the clock, so evaluating the same event against the
+same state again yields the same plan and the same ids, and the delivery side sends each id once.
+The state a plan was made against (contacts, last fires) changes once its actions are recorded:
+the caller keeps the plan with that change (an outbox keyed by the fire id) and re-sends the
+stored plan after a crash rather than planning again.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from .contacts import Contact, refusal
+from .contacts import Contact, record, refusal
 from .rules import NOTIFICATION_CHANNELS, PLAYER_CHANNELS, Action, Channel, Conditions, Limits, Rule
 from .signals import Signal
 
-__all__ = ["Member", "Planned", "FirePlan", "trigger_fires", "condition_refusal", "fire_id", "plan_fire"]
+__all__ = ["Member", "Planned", "FirePlan", "trigger_fires", "condition_refusal", "fire_id", "plan_fire", "plan_fires"]
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:jackpot:campaigns")
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A player the rule could reach: an active player of the jackpot, as the CRM knows them."""
+    """A player the rule could reach: an active player of the jackpot, as the CRM knows them.
+    ``opted_out``: the player refused marketing, or is excluded or self-excluded (never marketed to)."""
 
     player_id: str
     brand: str | None = None
@@ -103,12 +108,10 @@ def trigger_fires(rule: Rule, signal: Signal, previous: Signal | None) -> bool:
         return signal.kind == "lifecycle" and signal.state in t.to
     if t.kind in ("jackpot_won", "jackpot_reseeded"):
         return signal.kind == t.kind
-    if t.kind == "velocity":
-        if signal.kind != "velocity" or signal.change_pct is None:
-            return False
-        return signal.change_pct >= t.change_pct if t.change_pct > 0 else signal.change_pct <= t.change_pct
     if previous is None:
         return False
+    if t.kind == "velocity":
+        return signal.kind == "velocity" and _velocity_met(t.change_pct, signal) and not _velocity_met(t.change_pct, previous)
     if t.kind == "pool_threshold":
         return (signal.kind == "pool" and signal.currency == t.currency and signal.amount is not None
                 and previous.amount is not None and previous.amount < t.amount <= signal.amount)
@@ -122,8 +125,25 @@ def trigger_fires(rule: Rule, signal: Signal, previous: Signal | None) -> bool:
     return False
 
 
-def condition_refusal(conditions: Conditions, signal: Signal, now_ms: int, last_fired_ms: int | None) -> str | None:
-    """Which of the rule's jackpot-level conditions fails now (None: all hold)."""
+def _velocity_met(change_pct: int, signal: Signal) -> bool:
+    """The signal's rate change reaches ``change_pct`` (exactly: no rounded percentage)."""
+    before, now = signal.rate_before, signal.rate_now
+    if before is None or now is None or before <= 0:
+        return False
+    change, target = (now - before) * 100, change_pct * before
+    return change >= target if change_pct > 0 else change <= target
+
+
+def condition_refusal(conditions: Conditions, signal: Signal, last_fired_ms: int | None,
+                      jackpot_brands: frozenset[str] | None = None) -> str | None:
+    """Which of the rule's jackpot-level conditions fails at the signal's time (None: all hold).
+    Days are those of the event's local date (a Friday 22:00-02:00 window fires on Saturday at
+    01:00 only if Saturday is one of the days)."""
+    if conditions.levels is not None and signal.level_id not in conditions.levels:
+        return "level"
+    if conditions.brands is not None and jackpot_brands is not None and not (jackpot_brands & conditions.brands):
+        return "brand"
+    now_ms = signal.at_ms
     local = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).astimezone(ZoneInfo(conditions.timezone))
     if conditions.days is not None and local.isoweekday() not in conditions.days:
         return "day_of_week"
@@ -133,7 +153,8 @@ def condition_refusal(conditions: Conditions, signal: Signal, now_ms: int, last_
         inside = start <= t < end if start < end else (t >= start or t < end)
         if not inside:
             return "time_window"
-    if conditions.min_pool is not None and (signal.amount is None or signal.amount < conditions.min_pool):
+    if conditions.min_pool is not None and (signal.amount is None or signal.currency != conditions.min_pool_currency
+                                            or signal.amount < conditions.min_pool):
         return "min_pool"
     if last_fired_ms is not None and now_ms - last_fired_ms < conditions.cooldown_s * 1000:
         return "rule_cooldown"
@@ -141,11 +162,12 @@ def condition_refusal(conditions: Conditions, signal: Signal, now_ms: int, last_
 
 
 def fire_id(rule: Rule, signal: Signal) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"fire|{rule.rule_id}|v{rule.version}|{signal.event_id}"))
+    mode = "dry" if rule.dry_run else "live"  # a dry run's ids are never those of a live send
+    return str(uuid.uuid5(NAMESPACE, f"fire|{rule.rule_id}|v{rule.version}|{mode}|{signal.event_id}"))
 
 
-def _action_id(fire: str, channel: Channel, player_id: str | None) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"action|{fire}|{channel.value}|{player_id or '*'}"))
+def _action_id(fire: str, index: int, channel: Channel, player_id: str | None) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"action|{fire}|{index}|{channel.value}|{player_id or '*'}"))
 
 
 def _reachable(member: Member, rule: Rule) -> str | None:
@@ -157,64 +179,89 @@ def _reachable(member: Member, rule: Rule) -> str | None:
     return None
 
 
-def _player_channels(member: Member, actions: list[Action]) -> tuple[list[Action], str | None]:
+def _player_channels(member: Member, actions: list[tuple[int, Action]]) -> tuple[list[tuple[int, Action]], str | None]:
     """The player actions this member may get: notifications need consent and no opt-out."""
     allowed, refused = [], None
-    for a in actions:
+    for i, a in actions:
         if a.channel in NOTIFICATION_CHANNELS and (member.opted_out or a.channel not in member.consent):
             refused = "opted_out" if member.opted_out else "no_consent"
             continue
-        allowed.append(a)
+        allowed.append((i, a))
     return allowed, refused
 
 
 def plan_fire(rule: Rule, signal: Signal, previous: Signal | None, audience: Iterable[Member],
-              contacts: Mapping[str, Contact], limits: Limits, *, now_ms: int, last_fired_ms: int | None,
-              kill_switch: bool) -> FirePlan:
-    """The fire of ``rule`` on ``signal``, if it fires: who gets what, and who is left out why."""
+              contacts: Mapping[str, Contact], limits: Limits, *, last_fired_ms: int | None, kill_switch: bool,
+              approved: bool, jackpot_brands: frozenset[str] | None = None) -> FirePlan:
+    """The fire of ``rule`` on ``signal``, if it fires: who gets what, and who is left out why.
+    ``approved``: a manager approved this rule version (a record the rule's author cannot write)."""
     if kill_switch:
         return FirePlan("killed", reason="kill_switch")
     if not rule.enabled or not trigger_fires(rule, signal, previous):
         return FirePlan("not_fired", reason="disabled" if not rule.enabled else "trigger")
-    why = condition_refusal(rule.conditions, signal, now_ms, last_fired_ms)
+    why = condition_refusal(rule.conditions, signal, last_fired_ms, jackpot_brands)
     if why is not None:
         return FirePlan("not_fired", reason=why)
     fire = fire_id(rule, signal)
     plan = FirePlan("dry_run" if rule.dry_run else "send", fire_id=fire)
-    player_actions = rule.player_channels
-    if player_actions:
-        _plan_players(plan, rule, signal, audience, contacts, limits, now_ms, player_actions)
-    if plan.audience > limits.approval_threshold and not rule.approved:
+    if rule.player_channels:
+        _plan_players(plan, rule, signal, audience, contacts, limits)
+    if plan.audience > limits.approval_threshold and not approved:
         if not rule.dry_run:
             return FirePlan("awaiting_approval", fire_id=fire, reason="approval_required", audience=plan.audience,
                             skipped=plan.skipped)
         plan.reason = "approval_required_when_live"  # the report says so; a dry run sends nothing anyway
-    for a in rule.actions:
+    for index, a in enumerate(rule.actions):
         if a.channel not in PLAYER_CHANNELS:
-            plan.actions.append(_planned(fire, rule, signal, a, None))
+            plan.actions.append(_planned(fire, rule, signal, index, a, None))
+    if rule.dry_run:
+        plan.contacted.clear()  # nothing is sent: no player's quota or cooldown is used
     return plan
 
 
+def plan_fires(rules: Iterable[tuple[Rule, bool, int | None]], signal: Signal, previous: Signal | None,
+               audience: Iterable[Member], contacts: Mapping[str, Contact], limits: Limits, *, kill_switch: bool,
+               jackpot_brands: frozenset[str] | None = None) -> list[tuple[Rule, FirePlan]]:
+    """Every rule on one signal, in rule id order, each planned against the contacts the ones
+    before it left (two rules firing on the same event never both reach a player within the
+    cooldown).  ``rules``: (rule, approved, last fired ms) triples."""
+    members = list(audience)
+    seen = dict(contacts)
+    out = []
+    for rule, approved, last_fired_ms in sorted(rules, key=lambda r: str(r[0].rule_id)):
+        plan = plan_fire(rule, signal, previous, members, seen, limits, last_fired_ms=last_fired_ms,
+                         kill_switch=kill_switch, approved=approved, jackpot_brands=jackpot_brands)
+        for player_id, channels in plan.contacted if plan.sends else ():
+            seen[player_id] = record(seen.get(player_id, Contact()), channels, signal.at_ms)
+        out.append((rule, plan))
+    return out
+
+
 def _plan_players(plan: FirePlan, rule: Rule, signal: Signal, audience: Iterable[Member],
-                  contacts: Mapping[str, Contact], limits: Limits, now_ms: int, actions: list[Action]) -> None:
+                  contacts: Mapping[str, Contact], limits: Limits) -> None:
     def skip(reason: str) -> None:
         plan.skipped[reason] = plan.skipped.get(reason, 0) + 1
 
+    indexed = [(i, a) for i, a in enumerate(rule.actions) if a.channel in PLAYER_CHANNELS]
+    seen: set[str] = set()
     for member in sorted(audience, key=lambda m: m.player_id):  # deterministic order
+        if member.player_id in seen:
+            continue  # listed twice: one player still
+        seen.add(member.player_id)
         why = _reachable(member, rule)
         if why is not None:
             skip(why)
             continue
-        allowed, refused = _player_channels(member, actions)
+        allowed, refused = _player_channels(member, indexed)
         if not allowed:
             skip(refused or "no_channel")
             continue
         plan.audience += 1
-        channels = frozenset(a.channel for a in allowed)
-        why = refusal(contacts.get(member.player_id, Contact()), channels, now_ms, limits)
+        channels = frozenset(a.channel for _, a in allowed)
+        why = refusal(contacts.get(member.player_id, Contact()), channels, signal.at_ms, limits)
         if why == "push_limit":
-            allowed = [a for a in allowed if a.channel is not Channel.PUSH]
-            channels = frozenset(a.channel for a in allowed)
+            allowed = [(i, a) for i, a in allowed if a.channel is not Channel.PUSH]
+            channels = frozenset(a.channel for _, a in allowed)
             skip("push_limit")
             if not allowed:
                 continue
@@ -224,9 +271,9 @@ def _plan_players(plan: FirePlan, rule: Rule, signal: Signal, audience: Iterable
         if refused:
             skip(refused)  # some channels refused, others sent
         plan.contacted.append((member.player_id, channels))
-        plan.actions.extend(_planned(plan.fire_id, rule, signal, a, member.player_id) for a in allowed)
+        plan.actions.extend(_planned(plan.fire_id, rule, signal, i, a, member.player_id) for i, a in allowed)
 
 
-def _planned(fire: str, rule: Rule, signal: Signal, action: Action, player_id: str | None) -> Planned:
-    return Planned(_action_id(fire, action.channel, player_id), fire, str(rule.rule_id), rule.version,
+def _planned(fire: str, rule: Rule, signal: Signal, index: int, action: Action, player_id: str | None) -> Planned:
+    return Planned(_action_id(fire, index, action.channel, player_id), fire, str(rule.rule_id), rule.version,
                    action.channel, action.template, action.target, signal.jackpot_id, player_id)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from jackpot.engine.warn import WARN_STATES
 
@@ -60,8 +60,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# the states a level enters on the way up; Calm is never entered by an event (a new cycle starts there)
+ENTERED_WARN_STATES = tuple(s for s in WARN_STATES if s != "calm")
+
+
+def _currency(value: str) -> str:
+    if len(value) != 3 or not value.isalpha():
+        raise ValueError(f"a currency is a three-letter code, not {value!r}")
+    return value.upper()
+
+
 class WarnStateTrigger(_Model):
-    """A level's warn state entered one of ``to`` (Calm, Heating, On Fire, Must Drop)."""
+    """A level's warn state entered one of ``to`` (Heating, On Fire, Must Drop)."""
 
     kind: Literal["warn_state"] = "warn_state"
     to: frozenset[str] = Field(min_length=1)
@@ -69,18 +79,23 @@ class WarnStateTrigger(_Model):
     @field_validator("to")
     @classmethod
     def _known_states(cls, value: frozenset[str]) -> frozenset[str]:
-        unknown = sorted(value - set(WARN_STATES))
+        unknown = sorted(value - set(ENTERED_WARN_STATES))
         if unknown:
-            raise ValueError(f"unknown warn states {unknown}; known: {list(WARN_STATES)}")
+            raise ValueError(f"unknown warn states {unknown}; a trigger can watch {list(ENTERED_WARN_STATES)}")
         return value
 
 
 class PoolThresholdTrigger(_Model):
-    """A level's pool crossed ``amount`` upwards (once per cycle: the crossing, not each update)."""
+    """A level's visible pool crossed ``amount`` upwards (the crossing, not each update above it)."""
 
     kind: Literal["pool_threshold"] = "pool_threshold"
-    amount: int = Field(gt=0, description="micros of the pool's currency")
-    currency: str = Field(min_length=3, max_length=3)
+    amount: StrictInt = Field(gt=0, description="micros of the pool's currency")
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        return _currency(value)
 
 
 class DeadlineTrigger(_Model):
@@ -114,7 +129,8 @@ class LifecycleTrigger(_Model):
 
 class VelocityTrigger(_Model):
     """The contribution rate over the last window changed by at least ``change_pct`` percent
-    against the window before (positive: a rise, negative: a fall)."""
+    against the window before (positive: a rise, negative: a fall); it fires when the change
+    first reaches that, not again while it stays there."""
 
     kind: Literal["velocity"] = "velocity"
     change_pct: int = Field(ge=-100, le=10_000)
@@ -142,19 +158,33 @@ class Conditions(_Model):
     window_start: time | None = None
     window_end: time | None = None
     days: frozenset[int] | None = Field(None, description="ISO weekdays, 1 = Monday")
-    brands: frozenset[str] | None = None
-    segments: frozenset[str] | None = Field(None, description="players in any of these segments")
-    cooldown_s: int = Field(0, ge=0, description="minimum time between two fires of the rule on a jackpot")
-    min_pool: int | None = Field(None, gt=0, description="micros: the signal's pool amount at least this")
+    brands: frozenset[str] | None = Field(None, min_length=1, description="jackpots and players of these brands")
+    levels: frozenset[str] | None = Field(None, min_length=1, description="level ids; None: every level")
+    segments: frozenset[str] | None = Field(None, min_length=1, description="players in any of these segments")
+    cooldown_s: StrictInt = Field(0, ge=0, description="minimum time between two fires of the rule on a jackpot")
+    min_pool: StrictInt | None = Field(None, gt=0, description="micros: the signal's visible pool at least this")
+    min_pool_currency: str | None = None
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder: IsADirectoryError
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _local_times(cls, value: time | None) -> time | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("window times are local to the conditions' timezone: give them without an offset")
+        return value
+
+    @field_validator("min_pool_currency")
+    @classmethod
+    def _pool_currency(cls, value: str | None) -> str | None:
+        return None if value is None else _currency(value)
 
     @field_validator("days")
     @classmethod
@@ -169,6 +199,8 @@ class Conditions(_Model):
             raise ValueError("a time window needs both window_start and window_end")
         if self.window_start is not None and self.window_start == self.window_end:
             raise ValueError("an empty time window never fires: window_start equals window_end")
+        if (self.min_pool is None) != (self.min_pool_currency is None):
+            raise ValueError("min_pool and min_pool_currency go together (an amount means nothing without its currency)")
         return self
 
 
@@ -182,24 +214,38 @@ class Action(_Model):
         needs = {Channel.WEBHOOK: "a URL", Channel.CRM_TAG: "a tag", Channel.ACTIVATE_TEMPLATE: "a template id"}
         if self.channel in needs and not self.target:
             raise ValueError(f"a {self.channel.value} action needs a target ({needs[self.channel]})")
+        if self.channel is Channel.WEBHOOK and not str(self.target).startswith("https://"):
+            raise ValueError("a webhook target must be an https:// URL")
         return self
 
 
+# triggers whose signal carries the visible pool amount (min_pool can be checked against it)
+_AMOUNT_TRIGGERS = frozenset({"warn_state", "pool_threshold"})
+
+
 class Rule(_Model):
+    """A rule version.  Approvals are not part of it: they are records of their own, given by a
+    manager to one version (``plan_fire(..., approved=...)``), so a rule's author cannot approve it
+    by writing a field, and an edit (a new version) needs approving again."""
     rule_id: UUID
     version: int = Field(ge=1)
     name: str = Field(min_length=1, max_length=200)
-    jackpot_ids: frozenset[str] | None = Field(None, description="None: every jackpot")
+    jackpot_ids: frozenset[str] | None = Field(None, min_length=1, description="None: every jackpot")
     trigger: Trigger
     conditions: Conditions = Conditions()
     actions: tuple[Action, ...] = Field(min_length=1)
     enabled: bool = True
     dry_run: bool = Field(True, description="new rules report what they would send, and send nothing")
-    approved_version: int | None = Field(None, description="the version a manager approved, if any")
 
-    @property
-    def approved(self) -> bool:
-        return self.approved_version == self.version
+    @model_validator(mode="after")
+    def _coherent(self) -> "Rule":
+        player = [a.channel for a in self.actions if a.channel in PLAYER_CHANNELS]
+        if len(player) != len(set(player)):
+            raise ValueError("a rule sends each player channel once: merge the duplicate actions")
+        if self.conditions.min_pool is not None and self.trigger.kind not in _AMOUNT_TRIGGERS:
+            raise ValueError(f"min_pool needs a trigger whose event carries the pool ({sorted(_AMOUNT_TRIGGERS)}), "
+                             f"not {self.trigger.kind}")
+        return self
 
     @property
     def player_channels(self) -> list[Action]:
@@ -209,7 +255,7 @@ class Rule(_Model):
 class Limits(_Model):
     """The safety limits every fire obeys (settings; the specification's defaults)."""
 
-    pushes_per_player_day: int = Field(3, ge=0)
-    player_cooldown_s: int = Field(3600, ge=0, description="between two executions targeting one player")
+    pushes_per_player_day: int = Field(3, ge=0, le=10)
+    player_cooldown_s: int = Field(3600, ge=3600, description="between two executions targeting one player (at least an hour)")
     approval_threshold: int = Field(1000, ge=0, description="a fire reaching more players needs an approved version")
     dry_run_sample: int = Field(5, ge=0, le=100)

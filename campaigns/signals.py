@@ -42,7 +42,8 @@ class Signal:
     state: str | None = None  # warn state or lifecycle state entered
     count: int | None = None  # active players
     left_ms: int | None = None  # time left before a must-drop deadline
-    change_pct: int | None = None  # velocity: rate change against the window before
+    rate_before: int | None = None  # velocity: contributions in the window before ...
+    rate_now: int | None = None  # ... and in the window just ended
     brand: str | None = None  # the winner's brand, for a win
 
     @property
@@ -65,6 +66,8 @@ def _micros(value: Any) -> int | None:
 
 def _ms(value: Any) -> int:
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("a naive timestamp has no instant: records carry UTC times")
         return int(value.timestamp() * 1000)
     return int(value)
 
@@ -75,7 +78,9 @@ def from_event(event_type: str, record: dict[str, Any]) -> Signal | None:
     kind = _KINDS.get(event_type)
     if kind is None:
         return None
-    amount = {"pool": "current_amount", "warn_state": "current_amount", "jackpot_won": "win_amount",
+    # the visible pool (what players see), never the hidden part: a threshold campaign must not
+    # fire while the ticker shows less, nor reveal the hidden increment by its timing
+    amount = {"pool": "visible_amount", "warn_state": "visible_amount", "jackpot_won": "win_amount",
               "jackpot_reseeded": "new_seed_amount"}.get(kind)
     return Signal(
         kind=kind,
@@ -83,7 +88,7 @@ def from_event(event_type: str, record: dict[str, Any]) -> Signal | None:
         jackpot_id=str(record["jackpot_id"]),
         at_ms=_ms(record["timestamp"]),
         level_id=record.get("level_id"),
-        currency=record.get("currency"),
+        currency=record["currency"].upper() if record.get("currency") else None,
         amount=_micros(record.get(amount)) if amount else None,
         state=record.get("new_state") if kind in ("warn_state", "lifecycle") else None,
         count=int(record["total"]) if kind == "player_count" else None,
@@ -99,10 +104,9 @@ def deadline_signal(jackpot_id: str, level_id: str, deadline_ms: int, now_ms: in
 
 
 def velocity_signal(jackpot_id: str, window_end_ms: int, before: int, now: int) -> Signal | None:
-    """The change in contributions counted over the window ending at ``window_end_ms`` against
-    the window before it; None when the window before had none (no rate to compare with)."""
+    """Contributions counted over the window ending at ``window_end_ms`` against the window before
+    it; None when the window before had none (no rate to compare with)."""
     if before <= 0:
         return None
-    change = (now - before) * 100 // before
     return Signal("velocity", f"velocity|{jackpot_id}|{window_end_ms}", jackpot_id, window_end_ms,
-                  change_pct=change)
+                  rate_before=before, rate_now=now)

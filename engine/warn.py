@@ -66,6 +66,7 @@ def _changed(cj: CompiledJackpot, pool: PoolState, old: str, new: str, cause: st
             "old_state": old,
             "new_state": new,
             "current_amount": pool.visible + pool.hidden,
+            "visible_amount": pool.visible,  # what the tickers show (campaign thresholds compare this)
             "cycle_number": pool.cycle,
         },
         level_id=pool.level_id,

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from jackpot.campaigns.contacts import DAY_MS, Contact, record, refusal
-from jackpot.campaigns.plan import Member, plan_fire, trigger_fires
+from jackpot.campaigns.plan import Member, plan_fire, plan_fires, trigger_fires
 from jackpot.campaigns.rules import Channel, Limits, Rule
 from jackpot.campaigns.signals import Signal, deadline_signal, from_event, velocity_signal
 
@@ -29,9 +29,11 @@ def on_fire_rule(**kw) -> Rule:
     return Rule.model_validate(base | kw)
 
 
-def warn(state: str = "on_fire", amount: int = 9_000_000_000, event_id: str = "ev-1") -> Signal:
-    return from_event("WarnStateChanged", {"event_id": event_id, "jackpot_id": JP, "timestamp": NOW, "level_id": "grand",
-                                           "currency": "EUR", "new_state": state, "current_amount": amount})
+def warn(state: str = "on_fire", amount: int = 9_000_000_000, event_id: str = "ev-1", at: int = NOW,
+         level: str = "grand") -> Signal:
+    return from_event("WarnStateChanged", {"event_id": event_id, "jackpot_id": JP, "timestamp": at, "level_id": level,
+                                           "currency": "EUR", "new_state": state, "current_amount": amount + 7,
+                                           "visible_amount": amount})
 
 
 def players(n: int, **kw) -> list[Member]:
@@ -39,9 +41,9 @@ def players(n: int, **kw) -> list[Member]:
 
 
 def fire(rule: Rule, signal: Signal | None = None, audience=(), contacts=None, previous=None, *,
-         limits: Limits = LIMITS, last_fired_ms=None, kill_switch=False, now=NOW):
-    return plan_fire(rule, signal or warn(), previous, audience, contacts or {}, limits, now_ms=now,
-                     last_fired_ms=last_fired_ms, kill_switch=kill_switch)
+         limits: Limits = LIMITS, last_fired_ms=None, kill_switch=False, approved=False, jackpot_brands=None):
+    return plan_fire(rule, signal or warn(), previous, audience, contacts or {}, limits,
+                     last_fired_ms=last_fired_ms, kill_switch=kill_switch, approved=approved, jackpot_brands=jackpot_brands)
 
 
 def test_on_fire_sends_one_push_per_consenting_player_and_one_banner():
@@ -62,7 +64,7 @@ def test_the_same_event_gives_the_same_ids_and_another_event_or_version_other_id
     assert [a.action_id for a in first.actions] == [a.action_id for a in again.actions]
     assert len({a.action_id for a in first.actions}) == len(first.actions)
     other = fire(on_fire_rule(), warn(event_id="ev-2"), audience=audience)
-    edited = fire(on_fire_rule(version=2, approved_version=2), audience=audience)
+    edited = fire(on_fire_rule(version=2), audience=audience, approved=True)
     assert not {a.action_id for a in first.actions} & {a.action_id for a in other.actions}
     assert not {a.action_id for a in first.actions} & {a.action_id for a in edited.actions}
 
@@ -86,7 +88,7 @@ def test_a_rule_over_the_approval_threshold_waits_for_the_approval_of_its_versio
     waiting = fire(on_fire_rule(), audience=players(6), limits=limits)
     assert waiting.status == "awaiting_approval" and waiting.actions == [] and waiting.audience == 6
     assert fire(on_fire_rule(), audience=players(5), limits=limits).status == "send"
-    approved = fire(on_fire_rule(approved_version=1), audience=players(6), limits=limits)
+    approved = fire(on_fire_rule(), audience=players(6), limits=limits, approved=True)
     assert approved.status == "send" and len(approved.actions) == 7
 
 
@@ -128,7 +130,9 @@ def test_conditions_brand_segment_time_window_day_min_pool_and_rule_cooldown():
     day = on_fire_rule(conditions={"timezone": "Europe/Berlin", "window_start": "09:00", "window_end": "21:00"})
     assert fire(day).reason == "time_window"
     assert fire(on_fire_rule(conditions={"days": [1, 2, 3, 4, 5]})).reason == "day_of_week"
-    assert fire(on_fire_rule(conditions={"min_pool": 10_000_000_000})).reason == "min_pool"
+    assert fire(on_fire_rule(conditions={"min_pool": 10_000_000_000, "min_pool_currency": "EUR"})).reason == "min_pool"
+    assert fire(on_fire_rule(conditions={"min_pool": 9_000_000_000, "min_pool_currency": "EUR"})).status == "send"
+    assert fire(on_fire_rule(conditions={"min_pool": 1, "min_pool_currency": "JPY"})).reason == "min_pool"  # other currency
     cool = on_fire_rule(conditions={"cooldown_s": 1800})
     assert fire(cool, last_fired_ms=NOW - 1799_000).reason == "rule_cooldown"
     assert fire(cool, last_fired_ms=NOW - 1800_000).status == "send"
@@ -141,8 +145,10 @@ def test_a_disabled_rule_or_another_jackpot_or_state_does_not_fire():
 
 
 def pool(amount: int) -> Signal:
+    """The visible amount is what counts: the hidden part (here 1,000 units more) never does."""
     return from_event("PoolUpdated", {"event_id": f"p{amount}", "jackpot_id": JP, "timestamp": NOW, "level_id": "grand",
-                                      "currency": "EUR", "current_amount": Decimal(amount) / 10**6})
+                                      "currency": "EUR", "visible_amount": Decimal(amount) / 10**6,
+                                      "current_amount": Decimal(amount + 1_000_000_000) / 10**6})
 
 
 @pytest.mark.parametrize("before, now, fires", [(4_999_000_000, 5_000_000_000, True), (5_000_000_000, 5_100_000_000, False),
@@ -165,9 +171,13 @@ def test_deadline_player_count_velocity_won_reseeded_and_lifecycle_triggers():
     assert trigger_fires(count, players_signal(100), players_signal(99))
     assert not trigger_fires(count, players_signal(120), players_signal(100))
     rise, fall = (on_fire_rule(trigger={"kind": "velocity", "change_pct": p}) for p in (50, -50))
-    assert trigger_fires(rise, velocity_signal(JP, NOW, 100, 150), None)
-    assert not trigger_fires(rise, velocity_signal(JP, NOW, 100, 149), None)
-    assert trigger_fires(fall, velocity_signal(JP, NOW, 100, 50), None)
+    calm = velocity_signal(JP, NOW - 60_000, 100, 100)
+    assert trigger_fires(rise, velocity_signal(JP, NOW, 100, 150), calm)
+    assert not trigger_fires(rise, velocity_signal(JP, NOW, 100, 149), calm)
+    assert not trigger_fires(rise, velocity_signal(JP, NOW, 150, 240), velocity_signal(JP, NOW - 60_000, 100, 150))  # still rising: fired already
+    assert trigger_fires(fall, velocity_signal(JP, NOW, 100, 50), calm)
+    third = on_fire_rule(trigger={"kind": "velocity", "change_pct": -34})
+    assert not trigger_fires(third, velocity_signal(JP, NOW, 3, 2), calm)  # -33.3%: not -34%, exactly
     assert velocity_signal(JP, NOW, 0, 10) is None
     won = from_event("JackpotWon", {"event_id": "w", "jackpot_id": JP, "timestamp": datetime.now(timezone.utc),
                                     "win_amount": Decimal("1234.50"), "winner_brand_id": "b1"})
@@ -178,3 +188,46 @@ def test_deadline_player_count_velocity_won_reseeded_and_lifecycle_triggers():
     paused = from_event("JackpotStateChanged", {"event_id": "s", "jackpot_id": JP, "timestamp": NOW, "new_state": "paused"})
     assert trigger_fires(on_fire_rule(trigger={"kind": "lifecycle", "to": ["paused"]}), paused, None)
     assert from_event("PoolApproachingMax", {"event_id": "x", "jackpot_id": JP, "timestamp": NOW}) is None
+
+
+def test_time_conditions_use_the_event_time_so_a_replay_plans_the_same():
+    night = on_fire_rule(conditions={"timezone": "Europe/Berlin", "window_start": "22:00", "window_end": "04:00"})
+    late = warn(at=NOW + 2 * 3600_000)  # 05:00 in Berlin
+    assert fire(night, late).reason == "time_window"
+    assert [a.action_id for a in fire(night, audience=players(2)).actions] == \
+        [a.action_id for a in fire(night, audience=players(2)).actions]
+
+
+def test_levels_and_the_jackpots_brands_gate_the_whole_fire():
+    grand_only = on_fire_rule(conditions={"levels": ["grand"]})
+    assert fire(grand_only, warn(level="mini")).reason == "level"
+    assert fire(grand_only).status == "send"
+    b1 = on_fire_rule(conditions={"brands": ["b1"]})
+    assert fire(b1, jackpot_brands=frozenset({"b2"})).reason == "brand"  # no banner for another brand's jackpot
+    assert fire(b1, jackpot_brands=frozenset({"b1", "b2"})).status == "send"
+
+
+def test_a_dry_run_uses_no_quota_and_never_shares_ids_with_the_live_rule():
+    dry = fire(on_fire_rule(dry_run=True), audience=players(2))
+    live = fire(on_fire_rule(), audience=players(2))
+    assert dry.contacted == [] and len(live.contacted) == 2
+    assert not {a.action_id for a in dry.actions} & {a.action_id for a in live.actions}
+
+
+def test_two_surface_actions_of_one_channel_get_two_ids_and_a_player_is_counted_once():
+    rule = on_fire_rule(actions=[{"channel": "webhook", "template": "x", "target": "https://a.example/h"},
+                                 {"channel": "webhook", "template": "x", "target": "https://b.example/h"},
+                                 {"channel": "push", "template": "p"}])
+    plan = fire(rule, audience=players(1) + players(1))
+    assert len({a.action_id for a in plan.actions}) == len(plan.actions) == 3
+    assert plan.audience == 1
+
+
+def test_rules_firing_on_one_event_never_reach_a_player_twice_within_the_cooldown():
+    first = on_fire_rule(rule_id=uuid.UUID(int=1))
+    second = on_fire_rule(rule_id=uuid.UUID(int=2), actions=[{"channel": "email", "template": "e"}])
+    plans = plan_fires([(second, False, None), (first, False, None)], warn(), None, players(2), {}, LIMITS,
+                       kill_switch=False)
+    assert [r.rule_id for r, _ in plans] == [first.rule_id, second.rule_id]
+    assert len([a for a in plans[0][1].actions if a.player_id]) == 2
+    assert plans[1][1].actions == [] and plans[1][1].skipped == {"player_cooldown": 2}
