@@ -2,7 +2,8 @@
 
 Two limits of the specification: at most N pushes per player per day (3 by default; a rolling
 24 hours here, so a player is never sent six across a midnight), and at least an hour between
-any two rule executions that target the same player, whichever rule and channel.
+any two rule executions that reach the same player (a push, email or SMS), whichever rule.  A CRM
+tag reaches no one: it neither waits for the hour nor starts it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .rules import Channel, Limits
+from .rules import NOTIFICATION_CHANNELS, Channel, Limits
 
 __all__ = ["Contact", "DAY_MS", "refusal", "record"]
 
@@ -36,7 +37,8 @@ class Contact:
 
 def refusal(contact: Contact, channels: Iterable[Channel], now_ms: int, limits: Limits) -> str | None:
     """Why this player may not be sent ``channels`` now (None: they may)."""
-    if contact.last_ms is not None and now_ms - contact.last_ms < limits.player_cooldown_s * 1000:
+    reaches = any(c in NOTIFICATION_CHANNELS for c in channels)
+    if reaches and contact.last_ms is not None and now_ms - contact.last_ms < limits.player_cooldown_s * 1000:
         return "player_cooldown"
     if Channel.PUSH in channels:
         recent = sum(1 for t in contact.pushes if now_ms - t < DAY_MS)
@@ -47,7 +49,9 @@ def refusal(contact: Contact, channels: Iterable[Channel], now_ms: int, limits: 
 
 def record(contact: Contact, channels: Iterable[Channel], now_ms: int) -> Contact:
     """The player's contacts once sent ``channels`` at ``now_ms`` (pushes older than a day dropped)."""
+    channels = set(channels)
     pushes = [t for t in contact.pushes if now_ms - t < DAY_MS]
     if Channel.PUSH in channels:
         pushes.append(now_ms)
-    return Contact(tuple(pushes), now_ms)
+    reached = bool(channels & NOTIFICATION_CHANNELS)
+    return Contact(tuple(pushes), now_ms if reached else contact.last_ms)

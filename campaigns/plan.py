@@ -105,7 +105,8 @@ def trigger_fires(rule: Rule, signal: Signal, previous: Signal | None) -> bool:
     if t.kind == "warn_state":
         return signal.kind == "warn_state" and signal.state in t.to
     if t.kind == "lifecycle":
-        return signal.kind == "lifecycle" and signal.state in t.to
+        on_level = signal.level_id is not None
+        return signal.kind == "lifecycle" and on_level == (t.scope == "level") and (signal.state or "").upper() in t.to
     if t.kind in ("jackpot_won", "jackpot_reseeded"):
         return signal.kind == t.kind
     if previous is None:

@@ -13,8 +13,9 @@ from typing import Annotated, Literal, Union
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
+from jackpot.engine.config import JackpotStatus, LevelStatus
 from jackpot.engine.warn import WARN_STATES
 
 __all__ = [
@@ -121,10 +122,22 @@ class JackpotReseededTrigger(_Model):
 
 
 class LifecycleTrigger(_Model):
-    """The jackpot's lifecycle state changed to one of ``to`` (e.g. active, paused)."""
+    """The jackpot's lifecycle state (``scope="jackpot"``: ACTIVE, PAUSED, EXPIRED...) or one of
+    its levels' (``scope="level"``: ENABLED, PAUSED, NO_WIN, DISABLED) changed to one of ``to``."""
 
     kind: Literal["lifecycle"] = "lifecycle"
+    scope: Literal["jackpot", "level"] = "jackpot"
     to: frozenset[str] = Field(min_length=1)
+
+    @field_validator("to")
+    @classmethod
+    def _known_states(cls, value: frozenset[str], info: ValidationInfo) -> frozenset[str]:
+        scope = info.data.get("scope", "jackpot")  # declared before ``to``: validated first
+        known = {s.value for s in (JackpotStatus if scope == "jackpot" else LevelStatus)}
+        upper = frozenset(v.upper() for v in value)
+        if not upper <= known:
+            raise ValueError(f"unknown {scope} states {sorted(upper - known)}; known: {sorted(known)}")
+        return upper
 
 
 class VelocityTrigger(_Model):

@@ -187,6 +187,11 @@ def test_deadline_player_count_velocity_won_reseeded_and_lifecycle_triggers():
     assert trigger_fires(on_fire_rule(trigger={"kind": "jackpot_reseeded"}), reseeded, None)
     paused = from_event("JackpotStateChanged", {"event_id": "s", "jackpot_id": JP, "timestamp": NOW, "new_state": "paused"})
     assert trigger_fires(on_fire_rule(trigger={"kind": "lifecycle", "to": ["paused"]}), paused, None)
+    level_paused = from_event("JackpotStateChanged", {"event_id": "s2", "jackpot_id": JP, "timestamp": NOW,
+                                                      "level_id": "grand", "new_state": "PAUSED"})
+    assert not trigger_fires(on_fire_rule(trigger={"kind": "lifecycle", "to": ["PAUSED"]}), level_paused, None)
+    assert trigger_fires(on_fire_rule(trigger={"kind": "lifecycle", "scope": "level", "to": ["PAUSED"]}),
+                         level_paused, None)
     assert from_event("PoolApproachingMax", {"event_id": "x", "jackpot_id": JP, "timestamp": NOW}) is None
 
 
@@ -231,3 +236,12 @@ def test_rules_firing_on_one_event_never_reach_a_player_twice_within_the_cooldow
     assert [r.rule_id for r, _ in plans] == [first.rule_id, second.rule_id]
     assert len([a for a in plans[0][1].actions if a.player_id]) == 2
     assert plans[1][1].actions == [] and plans[1][1].skipped == {"player_cooldown": 2}
+
+
+def test_a_crm_tag_neither_waits_for_nor_starts_the_player_cooldown():
+    tag = on_fire_rule(rule_id=uuid.UUID(int=1), actions=[{"channel": "crm_tag", "template": "t", "target": "on-fire"}])
+    push = on_fire_rule(rule_id=uuid.UUID(int=2))
+    plans = plan_fires([(tag, False, None), (push, False, None)], warn(), None, players(1), {}, LIMITS, kill_switch=False)
+    assert [len([a for a in p.actions if a.player_id]) for _, p in plans] == [1, 1]
+    assert refusal(Contact(last_ms=NOW - 60_000), {Channel.CRM_TAG}, NOW, LIMITS) is None
+    assert record(Contact(last_ms=5), {Channel.CRM_TAG}, NOW).last_ms == 5

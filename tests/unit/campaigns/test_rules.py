@@ -55,6 +55,8 @@ def test_an_approval_cannot_be_written_into_the_rule():
     ({"actions": [{"channel": "push", "template": "a"}, {"channel": "push", "template": "b"}]}, "each player channel once"),
     ({"actions": [{"channel": "webhook", "template": "x", "target": "http://10.0.0.1/hook"}]}, "https://"),
     ({"jackpot_ids": []}, "at least 1 item"),
+    ({"trigger": {"kind": "lifecycle", "to": ["sleeping"]}}, "unknown jackpot states"),
+    ({"trigger": {"kind": "lifecycle", "scope": "level", "to": ["ACTIVE"]}}, "unknown level states"),
 ])
 def test_a_bad_rule_is_refused_with_its_reason(bad, why):
     with pytest.raises(ValidationError, match=why):
