@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .contacts import DAY_MS, Contact, record, refusal
-from .plan import Planned
-from .rules import Channel, Limits
+from .plan import Member, Planned
+from .rules import NOTIFICATION_CHANNELS, Channel, Limits
 
 __all__ = ["Candidate", "Decision", "PlayerLedger", "admit", "KEEP_DECISIONS_MS"]
 
@@ -28,8 +28,15 @@ class Candidate:
 
     fire_id: str
     player_id: str
-    at_ms: int  # the causing event's time: the limits are checked at it
+    at_ms: int  # the causing event's time
     actions: tuple[Planned, ...]
+    received_ms: int | None = None  # when the player stage got it (its record's time)
+
+    @property
+    def send_ms(self) -> int:
+        """The time the limits are checked at: when it is sent, not when its event happened, so a
+        backlog drained in seconds does not send a player three pushes in those seconds."""
+        return max(self.at_ms, self.received_ms or self.at_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +67,34 @@ class PlayerLedger:
                     for f, x in d.get("decisions", {}).items()})
 
 
-def admit(ledger: PlayerLedger, candidate: Candidate, limits: Limits) -> tuple[PlayerLedger, Decision]:
-    """The decision on ``candidate`` and the ledger after it (the same decision if already taken)."""
+def admit(ledger: PlayerLedger, candidate: Candidate, limits: Limits, *, kill_switch: bool,
+          member: Member | None) -> tuple[PlayerLedger, Decision]:
+    """The decision on ``candidate`` and the ledger after it (the stored decision if already
+    taken).  The kill switch, the player's opt-out and consent (``member``: the CRM's view now;
+    None, unknown: no consent) are checked again here, at send time, and a candidate older than
+    ``limits.stale_after_s`` is dropped: a campaign about a state long gone misleads."""
     kept = ledger.decisions.get(candidate.fire_id)
     if kept is not None:
         return ledger, kept
-    at = candidate.at_ms
-    actions = list(candidate.actions)
-    channels = {a.channel for a in actions}
-    why = refusal(ledger.contact, channels, at, limits)
-    if why == "push_limit":
-        actions = [a for a in actions if a.channel is not Channel.PUSH]
-        why = "push_limit" if actions else why
-    elif why is not None:
-        actions = []
+    at = candidate.send_ms
+    actions, why = list(candidate.actions), None
+    if kill_switch:
+        actions, why = [], "kill_switch"
+    elif at - candidate.at_ms > limits.stale_after_s * 1000:
+        actions, why = [], "stale"
+    elif member is None or member.opted_out:
+        actions, why = [], "opted_out" if member is not None else "unknown_player"
+    else:
+        consented = [a for a in actions if a.channel not in NOTIFICATION_CHANNELS or a.channel in member.consent]
+        why = "no_consent" if len(consented) < len(actions) else None
+        actions = consented
+        limit = refusal(ledger.contact, {a.channel for a in actions}, at, limits)
+        if limit is not None:
+            dropped = {Channel.PUSH} if limit == "push_limit" else NOTIFICATION_CHANNELS
+            actions, why = [a for a in actions if a.channel not in dropped], limit
     decision = Decision(tuple(a.action_id for a in actions), why, at)
-    contact = record(ledger.contact, {a.channel for a in actions}, at) if actions else ledger.contact
-    decisions = {f: d for f, d in ledger.decisions.items() if at - d.at_ms < KEEP_DECISIONS_MS}
+    contact = record(ledger.contact, {a.channel for a in actions}, at)
+    newest = max([at, *(d.at_ms for d in ledger.decisions.values())])
+    decisions = {f: d for f, d in ledger.decisions.items() if newest - d.at_ms < KEEP_DECISIONS_MS}
     decisions[candidate.fire_id] = decision
     return PlayerLedger(contact, decisions), decision

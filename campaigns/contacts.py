@@ -32,26 +32,35 @@ class Contact:
     def from_json(cls, d: dict | None) -> "Contact":
         if not d:
             return cls()
-        return cls(tuple(int(t) for t in d.get("pushes", ())), d.get("last_ms"))
+        last = d.get("last_ms")
+        return cls(tuple(int(t) for t in d.get("pushes", ())), None if last is None else int(last))
 
 
 def refusal(contact: Contact, channels: Iterable[Channel], now_ms: int, limits: Limits) -> str | None:
-    """Why this player may not be sent ``channels`` now (None: they may)."""
-    reaches = any(c in NOTIFICATION_CHANNELS for c in channels)
-    if reaches and contact.last_ms is not None and now_ms - contact.last_ms < limits.player_cooldown_s * 1000:
+    """Why this player may not be sent ``channels`` at ``now_ms`` (None: they may).  Candidates
+    can come out of time order (several jackpots, several partitions), so the limits look both
+    ways: no other execution within the cooldown before or after, no more than the push limit
+    within a day of it."""
+    channels = set(channels)
+    if not channels & NOTIFICATION_CHANNELS:
+        return None  # a CRM tag reaches no one
+    if contact.last_ms is not None and abs(now_ms - contact.last_ms) < limits.player_cooldown_s * 1000:
         return "player_cooldown"
     if Channel.PUSH in channels:
-        recent = sum(1 for t in contact.pushes if now_ms - t < DAY_MS)
+        recent = sum(1 for t in contact.pushes if abs(now_ms - t) < DAY_MS)
         if recent >= limits.pushes_per_player_day:
             return "push_limit"
     return None
 
 
 def record(contact: Contact, channels: Iterable[Channel], now_ms: int) -> Contact:
-    """The player's contacts once sent ``channels`` at ``now_ms`` (pushes older than a day dropped)."""
+    """The player's contacts once sent ``channels`` at ``now_ms``.  Nothing changes unless a push,
+    email or SMS went out; pushes more than a day older than the newest contact are dropped (never
+    relative to one late candidate's time, which would forget pushes still in the day)."""
     channels = set(channels)
-    pushes = [t for t in contact.pushes if now_ms - t < DAY_MS]
-    if Channel.PUSH in channels:
-        pushes.append(now_ms)
-    reached = bool(channels & NOTIFICATION_CHANNELS)
-    return Contact(tuple(pushes), now_ms if reached else contact.last_ms)
+    if not channels & NOTIFICATION_CHANNELS:
+        return contact
+    pushes = list(contact.pushes) + ([now_ms] if Channel.PUSH in channels else [])
+    newest = max([now_ms, contact.last_ms or now_ms, *pushes])
+    last = now_ms if contact.last_ms is None else max(contact.last_ms, now_ms)
+    return Contact(tuple(sorted(t for t in pushes if newest - t < DAY_MS)), last)

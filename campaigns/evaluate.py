@@ -1,26 +1,42 @@
 """The jackpot stage of campaign automation: one jackpot's signals against the rules.
 
 Its state, per jackpot: the last signal of each kind per pool (what a crossing trigger compares
-with), when each rule last fired on the jackpot (its cooldown), and the events already handled.
+with, in the order the stage reads them: a jackpot's events come a little out of time order, so
+time would move the baseline back and forth), when each rule last fired on the jackpot (its
+cooldown, kept apart for dry and live runs), and how far each input partition has been handled.
 The stage runs under the stream protocol of the engine (its outputs reach the broker before its
-state is saved, and the state before the input offsets are committed), so an event found among
-the handled ones after a crash has had its candidates sent already, and is skipped; one not found
-is planned again from the state before it, which gives the same fires and the same ids.
+state is saved, and the state before the input offsets are committed), so an input at or below
+its partition's mark after a crash has had its candidates sent already, and is skipped; one above
+is planned again from the state before it, which gives the same fires and the same ids as long as
+the rules, approvals and audience are the same (a rule edited in between fires under new ids).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable, Mapping
 
-from .contacts import DAY_MS
 from .plan import FirePlan, Member, plan_fires
 from .rules import Limits, Rule
 from .signals import Signal
 
-__all__ = ["JackpotCampaignState", "on_signal", "KEEP_HANDLED_MS"]
+__all__ = ["JackpotCampaignState", "Position", "on_signal"]
 
-KEEP_HANDLED_MS = 2 * DAY_MS  # longer than any replay
+_SIGNAL_FIELDS = {f.name for f in fields(Signal)}
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the input that carried a signal sits: the stage's dedup key (a clock tick's deadline
+    signals share a cause, so the cause cannot be the key)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}|{self.partition}"
 
 
 def _slot(signal: Signal) -> str:
@@ -28,42 +44,49 @@ def _slot(signal: Signal) -> str:
     return f"{signal.kind}|{signal.level_id or ''}|{signal.currency or ''}"
 
 
+def _rule_key(rule: Rule) -> str:
+    return f"{rule.rule_id}|{'dry' if rule.dry_run else 'live'}"
+
+
 @dataclass
 class JackpotCampaignState:
     previous: dict[str, Signal] = field(default_factory=dict)
-    last_fired: dict[str, int] = field(default_factory=dict)  # rule id -> event time of its last fire here
-    handled: dict[str, int] = field(default_factory=dict)  # event id -> its time
+    last_fired: dict[str, int] = field(default_factory=dict)  # rule id and mode -> event time of its last fire
+    marks: dict[str, int] = field(default_factory=dict)  # input topic|partition -> last offset handled
 
     def to_json(self) -> dict:
         return {"previous": {k: asdict(v) for k, v in self.previous.items()}, "last_fired": dict(self.last_fired),
-                "handled": dict(self.handled)}
+                "marks": dict(self.marks)}
 
     @classmethod
     def from_json(cls, d: dict | None) -> "JackpotCampaignState":
         if not d:
             return cls()
-        return cls({k: Signal(**v) for k, v in d.get("previous", {}).items()}, dict(d.get("last_fired", {})),
-                   dict(d.get("handled", {})))
+        previous = {k: Signal(**{f: x for f, x in v.items() if f in _SIGNAL_FIELDS})  # fields added later: defaults
+                    for k, v in d.get("previous", {}).items()}
+        return cls(previous, {k: int(v) for k, v in d.get("last_fired", {}).items()},
+                   {k: int(v) for k, v in d.get("marks", {}).items()})
 
 
-def on_signal(state: JackpotCampaignState, signal: Signal, rules: Iterable[tuple[Rule, bool]],
-              audience: Iterable[Member], contacts: Mapping, limits: Limits, *, kill_switch: bool,
-              jackpot_brands: frozenset[str] | None = None) -> tuple[JackpotCampaignState, list[tuple[Rule, FirePlan]]]:
-    """Plan every rule on ``signal`` and the state after it; ([], same state) for an event handled
-    already.  ``rules``: (rule, approved) pairs; ``contacts``: what the jackpot stage knows of the
-    players' contacts ({} when the player stage applies the limits)."""
-    if signal.event_id in state.handled:
+def on_signal(state: JackpotCampaignState, signal: Signal, position: Position, rules: Iterable[tuple[Rule, bool]],
+              audience: Iterable[Member], limits: Limits, *, kill_switch: bool,
+              jackpot_brands: frozenset[str] | None = None,
+              contacts: Mapping | None = None) -> tuple[JackpotCampaignState, list[tuple[Rule, FirePlan]]]:
+    """Plan every rule on ``signal`` and the state after it; ([], same state) for an input handled
+    already.  ``rules``: (rule, approved) pairs.  ``contacts``: None when the player stage applies
+    the per-player limits (``admission``), as it does in the stream."""
+    mark = state.marks.get(position.key)
+    if mark is not None and position.offset <= mark:
         return state, []
     previous = state.previous.get(_slot(signal))
-    plans = plan_fires([(rule, approved, state.last_fired.get(str(rule.rule_id))) for rule, approved in rules],
+    rules = list(rules)
+    plans = plan_fires([(rule, approved, state.last_fired.get(_rule_key(rule))) for rule, approved in rules],
                        signal, previous, audience, contacts, limits, kill_switch=kill_switch,
                        jackpot_brands=jackpot_brands)
     last_fired = dict(state.last_fired)
     for rule, plan in plans:
-        if plan.status in ("send", "dry_run"):  # a dry run keeps its cooldown too: its report is what live would do
-            last_fired[str(rule.rule_id)] = signal.at_ms
-    handled = {e: at for e, at in state.handled.items() if signal.at_ms - at < KEEP_HANDLED_MS}
-    handled[signal.event_id] = signal.at_ms
-    newer = previous is None or signal.at_ms >= previous.at_ms  # a late event does not move the baseline back
-    prev = {**state.previous, _slot(signal): signal} if newer else dict(state.previous)
-    return JackpotCampaignState(prev, last_fired, handled), [(r, p) for r, p in plans if p.status != "not_fired"]
+        if plan.status in ("send", "dry_run"):
+            last_fired[_rule_key(rule)] = signal.at_ms
+    marks = {**state.marks, position.key: position.offset}
+    previous_now = {**state.previous, _slot(signal): signal}
+    return JackpotCampaignState(previous_now, last_fired, marks), [(r, p) for r, p in plans if p.status != "not_fired"]

@@ -157,8 +157,8 @@ def condition_refusal(conditions: Conditions, signal: Signal, last_fired_ms: int
     if conditions.min_pool is not None and (signal.amount is None or signal.currency != conditions.min_pool_currency
                                             or signal.amount < conditions.min_pool):
         return "min_pool"
-    if last_fired_ms is not None and now_ms - last_fired_ms < conditions.cooldown_s * 1000:
-        return "rule_cooldown"
+    if conditions.cooldown_s and last_fired_ms is not None and abs(now_ms - last_fired_ms) < conditions.cooldown_s * 1000:
+        return "rule_cooldown"  # either way: events of one jackpot come a little out of time order
     return None
 
 
@@ -181,21 +181,38 @@ def _reachable(member: Member, rule: Rule) -> str | None:
 
 
 def _player_channels(member: Member, actions: list[tuple[int, Action]]) -> tuple[list[tuple[int, Action]], str | None]:
-    """The player actions this member may get: notifications need consent and no opt-out."""
+    """The player actions this member may get: none for an opted-out player (not even a CRM tag),
+    and notifications only where the player consented."""
+    if member.opted_out:
+        return [], "opted_out"
     allowed, refused = [], None
     for i, a in actions:
-        if a.channel in NOTIFICATION_CHANNELS and (member.opted_out or a.channel not in member.consent):
-            refused = "opted_out" if member.opted_out else "no_consent"
+        if a.channel in NOTIFICATION_CHANNELS and a.channel not in member.consent:
+            refused = "no_consent"
             continue
         allowed.append((i, a))
     return allowed, refused
 
 
+def _merged(audience: Iterable[Member]) -> list[Member]:
+    """One member per player, in player order; a player listed twice keeps the stricter view
+    (opted out if either says so, consent only where both agree)."""
+    by_id: dict[str, Member] = {}
+    for m in audience:
+        seen = by_id.get(m.player_id)
+        by_id[m.player_id] = m if seen is None else Member(
+            m.player_id, seen.brand if seen.brand == m.brand else None, seen.segments & m.segments,
+            seen.opted_out or m.opted_out, seen.consent & m.consent)
+    return [by_id[p] for p in sorted(by_id)]
+
+
 def plan_fire(rule: Rule, signal: Signal, previous: Signal | None, audience: Iterable[Member],
-              contacts: Mapping[str, Contact], limits: Limits, *, last_fired_ms: int | None, kill_switch: bool,
+              contacts: Mapping[str, Contact] | None, limits: Limits, *, last_fired_ms: int | None, kill_switch: bool,
               approved: bool, jackpot_brands: frozenset[str] | None = None) -> FirePlan:
     """The fire of ``rule`` on ``signal``, if it fires: who gets what, and who is left out why.
-    ``approved``: a manager approved this rule version (a record the rule's author cannot write)."""
+    ``approved``: a manager approved this rule version (a record the rule's author cannot write).
+    ``contacts``: the players' contacts, or None when the player stage applies the per-player
+    limits (``admission``): then no player is refused for them here."""
     if kill_switch:
         return FirePlan("killed", reason="kill_switch")
     if not rule.enabled or not trigger_fires(rule, signal, previous):
@@ -221,34 +238,30 @@ def plan_fire(rule: Rule, signal: Signal, previous: Signal | None, audience: Ite
 
 
 def plan_fires(rules: Iterable[tuple[Rule, bool, int | None]], signal: Signal, previous: Signal | None,
-               audience: Iterable[Member], contacts: Mapping[str, Contact], limits: Limits, *, kill_switch: bool,
+               audience: Iterable[Member], contacts: Mapping[str, Contact] | None, limits: Limits, *, kill_switch: bool,
                jackpot_brands: frozenset[str] | None = None) -> list[tuple[Rule, FirePlan]]:
     """Every rule on one signal, in rule id order, each planned against the contacts the ones
     before it left (two rules firing on the same event never both reach a player within the
     cooldown).  ``rules``: (rule, approved, last fired ms) triples."""
     members = list(audience)
-    seen = dict(contacts)
+    seen = None if contacts is None else dict(contacts)
     out = []
-    for rule, approved, last_fired_ms in sorted(rules, key=lambda r: str(r[0].rule_id)):
+    for rule, approved, last_fired_ms in sorted(rules, key=lambda r: (str(r[0].rule_id), r[0].version)):
         plan = plan_fire(rule, signal, previous, members, seen, limits, last_fired_ms=last_fired_ms,
                          kill_switch=kill_switch, approved=approved, jackpot_brands=jackpot_brands)
-        for player_id, channels in plan.contacted if plan.sends else ():
+        for player_id, channels in plan.contacted if plan.sends and seen is not None else ():
             seen[player_id] = record(seen.get(player_id, Contact()), channels, signal.at_ms)
         out.append((rule, plan))
     return out
 
 
 def _plan_players(plan: FirePlan, rule: Rule, signal: Signal, audience: Iterable[Member],
-                  contacts: Mapping[str, Contact], limits: Limits) -> None:
+                  contacts: Mapping[str, Contact] | None, limits: Limits) -> None:
     def skip(reason: str) -> None:
         plan.skipped[reason] = plan.skipped.get(reason, 0) + 1
 
     indexed = [(i, a) for i, a in enumerate(rule.actions) if a.channel in PLAYER_CHANNELS]
-    seen: set[str] = set()
-    for member in sorted(audience, key=lambda m: m.player_id):  # deterministic order
-        if member.player_id in seen:
-            continue  # listed twice: one player still
-        seen.add(member.player_id)
+    for member in _merged(audience):
         why = _reachable(member, rule)
         if why is not None:
             skip(why)
@@ -259,16 +272,15 @@ def _plan_players(plan: FirePlan, rule: Rule, signal: Signal, audience: Iterable
             continue
         plan.audience += 1
         channels = frozenset(a.channel for _, a in allowed)
-        why = refusal(contacts.get(member.player_id, Contact()), channels, signal.at_ms, limits)
-        if why == "push_limit":
-            allowed = [(i, a) for i, a in allowed if a.channel is not Channel.PUSH]
+        why = None if contacts is None else refusal(contacts.get(member.player_id, Contact()), channels,
+                                                    signal.at_ms, limits)
+        if why is not None:
+            dropped = {Channel.PUSH} if why == "push_limit" else NOTIFICATION_CHANNELS
+            allowed = [(i, a) for i, a in allowed if a.channel not in dropped]
             channels = frozenset(a.channel for _, a in allowed)
-            skip("push_limit")
+            skip(why)
             if not allowed:
                 continue
-        elif why is not None:
-            skip(why)
-            continue
         if refused:
             skip(refused)  # some channels refused, others sent
         plan.contacted.append((member.player_id, channels))

@@ -272,3 +272,4 @@ class Limits(_Model):
     player_cooldown_s: int = Field(3600, ge=3600, description="between two executions targeting one player (at least an hour)")
     approval_threshold: int = Field(1000, ge=0, description="a fire reaching more players needs an approved version")
     dry_run_sample: int = Field(5, ge=0, le=100)
+    stale_after_s: int = Field(900, gt=0, description="a player action not sent this long after its event is dropped")

@@ -245,3 +245,22 @@ def test_a_crm_tag_neither_waits_for_nor_starts_the_player_cooldown():
     assert [len([a for a in p.actions if a.player_id]) for _, p in plans] == [1, 1]
     assert refusal(Contact(last_ms=NOW - 60_000), {Channel.CRM_TAG}, NOW, LIMITS) is None
     assert record(Contact(last_ms=5), {Channel.CRM_TAG}, NOW).last_ms == 5
+
+
+def test_a_player_listed_twice_keeps_the_stricter_view_and_opted_out_players_get_no_tag():
+    tag_and_push = on_fire_rule(actions=[{"channel": "push", "template": "p"},
+                                         {"channel": "crm_tag", "template": "t", "target": "on-fire"}])
+    consenting = Member("p1", consent=frozenset({Channel.PUSH}))
+    for audience in ([consenting, Member("p1", opted_out=True)], [Member("p1", opted_out=True), consenting]):
+        plan = fire(tag_and_push, audience=audience)
+        assert [a for a in plan.actions if a.player_id] == [] and plan.skipped == {"opted_out": 1}
+
+
+def test_no_rule_cooldown_means_late_events_fire_and_no_contacts_means_no_player_refusals():
+    won = on_fire_rule(trigger={"kind": "jackpot_won"})
+    later = from_event("JackpotWon", {"event_id": "w2", "jackpot_id": JP, "timestamp": NOW - 5000, "win_amount": 1})
+    assert fire(won, later, last_fired_ms=NOW).status == "send"  # a win read after a later one still fires
+    capped = {"player-0000": Contact(pushes=(NOW - 1, NOW - 2, NOW - 3), last_ms=NOW - 1)}
+    assert len(plan_fire(on_fire_rule(), warn(), None, players(1), None, LIMITS, last_fired_ms=None,
+                         kill_switch=False, approved=False).actions) == 2
+    assert len(fire(on_fire_rule(), audience=players(1), contacts=capped).actions) == 1  # the banner only
