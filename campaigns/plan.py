@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from jackpot.engine.privacy import mask_player
+
 from .contacts import Contact, record, refusal
 from .rules import NOTIFICATION_CHANNELS, PLAYER_CHANNELS, Action, Channel, Conditions, Limits, Rule
 from .signals import Signal
@@ -88,11 +90,7 @@ class FirePlan:
         players = sorted({a.player_id for a in self.actions if a.player_id})
         return {"status": self.status, "fire_id": self.fire_id, "reason": self.reason, "audience": self.audience,
                 "by_channel": by_channel, "skipped": dict(self.skipped),
-                "sample": [_mask(p) for p in players[:sample]]}
-
-
-def _mask(player_id: str) -> str:
-    return player_id[:2] + "***" + player_id[-2:] if len(player_id) > 4 else "***"
+                "sample": [mask_player(p) for p in players[:sample]]}
 
 
 def trigger_fires(rule: Rule, signal: Signal, previous: Signal | None) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from jackpot.engine.money import to_micros
 
-__all__ = ["Signal", "from_event", "deadline_signal", "velocity_signal", "SIGNAL_KINDS"]
+__all__ = ["Signal", "from_event", "deadline_signal", "velocity_signal"]
 
 # engine event type -> signal kind
 _KINDS = {
@@ -27,7 +27,6 @@ _KINDS = {
     "JackpotStateChanged": "lifecycle",
     "ActivePlayers": "player_count",
 }
-SIGNAL_KINDS = frozenset({*_KINDS.values(), "deadline", "velocity"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +44,6 @@ class Signal:
     rate_before: int | None = None  # velocity: contributions in the window before ...
     rate_now: int | None = None  # ... and in the window just ended
     brand: str | None = None  # the winner's brand, for a win
-
-    @property
-    def pool(self) -> tuple[str, str | None, str | None]:
-        """What crossing triggers compare against the previous signal of."""
-        return (self.jackpot_id, self.level_id, self.currency)
 
 
 def _micros(value: Any) -> int | None:

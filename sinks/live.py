@@ -16,6 +16,8 @@ from typing import Callable
 
 import redis.asyncio as aioredis
 
+from jackpot.engine.privacy import mask_player
+
 POOLS_KEY = "jp:pools:{jackpot_id}"
 
 # KEYS[1] = hash, ARGV = field, sequence, json ... (triples)
@@ -130,14 +132,6 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
 """
-
-
-def mask_player(player_id: str) -> str:
-    """``De***so``: enough to recognise yourself, never enough to identify someone else."""
-    s = str(player_id)
-    if len(s) <= 4:
-        return (s[:1] or "*") + "***"
-    return f"{s[:2]}***{s[-2:]}"
 
 
 def _ms(ts) -> int:

@@ -1,0 +1,13 @@
+"""How a player id is shown where other people can see it (tickers, reports, campaign previews)."""
+
+from __future__ import annotations
+
+__all__ = ["mask_player"]
+
+
+def mask_player(player_id: str) -> str:
+    """``De***so``: enough to recognise yourself, never enough to identify someone else."""
+    s = str(player_id)
+    if len(s) <= 4:
+        return (s[:1] or "*") + "***"
+    return f"{s[:2]}***{s[-2:]}"
