@@ -31,6 +31,24 @@ class Candidate:
     at_ms: int  # the causing event's time
     actions: tuple[Planned, ...]
     received_ms: int | None = None  # when the player stage got it (its record's time)
+    # the rule's audience conditions, checked here against the player's profile (None: any)
+    segments: frozenset[str] | None = None
+    brands: frozenset[str] | None = None
+    dry_run: bool = False  # decide and report, change nothing
+
+    def to_json(self) -> dict:
+        return {"fire_id": self.fire_id, "player_id": self.player_id, "at_ms": self.at_ms,
+                "actions": [a.to_json() for a in self.actions], "dry_run": self.dry_run,
+                "segments": None if self.segments is None else sorted(self.segments),
+                "brands": None if self.brands is None else sorted(self.brands)}
+
+    @classmethod
+    def from_json(cls, d: dict, received_ms: int | None = None) -> "Candidate":
+        segments, brands = d.get("segments"), d.get("brands")
+        return cls(str(d["fire_id"]), str(d["player_id"]), int(d["at_ms"]),
+                   tuple(Planned.from_json(a) for a in d["actions"]), received_ms,
+                   None if segments is None else frozenset(segments), None if brands is None else frozenset(brands),
+                   bool(d.get("dry_run", False)))
 
     @property
     def send_ms(self) -> int:
@@ -70,7 +88,7 @@ class PlayerLedger:
 def admit(ledger: PlayerLedger, candidate: Candidate, limits: Limits, *, kill_switch: bool,
           member: Member | None) -> tuple[PlayerLedger, Decision]:
     """The decision on ``candidate`` and the ledger after it (the stored decision if already
-    taken).  The kill switch, the player's opt-out and consent (``member``: the CRM's view now;
+    taken).  A dry-run candidate is decided the same way and changes nothing.  The kill switch, the player's opt-out and consent (``member``: the CRM's view now;
     None, unknown: no consent) are checked again here, at send time, and a candidate older than
     ``limits.stale_after_s`` is dropped: a campaign about a state long gone misleads."""
     kept = ledger.decisions.get(candidate.fire_id)
@@ -84,6 +102,10 @@ def admit(ledger: PlayerLedger, candidate: Candidate, limits: Limits, *, kill_sw
         actions, why = [], "stale"
     elif member is None or member.opted_out:
         actions, why = [], "opted_out" if member is not None else "unknown_player"
+    elif candidate.brands is not None and member.brand not in candidate.brands:
+        actions, why = [], "brand"
+    elif candidate.segments is not None and not (member.segments & candidate.segments):
+        actions, why = [], "segment"
     else:
         consented = [a for a in actions if a.channel not in NOTIFICATION_CHANNELS or a.channel in member.consent]
         why = "no_consent" if len(consented) < len(actions) else None
@@ -93,6 +115,8 @@ def admit(ledger: PlayerLedger, candidate: Candidate, limits: Limits, *, kill_sw
             dropped = {Channel.PUSH} if limit == "push_limit" else NOTIFICATION_CHANNELS
             actions, why = [a for a in actions if a.channel not in dropped], limit
     decision = Decision(tuple(a.action_id for a in actions), why, at)
+    if candidate.dry_run:
+        return ledger, decision  # a report: no quota used, nothing kept to re-send
     contact = record(ledger.contact, {a.channel for a in actions}, at)
     newest = max([at, *(d.at_ms for d in ledger.decisions.values())])
     decisions = {f: d for f, d in ledger.decisions.items() if newest - d.at_ms < KEEP_DECISIONS_MS}

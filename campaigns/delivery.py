@@ -121,8 +121,11 @@ class Deliverer:
             return None
         return (action.target if action.channel is Channel.WEBHOOK and action.target else ep.url), ep.secret
 
-    async def deliver(self, action: Planned, variables: Mapping[str, Any] | None = None) -> Receipt:
-        """Deliver one action; a failure that remains after the retries is reported, not raised."""
+    async def deliver(self, action: Planned, variables: Mapping[str, Any] | None = None, *,
+                      give_up_at: float | None = None) -> Receipt:
+        """Deliver one action; a failure that remains after the retries is reported, not raised.
+        ``give_up_at`` (unix time): retry transient failures until then, however many attempts
+        that takes (a receiver down for a while delays the campaign; it does not lose it)."""
         where = self._endpoint(action)
         if where is None:
             return Receipt(action.action_id, "failed", 0, error=f"no endpoint configured for {action.channel.value}")
@@ -130,7 +133,8 @@ class Deliverer:
         body = body_of(action, variables or {})
         attempts = 0
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
+            stop = stop_after_attempt(self.attempts) if give_up_at is None else _until(give_up_at)
+            async for attempt in AsyncRetrying(stop=stop, wait=self._wait,
                                                retry=retry_if_exception_type(Transient), reraise=True):
                 with attempt:
                     attempts += 1
@@ -154,6 +158,11 @@ class Deliverer:
                 raise _Permanent(f"HTTP {resp.status}: {text[:200]}", resp.status)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from None
+
+
+def _until(give_up_at: float) -> Any:
+    """A tenacity stop: no further attempt once the next would start after ``give_up_at``."""
+    return lambda state: time.time() + (state.upcoming_sleep or 0) > give_up_at
 
 
 class _Permanent(Exception):

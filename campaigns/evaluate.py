@@ -20,7 +20,7 @@ from .plan import FirePlan, Member, plan_fires
 from .rules import Limits, Rule
 from .signals import Signal
 
-__all__ = ["JackpotCampaignState", "Position", "on_signal"]
+__all__ = ["JackpotCampaignState", "Position", "handled", "on_signal"]
 
 _SIGNAL_FIELDS = {f.name for f in fields(Signal)}
 
@@ -33,10 +33,15 @@ class Position:
     topic: str
     partition: int
     offset: int
+    index: int = 0  # the signal's place among those one input carries (a ledger batch's windows)
 
     @property
     def key(self) -> str:
         return f"{self.topic}|{self.partition}"
+
+    @property
+    def at(self) -> tuple[int, int]:
+        return self.offset, self.index
 
 
 def _slot(signal: Signal) -> str:
@@ -52,11 +57,12 @@ def _rule_key(rule: Rule) -> str:
 class JackpotCampaignState:
     previous: dict[str, Signal] = field(default_factory=dict)
     last_fired: dict[str, int] = field(default_factory=dict)  # rule id and mode -> event time of its last fire
-    marks: dict[str, int] = field(default_factory=dict)  # input topic|partition -> last offset handled
+    # input topic|partition -> (offset, index) of the last signal handled
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"previous": {k: asdict(v) for k, v in self.previous.items()}, "last_fired": dict(self.last_fired),
-                "marks": dict(self.marks)}
+                "marks": {k: list(v) for k, v in self.marks.items()}}
 
     @classmethod
     def from_json(cls, d: dict | None) -> "JackpotCampaignState":
@@ -65,7 +71,14 @@ class JackpotCampaignState:
         previous = {k: Signal(**{f: x for f, x in v.items() if f in _SIGNAL_FIELDS})  # fields added later: defaults
                     for k, v in d.get("previous", {}).items()}
         return cls(previous, {k: int(v) for k, v in d.get("last_fired", {}).items()},
-                   {k: int(v) for k, v in d.get("marks", {}).items()})
+                   {k: (int(v), 0) if isinstance(v, int) else (int(v[0]), int(v[1]))
+                    for k, v in d.get("marks", {}).items()})
+
+
+def handled(state: JackpotCampaignState, position: Position) -> bool:
+    """Whether the signal at ``position`` was handled already (a replay after a crash)."""
+    mark = state.marks.get(position.key)
+    return mark is not None and position.at <= mark
 
 
 def on_signal(state: JackpotCampaignState, signal: Signal, position: Position, rules: Iterable[tuple[Rule, bool]],
@@ -75,8 +88,7 @@ def on_signal(state: JackpotCampaignState, signal: Signal, position: Position, r
     """Plan every rule on ``signal`` and the state after it; ([], same state) for an input handled
     already.  ``rules``: (rule, approved) pairs.  ``contacts``: None when the player stage applies
     the per-player limits (``admission``), as it does in the stream."""
-    mark = state.marks.get(position.key)
-    if mark is not None and position.offset <= mark:
+    if handled(state, position):
         return state, []
     previous = state.previous.get(_slot(signal))
     rules = list(rules)
@@ -87,6 +99,6 @@ def on_signal(state: JackpotCampaignState, signal: Signal, position: Position, r
     for rule, plan in plans:
         if plan.status in ("send", "dry_run"):
             last_fired[_rule_key(rule)] = signal.at_ms
-    marks = {**state.marks, position.key: position.offset}
+    marks = {**state.marks, position.key: position.at}
     previous_now = {**state.previous, _slot(signal): signal}
     return JackpotCampaignState(previous_now, last_fired, marks), [(r, p) for r, p in plans if p.status != "not_fired"]

@@ -43,6 +43,9 @@ class Member:
     segments: frozenset[str] = frozenset()
     opted_out: bool = False
     consent: frozenset[Channel] = frozenset()  # notification channels the player agreed to
+    # False: only the player's id and brand are known here (the jackpot stage sees players through
+    # their bets); segments, opt-out and consent are then checked by the player stage (admission)
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,11 @@ class Planned:
         return {"action_id": self.action_id, "fire_id": self.fire_id, "rule_id": self.rule_id,
                 "rule_version": self.rule_version, "channel": self.channel.value, "template": self.template,
                 "target": self.target, "jackpot_id": self.jackpot_id, "player_id": self.player_id}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Planned":
+        return cls(str(d["action_id"]), str(d["fire_id"]), str(d["rule_id"]), int(d["rule_version"]),
+                   Channel(d["channel"]), str(d["template"]), d.get("target"), str(d["jackpot_id"]), d.get("player_id"))
 
 
 @dataclass
@@ -173,14 +181,16 @@ def _reachable(member: Member, rule: Rule) -> str | None:
     c = rule.conditions
     if c.brands is not None and member.brand not in c.brands:
         return "brand"
-    if c.segments is not None and not (member.segments & c.segments):
+    if c.segments is not None and member.known and not (member.segments & c.segments):
         return "segment"
     return None
 
 
 def _player_channels(member: Member, actions: list[tuple[int, Action]]) -> tuple[list[tuple[int, Action]], str | None]:
     """The player actions this member may get: none for an opted-out player (not even a CRM tag),
-    and notifications only where the player consented."""
+    and notifications only where the player consented (unknown here: all, admission decides)."""
+    if not member.known:
+        return list(actions), None
     if member.opted_out:
         return [], "opted_out"
     allowed, refused = [], None
@@ -200,7 +210,7 @@ def _merged(audience: Iterable[Member]) -> list[Member]:
         seen = by_id.get(m.player_id)
         by_id[m.player_id] = m if seen is None else Member(
             m.player_id, seen.brand if seen.brand == m.brand else None, seen.segments & m.segments,
-            seen.opted_out or m.opted_out, seen.consent & m.consent)
+            seen.opted_out or m.opted_out, seen.consent & m.consent, seen.known and m.known)
     return [by_id[p] for p in sorted(by_id)]
 
 

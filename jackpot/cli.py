@@ -162,6 +162,52 @@ def campaign_receiver(port: int | None) -> None:
     web.run_app(receiver_app(Receiver(secret)), host="127.0.0.1", port=port or settings.campaign_receiver_port, print=None)
 
 
+@main.command()
+@click.pass_context
+def campaigns(ctx: click.Context) -> None:
+    """Run the campaign automation stages (rules on engine events, per-player limits, delivery).
+    Scale by adding processes."""
+    from jackpot.streams.campaigns import run_campaigns
+
+    run_campaigns(get_settings(), ctx.obj["log_level"])
+
+
+@main.group()
+def campaign() -> None:
+    """Publish campaign rules and throw the kill switch (until the admin API holds them)."""
+
+
+@campaign.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--approved-version", "approved", type=int, multiple=True,
+              help="a version a manager approved (fires reaching more players than the threshold need one)")
+def campaign_publish(file: Path, approved: tuple[int, ...]) -> None:
+    """Validate a rule (JSON) and publish it as the rule's current version."""
+    from pydantic import ValidationError
+
+    from jackpot.campaigns.rules import Rule
+    from jackpot.streams.campaigns import publish_rule
+
+    try:
+        rule = Rule.model_validate_json(file.read_bytes())
+    except ValidationError as exc:
+        raise click.ClickException(f"not a valid rule: {exc}") from None
+    asyncio.run(publish_rule(get_settings(), rule, approved))
+    click.echo(f"published rule {rule.rule_id} v{rule.version} ({'dry run' if rule.dry_run else 'live'})")
+
+
+@campaign.command("kill-switch")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--actor", default=None, help="who throws it (default: cli:<OS user name>)")
+def campaign_kill_switch(state: str, actor: str | None) -> None:
+    """Stop all campaign automation at once (on), or let it run again (off)."""
+    from jackpot.gateway.admin.publication import cli_actor
+    from jackpot.streams.campaigns import set_kill_switch
+
+    asyncio.run(set_kill_switch(get_settings(), state == "on", actor or cli_actor()))
+    click.echo(f"campaign kill switch {state}")
+
+
 # -------------------------------------------------------------------- configs
 @main.group()
 def config() -> None:

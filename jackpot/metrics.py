@@ -79,6 +79,13 @@ WALLET_CALL_SECONDS = Histogram("jackpot_wallet_call_seconds", "Duration of one 
                                 buckets=LATENCY_BUCKETS)
 WALLET_OUTCOMES = ("confirmed", "retryable", "rejected")
 
+# -------------------------------------------------------------------- campaigns
+CAMPAIGN_DELIVERIES = Counter("jackpot_campaign_deliveries_total",
+                              "Campaign actions sent by channel and outcome (delivered, failed)", ["channel", "status"])
+CAMPAIGN_LATENCY = Histogram("jackpot_campaign_latency_seconds",
+                             "From the engine event that fired a campaign to its action's delivery",
+                             buckets=LATENCY_BUCKETS)
+
 # ------------------------------------------------------------------------ pools
 POOL_STATES = ("active", "dropping", "paused", "pending_manual_resolution", "closed", "draft")
 POOLS = Gauge("jackpot_pools", "Pools (level x currency) owned by this process, per state", ["state"])

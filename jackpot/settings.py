@@ -140,6 +140,18 @@ class Settings(BaseSettings):
     # deliveries are signed with (secret; at least 16 bytes).
     campaign_receiver_port: int = Field(8796, alias="JACKPOT_CAMPAIGN_RECEIVER_PORT")
     campaign_secret: str = Field("", alias="JACKPOT_CAMPAIGN_SECRET", repr=False)
+    # The campaigns process (`jackpot campaigns`, streams/campaigns.py): where it delivers (a base
+    # URL, each channel at <base>/<channel>; empty: every delivery fails as not configured, logged),
+    # its health port and local state, and the safety limits of every fire (campaigns/rules.Limits).
+    campaign_endpoint: str = Field("", alias="JACKPOT_CAMPAIGN_ENDPOINT")
+    campaign_web_port: int = Field(6067, alias="JACKPOT_CAMPAIGN_WEB_PORT")
+    campaign_data_dir: Path = Field(REPO_ROOT / ".stack" / "campaigns-data", alias="JACKPOT_CAMPAIGN_DATA_DIR")
+    campaign_pushes_per_day: int = Field(3, alias="JACKPOT_CAMPAIGN_PUSHES_PER_DAY", ge=0, le=10)
+    campaign_approval_threshold: int = Field(1000, alias="JACKPOT_CAMPAIGN_APPROVAL_THRESHOLD", ge=0)
+    # a player is in a jackpot's audience this long after their last contribution to it
+    campaign_active_window_s: int = Field(900, alias="JACKPOT_CAMPAIGN_ACTIVE_WINDOW_S", gt=0)
+    # velocity triggers compare the contributions of consecutive windows of this length
+    campaign_velocity_window_s: int = Field(300, alias="JACKPOT_CAMPAIGN_VELOCITY_WINDOW_S", gt=0)
 
     # Gateway.
     gateway_host: str = Field("127.0.0.1", alias="JACKPOT_GATEWAY_HOST")

@@ -69,9 +69,23 @@ DEAD_LETTERS = TopicSpec("dead-letters", key="source key", partitions=1)
 AUDIT_CHECKPOINTS = TopicSpec("audit-checkpoints", key="chain seq", partitions=1,
                               config={"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"})
 
+# Campaign automation (streams/campaigns.py; JSON values, internal to it and the admin API).
+# Rules (the current version of each, with the versions a manager approved) and the kill switch,
+# written by the admin API and read whole by every campaigns process.
+CAMPAIGN_RULES = TopicSpec("campaign-rules", key="rule_id", compacted=True)
+CAMPAIGN_CONTROL = TopicSpec("campaign-control", key="switch name", compacted=True, partitions=1)
+# A live fire's share for one player, from the jackpot stage to the player stage.
+CAMPAIGN_CANDIDATES = TopicSpec("campaign-candidates", key="player_id")
+# Actions admitted for delivery, each with its deterministic id (the receivers' idempotency key).
+CAMPAIGN_ACTIONS = TopicSpec("campaign-actions", key="player_id or fire id")
+# What happened to every fire and action (planned, refused, dry run, delivered, failed): the log.
+CAMPAIGN_LOG = TopicSpec("campaign-log", key="rule_id")
+CAMPAIGN_TOPICS = (CAMPAIGN_RULES, CAMPAIGN_CONTROL, CAMPAIGN_CANDIDATES, CAMPAIGN_ACTIONS, CAMPAIGN_LOG)
+
 ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,
-       ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS, AUDIT_CHECKPOINTS)
+       ACTIVE_PLAYERS, ENGINE_EVENTS, AUDIT, WALLET_COMMANDS, LEDGER, DEAD_LETTERS, AUDIT_CHECKPOINTS,
+       *CAMPAIGN_TOPICS)
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

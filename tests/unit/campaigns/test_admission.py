@@ -87,3 +87,23 @@ def test_kill_switch_opt_out_consent_and_staleness_are_checked_at_send_time():
     # the stored decision stands once taken: switching the kill switch off does not resend an old fire
     ledger, _ = admit(PlayerLedger(), c, LIMITS, kill_switch=True)
     assert admit(ledger, c, LIMITS)[1].reason == "kill_switch"
+
+
+def test_the_player_stage_checks_segments_and_brands_and_a_dry_run_changes_nothing():
+    from dataclasses import replace
+
+    from jackpot.campaigns.admission import Candidate, PlayerLedger, admit
+    from jackpot.campaigns.plan import Member, Planned
+    from jackpot.campaigns.rules import Channel, Limits
+
+    push = Planned("a1", "f1", "r", 1, Channel.PUSH, "t", None, "jp", "p")
+    cand = Candidate("f1", "p", 1_000_000, (push,), segments=frozenset({"vip"}), brands=frozenset({"b"}))
+    member = Member("p", "b", frozenset({"vip"}), consent=frozenset({Channel.PUSH}))
+    ledger, d = admit(PlayerLedger(), cand, Limits(), kill_switch=False, member=member)
+    assert d.action_ids == ("a1",) and ledger.contact.pushes == (1_000_000,)
+    for other, why in ((replace(member, segments=frozenset({"sports"})), "segment"), (replace(member, brand="x"), "brand")):
+        assert admit(PlayerLedger(), cand, Limits(), kill_switch=False, member=other)[1].reason == why
+    dry = replace(cand, fire_id="f2", dry_run=True)
+    after, d = admit(ledger, dry, Limits(), kill_switch=False, member=member)
+    assert d.reason == "player_cooldown" and after is ledger  # reported as a live send would be, nothing kept
+    assert Candidate.from_json(cand.to_json(), received_ms=5) == replace(cand, received_ms=5)

@@ -1,0 +1,246 @@
+"""Campaign automation on the real stack: a jackpot going On Fire reaches the reference receiver
+as one push per opted-in, in-segment, active player, signed and keyed; dry runs and rules
+awaiting approval send nothing; the kill switch stops delivery; a SIGKILL of the campaigns
+process mid-campaign loses no action and sends none twice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import aiohttp
+import orjson
+import pytest
+
+from jackpot.campaigns.rules import Rule
+from jackpot.streams.campaigns import publish_rule, set_kill_switch
+from jackpot.streams.loadgen import produce_bets, produce_player_events
+from jackpot.streams.publish import publish_configs
+
+from .conftest import free_port, wait_for
+from .helpers import http_ready, one_level_config, read_topic
+
+pytestmark = pytest.mark.integration
+
+SECRET = "campaign-test-secret-0123456789"
+SEGMENT = "slots-lovers"
+
+
+def hot_config() -> dict:
+    """A level that goes On Fire within 18 bets of 100 EUR (12 EUR each into a pool seeded at 10;
+    warn threshold at 50-60% of a 200-220 target, On Fire between it and the target), and not
+    before six (82 EUR): six players who bet once each are all active when it does."""
+    config = one_level_config(contribution_rate="0.1", house_cut="0")
+    config["levels"][0].update(seed_from="10", seed_to="10", win_from="200", win_to="220", win_max="1000",
+                               warn_from="0.5", warn_to="0.6")
+    return config
+
+
+def profile(player_id: str, *, consent=("push",), opt_out=False, segments=(SEGMENT,), self_excluded=False) -> tuple:
+    return ("PlayerProfile", {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc),
+                              "player_id": player_id, "brand_id": "brand-royal", "segments": list(segments),
+                              "marketing_opt_out": opt_out, "consent": list(consent), "self_excluded": self_excluded})
+
+
+def bet(player_id: str, amount: str = "100") -> dict:
+    return {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": player_id,
+            "game_id": "starburst", "brand_id": "brand-royal", "currency": "EUR", "bet_amount": Decimal(amount),
+            "bet_type": "real", "session_id": f"s-{player_id}"}
+
+
+def on_fire_rule(jackpot_id: str, **over) -> Rule:
+    doc = {"rule_id": str(uuid.uuid4()), "version": 1, "name": "On Fire push", "jackpot_ids": [jackpot_id],
+           "trigger": {"kind": "warn_state", "to": ["on_fire"]}, "conditions": {"segments": [SEGMENT]},
+           "actions": [{"channel": "push", "template": "on-fire"}, {"channel": "lobby_banner", "template": "hot"}],
+           "dry_run": False} | over
+    return Rule.model_validate(doc)
+
+
+@pytest.fixture(scope="module")
+def receiver(spawn):
+    port = free_port()
+    proc = spawn("campaign-receiver", "campaign-receiver", "--port", str(port), JACKPOT_CAMPAIGN_SECRET=SECRET)
+    return f"http://127.0.0.1:{port}", proc
+
+
+@pytest.fixture(scope="module")
+def engine(settings, spawn, tmp_path_factory, receiver):
+    base, _ = receiver
+    web = free_port()
+    env = dict(JACKPOT_CAMPAIGN_SECRET=SECRET, JACKPOT_CAMPAIGN_ENDPOINT=base, JACKPOT_CAMPAIGN_WEB_PORT=str(web),
+               JACKPOT_CAMPAIGN_DATA_DIR=str(tmp_path_factory.mktemp("campaigns-data")),
+               JACKPOT_CAMPAIGN_APPROVAL_THRESHOLD="5")  # fires reaching six players need an approved version
+    worker = spawn("worker", "worker")
+    campaigns = spawn("campaigns", "campaigns", **env)
+    return worker, campaigns, web, env
+
+
+async def received(base: str) -> list[dict]:
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/_control/received") as r:
+        return (await r.json())["received"]
+
+
+async def campaign_log(settings) -> list[dict]:
+    return [orjson.loads(m.value) for m in await read_topic(settings, settings.topic("campaign-log"))]
+
+
+async def test_on_fire_pushes_each_opted_in_active_player_once_and_nobody_else(settings, spawn, receiver, engine):
+    base, _ = receiver
+    worker, campaigns, web, _ = engine
+    await http_ready(f"http://127.0.0.1:{settings.worker_web_port}/ready", procs=[worker])
+    await http_ready(f"http://127.0.0.1:{web}/ready", procs=[campaigns])
+    run = uuid.uuid4().hex[:6]
+    yes = [f"{run}-in-{i}" for i in range(3)]
+    opted_out, no_consent, other_segment = f"{run}-out", f"{run}-noconsent", f"{run}-other"
+    await produce_player_events(settings, "player-profiles", [
+        *(profile(p) for p in yes), profile(opted_out, opt_out=True), profile(no_consent, consent=()),
+        profile(other_segment, segments=("sports",))])
+    config = hot_config()
+    jackpot_id = config["jackpot_id"]
+    rule = on_fire_rule(jackpot_id)
+    await publish_rule(settings, rule, [1])  # six active players: over the threshold, approved
+    await publish_configs(settings, [config])
+    await asyncio.sleep(2)  # the worker's config view and the rules views have them
+    players = [*yes, opted_out, no_consent, other_segment]
+    for p in players * 3:  # 226 EUR: past every target, so On Fire came (the drop too, perhaps)
+        await produce_bets(settings, [bet(p)])
+
+    def pushes(got):
+        return [r for r in got if r["path"] == "/push" and r["body"]["rule_id"] == str(rule.rule_id)]
+
+    try:
+        got = await wait_for(lambda: _len_at_least(received(base), pushes, 3), timeout=60, what="three pushes")
+    except AssertionError:
+        for e in await campaign_log(settings):
+            print("LOG", e)
+        print("RECEIVED", await received(base))
+        from .helpers import read_events
+        for e in await read_events(settings, settings.topic("jackpot-events"), jackpot_id.encode()):
+            print("EV", e["kind"], e["payload_json"][:200])
+        raise
+    await asyncio.sleep(3)  # nothing else arrives late
+    got = await received(base)
+    assert sorted(r["body"]["player_id"] for r in pushes(got)) == sorted(yes)
+    banners = [r for r in got if r["path"] == "/lobby_banner"]
+    assert len(banners) == 1 and banners[0]["body"]["player_id"] is None
+    assert len({r["key"] for r in got}) == len(got)  # one idempotency key each
+    log = await campaign_log(settings)
+    refused = {e["player_id"]: e["reason"] for e in log if e["kind"] == "decision" and not e["channels"]}
+    assert refused == {opted_out: "opted_out", no_consent: "no_consent", other_segment: "segment"}
+    # latency from the warn state change to the receiver, on this machine
+    lat = [r["at"] * 1000 - r["body"]["variables"]["event_at_ms"] for r in pushes(got)]
+    assert max(lat) < 10_000, lat
+
+
+async def _len_at_least(got, pick, n):
+    items = pick(await got)
+    return items if len(items) >= n else None
+
+
+async def _hot_jackpot_with(settings, rule_for, *, approved=()) -> tuple[Rule, list[str]]:
+    """A fresh jackpot with six opted-in active players, driven On Fire under ``rule_for(jackpot)``."""
+    run = uuid.uuid4().hex[:6]
+    players = [f"{run}-p{i}" for i in range(6)]
+    await produce_player_events(settings, "player-profiles", [profile(p) for p in players])
+    config = hot_config()
+    rule = rule_for(config["jackpot_id"])
+    await publish_rule(settings, rule, approved)
+    await publish_configs(settings, [config])
+    await asyncio.sleep(2)
+    for p in players * 3:
+        await produce_bets(settings, [bet(p)])
+    return rule, players
+
+
+async def test_a_dry_run_reports_exactly_what_it_would_send_and_sends_nothing(settings, receiver, engine):
+    base, _ = receiver
+    rule, players = await _hot_jackpot_with(settings, lambda jp: on_fire_rule(jp, dry_run=True))
+    fired = await wait_for(lambda: _fires(settings, rule), timeout=90, what="the dry run's fire in the log")
+    # six players: over the approval threshold, which a dry run reports and goes through
+    assert [(f["status"], f["audience"], f["reason"]) for f in fired] == [("dry_run", 6, "approval_required_when_live")]
+
+    async def reports():
+        entries = [e for e in await campaign_log(settings) if e["kind"] == "dry_run" and e["rule_id"] == str(rule.rule_id)]
+        return entries if len(entries) == 7 else None
+
+    entries = await wait_for(reports, timeout=60, what="a report per player and one for the banner")
+    assert sorted((e.get("player_id"), e.get("channels") or e.get("channel")) for e in entries if e.get("player_id")) == \
+        sorted((p, ["push"]) for p in players)
+    assert [e["channel"] for e in entries if e["player"] is None] == ["lobby_banner"]
+    await asyncio.sleep(2)
+    assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+    assert not [e for e in await campaign_log(settings) if e["kind"] == "delivery" and e["rule_id"] == str(rule.rule_id)]
+
+
+async def test_a_fire_over_the_approval_threshold_waits_for_a_manager(settings, receiver, engine):
+    base, _ = receiver
+    rule, _ = await _hot_jackpot_with(settings, lambda jp: on_fire_rule(jp, actions=[{"channel": "push", "template": "p"}]))
+    fired = await wait_for(lambda: _fires(settings, rule), timeout=90, what="the rule's fire in the log")
+    assert fired[0]["status"] == "awaiting_approval" and fired[0]["audience"] == 6
+    await asyncio.sleep(2)
+    assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+
+
+async def test_the_kill_switch_stops_every_fire_and_delivery(settings, receiver, engine):
+    base, _ = receiver
+    await set_kill_switch(settings, True, "test")
+    await asyncio.sleep(1.5)  # the campaigns process follows the control topic within a second
+    try:
+        rule, _ = await _hot_jackpot_with(settings, on_fire_rule, approved=[1])
+        fired = await wait_for(lambda: _fires(settings, rule), timeout=90, what="the rule's fire in the log")
+        assert fired[0]["status"] == "killed"
+        await asyncio.sleep(2)
+        assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+    finally:
+        await set_kill_switch(settings, False, "test")
+
+
+async def _fires(settings, rule):
+    return [e for e in await campaign_log(settings) if e["kind"] == "fire" and e["rule_id"] == str(rule.rule_id)] or None
+
+
+async def test_sigkill_mid_campaign_delivers_every_action_exactly_once(settings, receiver, engine, spawn):
+    """Sixty pushes, the receiver refusing the first ones for a while (so deliveries are being
+    retried), and the campaigns process SIGKILLed as the first push lands: after its restart the
+    receiver holds exactly one push per player, none missing, whatever was sent twice."""
+    base, _ = receiver
+    _, campaigns, web, env = engine
+    run = uuid.uuid4().hex[:6]
+    players = [f"{run}-k{i:02d}" for i in range(60)]
+    await produce_player_events(settings, "player-profiles", [profile(p) for p in players])
+    config = hot_config()
+    rule = on_fire_rule(config["jackpot_id"], actions=[{"channel": "push", "template": "p"}])
+    await publish_rule(settings, rule, [1])
+    await publish_configs(settings, [config])
+    await asyncio.sleep(2)
+    await produce_bets(settings, [bet(p, "10") for p in players])  # 1.2 EUR each: 82 EUR, below any warn threshold
+    await asyncio.sleep(3)  # every player's first bet applied: all sixty are active when it goes On Fire
+    async with aiohttp.ClientSession() as http:
+        await http.post(f"{base}/_control/fail", json={"status": 503, "times": 40, "retry_after": 0.5})
+    for _ in range(2):
+        await produce_bets(settings, [bet(p, "10") for p in players])
+
+    def pushes(got):
+        return [r for r in got if r["path"] == "/push" and r["body"]["rule_id"] == str(rule.rule_id)]
+
+    await wait_for(lambda: _len_at_least(received(base), pushes, 1), timeout=90, interval=0.05, what="a first push")
+    campaigns.kill()  # SIGKILL
+    before = len(pushes(await received(base)))
+    restarted = spawn("campaigns-restarted", "campaigns", **env)
+    await http_ready(f"http://127.0.0.1:{web}/ready", procs=[restarted])
+    try:
+        got = await wait_for(lambda: _len_at_least(received(base), pushes, 60), timeout=120, what="sixty pushes")
+    except AssertionError:
+        from collections import Counter
+        log = [e for e in await campaign_log(settings) if e.get("rule_id") == str(rule.rule_id)]
+        print("FIRES", [e for e in log if e["kind"] == "fire"])
+        print("DECISIONS", Counter((e["kind"], tuple(e.get("channels") or ()), e.get("reason"), e.get("status")) for e in log))
+        print("GOT", len(pushes(await received(base))), "before", before)
+        raise
+    await asyncio.sleep(3)
+    got = pushes(await received(base))
+    assert sorted(r["body"]["player_id"] for r in got) == sorted(players), f"{before} before the kill"
+    assert len({r["key"] for r in got}) == 60
+    assert before < 60, "the kill came after the campaign: nothing was tested"
