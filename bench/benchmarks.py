@@ -68,7 +68,8 @@ from .harness import (BenchRun, CpuMeter, Process, Result, TopicWatcher, bench_p
                       hot_stream, log, send_all)
 
 NAMES = ("e2e_throughput", "cpu_per_bet_vs_faust", "hot_jackpot_vs_rowlock", "latency_capacity_share",
-         "latency_pool_p99_ms", "latency_ws_p99_ms", "recovery_s", "sink_vs_copy", "worker_rss_mb")
+         "latency_pool_p99_ms", "latency_ws_p99_ms", "recovery_s", "sink_vs_copy", "worker_rss_mb",
+         "campaign_latency_p99_ms")
 LATENCY_NAMES = {"latency_capacity_share", "latency_pool_p99_ms", "latency_ws_p99_ms"}
 LATENCY_TARGET_MS = 50.0
 LATENCY_SHARES = (0.25, 0.5, 0.75)  # offered rates, as shares of the measured capacity
@@ -88,6 +89,8 @@ class Sizes:
     repeats: int  # e2e/CPU runs and passthrough baselines: the median is reported
     jackpots: int = 20
     recovery_rate: float = 60.0  # bets/s during the recovery run: under one worker's capacity
+    campaign_jackpots: int = 5  # jackpots going On Fire under one campaign rule ...
+    campaign_players: int = 40  # ... each with this many opted-in players to push
 
     @classmethod
     def quick(cls) -> "Sizes":
@@ -97,7 +100,8 @@ class Sizes:
     @classmethod
     def full(cls) -> "Sizes":
         return cls(e2e_bets=50_000, hot_bets=30_000, rowlock_bets=20_000, rowlock_connections=8,
-                   latency_s=30, rss_bets=1_000_000, players=100_000, repeats=3)
+                   latency_s=30, rss_bets=1_000_000, players=100_000, repeats=3, campaign_jackpots=20,
+                   campaign_players=100)
 
 
 def _patience(bets: int) -> float:
@@ -940,6 +944,11 @@ async def run_benchmarks(quick: bool, only: tuple[str, ...] = (), out: TextIO | 
             await phase({"worker_rss_mb"}, lambda: _one(worker_rss(run, sizes, brands, worker, seen, out)))
         if "sink_vs_copy" in wanted:
             await phase({"sink_vs_copy"}, lambda: _one(sink_vs_copy(run, out, limit=200_000)))
+        if "campaign_latency_p99_ms" in wanted:  # before the recovery run, which kills this worker
+            from .campaign_latency import campaign_latency
+
+            await phase({"campaign_latency_p99_ms"}, lambda: _one(
+                campaign_latency(run, sizes.campaign_jackpots, sizes.campaign_players, out)))
         if "recovery_s" in wanted:
             await phase({"recovery_s"}, lambda: _one(recovery(run, sizes, brands, {}, worker, out)))
         if failed:

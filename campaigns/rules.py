@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import time
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Iterable, Literal, Union
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from jackpot.engine.config import JackpotStatus, LevelStatus
@@ -35,6 +36,10 @@ __all__ = [
     "Action",
     "Rule",
     "Limits",
+    "KILL_SWITCH",
+    "rule_entry",
+    "parse_rule_entry",
+    "kill_switch_entry",
 ]
 
 
@@ -273,3 +278,21 @@ class Limits(_Model):
     approval_threshold: int = Field(1000, ge=0, description="a fire reaching more players needs an approved version")
     dry_run_sample: int = Field(5, ge=0, le=100)
     stale_after_s: int = Field(900, gt=0, description="a player action not sent this long after its event is dropped")
+
+
+# ------------------------------------------------------------ on the topics
+# ``campaign-rules``: per rule id, its current version and the versions a manager approved (a
+# tombstone: the rule deleted); ``campaign-control``: the kill switch under KILL_SWITCH.
+KILL_SWITCH = "kill_switch"
+
+
+def rule_entry(rule: Rule, approved_versions: Iterable[int] = ()) -> bytes:
+    return orjson.dumps({"rule": rule.model_dump(mode="json"), "approved_versions": sorted(set(approved_versions))})
+
+
+def parse_rule_entry(doc: dict) -> tuple[Rule, frozenset[int]]:
+    return Rule.model_validate(doc["rule"]), frozenset(int(v) for v in doc.get("approved_versions", ()))
+
+
+def kill_switch_entry(on: bool, by: str, at_ms: int) -> bytes:
+    return orjson.dumps({"on": on, "by": by, "at_ms": at_ms})

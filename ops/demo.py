@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,7 +23,10 @@ from jackpot.settings import Settings
 
 
 # The principal each demo process logs in to a secured local broker as (README "Security").
-PRINCIPALS = {"wallet": None, "worker": "worker", "gateway": "gateway"}
+# The campaigns process logs in as the worker for now (it reads the engine's topics and writes its
+# own under the worker's app id prefix); a principal of its own is README "Campaign automation" work.
+PRINCIPALS = {"wallet": None, "worker": "worker", "gateway": "gateway", "campaign-receiver": None,
+              "campaigns": "worker"}
 
 
 def bus_env(stack: Stack, principal: str | None) -> dict[str, str]:
@@ -69,6 +73,25 @@ def wait_http(url: str, timeout: float, procs: list[subprocess.Popen]) -> None:
     raise StackError(f"{url} did not become ready within {timeout:.0f}s")
 
 
+DEMO_RULE = {
+    "rule_id": "6f6e2d66-6972-4500-8000-64656d6f2d31", "version": 1, "name": "On Fire: tell the players",
+    "trigger": {"kind": "warn_state", "to": ["on_fire"]}, "conditions": {"cooldown_s": 600},
+    "actions": [{"channel": "push", "template": "on-fire"}, {"channel": "lobby_banner", "template": "on-fire-banner"}],
+    "dry_run": False,
+}
+
+
+async def _campaign(stack: Stack, stream) -> None:
+    """The demo's campaign: the players' profiles (consent) from the provider, and one live rule,
+    approved (the demo is its own manager; in production rules go through the admin API)."""
+    from jackpot.campaigns.rules import Rule
+    from jackpot.streams.campaigns import publish_rule
+    from jackpot.streams.loadgen import produce_player_events
+
+    await produce_player_events(stack.client_settings("provider"), "player-profiles", stream.profiles())
+    await publish_rule(stack.client_settings("admin"), Rule.model_validate(DEMO_RULE), [1])
+
+
 async def _play(load, children: list[subprocess.Popen], logs: list, envs: dict[str, dict[str, str]]) -> None:
     """Run the bets while restarting any demo process that exits, as a supervisor would (a worker
     whose agent crashed exits non-zero so that it is restarted: it resumes from its commits)."""
@@ -92,7 +115,7 @@ async def _play(load, children: list[subprocess.Popen], logs: list, envs: dict[s
 
 def run_demo(settings: Settings, rate: float) -> int:
     from jackpot.sinks.migrate import migrate
-    from jackpot.streams.loadgen import run_loadgen
+    from jackpot.streams.loadgen import BetStream, run_loadgen
     from jackpot.streams.publish import demo_portfolio, publish_configs
     from jackpot.streams.topics import ensure_topics
 
@@ -102,6 +125,9 @@ def run_demo(settings: Settings, rate: float) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
     stack = Stack(settings)
+    # the campaigns process signs its deliveries to the reference receiver with a key of this run
+    os.environ.setdefault("JACKPOT_CAMPAIGN_SECRET", secrets.token_hex(24))
+    os.environ.setdefault("JACKPOT_CAMPAIGN_ENDPOINT", f"http://127.0.0.1:{settings.campaign_receiver_port}")
     started: list[str] = []
     children: list[subprocess.Popen] = []
     logs = []
@@ -115,6 +141,9 @@ def run_demo(settings: Settings, rate: float) -> int:
 
         ids = asyncio.run(prepare())
         log(f"demo portfolio published: {', '.join(ids)}")
+        stream = BetStream(players=2000)
+        asyncio.run(_campaign(stack, stream))
+        log("campaign rule published: On Fire -> push and lobby banner (deliveries in demo-campaign-receiver.log)")
         envs = {name: bus_env(stack, principal) for name, principal in PRINCIPALS.items()}
         for name in PRINCIPALS:
             f = open(settings.stack_dir / f"demo-{name}.log", "ab")
@@ -124,7 +153,8 @@ def run_demo(settings: Settings, rate: float) -> int:
         wait_http(f"{base}/ready", 90, children)
         print(f"\n  Live tickers: {base}/\n  (Ctrl-C to stop; logs in {settings.stack_dir}/demo-*.log)\n",
               flush=True)
-        bets = run_loadgen(stack.client_settings("provider"), rate=rate, count=0, players=2000, seed=None)
+        bets = run_loadgen(stack.client_settings("provider"), rate=rate, count=0, players=2000, seed=None,
+                           stream=stream)
         asyncio.run(_play(bets, children, logs, envs))
     except KeyboardInterrupt:
         print("\nstopping demo…", file=sys.stderr)

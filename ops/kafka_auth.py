@@ -90,15 +90,16 @@ def grants(settings: Settings) -> list[Grant]:
     # The sinks read the outputs into PostgreSQL and Redis; they publish outage alerts and dead letters.
     from jackpot.sinks.service import EVENT_SINK_TOPICS, LIVE_SINK_TOPICS
 
-    topics("sinks", "read", (T.LEDGER, T.CONFIGS, *EVENT_SINK_TOPICS, *LIVE_SINK_TOPICS))
+    topics("sinks", "read", (T.LEDGER, T.CONFIGS, *EVENT_SINK_TOPICS, *LIVE_SINK_TOPICS, T.CAMPAIGN_LOG))
     topics("sinks", "write", (T.ENGINE_EVENTS, T.DEAD_LETTERS, _catalogue("audit-checkpoints")))
-    out.extend(Grant("sinks", "read", "group", f"{app}-{g}-sink") for g in ("ledger", "live", "event"))
+    out.extend(Grant("sinks", "read", "group", f"{app}-{g}-sink") for g in ("ledger", "live", "event", "campaign-log"))
 
     # The public gateway only reads the public outputs.
     topics("gateway", "read", GATEWAY_READS)
 
     # The admin API publishes commands and configs and reads the receipts on the audit topic.
-    topics("admin", "write", (T.COMMANDS, T.CONFIGS, _catalogue("audit-checkpoints")))
+    topics("admin", "write", (T.COMMANDS, T.CONFIGS, _catalogue("audit-checkpoints"), T.CAMPAIGN_RULES,
+                              T.CAMPAIGN_CONTROL))
     topics("admin", "read", (T.AUDIT, T.CONFIGS))
     return out
 

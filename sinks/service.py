@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import orjson
 from redis.exceptions import RedisError
 
 from jackpot import metrics as M
@@ -28,6 +29,7 @@ from jackpot.sinks.alerts import OutageAlerts
 from jackpot.sinks.audit import require_key
 from jackpot.sinks.checkpoints import Checkpointer
 from jackpot.sinks.consumer import SinkLoop
+from jackpot.sinks.campaign_log import CampaignLogWriter, entry_key
 from jackpot.sinks.events import EventSink, from_avro
 from jackpot.sinks.ledger import LedgerWriter, write_with_retry
 from jackpot.sinks.live import LiveValues, warn_changes_from_event
@@ -130,6 +132,7 @@ class Sinks:
         self.codec = catalog()
         self.ledger = LedgerWriter(settings.database_url)
         self.events = EventSink(settings.database_url, audit_key=require_key(settings))
+        self.campaign_log = CampaignLogWriter(settings.database_url)
         self.checkpointer = Checkpointer(settings, send)  # signed checkpoints of the audit chain's head
         self.live = LiveValues(settings.redis_url, namespace=settings.topic_prefix)
         self.ledger_alerts = OutageAlerts("ledger", self.publish_alert)
@@ -141,6 +144,8 @@ class Sinks:
                      self.write_live, max_records=1000),
             SinkLoop("events", settings, f"{app_id}-event-sink", [settings.topic(t.name) for t in EVENT_SINK_TOPICS],
                      self.write_events),
+            SinkLoop("campaign-log", settings, f"{app_id}-campaign-log-sink", [settings.topic(T.CAMPAIGN_LOG.name)],
+                     self.write_campaign_log),
         ]
 
     async def start(self) -> None:
@@ -153,6 +158,7 @@ class Sinks:
         await self.checkpointer.stop()
         await self.ledger.close()
         await self.events.close()
+        await self.campaign_log.close()
         await self.live.close()
 
     async def dead(self, stage: str, record: Any, exc: Exception, value: bytes | None = None) -> None:
@@ -183,6 +189,22 @@ class Sinks:
         await write_with_retry(self.ledger, entries, on_outage=self.ledger_alerts.on_outage,
                                on_recovery=self.ledger_alerts.on_recovery,
                                on_bad=dead_letter_rows(self.send, "ledger-sink", sources))
+
+    async def write_campaign_log(self, records) -> None:
+        """Campaign fires, decisions and deliveries -> PostgreSQL (the admin API's delivery log)."""
+        entries, sources = [], []
+        for r in records:
+            try:
+                entry = orjson.loads(r.value)
+                entry_key(entry)
+                if not isinstance(entry.get("rule_id"), str):
+                    raise ValueError("a campaign log entry names its rule")
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                await self.dead("campaign-log-sink", r, exc)
+                continue
+            entries.append(entry)
+            sources.append((r, None))
+        await write_with_retry(self.campaign_log, entries, on_bad=dead_letter_rows(self.send, "campaign-log-sink", sources))
 
     async def write_events(self, records) -> None:
         """Every outbound engine event -> its PostgreSQL tables and the hash-chained audit trail."""

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 import aiohttp
 import faust
 import orjson
+from aiokafka import TopicPartition
 from faust.types import EventT
 
 from jackpot import metrics as M
@@ -40,7 +41,7 @@ from jackpot.campaigns.audience import Audience, Velocity, member_of
 from jackpot.campaigns.delivery import Deliverer, Endpoint
 from jackpot.campaigns.evaluate import JackpotCampaignState, Position, handled, on_signal
 from jackpot.campaigns.plan import FirePlan, Member, Planned
-from jackpot.campaigns.rules import Channel, Limits, Rule
+from jackpot.campaigns.rules import KILL_SWITCH, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
 from jackpot.campaigns.signals import Signal, from_event, velocity_signal
 from jackpot.engine.privacy import mask_player
 from jackpot.settings import Settings
@@ -60,20 +61,14 @@ from jackpot.tables.store import bytes_table
 
 log = logging.getLogger(__name__)
 
-KILL_SWITCH = "kill_switch"
 # engine events carried in the JackpotEvent envelope that a trigger looks at
 ENVELOPE_KINDS = frozenset({"WarnStateChanged", "JackpotWon", "JackpotReseeded", "JackpotStateChanged"})
 DELIVERY_CONCURRENCY = 32
+# a trigger kind -> the kind of signal it looks at
+TRIGGER_SIGNALS = {"warn_state": "warn_state", "pool_threshold": "pool", "deadline": "deadline",
+                   "player_count": "player_count", "jackpot_won": "jackpot_won", "jackpot_reseeded": "jackpot_reseeded",
+                   "lifecycle": "lifecycle", "velocity": "velocity"}
 WHOLE_INPUT = 1 << 30  # a mark's index once every signal of its input is handled
-
-
-def parse_rule_entry(doc: dict) -> tuple[Rule, frozenset[int]]:
-    """A ``campaign-rules`` value: the rule's current version and the versions a manager approved."""
-    return Rule.model_validate(doc["rule"]), frozenset(int(v) for v in doc.get("approved_versions", ()))
-
-
-def rule_entry(rule: Rule, approved_versions: Iterable[int] = ()) -> bytes:
-    return orjson.dumps({"rule": rule.model_dump(mode="json"), "approved_versions": sorted(set(approved_versions))})
 
 
 def _json(value: Any) -> bytes:
@@ -262,11 +257,16 @@ class Campaigns:
             await self._dead("campaign-jackpots", msg, exc)
             return
         window = self.settings.campaign_active_window_s * 1000
-        audience = Audience.from_json(doc.get("audience"))
         rules = self.current_rules()
+        watched = {TRIGGER_SIGNALS[rule.trigger.kind] for rule, _ in rules}
+        audience = None
         for index, signal in enumerate(signals):
+            members: list[Member] = []
+            if signal.kind in watched:  # the audience only where a rule may fire (a large one costs)
+                audience = audience or Audience.from_json(doc.get("audience"))
+                members = audience.active(signal.at_ms, window)
             state, plans = on_signal(state, signal, Position(topic, msg.partition, msg.offset, index), rules,
-                                     audience.active(signal.at_ms, window), self.limits, kill_switch=self.kill_switch)
+                                     members, self.limits, kill_switch=self.kill_switch)
             for rule, plan in plans:
                 outputs.extend(self._fire_outputs(rule, plan, signal))
         state.marks = {**state.marks, whole.key: whole.at}  # the input's other effects (audience, velocity) too
@@ -426,9 +426,9 @@ class Campaigns:
                 self._progress_in = app.rebalancing_count
                 return
             tps = [tp for tp in app.consumer.assignment() if not tp.topic.endswith("-changelog")]
-            committed = await self.group_offsets.committed(tps)
-            self.progress.observe({(tp.topic, tp.partition): (committed.get(tp), app.consumer.highwater(tp))
-                                   for tp in tps})
+            committed = await self.group_offsets.committed([TopicPartition(tp.topic, tp.partition) for tp in tps])
+            self.progress.observe({(tp.topic, tp.partition): (committed.get(TopicPartition(tp.topic, tp.partition)),
+                                                              app.consumer.highwater(tp)) for tp in tps})
             for topic, partition in self.progress.stalled():
                 log.error("campaign input partition stalled", extra={"topic": topic, "partition": partition})
         except Exception as exc:  # the broker unreachable: the next round tries again
@@ -497,4 +497,4 @@ async def publish_rule(settings: Settings, rule: Rule, approved_versions: Iterab
 
 async def set_kill_switch(settings: Settings, on: bool, actor: str) -> None:
     await publish_control(settings, [(T.CAMPAIGN_CONTROL.name, KILL_SWITCH.encode(),
-                                      _json({"on": on, "by": actor, "at_ms": int(time.time() * 1000)}))])
+                                      kill_switch_entry(on, actor, int(time.time() * 1000)))])

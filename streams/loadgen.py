@@ -221,6 +221,21 @@ class BetStream:
             f"player-{i:06d}", brand.brand_id, currency, stake * CURRENCY_SCALE.get(currency, 1.0), vip, favourites
         )
 
+    def profiles(self, now: dt.datetime | None = None) -> list[tuple[str, dict]]:
+        """A PlayerProfile per player, as a provider's CRM would send them: segments, and marketing
+        consent (push for most, email for some, a few who refuse marketing).  Deterministic: drawn
+        from a generator of their own, so the bets of a seed do not change with them."""
+        rng = random.Random(f"{self.seed}:profiles")
+        now = now or dt.datetime.now(dt.timezone.utc)
+        out = []
+        for p in self.players:
+            consent = [c for c, share in (("push", 0.85), ("email", 0.5), ("sms", 0.2)) if rng.random() < share]
+            out.append(("PlayerProfile", {
+                "event_id": str(uuid.uuid5(BET_ID_NAMESPACE, f"{self.seed}:profile:{p.player_id}")), "timestamp": now,
+                "player_id": p.player_id, "brand_id": p.brand_id, "segments": ["vip"] if p.vip else ["regular"],
+                "marketing_opt_out": rng.random() < 0.05, "consent": consent}))
+        return out
+
     def _pick_idle_player(self) -> Player | None:
         # Activity is heavy-tailed (each player's weight is a Pareto draw): regulars come back often.
         for _ in range(20):

@@ -10,7 +10,7 @@ from aiohttp import web
 from jackpot.settings import Settings
 from jackpot.sinks.audit import require_key
 
-from . import access, approvals, budget, configuration, controls, monitoring, payouts, reporting, simulations  # noqa: F401  (register routes)
+from . import access, approvals, budget, campaigns, configuration, controls, monitoring, payouts, reporting, simulations  # noqa: F401  (register routes)
 from . import models as m
 from .api import SERVICES, Ctx, problem_middleware
 from .registry import api

@@ -64,7 +64,11 @@ class Published:
 
 
 # --------------------------------------------------------------------------- outbox
-async def enqueue(conn: asyncpg.Connection, *, kind: str, ref: str, topic: str, key: bytes, value: bytes) -> int:
+def _value(value: bytes | None) -> bytes | None:
+    return None if value is None else bytes(value)  # None: a tombstone (a deleted campaign rule)
+
+
+async def enqueue(conn: asyncpg.Connection, *, kind: str, ref: str, topic: str, key: bytes, value: bytes | None) -> int:
     """Queue one Kafka record in the caller's transaction; it is sent once that commits."""
     return await conn.fetchval(
         "INSERT INTO outbox (kind, ref, topic, key, value) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -104,7 +108,7 @@ class Outbox:
             for r in rows:
                 try:
                     await asyncio.wait_for(self.producer.send_and_wait(r["topic"], key=bytes(r["key"]),
-                                                                       value=bytes(r["value"])), self.send_timeout_s)
+                                                                       value=_value(r["value"])), self.send_timeout_s)
                 except (asyncio.TimeoutError, KafkaError) as exc:
                     error = exc
                     break

@@ -37,11 +37,13 @@ class Permission(StrEnum):
     PAUSE_RESUME = "jackpot:pause"
     APPROVALS_DECIDE = "approvals:decide"
     CONTENT_MANAGE = "content:manage"
+    CAMPAIGNS_EDIT = "campaigns:edit"  # write campaign rules, throw the kill switch
     # Manager
     JACKPOT_CONFIGURE = "jackpot:configure"
     DROP_CONTROL = "drop:control"
     TEMPLATES_MANAGE = "templates:manage"
     SIMULATION_RUN = "simulation:run"
+    CAMPAIGNS_APPROVE = "campaigns:approve"  # approve rule versions for large audiences, lift the kill switch
     # Admin
     NO_WIN_MODE = "no-win:manage"
     MANUAL_ADJUST = "pool:adjust"
@@ -54,9 +56,10 @@ class Permission(StrEnum):
 
 
 _VIEWER = frozenset({Permission.DASHBOARD_READ, Permission.MONITOR_READ, Permission.REPORTS_READ})
-_OPERATOR = _VIEWER | {Permission.PAUSE_RESUME, Permission.APPROVALS_DECIDE, Permission.CONTENT_MANAGE}
+_OPERATOR = _VIEWER | {Permission.PAUSE_RESUME, Permission.APPROVALS_DECIDE, Permission.CONTENT_MANAGE,
+                       Permission.CAMPAIGNS_EDIT}
 _MANAGER = _OPERATOR | {Permission.JACKPOT_CONFIGURE, Permission.DROP_CONTROL, Permission.TEMPLATES_MANAGE,
-                        Permission.SIMULATION_RUN}
+                        Permission.SIMULATION_RUN, Permission.CAMPAIGNS_APPROVE}
 _ADMIN = _MANAGER | {Permission.NO_WIN_MODE, Permission.MANUAL_ADJUST, Permission.VOID_WIN,
                      Permission.PAYOUT_RESOLVE, Permission.FAULT_CLEAR,
                      Permission.SYSTEM_CONTROL, Permission.RBAC_MANAGE, Permission.AUDIT_READ}

@@ -247,8 +247,46 @@ CASES = [
     Case("PUT", "/v1/budget/constraints/{currency}", P.SYSTEM_CONTROL, 200, lambda w, s: _currency(),
          body=lambda w, s: {"max_chain_monthly": "100", "reason": "chain budget"}),
 ]
+
+
+
+def _rule_body(w: World, side: str) -> dict:
+    return {"name": f"On Fire {side}", "jackpot_ids": [w.live[side]], "trigger": {"kind": "warn_state", "to": ["on_fire"]},
+            "actions": [{"channel": "push", "template": "hot"}]}
+
+
+async def _campaign_rule(w: World, side: str) -> dict[str, str]:
+    doc = await w.post("/v1/campaigns/rules", _rule_body(w, side))
+    return {"rule_id": doc["rule"]["rule_id"]}
+
+
+CASES += [
+    # campaign rules are scoped by their jackpots; the kill switch spans every brand (a system control)
+    Case("GET", "/v1/campaigns/rules", P.DASHBOARD_READ, 200, scoped=False),
+    Case("POST", "/v1/campaigns/rules", P.CAMPAIGNS_EDIT, 201, body=_rule_body),
+    Case("GET", "/v1/campaigns/rules/{rule_id}", P.DASHBOARD_READ, 200, _campaign_rule),
+    Case("PUT", "/v1/campaigns/rules/{rule_id}", P.CAMPAIGNS_EDIT, 200, _campaign_rule, body=_rule_body),
+    Case("DELETE", "/v1/campaigns/rules/{rule_id}", P.CAMPAIGNS_EDIT, 204, _campaign_rule),
+    Case("POST", "/v1/campaigns/rules/{rule_id}/versions/{version}/approve", P.CAMPAIGNS_APPROVE, 200,
+         lambda w, s: _campaign_rule_version(w, s)),
+    Case("GET", "/v1/campaigns/rules/{rule_id}/log", P.REPORTS_READ, 200, _campaign_rule),
+    Case("GET", "/v1/campaigns/rules/{rule_id}/preview", P.DASHBOARD_READ, 200, _campaign_rule),
+    Case("GET", "/v1/campaigns/kill-switch", P.DASHBOARD_READ, 200, scoped=False),
+    Case("PUT", "/v1/campaigns/kill-switch", P.CAMPAIGNS_EDIT, 200, body=lambda w, s: {"on": True, "reason": "rbac"}),
+]
+
+
+async def _campaign_rule_version(w: World, side: str) -> dict[str, str]:
+    return {**await _campaign_rule(w, side), "version": "1"}  # written by the initiator: any other may approve
+
+
 SYSTEM = {"/v1/system/global-pause", "/v1/system/global-resume", "/v1/system/emergency-shutdown", "/v1/tokens",
-          "/v1/tokens/{token_id}/revoke", "/v1/budget/constraints", "/v1/budget/constraints/{currency}"}
+          "/v1/tokens/{token_id}/revoke", "/v1/budget/constraints", "/v1/budget/constraints/{currency}",
+          "PUT /v1/campaigns/kill-switch"}  # its state is for any reader to see; throwing it is a system control
+
+
+def is_system(case: "Case") -> bool:
+    return case.path in SYSTEM or f"{case.method} {case.path}" in SYSTEM
 
 
 async def _currency() -> dict[str, str]:
@@ -300,7 +338,7 @@ async def world(admin, http):
 def expected(case: Case, role: str, side: str) -> tuple[int, str | None]:
     if case.permission is not None and case.permission not in permissions(role):
         return 403, "forbidden"
-    if case.path in SYSTEM:
+    if is_system(case):
         return (case.success, None) if side == "own" else (403, "brand-scope")
     if side == "other" and case.scoped:
         return 403, "brand-scope"
@@ -316,7 +354,7 @@ async def test_rbac_matrix(world, role):
             if not case.scoped and side == "other":
                 continue
             token = world.tokens[role]
-            if case.path in SYSTEM and side == "own" and role == "admin":
+            if is_system(case) and side == "own" and role == "admin":
                 token = world.tokens["admin-all"]  # only Admins get cross-brand tokens here
             params = await case.setup(world, side)
             path = case.path.format(**params) + case.query.format(**params)
@@ -327,7 +365,7 @@ async def test_rbac_matrix(world, role):
             if case.method != "GET" and status < 500:
                 audited.append((request_id, status, f"{case.method} {case.path} [{side}]"))
             want, kind = expected(case, role, side)
-            if role != "admin" and case.path in SYSTEM and side == "own" and case.permission in permissions(role):
+            if role != "admin" and is_system(case) and side == "own" and case.permission in permissions(role):
                 want, kind = 403, "brand-scope"  # only possible for a custom role holding system:control
             if want == 403 and status < 300:
                 unauthorised.append(f"{case.method} {path} [{side}] -> {status}")

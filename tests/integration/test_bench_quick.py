@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 UNITS = {"e2e_throughput": "bets/s", "cpu_per_bet_vs_faust": "us/bet", "hot_jackpot_vs_rowlock": "bets/s",
          "latency_capacity_share": "share", "latency_pool_p99_ms": "ms", "latency_ws_p99_ms": "ms", "recovery_s": "s",
-         "sink_vs_copy": "rows/s", "worker_rss_mb": "MB"}
-WITH_BASELINE = {"e2e_throughput", "cpu_per_bet_vs_faust", "hot_jackpot_vs_rowlock", "sink_vs_copy"}
+         "sink_vs_copy": "rows/s", "worker_rss_mb": "MB", "campaign_latency_p99_ms": "ms"}
+WITH_BASELINE = {"e2e_throughput", "cpu_per_bet_vs_faust", "hot_jackpot_vs_rowlock", "sink_vs_copy",
+                 "campaign_latency_p99_ms"}
 # a valid figure may be 0: no offered rate met the latency target
 MAY_BE_ZERO = {"latency_capacity_share"}
 
@@ -81,6 +82,8 @@ async def test_bench_quick_prints_a_table_and_one_json_line_per_benchmark(stack)
     assert cpu["worker_cpu_s"] == pytest.approx(by_name["cpu_per_bet_vs_faust"]["value"] * cpu["bets"] / 1e6, rel=0.02)
     assert by_name["e2e_throughput"]["detail"]["faust_passthrough_msgs_per_s"] > 0
     assert "one row per bet" in by_name["hot_jackpot_vs_rowlock"]["detail"]["rowlock_ledger"]
+    campaign = by_name["campaign_latency_p99_ms"]["detail"]
+    assert campaign["pushes"] == 5 * 40 and campaign["p50_ms"] <= by_name["campaign_latency_p99_ms"]["value"] <= campaign["max_ms"]
 
     # open-loop latency at three shares of the measured capacity; the value is the highest share
     # whose WebSocket p99 is under the target, and the p99 lines are the 50% rate's

@@ -13,14 +13,16 @@ from decimal import Decimal
 import aiohttp
 import orjson
 import pytest
+import pytest_asyncio
 
 from jackpot.campaigns.rules import Rule
-from jackpot.streams.campaigns import publish_rule, set_kill_switch
+from jackpot.streams.campaigns import publish_rule
 from jackpot.streams.loadgen import produce_bets, produce_player_events
 from jackpot.streams.publish import publish_configs
 
 from .conftest import free_port, wait_for
 from .helpers import http_ready, one_level_config, read_topic
+from .test_admin_support import admin, call, http  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -140,52 +142,101 @@ async def _len_at_least(got, pick, n):
 
 
 async def _hot_jackpot_with(settings, rule_for, *, approved=()) -> tuple[Rule, list[str]]:
-    """A fresh jackpot with six opted-in active players, driven On Fire under ``rule_for(jackpot)``."""
+    """A fresh jackpot with six opted-in active players, driven On Fire under ``rule_for(jackpot)``
+    (a Rule, published on the topic; or an admin API call that creates it, given the jackpot id)."""
     run = uuid.uuid4().hex[:6]
     players = [f"{run}-p{i}" for i in range(6)]
     await produce_player_events(settings, "player-profiles", [profile(p) for p in players])
     config = hot_config()
-    rule = rule_for(config["jackpot_id"])
-    await publish_rule(settings, rule, approved)
     await publish_configs(settings, [config])
+    rule = rule_for(config["jackpot_id"])
+    if asyncio.iscoroutine(rule):
+        rule = await rule
+    else:
+        await publish_rule(settings, rule, approved)
     await asyncio.sleep(2)
     for p in players * 3:
         await produce_bets(settings, [bet(p)])
     return rule, players
 
 
-async def test_a_dry_run_reports_exactly_what_it_would_send_and_sends_nothing(settings, receiver, engine):
+async def _api_rule(admin, http, token: str, jackpot_id: str, **over) -> Rule:
+    body = {"name": "On Fire (API)", "jackpot_ids": [jackpot_id], "trigger": {"kind": "warn_state", "to": ["on_fire"]},
+            "conditions": {"segments": [SEGMENT]},
+            "actions": [{"channel": "push", "template": "on-fire"}, {"channel": "lobby_banner", "template": "hot"}]} | over
+    status, doc, _ = await call(http, "POST", f"{admin.url}/v1/campaigns/rules", token, json_body=body)
+    assert status == 201, doc
+    return Rule.model_validate(doc["rule"])
+
+
+@pytest_asyncio.fixture(scope="module")
+async def tokens(admin):
+    return {role: await admin.token(role, ["brand-royal"], actor=f"{role}-campaigns") for role in ("operator", "manager")} | {
+        "operator-all": await admin.token("operator", [], all_brands=True, actor="operator-campaigns"),
+        "manager-all": await admin.token("manager", [], all_brands=True, actor="manager-campaigns")}
+
+
+async def test_a_dry_run_reports_exactly_what_it_would_send_and_sends_nothing(settings, receiver, engine, admin, http,
+                                                                              tokens):
+    """A rule created through the admin API is a dry run unless said otherwise: it goes through
+    every check, sends nothing, and its preview shows the audience, channels and a masked sample."""
     base, _ = receiver
-    rule, players = await _hot_jackpot_with(settings, lambda jp: on_fire_rule(jp, dry_run=True))
+    rule, players = await _hot_jackpot_with(settings, lambda jp: _api_rule(admin, http, tokens["operator"], jp))
+    assert rule.dry_run and rule.version == 1
     fired = await wait_for(lambda: _fires(settings, rule), timeout=90, what="the dry run's fire in the log")
     # six players: over the approval threshold, which a dry run reports and goes through
     assert [(f["status"], f["audience"], f["reason"]) for f in fired] == [("dry_run", 6, "approval_required_when_live")]
 
-    async def reports():
-        entries = [e for e in await campaign_log(settings) if e["kind"] == "dry_run" and e["rule_id"] == str(rule.rule_id)]
-        return entries if len(entries) == 7 else None
+    async def preview():
+        status, doc, _ = await call(http, "GET", f"{admin.url}/v1/campaigns/rules/{rule.rule_id}/preview",
+                                    tokens["operator"])
+        assert status == 200, doc
+        return doc if doc["by_channel"] == {"push": 6, "lobby_banner": 1} else None
 
-    entries = await wait_for(reports, timeout=60, what="a report per player and one for the banner")
-    assert sorted((e.get("player_id"), e.get("channels") or e.get("channel")) for e in entries if e.get("player_id")) == \
-        sorted((p, ["push"]) for p in players)
-    assert [e["channel"] for e in entries if e["player"] is None] == ["lobby_banner"]
+    doc = await wait_for(preview, timeout=60, what="the preview of the dry run (from PostgreSQL)")
+    assert doc["audience"] == 6 and doc["reason"] == "approval_required_when_live" and doc["refused"] == {}
+    assert len(doc["sample"]) == 5 and all("***" in p for p in doc["sample"])
+    status, log, _ = await call(http, "GET", f"{admin.url}/v1/campaigns/rules/{rule.rule_id}/log", tokens["operator"])
+    assert status == 200 and {e["kind"] for e in log} == {"fire", "dry_run"}
+    assert not any("player_id" in e["entry"] for e in log)  # masked in the API
     await asyncio.sleep(2)
     assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
     assert not [e for e in await campaign_log(settings) if e["kind"] == "delivery" and e["rule_id"] == str(rule.rule_id)]
 
 
-async def test_a_fire_over_the_approval_threshold_waits_for_a_manager(settings, receiver, engine):
+async def test_a_fire_over_the_approval_threshold_waits_for_a_manager(settings, receiver, engine, admin, http, tokens):
     base, _ = receiver
-    rule, _ = await _hot_jackpot_with(settings, lambda jp: on_fire_rule(jp, actions=[{"channel": "push", "template": "p"}]))
+    rule, _ = await _hot_jackpot_with(settings, lambda jp: _api_rule(
+        admin, http, tokens["operator"], jp, dry_run=False, actions=[{"channel": "push", "template": "p"}]))
     fired = await wait_for(lambda: _fires(settings, rule), timeout=90, what="the rule's fire in the log")
     assert fired[0]["status"] == "awaiting_approval" and fired[0]["audience"] == 6
     await asyncio.sleep(2)
     assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+    # the approval is a manager's, never the author's, and goes out with the rule
+    approve = f"{admin.url}/v1/campaigns/rules/{rule.rule_id}/versions/1/approve"
+    status, doc, _ = await call(http, "POST", approve, tokens["operator"])
+    assert status == 403 and doc["type"].endswith("/forbidden")
+    author_as_manager = await admin.token("manager", ["brand-royal"], actor="operator-campaigns")
+    status, doc, _ = await call(http, "POST", approve, author_as_manager)
+    assert status == 403 and doc["type"].endswith("/four-eyes")
+    status, doc, _ = await call(http, "POST", approve, tokens["manager"])
+    assert status == 200 and doc["approved_versions"] == [1]
+
+    async def on_topic():
+        entries = [orjson.loads(m.value) for m in await read_topic(settings, settings.topic("campaign-rules"),
+                                                                   str(rule.rule_id).encode()) if m.value]
+        return entries if entries and entries[-1]["approved_versions"] == [1] else None
+
+    await wait_for(on_topic, timeout=30, what="the approval on the rules topic")
 
 
-async def test_the_kill_switch_stops_every_fire_and_delivery(settings, receiver, engine):
+async def test_the_kill_switch_stops_every_fire_and_delivery(settings, receiver, engine, admin, http, tokens):
     base, _ = receiver
-    await set_kill_switch(settings, True, "test")
+    url = f"{admin.url}/v1/campaigns/kill-switch"
+    status, doc, _ = await call(http, "PUT", url, tokens["operator"], json_body={"on": True, "reason": "brand token"})
+    assert status == 403 and doc["type"].endswith("/brand-scope")  # it stops every brand's campaigns
+    status, doc, _ = await call(http, "PUT", url, tokens["operator-all"], json_body={"on": True, "reason": "incident"})
+    assert status == 200 and doc["on"] and doc["set_by"] == "operator-campaigns"
     await asyncio.sleep(1.5)  # the campaigns process follows the control topic within a second
     try:
         rule, _ = await _hot_jackpot_with(settings, on_fire_rule, approved=[1])
@@ -193,8 +244,11 @@ async def test_the_kill_switch_stops_every_fire_and_delivery(settings, receiver,
         assert fired[0]["status"] == "killed"
         await asyncio.sleep(2)
         assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+        status, doc, _ = await call(http, "PUT", url, tokens["operator-all"], json_body={"on": False, "reason": "ok"})
+        assert status == 403 and doc["type"].endswith("/forbidden")  # lifting it is a manager's
     finally:
-        await set_kill_switch(settings, False, "test")
+        status, doc, _ = await call(http, "PUT", url, tokens["manager-all"], json_body={"on": False, "reason": "over"})
+        assert status == 200 and not doc["on"]
 
 
 async def _fires(settings, rule):

@@ -1,4 +1,4 @@
-"""`jackpot demo` comes up (wallet, worker, gateway, portfolio, bets), serves a live ticker,
+"""`jackpot demo` comes up (wallet, worker, gateway, campaigns, portfolio, bets), serves a live ticker,
 and on Ctrl-C stops every process it started."""
 
 from __future__ import annotations
@@ -39,14 +39,16 @@ async def test_demo_runs_until_interrupted_and_stops_cleanly(settings):
     gw, wallet = free_port(), free_port()
     env = {**os.environ, **settings.to_env(), "JACKPOT_APP_ID": app_id, "JACKPOT_TOPIC_PREFIX": f"{app_id}.",
            "JACKPOT_GATEWAY_PORT": str(gw), "JACKPOT_WALLET_PORT": str(wallet),
-           "WALLET_URL": f"http://127.0.0.1:{wallet}", "JACKPOT_DATA_DIR": str(artifact(f"{app_id}-data"))}
+           "WALLET_URL": f"http://127.0.0.1:{wallet}", "JACKPOT_DATA_DIR": str(artifact(f"{app_id}-data")),
+           "JACKPOT_CAMPAIGN_DATA_DIR": str(artifact(f"{app_id}-campaigns")),
+           "JACKPOT_CAMPAIGN_WEB_PORT": str(free_port()), "JACKPOT_CAMPAIGN_RECEIVER_PORT": str(free_port())}
     log = open(artifact("demo.log"), "wb")
     demo = subprocess.Popen([sys.executable, "-m", "jackpot.cli", "demo", "--rate", "50"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         await wait_for(lambda: b"Live tickers" in artifact("demo.log").read_bytes(), timeout=180,
                        what="the demo to print its ticker URL")
-        assert len(processes_with(app_id)) >= 4  # demo, wallet, worker, gateway
+        assert len(processes_with(app_id)) >= 6  # demo, wallet, worker, gateway, campaigns, campaign receiver
 
         async def ticker_moves():
             async with aiohttp.ClientSession() as http, http.ws_connect(f"http://127.0.0.1:{gw}/ws") as ws:

@@ -9,8 +9,9 @@ def test_each_role_adds_to_the_one_before():
     v, o, m, a = (ROLE_PERMISSIONS[r] for r in (Role.VIEWER, Role.OPERATOR, Role.MANAGER, Role.ADMIN))
     assert v < o < m < a
     assert v == {P.DASHBOARD_READ, P.MONITOR_READ, P.REPORTS_READ}
-    assert o - v == {P.PAUSE_RESUME, P.APPROVALS_DECIDE, P.CONTENT_MANAGE}
-    assert m - o == {P.JACKPOT_CONFIGURE, P.DROP_CONTROL, P.TEMPLATES_MANAGE, P.SIMULATION_RUN}
+    # campaigns: operators write rules and may stop them all; managers approve
+    assert o - v == {P.PAUSE_RESUME, P.APPROVALS_DECIDE, P.CONTENT_MANAGE, P.CAMPAIGNS_EDIT}
+    assert m - o == {P.JACKPOT_CONFIGURE, P.DROP_CONTROL, P.TEMPLATES_MANAGE, P.SIMULATION_RUN, P.CAMPAIGNS_APPROVE}
     assert a - m == {P.NO_WIN_MODE, P.MANUAL_ADJUST, P.VOID_WIN, P.PAYOUT_RESOLVE, P.FAULT_CLEAR, P.SYSTEM_CONTROL,
                      P.RBAC_MANAGE, P.AUDIT_READ}
     assert set(P) == a

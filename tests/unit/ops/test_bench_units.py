@@ -233,5 +233,5 @@ def test_rowlock_shares_split_the_net_contribution_exactly():
 
 def test_database_urls_and_names():
     assert with_database("postgresql://u:p@h:5/jackpot?sslmode=require", "x") == "postgresql://u:p@h:5/x?sslmode=require"
-    assert len(NAMES) == len(set(NAMES)) == 9
+    assert len(NAMES) == len(set(NAMES)) == 10
     assert {"cpu_per_bet_vs_faust", "latency_capacity_share"} <= set(NAMES)
