@@ -23,10 +23,8 @@ from jackpot.settings import Settings
 
 
 # The principal each demo process logs in to a secured local broker as (README "Security").
-# The campaigns process logs in as the worker for now (it reads the engine's topics and writes its
-# own under the worker's app id prefix); a principal of its own is README "Campaign automation" work.
 PRINCIPALS = {"wallet": None, "worker": "worker", "gateway": "gateway", "campaign-receiver": None,
-              "campaigns": "worker"}
+              "campaigns": "campaigns"}
 
 
 def bus_env(stack: Stack, principal: str | None) -> dict[str, str]:

@@ -23,7 +23,7 @@ from jackpot.streams import topics as T
 
 # The process kinds with a principal of their own (``ops`` is the super user that creates topics
 # and ACLs: an operator's tool, never given to a running service).
-PRINCIPALS = ("provider", "worker", "sinks", "gateway", "admin")
+PRINCIPALS = ("provider", "worker", "sinks", "gateway", "admin", "campaigns")
 SUPER_USER = "ops"
 # The broker-to-controller login of the local broker (SASL/PLAIN on the loopback controller port).
 CONTROLLER_USER = "controller"
@@ -80,8 +80,9 @@ def grants(settings: Settings) -> list[Grant]:
     not_written = {s.name for s in (*PROVIDER_WRITES, T.CONFIGS)}
     if not settings.worker_sinks:  # the audit chain's checkpoints come from the sinks and the admin API
         not_written.add("audit-checkpoints")
-    topics("worker", "read", T.ALL)
-    topics("worker", "write", [s for s in T.ALL if s.name not in not_written])
+    campaign_only = {s.name for s in T.CAMPAIGN_TOPICS} - ({T.CAMPAIGN_LOG.name} if settings.worker_sinks else set())
+    topics("worker", "read", [s for s in T.ALL if s.name not in campaign_only])
+    topics("worker", "write", [s for s in T.ALL if s.name not in not_written and s not in T.CAMPAIGN_TOPICS])
     out.append(Grant("worker", "all", "topic", f"{app}-", "prefixed"))
     out.append(Grant("worker", "read", "group", app))
     # the embedded sinks' groups (read), or only their offsets (describe: the reconciler's lag check)
@@ -93,6 +94,16 @@ def grants(settings: Settings) -> list[Grant]:
     topics("sinks", "read", (T.LEDGER, T.CONFIGS, *EVENT_SINK_TOPICS, *LIVE_SINK_TOPICS, T.CAMPAIGN_LOG))
     topics("sinks", "write", (T.ENGINE_EVENTS, T.DEAD_LETTERS, _catalogue("audit-checkpoints")))
     out.extend(Grant("sinks", "read", "group", f"{app}-{g}-sink") for g in ("ledger", "live", "event", "campaign-log"))
+
+    # Campaign automation reads the engine's events, the ledger (its audiences) and the players'
+    # profiles (consent), and writes its own topics only; its tables and group are <app id>-campaigns.
+    campaigns = f"{app}-campaigns"
+    topics("campaigns", "read", (T.ENGINE_EVENTS, T.POOL_UPDATED, T.ACTIVE_PLAYERS, T.LEDGER, T.PLAYERS, T.CONFIGS,
+                                 *T.CAMPAIGN_TOPICS))
+    topics("campaigns", "write", (T.CAMPAIGN_CANDIDATES, T.CAMPAIGN_ACTIONS, T.CAMPAIGN_LOG, T.CAMPAIGN_TICKS,
+                                  T.DEAD_LETTERS))
+    out.append(Grant("campaigns", "all", "topic", f"{campaigns}-", "prefixed"))
+    out.append(Grant("campaigns", "read", "group", campaigns))
 
     # The public gateway only reads the public outputs.
     topics("gateway", "read", GATEWAY_READS)

@@ -42,8 +42,9 @@ from jackpot.campaigns.delivery import Deliverer, Endpoint
 from jackpot.campaigns.evaluate import JackpotCampaignState, Position, handled, on_signal
 from jackpot.campaigns.plan import FirePlan, Member, Planned
 from jackpot.campaigns.rules import KILL_SWITCH, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
-from jackpot.campaigns.signals import Signal, from_event, velocity_signal
+from jackpot.campaigns.signals import Signal, deadline_signal, from_event, velocity_signal
 from jackpot.engine.privacy import mask_player
+from jackpot.engine.timing import has_deadlines, schedule_deadline
 from jackpot.settings import Settings
 from jackpot.sinks.service import send_dead_letter
 from jackpot.streams import topics as T
@@ -54,6 +55,7 @@ from jackpot.streams.compact import epoch_ms
 from jackpot.streams.configs import ConfigView
 from jackpot.streams.gaps import GapGuard
 from jackpot.streams.kafka import partition_for
+from jackpot.streams.pipeline import Pipeline
 from jackpot.streams.progress import GroupOffsets, ProgressWatch
 from jackpot.streams.refill import HoleReader
 from jackpot.streams.worker import agent_crashed, bind_partition, restart_worker
@@ -65,6 +67,7 @@ log = logging.getLogger(__name__)
 ENVELOPE_KINDS = frozenset({"WarnStateChanged", "JackpotWon", "JackpotReseeded", "JackpotStateChanged"})
 DELIVERY_CONCURRENCY = 32
 # a trigger kind -> the kind of signal it looks at
+TICK_S = 10.0  # the campaigns clock: a deadline trigger fires within this of its moment
 TRIGGER_SIGNALS = {"warn_state": "warn_state", "pool_threshold": "pool", "deadline": "deadline",
                    "player_count": "player_count", "jackpot_won": "jackpot_won", "jackpot_reseeded": "jackpot_reseeded",
                    "lifecycle": "lifecycle", "velocity": "velocity"}
@@ -89,12 +92,14 @@ class Campaigns:
                              approval_threshold=settings.campaign_approval_threshold)
         self.rules = ConfigView(settings, settings.topic(T.CAMPAIGN_RULES.name), parse_rule_entry)
         self.control = ConfigView(settings, settings.topic(T.CAMPAIGN_CONTROL.name), dict)
+        # the jackpots' configurations: their brands (brand conditions) and must-drop schedules (deadlines)
+        self.configs = ConfigView(settings, settings.topic(T.CONFIGS.name), Pipeline.compile)
 
         def topics(*specs: T.TopicSpec) -> faust.TopicT:
             return app.topic(*(settings.topic(s.name) for s in specs), key_serializer="raw", value_serializer="raw")
 
         self.out = {s.name: topics(s) for s in (T.CAMPAIGN_CANDIDATES, T.CAMPAIGN_ACTIONS, T.CAMPAIGN_LOG,
-                                                T.DEAD_LETTERS)}
+                                                T.CAMPAIGN_TICKS, T.DEAD_LETTERS)}
         self.jackpots = bytes_table(app, self.app_settings, "campaign-jackpots",
                                     "Per jackpot: the rules' crossings and cooldowns, its active players, its velocity.")
         self.players = bytes_table(app, self.app_settings, "campaign-players",
@@ -109,13 +114,15 @@ class Campaigns:
         self.session: aiohttp.ClientSession | None = None
         self.deliverer: Deliverer | None = None
 
-        app.agent(topics(T.ENGINE_EVENTS, T.POOL_UPDATED, T.ACTIVE_PLAYERS, T.LEDGER), name="campaign-jackpots",
+        app.agent(topics(T.ENGINE_EVENTS, T.POOL_UPDATED, T.ACTIVE_PLAYERS, T.LEDGER, T.CAMPAIGN_TICKS),
+                  name="campaign-jackpots",
                   concurrency=1)(self._supervised("campaign-jackpots", self.jackpot_stage))
         app.agent(topics(T.CAMPAIGN_CANDIDATES, T.PLAYERS), name="campaign-players",
                   concurrency=1)(self._supervised("campaign-players", self.player_stage))
         app.agent(topics(T.CAMPAIGN_ACTIONS), name="campaign-delivery",
                   concurrency=1)(self._supervised("campaign-delivery", self.delivery_stage))
         app.timer(10.0)(self.check_progress)
+        app.timer(TICK_S, on_leader=True)(self.tick)
         self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.campaign_web_port)
         app.service(_closer(self))
 
@@ -222,6 +229,7 @@ class Campaigns:
         async for events in stream.take_events(500, within=0.05):
             await self.rules.ready.wait()
             await self.control.ready.wait()
+            await self.configs.ready.wait()
             try:
                 outputs: list[tuple[str, bytes, bytes]] = []
                 writes: dict[bytes, tuple[dict, EventT]] = {}
@@ -238,27 +246,59 @@ class Campaigns:
                 self.app.consumer.release(ev.message for ev in events)
                 raise
 
-    async def _on_jackpot_input(self, ev: EventT, writes: dict[bytes, tuple[dict, EventT]], outputs: list) -> None:
+    async def tick(self) -> None:
+        """One clock tick per partition of the jackpot stage, for the deadline triggers (the leader's)."""
+        now = int(time.time() * 1000)
+        value = orjson.dumps({"at_ms": now})
+        for partition in range(self.settings.partitions):
+            await self.out[T.CAMPAIGN_TICKS.name].send(key=f"tick:{partition}".encode(), value=value,
+                                                       partition=partition)
+
+    def _deadline_signals(self, jackpot_id: str, cj: Any, at_ms: int) -> list[Signal]:
+        """The time left before each level's next must-drop or time-drop deadline, at a tick."""
+        if not has_deadlines(cj):
+            return []
+        window = schedule_deadline(cj, at_ms)
+        if window is None:
+            return []
+        return [deadline_signal(jackpot_id, cl.level_id, window[1], at_ms) for cl in cj.levels]
+
+    async def _on_tick(self, ev: EventT, writes: dict[bytes, tuple[dict, EventT]], outputs: list) -> None:
         msg = ev.message
-        topic = self.logical(msg.topic)
-        if not msg.key:
-            await self._dead("campaign-jackpots", msg, ValueError("an engine event needs its jackpot id as key"))
+        try:
+            at_ms = int(orjson.loads(ev.value)["at_ms"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            await self._dead("campaign-jackpots", msg, exc)
             return
-        key = bytes(msg.key)
-        bind_partition(ev)  # the table is read in the partition of the event at hand
-        doc = writes[key][0] if key in writes else self._load(self.jackpots, key)
+        rules = self.current_rules()
+        if not any(rule.trigger.kind == "deadline" for rule, _ in rules):
+            return  # nothing watches deadlines: no state to move
+        partitions = self.settings.partitions
+        for jackpot_id, cj in list(self.configs.compiled.items()):
+            key = jackpot_id.encode()
+            if partition_for(key, partitions) != msg.partition:
+                continue
+            signals = self._deadline_signals(jackpot_id, cj, at_ms)
+            if signals:
+                self._apply(ev, key, signals, T.CAMPAIGN_TICKS.name, writes, outputs, rules)
+
+    def _apply(self, ev: EventT, key: bytes, signals: list[Signal], topic: str,
+               writes: dict[bytes, tuple[dict, EventT]], outputs: list, rules: list[tuple[Rule, bool]],
+               doc: dict | None = None) -> None:
+        """Plan ``signals`` (one input's) for the jackpot ``key`` against ``rules``; its state moves
+        past the whole input, in ``writes``."""
+        msg = ev.message
+        bind_partition(ev)
+        if doc is None:
+            doc = writes[key][0] if key in writes else self._load(self.jackpots, key)
         state = JackpotCampaignState.from_json(doc.get("stage"))
         whole = Position(topic, msg.partition, msg.offset, WHOLE_INPUT)
         if handled(state, Position(topic, msg.partition, msg.offset)):
             return  # handled before a crash (a table value holds a whole batch): its outputs are out
-        try:
-            signals = self._signals(topic, ev.value, doc)
-        except (DecodeError, ValueError, KeyError, TypeError) as exc:
-            await self._dead("campaign-jackpots", msg, exc)
-            return
         window = self.settings.campaign_active_window_s * 1000
-        rules = self.current_rules()
         watched = {TRIGGER_SIGNALS[rule.trigger.kind] for rule, _ in rules}
+        cj = self.configs.compiled.get(key.decode())
+        brands = frozenset(cj.config.brands) if cj is not None else None
         audience = None
         for index, signal in enumerate(signals):
             members: list[Member] = []
@@ -266,12 +306,33 @@ class Campaigns:
                 audience = audience or Audience.from_json(doc.get("audience"))
                 members = audience.active(signal.at_ms, window)
             state, plans = on_signal(state, signal, Position(topic, msg.partition, msg.offset, index), rules,
-                                     members, self.limits, kill_switch=self.kill_switch)
+                                     members, self.limits, kill_switch=self.kill_switch, jackpot_brands=brands)
             for rule, plan in plans:
                 outputs.extend(self._fire_outputs(rule, plan, signal))
         state.marks = {**state.marks, whole.key: whole.at}  # the input's other effects (audience, velocity) too
         doc["stage"] = state.to_json()
         writes[key] = doc, ev
+
+    async def _on_jackpot_input(self, ev: EventT, writes: dict[bytes, tuple[dict, EventT]], outputs: list) -> None:
+        msg = ev.message
+        topic = self.logical(msg.topic)
+        if topic == T.CAMPAIGN_TICKS.name:
+            await self._on_tick(ev, writes, outputs)
+            return
+        if not msg.key:
+            await self._dead("campaign-jackpots", msg, ValueError("an engine event needs its jackpot id as key"))
+            return
+        key = bytes(msg.key)
+        bind_partition(ev)  # the table is read in the partition of the event at hand
+        doc = writes[key][0] if key in writes else self._load(self.jackpots, key)
+        if handled(JackpotCampaignState.from_json(doc.get("stage")), Position(topic, msg.partition, msg.offset)):
+            return  # handled before a crash: its outputs are out (and the ledger's audience counted)
+        try:
+            signals = self._signals(topic, ev.value, doc)
+        except (DecodeError, ValueError, KeyError, TypeError) as exc:
+            await self._dead("campaign-jackpots", msg, exc)
+            return
+        self._apply(ev, key, signals, topic, writes, outputs, self.current_rules(), doc)
 
     def _fire_outputs(self, rule: Rule, plan: FirePlan, signal: Signal) -> list[tuple[str, bytes, bytes]]:
         rule_key = str(rule.rule_id).encode()
@@ -413,7 +474,8 @@ class Campaigns:
     # ----------------------------------------------------------- health
     def is_ready(self) -> bool:
         app = self.app
-        return (self.rules.ready.is_set() and self.control.ready.is_set() and app.tables.recovery.completed.is_set()
+        return (self.rules.ready.is_set() and self.control.ready.is_set() and self.configs.ready.is_set()
+                and app.tables.recovery.completed.is_set()
                 and not app.rebalancing and not self.progress.stalled())
 
     async def check_progress(self) -> None:
@@ -443,10 +505,12 @@ def _closer(campaigns: Campaigns) -> Any:
             await campaigns.health.start()
             await campaigns.rules.start()
             await campaigns.control.start()
+            await campaigns.configs.start()
 
         async def on_stop(self) -> None:
             await campaigns.rules.stop()
             await campaigns.control.stop()
+            await campaigns.configs.stop()
             if campaigns.session is not None:
                 await campaigns.session.close()
             await campaigns.holes.close()

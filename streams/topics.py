@@ -80,7 +80,10 @@ CAMPAIGN_CANDIDATES = TopicSpec("campaign-candidates", key="player_id")
 CAMPAIGN_ACTIONS = TopicSpec("campaign-actions", key="player_id or fire id")
 # What happened to every fire and action (planned, refused, dry run, delivered, failed): the log.
 CAMPAIGN_LOG = TopicSpec("campaign-log", key="rule_id")
-CAMPAIGN_TOPICS = (CAMPAIGN_RULES, CAMPAIGN_CONTROL, CAMPAIGN_CANDIDATES, CAMPAIGN_ACTIONS, CAMPAIGN_LOG)
+# The campaigns process's own clock (key "tick:<p>", one per partition per tick), co-partitioned
+# with the jackpot stage's inputs: deadline triggers are read from it in order like any input.
+CAMPAIGN_TICKS = TopicSpec("campaign-ticks", key="tick:<partition>", config={"retention.ms": str(24 * 3600 * 1000)})
+CAMPAIGN_TOPICS = (CAMPAIGN_RULES, CAMPAIGN_CONTROL, CAMPAIGN_CANDIDATES, CAMPAIGN_ACTIONS, CAMPAIGN_LOG, CAMPAIGN_TICKS)
 
 ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,

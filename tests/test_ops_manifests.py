@@ -31,16 +31,20 @@ NAME = re.compile(r"\b((?:jackpot|process)_[a-z0-9_]+)\b")
 LOCAL_ONLY = {"JACKPOT_STACK_DIR", "JACKPOT_CACHE_DIR", "JACKPOT_KAFKA_VERSION", "JACKPOT_STACK",
               "JACKPOT_REGISTRY_PORT", "JACKPOT_WALLET_PORT", "JACKPOT_STACK_KAFKA_SECURITY",
               "JACKPOT_CAMPAIGN_RECEIVER_PORT"}
-# The four process kinds: (kind, name) of their workload and the Kafka principal they log in as.
+# The process kinds: (kind, name) of their workload and the Kafka principal they log in as.
 PROCESSES = {("StatefulSet", "jackpot-worker"): "worker", ("Deployment", "jackpot-gateway"): "gateway",
-             ("Deployment", "jackpot-admin"): "admin", ("Deployment", "jackpot-sinks"): "sinks"}
+             ("Deployment", "jackpot-admin"): "admin", ("Deployment", "jackpot-sinks"): "sinks",
+             ("Deployment", "jackpot-campaigns"): "campaigns"}
 CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "JACKPOT_AUDIT_KEY", "JACKPOT_KAFKA_USERNAME", "JACKPOT_KAFKA_PASSWORD",
                "JACKPOT_STATE_KEY", "JACKPOT_STATE_OLD_KEYS", "JACKPOT_CAMPAIGN_SECRET"}
 # Secrets a process kind must not hold (README "Security"): the public gateway reads, nothing more.
-NOT_FOR = {"JACKPOT_AUDIT_KEY": {"worker", "gateway"}, "JACKPOT_STATE_KEY": {"sinks", "admin", "gateway"},
-           "JACKPOT_STATE_OLD_KEYS": {"sinks", "admin", "gateway"},
-           "JACKPOT_PLAYER_TOKEN_SECRET": {"worker", "sinks", "admin"},
-           "JACKPOT_CAMPAIGN_SECRET": {"sinks", "admin", "gateway"}}
+NOT_FOR = {"JACKPOT_AUDIT_KEY": {"worker", "gateway", "campaigns"},
+           "JACKPOT_STATE_KEY": {"sinks", "admin", "gateway", "campaigns"},
+           "JACKPOT_STATE_OLD_KEYS": {"sinks", "admin", "gateway", "campaigns"},
+           "JACKPOT_PLAYER_TOKEN_SECRET": {"worker", "sinks", "admin", "campaigns"},
+           "JACKPOT_CAMPAIGN_SECRET": {"worker", "sinks", "admin", "gateway"},
+           # campaigns reach neither: the bus and their receivers only
+           "DATABASE_URL": {"campaigns"}, "REDIS_URL": {"campaigns"}}
 
 
 @lru_cache(maxsize=1)

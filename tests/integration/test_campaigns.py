@@ -1,7 +1,8 @@
 """Campaign automation on the real stack: a jackpot going On Fire reaches the reference receiver
 as one push per opted-in, in-segment, active player, signed and keyed; dry runs and rules
-awaiting approval send nothing; the kill switch stops delivery; a SIGKILL of the campaigns
-process mid-campaign loses no action and sends none twice."""
+awaiting approval send nothing; the kill switch stops delivery; a deadline rule fires from the
+campaigns clock; a SIGKILL of the campaigns process mid-campaign loses no action and sends none
+twice."""
 
 from __future__ import annotations
 
@@ -298,3 +299,40 @@ async def test_sigkill_mid_campaign_delivers_every_action_exactly_once(settings,
     assert sorted(r["body"]["player_id"] for r in got) == sorted(players), f"{before} before the kill"
     assert len({r["key"] for r in got}) == 60
     assert before < 60, "the kill came after the campaign: nothing was tested"
+
+
+async def test_a_deadline_rule_fires_minutes_before_a_time_drop_deadline(settings, receiver, engine):
+    """A daily time-drop jackpot closing three minutes from now, and a rule two minutes before
+    its deadline: the campaigns clock fires it once, for the players active on it."""
+    base, _ = receiver
+    now = dt.datetime.now(dt.timezone.utc)
+    if (now + dt.timedelta(minutes=15)).date() != now.date():
+        pytest.skip("today's window would end past midnight UTC: run again in a quarter of an hour")
+    close = (now + dt.timedelta(minutes=3)).time().replace(microsecond=0)
+    config = hot_config()
+    config.update(drop_mode="time_drop", schedule={"timezone": "UTC", "recurrence": "daily",
+                                                   "open_time": "00:00:00", "close_time": close.isoformat()})
+    run = uuid.uuid4().hex[:6]
+    players = [f"{run}-d{i}" for i in range(3)]
+    await produce_player_events(settings, "player-profiles", [profile(p) for p in players])
+    rule = on_fire_rule(config["jackpot_id"], trigger={"kind": "deadline", "minutes_before": 2},
+                        actions=[{"channel": "push", "template": "two minutes left"}])
+    await publish_rule(settings, rule)
+    await publish_configs(settings, [config])
+    await asyncio.sleep(2)
+    await produce_bets(settings, [bet(p, "10") for p in players])  # 3.6 EUR: far from any threshold
+    fired = await wait_for(lambda: _fires(settings, rule), timeout=240, what="the deadline rule's fire")
+    assert [(f["signal"], f["status"], f["audience"]) for f in fired] == [("deadline", "send", 3)]
+    assert fired[0]["event_at_ms"] >= int((dt.datetime.combine(now.date(), close, dt.timezone.utc)
+                                           - dt.timedelta(minutes=2)).timestamp() * 1000)
+
+    def pushes(got):
+        return [r for r in got if r["body"]["rule_id"] == str(rule.rule_id)]
+
+    got = await wait_for(lambda: _len_at_least(received(base), pushes, 3), timeout=60, what="three pushes")
+    assert sorted(r["body"]["player_id"] for r in got) == sorted(players)
+    await asyncio.sleep(TICK_WAIT_S)  # later ticks cross nothing: still one fire
+    assert len(await _fires(settings, rule)) == 1
+
+
+TICK_WAIT_S = 25
