@@ -165,6 +165,12 @@ class Campaigns:
         raw = table.get(key)
         return orjson.loads(raw) if raw else {}
 
+    def _value(self, ev: EventT, writes: dict[bytes, tuple[dict, EventT]], table: Any) -> tuple[bytes, dict]:
+        """The key of ``ev`` and its value as this batch left it (else as the table holds it)."""
+        key = bytes(ev.message.key)
+        bind_partition(ev)  # the table is read in the partition of the event at hand
+        return key, writes[key][0] if key in writes else self._load(table, key)
+
     @property
     def kill_switch(self) -> bool:
         return bool(self.control.compiled.get(KILL_SWITCH, {}).get("on", False))
@@ -226,24 +232,30 @@ class Campaigns:
         return [] if signal is None else [signal]
 
     async def jackpot_stage(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(500, within=0.05):
-            await self.rules.ready.wait()
-            await self.control.ready.wait()
-            await self.configs.ready.wait()
+        await self._stage(stream, self.jackpot_guard, self.jackpots, self._on_jackpot_input, within=0.05,
+                          views=(self.rules, self.control, self.configs))
+
+    async def _stage(self, stream: faust.StreamT, guard: GapGuard, table: Any, handle: Any, *, within: float,
+                     views: tuple[ConfigView, ...]) -> None:
+        """A stateful stage's loop: each batch's inputs handled in order, its outputs on the broker,
+        then its table values written (once per key per batch), then the batch acknowledged."""
+        async for events in stream.take_events(500, within=within):
+            for view in views:  # inside the loop: Faust drops what it fetched for a stream not iterated
+                await view.ready.wait()
             try:
                 outputs: list[tuple[str, bytes, bytes]] = []
                 writes: dict[bytes, tuple[dict, EventT]] = {}
-                for ev in await self._admitted(self.jackpot_guard, events):
-                    await self._on_jackpot_input(ev, writes, outputs)
+                for ev in await self._admitted(guard, events):
+                    await handle(ev, writes, outputs)
                 await self._send(outputs)
                 for key, (doc, ev) in writes.items():
                     bind_partition(ev)  # Faust writes a key to the partition of the event it is handling
-                    self.jackpots[key] = _json(doc)
-                if self.jackpot_guard.refilled:
-                    self._settle(self.jackpot_guard)
+                    table[key] = _json(doc)
+                if guard.refilled:
+                    self._settle(guard)
             except BaseException:
-                self.jackpot_guard.take_refilled()
-                self.app.consumer.release(ev.message for ev in events)
+                guard.take_refilled()
+                self.app.consumer.release(e.message for e in events)
                 raise
 
     async def tick(self) -> None:
@@ -322,9 +334,7 @@ class Campaigns:
         if not msg.key:
             await self._dead("campaign-jackpots", msg, ValueError("an engine event needs its jackpot id as key"))
             return
-        key = bytes(msg.key)
-        bind_partition(ev)  # the table is read in the partition of the event at hand
-        doc = writes[key][0] if key in writes else self._load(self.jackpots, key)
+        key, doc = self._value(ev, writes, self.jackpots)
         if handled(JackpotCampaignState.from_json(doc.get("stage")), Position(topic, msg.partition, msg.offset)):
             return  # handled before a crash: its outputs are out (and the ledger's audience counted)
         try:
@@ -365,23 +375,8 @@ class Campaigns:
 
     # ----------------------------------------------------------- player stage
     async def player_stage(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(500, within=0.02):
-            await self.control.ready.wait()
-            try:
-                outputs: list[tuple[str, bytes, bytes]] = []
-                writes: dict[bytes, tuple[dict, EventT]] = {}
-                for ev in await self._admitted(self.player_guard, events):
-                    await self._on_player_input(ev, writes, outputs)
-                await self._send(outputs)
-                for key, (doc, ev) in writes.items():
-                    bind_partition(ev)  # Faust writes a key to the partition of the event it is handling
-                    self.players[key] = _json(doc)
-                if self.player_guard.refilled:
-                    self._settle(self.player_guard)
-            except BaseException:
-                self.player_guard.take_refilled()
-                self.app.consumer.release(ev.message for ev in events)
-                raise
+        await self._stage(stream, self.player_guard, self.players, self._on_player_input, within=0.02,
+                          views=(self.control,))
 
     async def _on_player_input(self, ev: EventT, writes: dict[bytes, tuple[dict, EventT]], outputs: list) -> None:
         msg = ev.message
@@ -389,9 +384,7 @@ class Campaigns:
         if not msg.key:
             await self._dead("campaign-players", msg, ValueError("a player record needs its player id as key"))
             return
-        key = bytes(msg.key)
-        bind_partition(ev)  # the table is read in the partition of the event at hand
-        doc = writes[key][0] if key in writes else self._load(self.players, key)
+        key, doc = self._value(ev, writes, self.players)
         try:
             if topic == T.PLAYERS.name:
                 _, profile = self.codec.decode(ev.value, expect="PlayerProfile")

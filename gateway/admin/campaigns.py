@@ -135,6 +135,17 @@ async def _current(conn: Any, rule_id: str) -> Any:
         "ORDER BY version DESC LIMIT 1", uuid.UUID(rule_id))
 
 
+async def _editable(ctx: Ctx, conn: Any, rule_id: str) -> Any:
+    """The rule's current version, locked against concurrent edits for the caller's transaction;
+    404 for no rule (or a deleted one), 403 outside the caller's brands."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"campaign-rule:{rule_id}")
+    row = await _current(conn, rule_id)
+    if row is None or row["deleted"]:
+        raise Problem(404, "not-found", f"rule {rule_id} not found")
+    await _check_rule_scope(ctx, _doc(row["doc"]))
+    return row
+
+
 async def _approved(conn: Any, rule_id: str) -> list[int]:
     return [r["version"] for r in await conn.fetch(
         "SELECT version FROM campaign_approvals WHERE rule_id = $1 ORDER BY version", uuid.UUID(rule_id))]
@@ -239,11 +250,7 @@ async def delete_campaign_rule(ctx: Ctx, path: RulePath) -> None:
     rule_id = str(path.rule_id)
     s = ctx.services
     async with s.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"campaign-rule:{rule_id}")
-        row = await _current(conn, rule_id)
-        if row is None or row["deleted"]:
-            raise Problem(404, "not-found", f"rule {rule_id} not found")
-        await _check_rule_scope(ctx, _doc(row["doc"]))
+        row = await _editable(ctx, conn, rule_id)
         await conn.execute("UPDATE campaign_rules SET deleted = true WHERE rule_id = $1", path.rule_id)
         await _publish(ctx, conn, None, rule_id, [])
         await s.trail.record(ctx.principal, action="campaign_rule_deleted", jackpot_id=None, request_id=ctx.request_id,
@@ -258,11 +265,7 @@ async def approve_campaign_rule(ctx: Ctx, path: VersionPath) -> dict[str, Any]:
     rule_id = str(path.rule_id)
     s = ctx.services
     async with s.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"campaign-rule:{rule_id}")
-        current = await _current(conn, rule_id)
-        if current is None or current["deleted"]:
-            raise Problem(404, "not-found", f"rule {rule_id} not found")
-        await _check_rule_scope(ctx, _doc(current["doc"]))
+        current = await _editable(ctx, conn, rule_id)
         target = await conn.fetchrow("SELECT doc, created_by FROM campaign_rules WHERE rule_id = $1 AND version = $2",
                                      path.rule_id, path.version)
         if target is None:
