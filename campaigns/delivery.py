@@ -22,11 +22,12 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import aiohttp
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_any,
+                      wait_exponential_jitter)
 
 from .plan import Planned
 from .rules import Channel
@@ -122,10 +123,11 @@ class Deliverer:
         return (action.target if action.channel is Channel.WEBHOOK and action.target else ep.url), ep.secret
 
     async def deliver(self, action: Planned, variables: Mapping[str, Any] | None = None, *,
-                      give_up_at: float | None = None) -> Receipt:
+                      give_up_at: float | None = None, abort: Callable[[], bool] | None = None) -> Receipt:
         """Deliver one action; a failure that remains after the retries is reported, not raised.
         ``give_up_at`` (unix time): retry transient failures until then, however many attempts
-        that takes (a receiver down for a while delays the campaign; it does not lose it)."""
+        that takes (a receiver down for a while delays the campaign; it does not lose it).
+        ``abort``: checked before every retry (the kill switch stops a delivery being retried)."""
         where = self._endpoint(action)
         if where is None:
             return Receipt(action.action_id, "failed", 0, error=f"no endpoint configured for {action.channel.value}")
@@ -134,6 +136,8 @@ class Deliverer:
         attempts = 0
         try:
             stop = stop_after_attempt(self.attempts) if give_up_at is None else _until(give_up_at)
+            if abort is not None:
+                stop = stop_any(stop, lambda state: abort())
             async for attempt in AsyncRetrying(stop=stop, wait=self._wait,
                                                retry=retry_if_exception_type(Transient), reraise=True):
                 with attempt:

@@ -446,7 +446,8 @@ class Campaigns:
             async with gate:
                 # transient failures are retried until the action goes stale (admission's rule)
                 give_up_at = (event_at or time.time() * 1000) / 1000 + self.limits.stale_after_s
-                receipt = await self._deliverer().deliver(action, {"event_at_ms": event_at}, give_up_at=give_up_at)
+                receipt = await self._deliverer().deliver(action, {"event_at_ms": event_at}, give_up_at=give_up_at,
+                                                          abort=lambda: self.kill_switch)
             record.update(status=receipt.status, attempts=receipt.attempts, http_status=receipt.http_status,
                           error=receipt.error, duplicate=receipt.duplicate)
             M.CAMPAIGN_DELIVERIES.labels(action.channel.value, receipt.status).inc()

@@ -118,3 +118,18 @@ async def test_a_bad_fail_request_is_refused_and_changes_nothing(receiver, sessi
             assert resp.status == 400 and resp.content_type == "application/problem+json"
     assert r.fail_times == 0
     assert (await deliverer(server, session).deliver(action())).attempts == 1
+
+
+async def test_with_a_deadline_transient_failures_are_retried_past_the_attempt_limit_and_abort_stops_them(
+        receiver, session):
+    r, server = receiver
+    r.fail_times, r.fail_status = 8, 503
+    receipt = await deliverer(server, session, attempts=3).deliver(action(), give_up_at=time.time() + 30)
+    assert receipt.status == "delivered" and receipt.attempts == 9  # a receiver down a while delays, never loses
+    r.fail_times = 1000
+    late = await deliverer(server, session).deliver(action(), give_up_at=time.time() + 0.2)
+    assert late.status == "failed" and late.http_status == 503  # the action went stale
+    calls = []
+    killed = await deliverer(server, session).deliver(action(), give_up_at=time.time() + 30,
+                                                      abort=lambda: calls.append(1) or len(calls) >= 2)
+    assert killed.status == "failed" and killed.attempts == 2  # the kill switch, thrown between two retries
