@@ -23,6 +23,7 @@ __all__ = [
     "Channel",
     "PLAYER_CHANNELS",
     "NOTIFICATION_CHANNELS",
+    "SURFACE_CHANNELS",
     "WarnStateTrigger",
     "PoolThresholdTrigger",
     "DeadlineTrigger",
@@ -60,6 +61,8 @@ class Channel(StrEnum):
 PLAYER_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS, Channel.CRM_TAG})
 # reach the player's device or inbox: consent and opt-out are checked before each one
 NOTIFICATION_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS})
+# shown by the public gateway (the Universe page and the widgets), not posted to an endpoint
+SURFACE_CHANNELS = frozenset({Channel.LOBBY_BANNER, Channel.HOMEPAGE_TAKEOVER, Channel.IN_GAME_OVERLAY})
 
 
 class _Model(BaseModel):

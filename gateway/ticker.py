@@ -59,6 +59,9 @@ EVENT_TOPICS = {
     "jackpot-state-changed": "JackpotStateChanged",
 }
 CONFIGS_TOPIC = "jackpot-configs"
+# campaign banners, takeovers and overlays (streams/campaigns.py): JSON, no player data
+SURFACES_TOPIC = "campaign-surfaces"
+SURFACE_CHANNELS = frozenset({"lobby_banner", "homepage_takeover", "in_game_overlay"})
 RECENT_WINS = 50
 TASK_DIED = 70  # exit code of a gateway whose Kafka follow task (or another of its tasks) died (EX_SOFTWARE)
 
@@ -95,6 +98,7 @@ class Hub:
         self.frames_out = 0
         self.dirty_pools: dict[tuple, dict] = {}
         self.per_ip: collections.Counter[str] = collections.Counter()
+        self.campaign_ids: collections.deque[str] = collections.deque(maxlen=1000)  # shown already (replays)
 
     # ---------------------------------------------------------------- membership
     def add(self, c: Connection) -> None:
@@ -239,6 +243,24 @@ class Hub:
             if c.sub.wants(jid, level_id, currency, level_name):
                 c.offer_event(frame)
 
+    def on_campaign(self, doc: dict) -> None:
+        """A campaign surface: a banner or takeover for every page, an overlay for the jackpot's
+        own widgets.  An action id seen already (a replay after the campaigns process crashed) is
+        not shown twice."""
+        action_id, channel, jid = str(doc["action_id"]), str(doc["channel"]), str(doc["jackpot_id"])
+        if channel not in SURFACE_CHANNELS or action_id in self.campaign_ids:
+            return
+        self.campaign_ids.append(action_id)
+        msg = {"type": "campaign", "campaign": {"action_id": action_id, "channel": channel,
+                                                "template": str(doc["template"])[:200], "jackpot_id": jid,
+                                                "slug": self.directory.slug(jid)}}
+        if channel == "in_game_overlay":
+            frame = _dumps(msg)
+            for c in self.audience(jid):
+                c.offer_event(frame)
+        else:
+            self.broadcast(msg)
+
     def broadcast(self, msg: dict) -> None:
         frame = _dumps(msg)
         for c in list(self.conns):
@@ -333,7 +355,7 @@ class TickerGateway:
             enable_auto_commit=False, max_partition_fetch_bytes=1 << 20,
         )
         await self._consumer.start()
-        topics = [self.settings.topic(t) for t in (*EVENT_TOPICS, CONFIGS_TOPIC)]
+        topics = [self.settings.topic(t) for t in (*EVENT_TOPICS, CONFIGS_TOPIC, SURFACES_TOPIC)]
         parts = await self._partitions(topics)
         self._consumer.assign([tp for tps in parts.values() for tp in tps])
         cfg = parts[self.settings.topic(CONFIGS_TOPIC)]
@@ -427,7 +449,8 @@ class TickerGateway:
         assert self._consumer is not None
         cfg_topic = self.settings.topic(CONFIGS_TOPIC)
         names = {self.settings.topic(t): n for t, n in EVENT_TOPICS.items()}
-        logical = {self.settings.topic(t): t for t in (*EVENT_TOPICS, CONFIGS_TOPIC)}
+        logical = {self.settings.topic(t): t for t in (*EVENT_TOPICS, CONFIGS_TOPIC, SURFACES_TOPIC)}
+        surfaces_topic = self.settings.topic(SURFACES_TOPIC)
         received = {t: EVENTS_IN.labels(t) for t in logical.values()}
         age = EVENT_LATENCY_SECONDS.labels("gateway_received")
         fanout_seconds = PROCESSING_SECONDS.labels("gateway_fanout")
@@ -453,6 +476,13 @@ class TickerGateway:
                             log.warning("ignoring unreadable config at offset %s", msg.offset)
                             continue
                         cfg_changed |= self.directory.apply(jackpot_id, doc)
+                    continue
+                if tp.topic == surfaces_topic:
+                    for msg in msgs:
+                        try:
+                            self.hub.on_campaign(json.loads(msg.value))
+                        except (ValueError, TypeError, KeyError, AttributeError):
+                            log.warning("ignoring unreadable campaign surface at offset %s", msg.offset)
                     continue
                 expect = names[tp.topic]
                 for msg in msgs:

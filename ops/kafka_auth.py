@@ -35,7 +35,8 @@ OPERATION = {"all": 2, "read": 3, "write": 4, "create": 5, "describe": 8}
 ALLOW = 3
 
 # Topics the public gateway follows (gateway/ticker.py EVENT_TOPICS and the configs).
-GATEWAY_READS = (T.POOL_UPDATED, T.JACKPOT_WON, T.JACKPOT_RESEEDED, T.WARN_THRESHOLD, T.STATE_CHANGED, T.CONFIGS)
+GATEWAY_READS = (T.POOL_UPDATED, T.JACKPOT_WON, T.JACKPOT_RESEEDED, T.WARN_THRESHOLD, T.STATE_CHANGED, T.CONFIGS,
+                 T.CAMPAIGN_SURFACES)
 # What providers publish: nothing else.
 PROVIDER_WRITES = (T.BETS, T.SESSIONS, T.PLAYERS)
 
@@ -101,7 +102,7 @@ def grants(settings: Settings) -> list[Grant]:
     topics("campaigns", "read", (T.ENGINE_EVENTS, T.POOL_UPDATED, T.ACTIVE_PLAYERS, T.LEDGER, T.PLAYERS, T.CONFIGS,
                                  *T.CAMPAIGN_TOPICS))
     topics("campaigns", "write", (T.CAMPAIGN_CANDIDATES, T.CAMPAIGN_ACTIONS, T.CAMPAIGN_LOG, T.CAMPAIGN_TICKS,
-                                  T.DEAD_LETTERS))
+                                  T.CAMPAIGN_SURFACES, T.DEAD_LETTERS))
     out.append(Grant("campaigns", "all", "topic", f"{campaigns}-", "prefixed"))
     out.append(Grant("campaigns", "read", "group", campaigns))
 

@@ -11,7 +11,8 @@ never takes CPU from the hot path and holds none of the engine's secrets or stat
    admitted or refused by the player's single writer, against their consent, opt-out, segments,
    push quota and cooldown (``admission.admit``); admitted actions go to ``campaign-actions``.
 3. **delivery**: each action is sent once per id (the receiver's idempotency key), unless the
-   kill switch is on.
+   kill switch is on; banners, takeovers and overlays go to ``campaign-surfaces`` for the public
+   gateway to show.
 
 Every stage writes its outputs, waits until the broker has them, and only then writes its table
 (whose changelog Faust flushes before it commits the input offsets).  A crash therefore replays
@@ -41,7 +42,7 @@ from jackpot.campaigns.audience import Audience, Velocity, member_of
 from jackpot.campaigns.delivery import Deliverer, Endpoint
 from jackpot.campaigns.evaluate import JackpotCampaignState, Position, handled, on_signal
 from jackpot.campaigns.plan import FirePlan, Member, Planned
-from jackpot.campaigns.rules import KILL_SWITCH, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
+from jackpot.campaigns.rules import KILL_SWITCH, SURFACE_CHANNELS, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
 from jackpot.campaigns.signals import Signal, deadline_signal, from_event, velocity_signal
 from jackpot.engine.privacy import mask_player
 from jackpot.engine.timing import has_deadlines, schedule_deadline
@@ -99,7 +100,7 @@ class Campaigns:
             return app.topic(*(settings.topic(s.name) for s in specs), key_serializer="raw", value_serializer="raw")
 
         self.out = {s.name: topics(s) for s in (T.CAMPAIGN_CANDIDATES, T.CAMPAIGN_ACTIONS, T.CAMPAIGN_LOG,
-                                                T.CAMPAIGN_TICKS, T.DEAD_LETTERS)}
+                                                T.CAMPAIGN_TICKS, T.CAMPAIGN_SURFACES, T.DEAD_LETTERS)}
         self.jackpots = bytes_table(app, self.app_settings, "campaign-jackpots",
                                     "Per jackpot: the rules' crossings and cooldowns, its active players, its velocity.")
         self.players = bytes_table(app, self.app_settings, "campaign-players",
@@ -423,25 +424,33 @@ class Campaigns:
             try:
                 gate = asyncio.Semaphore(DELIVERY_CONCURRENCY)
                 results = await asyncio.gather(*(self._deliver(ev, gate) for ev in events))
-                await self._send([r for r in results if r is not None])
+                await self._send([r for records in results for r in records])
             except BaseException:
                 self.app.consumer.release(ev.message for ev in events)
                 raise
 
-    async def _deliver(self, ev: EventT, gate: asyncio.Semaphore) -> tuple[str, bytes, bytes] | None:
+    async def _deliver(self, ev: EventT, gate: asyncio.Semaphore) -> list[tuple[str, bytes, bytes]]:
+        """Deliver one action: its log record (and for a surface, the record the gateway shows)."""
         try:
             doc = orjson.loads(ev.value)
             action = Planned.from_json(doc["action"])
             event_at = int(doc.get("event_at_ms", 0))
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
             await self._dead("campaign-delivery", ev.message, exc)
-            return None
+            return []
         record = {"kind": "delivery", "action_id": action.action_id, "fire_id": action.fire_id,
                   "rule_id": action.rule_id, "channel": action.channel.value, "jackpot_id": action.jackpot_id,
                   "player": mask_player(action.player_id) if action.player_id else None,
                   "player_id": action.player_id, "event_at_ms": event_at}
+        out = []
         if self.kill_switch:  # checked before every send: a switch thrown stops what is queued too
             record.update(status="killed", attempts=0)
+        elif action.channel in SURFACE_CHANNELS:  # the gateway shows it (and ignores a replayed id)
+            out.append((T.CAMPAIGN_SURFACES.name, action.jackpot_id.encode(), _json(
+                {"action_id": action.action_id, "rule_id": action.rule_id, "channel": action.channel.value,
+                 "template": action.template, "jackpot_id": action.jackpot_id, "event_at_ms": event_at})))
+            record.update(status="delivered", attempts=1, via="gateway")
+            M.CAMPAIGN_DELIVERIES.labels(action.channel.value, "delivered").inc()
         else:
             async with gate:
                 # transient failures are retried until the action goes stale (admission's rule)
@@ -454,7 +463,7 @@ class Campaigns:
             if receipt.status == "delivered" and event_at:
                 M.CAMPAIGN_LATENCY.observe(max(0.0, time.time() - event_at / 1000))
         record["at_ms"] = int(time.time() * 1000)
-        return T.CAMPAIGN_LOG.name, action.rule_id.encode(), _json(record)
+        return [*out, (T.CAMPAIGN_LOG.name, action.rule_id.encode(), _json(record))]
 
     def _deliverer(self) -> Deliverer:
         if self.deliverer is None:

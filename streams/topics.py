@@ -83,7 +83,10 @@ CAMPAIGN_LOG = TopicSpec("campaign-log", key="rule_id")
 # The campaigns process's own clock (key "tick:<p>", one per partition per tick), co-partitioned
 # with the jackpot stage's inputs: deadline triggers are read from it in order like any input.
 CAMPAIGN_TICKS = TopicSpec("campaign-ticks", key="tick:<partition>", config={"retention.ms": str(24 * 3600 * 1000)})
-CAMPAIGN_TOPICS = (CAMPAIGN_RULES, CAMPAIGN_CONTROL, CAMPAIGN_CANDIDATES, CAMPAIGN_ACTIONS, CAMPAIGN_LOG, CAMPAIGN_TICKS)
+# Banners, takeovers and overlays, for the public gateway to show (no player data: a jackpot and a template).
+CAMPAIGN_SURFACES = TopicSpec("campaign-surfaces", key="jackpot_id", config={"retention.ms": str(24 * 3600 * 1000)})
+CAMPAIGN_TOPICS = (CAMPAIGN_RULES, CAMPAIGN_CONTROL, CAMPAIGN_CANDIDATES, CAMPAIGN_ACTIONS, CAMPAIGN_LOG, CAMPAIGN_TICKS,
+                   CAMPAIGN_SURFACES)
 
 ALL = (BETS, SESSIONS, PLAYERS, CONTRIBUTIONS, COMMANDS, CONFIGS,
        POOL_UPDATED, JACKPOT_WON, JACKPOT_RESEEDED, WARN_THRESHOLD, STATE_CHANGED, APPROACHING_MAX,

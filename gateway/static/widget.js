@@ -64,6 +64,7 @@
           }
           break;
         case "stats": this.stats = m.stats; break;
+        case "campaign": this.campaign = m.campaign; break;  // a banner, takeover or overlay to show
       }
       this.emit(m);
     }

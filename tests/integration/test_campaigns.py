@@ -105,6 +105,11 @@ async def test_on_fire_pushes_each_opted_in_active_player_once_and_nobody_else(s
     rule = on_fire_rule(jackpot_id)
     await publish_rule(settings, rule, [1])  # six active players: over the threshold, approved
     await publish_configs(settings, [config])
+    gateway = spawn("gateway", "gateway", JACKPOT_GATEWAY_SMOOTHING="0")
+    gw = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    await http_ready(f"{gw}/ready", procs=[gateway])
+    frames: list[dict] = []
+    watch = asyncio.ensure_future(_campaign_frames(gw, frames))
     await asyncio.sleep(2)  # the worker's config view and the rules views have them
     players = [*yes, opted_out, no_consent, other_segment]
     for p in players * 3:  # 226 EUR: past every target, so On Fire came (the drop too, perhaps)
@@ -126,8 +131,10 @@ async def test_on_fire_pushes_each_opted_in_active_player_once_and_nobody_else(s
     await asyncio.sleep(3)  # nothing else arrives late
     got = await received(base)
     assert sorted(r["body"]["player_id"] for r in pushes(got)) == sorted(yes)
-    banners = [r for r in got if r["path"] == "/lobby_banner"]
-    assert len(banners) == 1 and banners[0]["body"]["player_id"] is None
+    assert not [r for r in got if r["path"] == "/lobby_banner"]  # surfaces are the gateway's to show
+    await wait_for(lambda: frames, timeout=30, what="the lobby banner on the gateway's WebSocket")
+    watch.cancel()
+    assert [(f["channel"], f["jackpot_id"], f["template"]) for f in frames] == [("lobby_banner", jackpot_id, "hot")]
     assert len({r["key"] for r in got}) == len(got)  # one idempotency key each
     log = await campaign_log(settings)
     refused = {e["player_id"]: e["reason"] for e in log if e["kind"] == "decision" and not e["channels"]}
@@ -135,6 +142,14 @@ async def test_on_fire_pushes_each_opted_in_active_player_once_and_nobody_else(s
     # latency from the warn state change to the receiver, on this machine
     lat = [r["at"] * 1000 - r["body"]["variables"]["event_at_ms"] for r in pushes(got)]
     assert max(lat) < 10_000, lat
+
+
+async def _campaign_frames(gw: str, frames: list[dict]) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{gw}/ws") as ws:
+        async for msg in ws:
+            doc = orjson.loads(msg.data)
+            if doc.get("type") == "campaign":
+                frames.append(doc["campaign"])
 
 
 async def _len_at_least(got, pick, n):

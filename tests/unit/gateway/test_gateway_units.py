@@ -168,3 +168,29 @@ def test_a_scheduled_jackpot_shows_whether_its_window_is_open_as_the_engine_appl
     [listed] = [j for j in d.listing(day.replace(hour=9)) if j["jackpot_id"] == doc["jackpot_id"]]
     assert listed["window"]["open"] is False
     assert all(j["window"] is None for j in _directory().listing())  # no schedule: always open, nothing to show
+
+
+class _Conn:
+    def __init__(self) -> None:
+        self.frames: list = []
+
+    def offer_event(self, frame) -> None:
+        self.frames.append(frame)
+
+
+def test_campaign_surfaces_go_to_every_page_or_the_jackpots_widgets_once_per_action():
+    import json
+
+    from jackpot.gateway.ticker import Hub
+
+    hub = Hub(_directory())
+    page, widget = _Conn(), _Conn()
+    hub.conns = {page, widget}
+    hub.by_jackpot["jp-w"] = {widget}
+    banner = {"action_id": "a1", "channel": "lobby_banner", "template": "Grand is On Fire", "jackpot_id": "jp-w"}
+    hub.on_campaign(banner)
+    hub.on_campaign(banner)  # replayed by a restarted campaigns process: shown once
+    hub.on_campaign({**banner, "action_id": "a2", "channel": "in_game_overlay"})
+    hub.on_campaign({**banner, "action_id": "a3", "channel": "push"})  # never a player's notification
+    assert [json.loads(f.body)["campaign"]["action_id"] for f in page.frames] == ["a1"]
+    assert [json.loads(f.body)["campaign"]["channel"] for f in widget.frames] == ["lobby_banner", "in_game_overlay"]
