@@ -26,13 +26,14 @@ from typing import Any, Callable, Mapping
 
 import aiohttp
 import orjson
+import yarl
 from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_any,
                       wait_exponential_jitter)
 
 from .plan import Planned
 from .rules import Channel
 
-__all__ = ["Endpoint", "Receipt", "Transient", "sign", "verify", "Deliverer", "SIGNATURE_HEADER"]
+__all__ = ["Endpoint", "Receipt", "Transient", "sign", "verify", "Deliverer", "SIGNATURE_HEADER", "webhook_host"]
 
 SIGNATURE_HEADER = "X-Jackpot-Signature"
 SIGNATURE_TOLERANCE_S = 300
@@ -102,8 +103,10 @@ class Deliverer:
 
     def __init__(self, endpoints: Mapping[Channel, Endpoint], session: aiohttp.ClientSession, *,
                  attempts: int = 5, backoff_s: float = 0.2, backoff_max_s: float = 10.0,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, webhook_hosts: frozenset[str] = frozenset()) -> None:
         self.endpoints = dict(endpoints)
+        # partners' hosts a webhook may reach (a rule's author must not aim signed bodies anywhere)
+        self.webhook_hosts = frozenset(h.lower() for h in webhook_hosts)
         self.session = session
         self.attempts = attempts
         self.backoff = wait_exponential_jitter(multiplier=backoff_s, max=backoff_max_s, jitter=backoff_s)
@@ -116,11 +119,17 @@ class Deliverer:
             return min(exc.retry_after_s, self.backoff_max_s)
         return self.backoff(state)
 
-    def _endpoint(self, action: Planned) -> tuple[str, bytes] | None:
+    def _endpoint(self, action: Planned) -> tuple[str, bytes] | str:
+        """(URL, secret) of the action, or why it has none."""
         ep = self.endpoints.get(action.channel)
         if ep is None:
-            return None
-        return (action.target if action.channel is Channel.WEBHOOK and action.target else ep.url), ep.secret
+            return f"no endpoint configured for {action.channel.value}"
+        if action.channel is Channel.WEBHOOK and action.target:
+            host = _host(action.target)
+            if host is None or host not in self.webhook_hosts:
+                return f"webhook host {host!r} is not among the allowed partner hosts"
+            return action.target, ep.secret
+        return ep.url, ep.secret
 
     async def deliver(self, action: Planned, variables: Mapping[str, Any] | None = None, *,
                       give_up_at: float | None = None, abort: Callable[[], bool] | None = None) -> Receipt:
@@ -129,8 +138,8 @@ class Deliverer:
         that takes (a receiver down for a while delays the campaign; it does not lose it).
         ``abort``: checked before every retry (the kill switch stops a delivery being retried)."""
         where = self._endpoint(action)
-        if where is None:
-            return Receipt(action.action_id, "failed", 0, error=f"no endpoint configured for {action.channel.value}")
+        if isinstance(where, str):
+            return Receipt(action.action_id, "failed", 0, error=where)
         url, secret = where
         body = body_of(action, variables or {})
         attempts = 0
@@ -152,16 +161,28 @@ class Deliverer:
     async def _post(self, url: str, secret: bytes, body: bytes, key: str) -> tuple[int, bool]:
         headers = {"Content-Type": "application/json", "Idempotency-Key": key, SIGNATURE_HEADER: sign(secret, body)}
         try:
-            async with self.session.post(url, data=body, headers=headers, timeout=self.timeout) as resp:
-                text = await resp.text()
+            # no redirects: a signed body goes where the rule says, nowhere a receiver points it to
+            async with self.session.post(url, data=body, headers=headers, timeout=self.timeout,
+                                         allow_redirects=False) as resp:
+                text = (await resp.read()).decode("utf-8", errors="replace")
                 if resp.status < 300:
                     return resp.status, resp.headers.get("Idempotent-Replayed", "").lower() == "true"
                 if resp.status == 429 or resp.status >= 500:
                     raise Transient(f"HTTP {resp.status}: {text[:200]}", _retry_after(resp.headers.get("Retry-After")),
                                     resp.status)
                 raise _Permanent(f"HTTP {resp.status}: {text[:200]}", resp.status)
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from None
+        except (aiohttp.ClientError, ValueError) as exc:  # an invalid URL, a malformed answer: no retry fixes it
+            raise _Permanent(f"{type(exc).__name__}: {exc}", 0) from None
+
+
+def _host(url: str) -> str | None:
+    try:
+        host = yarl.URL(url).host
+    except (ValueError, TypeError):
+        return None
+    return host.lower() if host else None
 
 
 def _until(give_up_at: float) -> Any:

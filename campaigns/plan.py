@@ -1,7 +1,8 @@
 """Whether a rule fires on a signal, and exactly what the fire sends.
 
-The order of the checks is the specification's safety list: the kill switch first, then the
-rule's trigger and conditions, then the audience (brand, segment, opt-out and consent for every
+The order of the checks is the specification's safety list, but for the kill switch, checked
+once the rule's trigger and conditions hold (so that only a fire it stopped is reported): the
+rule's trigger and conditions, the kill switch, then the audience (brand, segment, opt-out and consent for every
 notification channel), the approval gate for a large audience, and per player the cooldown and
 the push limit.  A dry-run rule goes through all of it and sends nothing: its plan is the report.
 
@@ -221,14 +222,14 @@ def plan_fire(rule: Rule, signal: Signal, previous: Signal | None, audience: Ite
     ``approved``: a manager approved this rule version (a record the rule's author cannot write).
     ``contacts``: the players' contacts, or None when the player stage applies the per-player
     limits (``admission``): then no player is refused for them here."""
-    if kill_switch:
-        return FirePlan("killed", reason="kill_switch")
     if not rule.enabled or not trigger_fires(rule, signal, previous):
         return FirePlan("not_fired", reason="disabled" if not rule.enabled else "trigger")
     why = condition_refusal(rule.conditions, signal, last_fired_ms, jackpot_brands)
     if why is not None:
         return FirePlan("not_fired", reason=why)
     fire = fire_id(rule, signal)
+    if kill_switch:  # a fire that would have happened, and did not: logged (nothing else is)
+        return FirePlan("killed", fire_id=fire, reason="kill_switch")
     plan = FirePlan("dry_run" if rule.dry_run else "send", fire_id=fire)
     if rule.player_channels:
         _plan_players(plan, rule, signal, audience, contacts, limits)

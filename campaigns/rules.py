@@ -14,6 +14,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+import yarl
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from jackpot.engine.config import JackpotStatus, LevelStatus
@@ -41,6 +42,7 @@ __all__ = [
     "rule_entry",
     "parse_rule_entry",
     "kill_switch_entry",
+    "webhook_host",
 ]
 
 
@@ -225,6 +227,19 @@ class Conditions(_Model):
         return self
 
 
+def webhook_host(url: str) -> str | None:
+    """The host of an https URL with a valid port, lower case; None for anything else."""
+    try:
+        u = yarl.URL(url)
+        port = u.port
+    except (ValueError, TypeError):
+        return None
+    if u.scheme != "https" or not u.host or port is None or not 0 < port < 65536:
+        return None
+    return u.host.lower()
+
+
+
 class Action(_Model):
     channel: Channel
     template: str = Field(min_length=1, max_length=200, description="message or template name for the channel")
@@ -235,8 +250,9 @@ class Action(_Model):
         needs = {Channel.WEBHOOK: "a URL", Channel.CRM_TAG: "a tag", Channel.ACTIVATE_TEMPLATE: "a template id"}
         if self.channel in needs and not self.target:
             raise ValueError(f"a {self.channel.value} action needs a target ({needs[self.channel]})")
-        if self.channel is Channel.WEBHOOK and not str(self.target).startswith("https://"):
-            raise ValueError("a webhook target must be an https:// URL")
+        if self.channel is Channel.WEBHOOK:
+            if webhook_host(str(self.target)) is None:
+                raise ValueError("a webhook target must be an https:// URL with a host (and a valid port)")
         return self
 
 

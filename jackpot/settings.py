@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     # URL, each channel at <base>/<channel>; empty: every delivery fails as not configured, logged),
     # its health port and local state, and the safety limits of every fire (campaigns/rules.Limits).
     campaign_endpoint: str = Field("", alias="JACKPOT_CAMPAIGN_ENDPOINT")
+    # partners' hosts webhook actions may reach (comma list); a webhook to any other host fails
+    campaign_webhook_hosts: str = Field("", alias="JACKPOT_CAMPAIGN_WEBHOOK_HOSTS")
     campaign_web_port: int = Field(6067, alias="JACKPOT_CAMPAIGN_WEB_PORT")
     campaign_data_dir: Path = Field(REPO_ROOT / ".stack" / "campaigns-data", alias="JACKPOT_CAMPAIGN_DATA_DIR")
     campaign_pushes_per_day: int = Field(3, alias="JACKPOT_CAMPAIGN_PUSHES_PER_DAY", ge=0, le=10)

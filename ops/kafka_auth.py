@@ -97,8 +97,9 @@ def grants(settings: Settings) -> list[Grant]:
     out.extend(Grant("sinks", "read", "group", f"{app}-{g}-sink") for g in ("ledger", "live", "event", "campaign-log"))
 
     # Campaign automation reads the engine's events, the ledger (its audiences) and the players'
-    # profiles (consent), and writes its own topics only; its tables and group are <app id>-campaigns.
-    campaigns = f"{app}-campaigns"
+    # profiles (consent), and writes its own topics only; its tables and group are <app id>.campaigns
+    # (outside the worker's "<app id>-" prefix: the worker cannot read players' consent or contacts).
+    campaigns = f"{app}.campaigns"
     topics("campaigns", "read", (T.ENGINE_EVENTS, T.POOL_UPDATED, T.ACTIVE_PLAYERS, T.LEDGER, T.PLAYERS, T.CONFIGS,
                                  *T.CAMPAIGN_TOPICS))
     topics("campaigns", "write", (T.CAMPAIGN_CANDIDATES, T.CAMPAIGN_ACTIONS, T.CAMPAIGN_LOG, T.CAMPAIGN_TICKS,

@@ -16,7 +16,7 @@ __all__ = ["CampaignLogWriter", "entry_key"]
 def entry_key(entry: dict[str, Any]) -> str:
     kind = entry["kind"]
     if kind == "fire":
-        return f"fire|{entry['fire_id']}"
+        return f"fire|{entry.get('fire_id') or entry['rule_id'] + '|' + str(entry.get('event_id'))}"
     if kind == "delivery":
         return f"delivery|{entry['action_id']}"
     # a decision or dry-run report per player, or a dry run's surface action
@@ -34,5 +34,9 @@ class CampaignLogWriter(PartitionedWriter):
         async with self.pool.acquire() as conn:
             await conn.executemany(
                 "INSERT INTO campaign_log (entry_key, rule_id, kind, fire_id, status, doc) "
-                "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (entry_key) DO NOTHING", rows)
+                "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (entry_key) DO UPDATE "
+                # logged again after a crash: the first outcome stands, unless the action was in the
+                # end delivered (a replay sent what a killed or failed attempt had not)
+                "SET status = EXCLUDED.status, doc = EXCLUDED.doc "
+                "WHERE EXCLUDED.status = 'delivered' AND campaign_log.status IS DISTINCT FROM 'delivered'", rows)
         return len(rows)

@@ -39,7 +39,7 @@ from faust.types import EventT
 from jackpot import metrics as M
 from jackpot.campaigns.admission import Candidate, PlayerLedger, admit
 from jackpot.campaigns.audience import Audience, Velocity, member_of
-from jackpot.campaigns.delivery import Deliverer, Endpoint
+from jackpot.campaigns.delivery import Deliverer, Endpoint, Receipt
 from jackpot.campaigns.evaluate import JackpotCampaignState, Position, handled, on_signal
 from jackpot.campaigns.plan import FirePlan, Member, Planned
 from jackpot.campaigns.rules import KILL_SWITCH, SURFACE_CHANNELS, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
@@ -67,12 +67,17 @@ log = logging.getLogger(__name__)
 # engine events carried in the JackpotEvent envelope that a trigger looks at
 ENVELOPE_KINDS = frozenset({"WarnStateChanged", "JackpotWon", "JackpotReseeded", "JackpotStateChanged"})
 DELIVERY_CONCURRENCY = 32
+DELIVERY_RETRY_S = 300.0  # a delivery's retries stop after this (logged failed): under Kafka's poll interval
 # a trigger kind -> the kind of signal it looks at
 TICK_S = 10.0  # the campaigns clock: a deadline trigger fires within this of its moment
 TRIGGER_SIGNALS = {"warn_state": "warn_state", "pool_threshold": "pool", "deadline": "deadline",
                    "player_count": "player_count", "jackpot_won": "jackpot_won", "jackpot_reseeded": "jackpot_reseeded",
                    "lifecycle": "lifecycle", "velocity": "velocity"}
 WHOLE_INPUT = 1 << 30  # a mark's index once every signal of its input is handled
+
+
+def campaigns_app_id(settings: Settings) -> str:
+    return f"{settings.app_id}.campaigns"
 
 
 def _json(value: Any) -> bytes:
@@ -85,7 +90,9 @@ class Campaigns:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app_settings = settings.model_copy(update={
-            "app_id": f"{settings.app_id}-campaigns", "data_dir": settings.campaign_data_dir,
+            # "<app id>.campaigns": not under the worker's "<app id>-" ACL prefix, so the worker's
+            # principal reaches neither its changelogs (players' consent and contacts) nor its group
+            "app_id": campaigns_app_id(settings), "data_dir": settings.campaign_data_dir,
             "group_instance_id": "", "standby_replicas": 0})
         self.app = app = create_app(self.app_settings)
         self.codec = catalog()
@@ -105,7 +112,8 @@ class Campaigns:
                                     "Per jackpot: the rules' crossings and cooldowns, its active players, its velocity.")
         self.players = bytes_table(app, self.app_settings, "campaign-players",
                                    "Per player: profile (consent), contacts (quota, cooldown) and decisions by fire.")
-        app.compacted_topics = frozenset({settings.topic(T.PLAYERS.name)})
+        # compaction leaves real holes in these inputs (the consumer may commit over them)
+        app.compacted_topics = frozenset(settings.topic(t.name) for t in (T.PLAYERS, T.ACTIVE_PLAYERS))
         self.holes = HoleReader(self.app_settings)
         self.jackpot_guard = self._gap_guard()
         self.player_guard = self._gap_guard()
@@ -443,8 +451,11 @@ class Campaigns:
                   "player": mask_player(action.player_id) if action.player_id else None,
                   "player_id": action.player_id, "event_at_ms": event_at}
         out = []
+        stale = event_at and time.time() * 1000 - event_at > self.limits.stale_after_s * 1000
         if self.kill_switch:  # checked before every send: a switch thrown stops what is queued too
             record.update(status="killed", attempts=0)
+        elif stale:  # a campaign about a state long gone misleads (a backlog, a replay of old history)
+            record.update(status="stale", attempts=0)
         elif action.channel in SURFACE_CHANNELS:  # the gateway shows it (and ignores a replayed id)
             out.append((T.CAMPAIGN_SURFACES.name, action.jackpot_id.encode(), _json(
                 {"action_id": action.action_id, "rule_id": action.rule_id, "channel": action.channel.value,
@@ -453,10 +464,16 @@ class Campaigns:
             M.CAMPAIGN_DELIVERIES.labels(action.channel.value, "delivered").inc()
         else:
             async with gate:
-                # transient failures are retried until the action goes stale (admission's rule)
-                give_up_at = (event_at or time.time() * 1000) / 1000 + self.limits.stale_after_s
-                receipt = await self._deliverer().deliver(action, {"event_at_ms": event_at}, give_up_at=give_up_at,
-                                                          abort=lambda: self.kill_switch)
+                # transient failures are retried until the action goes stale, for at most
+                # DELIVERY_RETRY_S (a batch waiting on one dead receiver holds its partitions)
+                give_up_at = min((event_at or time.time() * 1000) / 1000 + self.limits.stale_after_s,
+                                 time.time() + DELIVERY_RETRY_S)
+                try:
+                    receipt = await self._deliverer().deliver(action, {"event_at_ms": event_at},
+                                                              give_up_at=give_up_at, abort=lambda: self.kill_switch)
+                except Exception as exc:  # one bad action must never stop every campaign: logged as failed
+                    log.exception("campaign delivery failed unexpectedly", extra={"action_id": action.action_id})
+                    receipt = Receipt(action.action_id, "failed", 0, error=f"{type(exc).__name__}: {exc}"[:500])
             record.update(status=receipt.status, attempts=receipt.attempts, http_status=receipt.http_status,
                           error=receipt.error, duplicate=receipt.duplicate)
             M.CAMPAIGN_DELIVERIES.labels(action.channel.value, receipt.status).inc()
@@ -471,14 +488,15 @@ class Campaigns:
             base = self.settings.campaign_endpoint.rstrip("/")
             secret = self.settings.campaign_secret.encode()
             endpoints = {ch: Endpoint(f"{base}/{ch.value}", secret) for ch in Channel} if base else {}
-            self.deliverer = Deliverer(endpoints, self.session)
+            hosts = frozenset(h.strip() for h in self.settings.campaign_webhook_hosts.split(",") if h.strip())
+            self.deliverer = Deliverer(endpoints, self.session, webhook_hosts=hosts)
         return self.deliverer
 
     # ----------------------------------------------------------- health
     def is_ready(self) -> bool:
         app = self.app
-        return (self.rules.ready.is_set() and self.control.ready.is_set() and self.configs.ready.is_set()
-                and app.tables.recovery.completed.is_set()
+        views = (self.rules, self.control, self.configs)  # a dead reader would miss the kill switch
+        return (all(v.ready.is_set() and v.following for v in views) and app.tables.recovery.completed.is_set()
                 and not app.rebalancing and not self.progress.stalled())
 
     async def check_progress(self) -> None:

@@ -50,6 +50,11 @@ class ConfigView:
         self._task = asyncio.create_task(self._follow(end), name="config-view")
         await asyncio.wait_for(self.ready.wait(), timeout=120)
 
+    @property
+    def following(self) -> bool:
+        """Whether the view still follows its topic (a reader that died sees no further change)."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()

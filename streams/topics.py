@@ -201,8 +201,9 @@ async def delete_app_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
+        owned = (settings.app_id + "-", settings.app_id + ".")  # the worker's and the campaigns app's changelogs
         mine = [t for t in await admin.list_topics()
-                if (settings.topic_prefix and t.startswith(settings.topic_prefix)) or t.startswith(settings.app_id + "-")]
+                if (settings.topic_prefix and t.startswith(settings.topic_prefix)) or t.startswith(owned)]
         if mine:
             await admin.delete_topics(mine)
         return mine

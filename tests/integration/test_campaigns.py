@@ -34,11 +34,17 @@ SEGMENT = "slots-lovers"
 def hot_config() -> dict:
     """A level that goes On Fire within 18 bets of 100 EUR (12 EUR each into a pool seeded at 10;
     warn threshold at 50-60% of a 200-220 target, On Fire between it and the target), and not
-    before six (82 EUR): six players who bet once each are all active when it does."""
+    before six (82 EUR): six players who bet once each are all active when it does.  Its game is
+    its own, so the bets of one test never move another test's jackpot."""
     config = one_level_config(contribution_rate="0.1", house_cut="0")
+    config["games"] = [{"game_id": f"slot-{config['jackpot_id'][:8]}", "coefficient": "1.2"}]
     config["levels"][0].update(seed_from="10", seed_to="10", win_from="200", win_to="220", win_max="1000",
                                warn_from="0.5", warn_to="0.6")
     return config
+
+
+def game(config: dict) -> str:
+    return config["games"][0]["game_id"]
 
 
 def profile(player_id: str, *, consent=("push",), opt_out=False, segments=(SEGMENT,), self_excluded=False) -> tuple:
@@ -47,9 +53,9 @@ def profile(player_id: str, *, consent=("push",), opt_out=False, segments=(SEGME
                               "marketing_opt_out": opt_out, "consent": list(consent), "self_excluded": self_excluded})
 
 
-def bet(player_id: str, amount: str = "100") -> dict:
+def bet(player_id: str, config: dict, amount: str = "100") -> dict:
     return {"event_id": str(uuid.uuid4()), "timestamp": dt.datetime.now(dt.timezone.utc), "player_id": player_id,
-            "game_id": "starburst", "brand_id": "brand-royal", "currency": "EUR", "bet_amount": Decimal(amount),
+            "game_id": game(config), "brand_id": "brand-royal", "currency": "EUR", "bet_amount": Decimal(amount),
             "bet_type": "real", "session_id": f"s-{player_id}"}
 
 
@@ -113,7 +119,7 @@ async def test_on_fire_pushes_each_opted_in_active_player_once_and_nobody_else(s
     await asyncio.sleep(2)  # the worker's config view and the rules views have them
     players = [*yes, opted_out, no_consent, other_segment]
     for p in players * 3:  # 226 EUR: past every target, so On Fire came (the drop too, perhaps)
-        await produce_bets(settings, [bet(p)])
+        await produce_bets(settings, [bet(p, config)])
 
     def pushes(got):
         return [r for r in got if r["path"] == "/push" and r["body"]["rule_id"] == str(rule.rule_id)]
@@ -172,7 +178,7 @@ async def _hot_jackpot_with(settings, rule_for, *, approved=()) -> tuple[Rule, l
         await publish_rule(settings, rule, approved)
     await asyncio.sleep(2)
     for p in players * 3:
-        await produce_bets(settings, [bet(p)])
+        await produce_bets(settings, [bet(p, config)])
     return rule, players
 
 
@@ -285,12 +291,12 @@ async def test_sigkill_mid_campaign_delivers_every_action_exactly_once(settings,
     await publish_rule(settings, rule, [1])
     await publish_configs(settings, [config])
     await asyncio.sleep(2)
-    await produce_bets(settings, [bet(p, "10") for p in players])  # 1.2 EUR each: 82 EUR, below any warn threshold
+    await produce_bets(settings, [bet(p, config, "10") for p in players])  # 1.2 EUR each: 82 EUR, below any warn
     await asyncio.sleep(3)  # every player's first bet applied: all sixty are active when it goes On Fire
     async with aiohttp.ClientSession() as http:
         await http.post(f"{base}/_control/fail", json={"status": 503, "times": 40, "retry_after": 0.5})
     for _ in range(2):
-        await produce_bets(settings, [bet(p, "10") for p in players])
+        await produce_bets(settings, [bet(p, config, "10") for p in players])
 
     def pushes(got):
         return [r for r in got if r["path"] == "/push" and r["body"]["rule_id"] == str(rule.rule_id)]
@@ -335,7 +341,7 @@ async def test_a_deadline_rule_fires_minutes_before_a_time_drop_deadline(setting
     await publish_rule(settings, rule)
     await publish_configs(settings, [config])
     await asyncio.sleep(2)
-    await produce_bets(settings, [bet(p, "10") for p in players])  # 3.6 EUR: far from any threshold
+    await produce_bets(settings, [bet(p, config, "10") for p in players])  # 3.6 EUR: far from any threshold
     fired = await wait_for(lambda: _fires(settings, rule), timeout=240, what="the deadline rule's fire")
     assert [(f["signal"], f["status"], f["audience"]) for f in fired] == [("deadline", "send", 3)]
     assert fired[0]["event_at_ms"] >= int((dt.datetime.combine(now.date(), close, dt.timezone.utc)
@@ -351,3 +357,43 @@ async def test_a_deadline_rule_fires_minutes_before_a_time_drop_deadline(setting
 
 
 TICK_WAIT_S = 25
+
+
+async def test_a_burst_of_fires_reaches_each_player_once_within_the_cooldown(settings, receiver, engine):
+    """Three jackpots go On Fire at once for the same four players, under one rule: each player
+    gets one push (an hour between two executions reaching a player), and the log says why the
+    other candidates were refused."""
+    base, _ = receiver
+    run = uuid.uuid4().hex[:6]
+    players = [f"{run}-b{i}" for i in range(4)]
+    await produce_player_events(settings, "player-profiles", [profile(p) for p in players])
+    configs = [hot_config() for _ in range(3)]
+    rule = on_fire_rule(configs[0]["jackpot_id"], jackpot_ids=[c["jackpot_id"] for c in configs],
+                        actions=[{"channel": "push", "template": "p"}])
+    await publish_rule(settings, rule)
+    await publish_configs(settings, configs)
+    await asyncio.sleep(2)
+    # every player bets on every jackpot once (58 EUR each), then the three climb together
+    await produce_bets(settings, [bet(p, c) for p in players for c in configs])
+    await asyncio.sleep(3)
+    for _ in range(4):  # 4 x 48 EUR more: past every target, so the three fires come within seconds
+        await produce_bets(settings, [bet(p, c) for p in players for c in configs])
+
+    async def three_fires():
+        fires = await _fires(settings, rule) or []
+        return fires if len(fires) == 3 else None
+
+    fires = await wait_for(three_fires, timeout=120, what="three fires of the rule")
+    assert {f["jackpot_id"] for f in fires} == {c["jackpot_id"] for c in configs}
+
+    async def decided():
+        entries = [e for e in await campaign_log(settings) if e["kind"] == "decision" and e["rule_id"] == str(rule.rule_id)]
+        return entries if len(entries) == 12 else None
+
+    decisions = await wait_for(decided, timeout=60, what="a decision per player per fire")
+    sent = sorted(e["player_id"] for e in decisions if e["channels"] == ["push"])
+    assert sent == sorted(players)
+    assert sorted(e["reason"] for e in decisions if not e["channels"]) == ["player_cooldown"] * 8
+    await asyncio.sleep(3)
+    got = [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+    assert sorted(r["body"]["player_id"] for r in got) == sorted(players)

@@ -99,9 +99,15 @@ async def test_retries_end_with_a_failed_receipt_and_unreachable_endpoints_too(r
 
 async def test_a_webhook_goes_to_its_own_target(receiver, session):
     r, server = receiver
-    d = Deliverer({Channel.WEBHOOK: Endpoint("http://127.0.0.1:9/unused", SECRET)}, session)
+    d = Deliverer({Channel.WEBHOOK: Endpoint("http://127.0.0.1:9/unused", SECRET)}, session,
+                  webhook_hosts=frozenset({"127.0.0.1"}))
     receipt = await d.deliver(action(Channel.WEBHOOK, None, target=str(server.make_url("/webhook"))))
     assert receipt.status == "delivered" and r.received[0]["path"] == "/webhook"
+    # a partner host nobody allowed gets no signed body, and a URL aiohttp refuses fails, never raises
+    elsewhere = await d.deliver(action(Channel.WEBHOOK, None, target="https://attacker.example/x"))
+    assert elsewhere.status == "failed" and "not among the allowed" in elsewhere.error and len(r.received) == 1
+    bad = Deliverer({Channel.PUSH: Endpoint("http://127.0.0.1:99999/push", SECRET)}, session)
+    assert (await bad.deliver(action())).status == "failed"
 
 
 def test_endpoints_need_http_urls_and_real_secrets():

@@ -69,9 +69,11 @@ def test_the_same_event_gives_the_same_ids_and_another_event_or_version_other_id
     assert not {a.action_id for a in first.actions} & {a.action_id for a in edited.actions}
 
 
-def test_the_kill_switch_stops_every_rule_before_anything_else():
+def test_the_kill_switch_stops_every_fire_and_reports_only_fires():
     plan = fire(on_fire_rule(), audience=players(5), kill_switch=True)
-    assert plan.status == "killed" and plan.actions == []
+    assert plan.status == "killed" and plan.actions == [] and plan.fire_id is not None
+    # a rule that would not have fired is not reported as killed (the log would flood otherwise)
+    assert fire(on_fire_rule(enabled=False), audience=players(5), kill_switch=True).status == "not_fired"
 
 
 def test_a_dry_run_reports_the_audience_and_sample_and_sends_nothing():
