@@ -474,7 +474,8 @@ class Campaigns:
                 except Exception as exc:  # one bad action must never stop every campaign: logged as failed
                     log.exception("campaign delivery failed unexpectedly", extra={"action_id": action.action_id})
                     receipt = Receipt(action.action_id, "failed", 0, error=f"{type(exc).__name__}: {exc}"[:500])
-            record.update(status=receipt.status, attempts=receipt.attempts, http_status=receipt.http_status,
+            status = "killed" if receipt.status == "failed" and self.kill_switch else receipt.status  # stopped mid-retry
+            record.update(status=status, attempts=receipt.attempts, http_status=receipt.http_status,
                           error=receipt.error, duplicate=receipt.duplicate)
             M.CAMPAIGN_DELIVERIES.labels(action.channel.value, receipt.status).inc()
             if receipt.status == "delivered" and event_at:

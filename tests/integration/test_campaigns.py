@@ -397,3 +397,41 @@ async def test_a_burst_of_fires_reaches_each_player_once_within_the_cooldown(set
     await asyncio.sleep(3)
     got = [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
     assert sorted(r["body"]["player_id"] for r in got) == sorted(players)
+
+
+async def test_the_kill_switch_stops_deliveries_being_retried_within_a_second(settings, receiver, engine, admin, http,
+                                                                             tokens):
+    """Pushes admitted and being retried (the receiver refuses them): the kill switch thrown
+    through the admin API stops them all, and nothing reaches the receiver once it answers again."""
+    base, _ = receiver
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{base}/_control/fail", json={"status": 503, "times": 100_000, "retry_after": 0.2})
+        url = f"{admin.url}/v1/campaigns/kill-switch"
+        try:
+            rule, players = await _hot_jackpot_with(settings, on_fire_rule, approved=[1])
+
+            async def admitted():
+                entries = [e for e in await campaign_log(settings) if e["kind"] == "decision"
+                           and e["rule_id"] == str(rule.rule_id) and e["channels"]]
+                return entries if len(entries) == 6 else None
+
+            await wait_for(admitted, timeout=90, what="six pushes admitted")
+            await asyncio.sleep(1)  # being retried
+            status, doc, _ = await call(http, "PUT", url, tokens["operator-all"], json_body={"on": True, "reason": "stop"})
+            assert status == 200 and doc["in_effect"], doc
+            await asyncio.sleep(1.0)  # within a second every retry has stopped ...
+            await session.post(f"{base}/_control/fail", json={"status": 503, "times": 0})
+            await asyncio.sleep(3)  # ... so the receiver, answering again, gets nothing
+            assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
+
+            async def stopped():
+                entries = [e for e in await campaign_log(settings) if e["kind"] == "delivery"
+                           and e["rule_id"] == str(rule.rule_id)]
+                return entries if len(entries) == 6 else None
+
+            entries = await wait_for(stopped, timeout=30, what="six deliveries logged as killed")
+            assert {e["status"] for e in entries} == {"killed"}
+        finally:
+            await session.post(f"{base}/_control/fail", json={"status": 503, "times": 0})
+            status, doc, _ = await call(http, "PUT", url, tokens["manager-all"], json_body={"on": False, "reason": "over"})
+            assert status == 200
