@@ -71,7 +71,9 @@ def on_fire_rule(jackpot_id: str, **over) -> Rule:
 def receiver(spawn):
     port = free_port()
     proc = spawn("campaign-receiver", "campaign-receiver", "--port", str(port), JACKPOT_CAMPAIGN_SECRET=SECRET)
-    return f"http://127.0.0.1:{port}", proc
+    base = f"http://127.0.0.1:{port}"
+    asyncio.run(http_ready(f"{base}/_control/received", procs=[proc]))
+    return base, proc
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +268,7 @@ async def test_the_kill_switch_stops_every_fire_and_delivery(settings, receiver,
         assert fired[0]["status"] == "killed"
         await asyncio.sleep(2)
         assert not [r for r in await received(base) if r["body"]["rule_id"] == str(rule.rule_id)]
-        status, doc, _ = await call(http, "PUT", url, tokens["operator-all"], json_body={"on": False, "reason": "ok"})
+        status, doc, _ = await call(http, "PUT", url, tokens["operator-all"], json_body={"on": False, "reason": "all clear"})
         assert status == 403 and doc["type"].endswith("/forbidden")  # lifting it is a manager's
     finally:
         status, doc, _ = await call(http, "PUT", url, tokens["manager-all"], json_body={"on": False, "reason": "over"})
@@ -426,10 +428,10 @@ async def test_the_kill_switch_stops_deliveries_being_retried_within_a_second(se
 
             async def stopped():
                 entries = [e for e in await campaign_log(settings) if e["kind"] == "delivery"
-                           and e["rule_id"] == str(rule.rule_id)]
+                           and e["rule_id"] == str(rule.rule_id) and e["channel"] == "push"]
                 return entries if len(entries) == 6 else None
 
-            entries = await wait_for(stopped, timeout=30, what="six deliveries logged as killed")
+            entries = await wait_for(stopped, timeout=30, what="six pushes logged as killed")
             assert {e["status"] for e in entries} == {"killed"}
         finally:
             await session.post(f"{base}/_control/fail", json={"status": 503, "times": 0})
