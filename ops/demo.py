@@ -124,8 +124,10 @@ def run_demo(settings: Settings, rate: float) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
     stack = Stack(settings)
     # the campaigns process signs its deliveries to the reference receiver with a key of this run
-    os.environ.setdefault("JACKPOT_CAMPAIGN_SECRET", secrets.token_hex(24))
-    os.environ.setdefault("JACKPOT_CAMPAIGN_ENDPOINT", f"http://127.0.0.1:{settings.campaign_receiver_port}")
+    if len(os.environ.get("JACKPOT_CAMPAIGN_SECRET", "").encode()) < 16:  # unset, or empty from a settings dump
+        os.environ["JACKPOT_CAMPAIGN_SECRET"] = secrets.token_hex(24)
+    if not os.environ.get("JACKPOT_CAMPAIGN_ENDPOINT"):
+        os.environ["JACKPOT_CAMPAIGN_ENDPOINT"] = f"http://127.0.0.1:{settings.campaign_receiver_port}"
     started: list[str] = []
     children: list[subprocess.Popen] = []
     logs = []
