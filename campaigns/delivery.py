@@ -33,7 +33,7 @@ from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception_type, st
 from .plan import Planned
 from .rules import Channel
 
-__all__ = ["Endpoint", "Receipt", "Transient", "sign", "verify", "Deliverer", "SIGNATURE_HEADER", "webhook_host"]
+__all__ = ["Endpoint", "Receipt", "Transient", "sign", "verify", "Deliverer", "SIGNATURE_HEADER"]
 
 SIGNATURE_HEADER = "X-Jackpot-Signature"
 SIGNATURE_TOLERANCE_S = 300
@@ -54,7 +54,7 @@ class Endpoint:
 @dataclass(frozen=True, slots=True)
 class Receipt:
     action_id: str
-    status: str  # delivered | failed
+    status: str  # delivered | failed | aborted (``abort`` said stop)
     attempts: int
     http_status: int | None = None
     error: str | None = None
@@ -141,6 +141,10 @@ class Deliverer:
         if isinstance(where, str):
             return Receipt(action.action_id, "failed", 0, error=where)
         url, secret = where
+        if abort is not None and abort():
+            return Receipt(action.action_id, "aborted", 0, error="aborted before the first attempt")
+        if give_up_at is not None and time.time() >= give_up_at:
+            return Receipt(action.action_id, "failed", 0, error="its time ran out before the first attempt")
         body = body_of(action, variables or {})
         attempts = 0
         try:
@@ -154,7 +158,8 @@ class Deliverer:
                     status, duplicate = await self._post(url, secret, body, action.action_id)
             return Receipt(action.action_id, "delivered", attempts, http_status=status, duplicate=duplicate)
         except Transient as exc:
-            return Receipt(action.action_id, "failed", attempts, http_status=exc.http_status, error=str(exc))
+            status = "aborted" if abort is not None and abort() else "failed"  # stopped between two retries
+            return Receipt(action.action_id, status, attempts, http_status=exc.http_status, error=str(exc))
         except _Permanent as exc:
             return Receipt(action.action_id, "failed", attempts, http_status=exc.http_status, error=str(exc))
 

@@ -244,22 +244,21 @@ class Hub:
                 c.offer_event(frame)
 
     def on_campaign(self, doc: dict) -> None:
-        """A campaign surface: a banner or takeover for every page, an overlay for the jackpot's
-        own widgets.  An action id seen already (a replay after the campaigns process crashed) is
-        not shown twice."""
+        """A campaign surface (banner, takeover, overlay) for the connections following its jackpot.
+        An action id seen already (a replay after the campaigns process crashed) is not shown twice."""
         action_id, channel, jid = str(doc["action_id"]), str(doc["channel"]), str(doc["jackpot_id"])
         if channel not in SURFACE_CHANNELS or action_id in self.campaign_ids:
             return
+        if jid not in self.directory.public:
+            return  # a draft's or an archived jackpot's: nothing to show the public
         self.campaign_ids.append(action_id)
-        msg = {"type": "campaign", "campaign": {"action_id": action_id, "channel": channel,
-                                                "template": str(doc["template"])[:200], "jackpot_id": jid,
-                                                "slug": self.directory.slug(jid)}}
-        if channel == "in_game_overlay":
-            frame = _dumps(msg)
-            for c in self.audience(jid):
+        frame = _dumps({"type": "campaign", "campaign": {"action_id": action_id, "channel": channel,
+                                                         "template": str(doc["template"])[:200], "jackpot_id": jid,
+                                                         "slug": self.directory.slug(jid)}})
+        # the pages and widgets following the jackpot (the Universe page follows all public ones)
+        for c in self.audience(jid):
+            if c.sub.wants(jid):
                 c.offer_event(frame)
-        else:
-            self.broadcast(msg)
 
     def broadcast(self, msg: dict) -> None:
         frame = _dumps(msg)

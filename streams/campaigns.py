@@ -132,7 +132,9 @@ class Campaigns:
                   concurrency=1)(self._supervised("campaign-delivery", self.delivery_stage))
         app.timer(10.0)(self.check_progress)
         app.timer(TICK_S, on_leader=True)(self.tick)
-        self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.campaign_web_port)
+        # a view whose reader died would hide a kill switch thrown later: not live, so it is restarted
+        self.health = M.HealthServer(ready=self.is_ready, host=settings.worker_web_host, port=settings.campaign_web_port,
+                                     live=lambda: not any(v.failed for v in (self.rules, self.control, self.configs)))
         app.service(_closer(self))
 
     # ----------------------------------------------------------- plumbing
@@ -463,7 +465,7 @@ class Campaigns:
             record.update(status="delivered", attempts=1, via="gateway")
             M.CAMPAIGN_DELIVERIES.labels(action.channel.value, "delivered").inc()
         else:
-            async with gate:
+            async with gate:  # checked again in the delivery: waiting here, the switch may be thrown
                 # transient failures are retried until the action goes stale, for at most
                 # DELIVERY_RETRY_S (a batch waiting on one dead receiver holds its partitions)
                 give_up_at = min((event_at or time.time() * 1000) / 1000 + self.limits.stale_after_s,
@@ -474,10 +476,10 @@ class Campaigns:
                 except Exception as exc:  # one bad action must never stop every campaign: logged as failed
                     log.exception("campaign delivery failed unexpectedly", extra={"action_id": action.action_id})
                     receipt = Receipt(action.action_id, "failed", 0, error=f"{type(exc).__name__}: {exc}"[:500])
-            status = "killed" if receipt.status == "failed" and self.kill_switch else receipt.status  # stopped mid-retry
+            status = "killed" if receipt.status == "aborted" else receipt.status  # the switch stopped it
             record.update(status=status, attempts=receipt.attempts, http_status=receipt.http_status,
                           error=receipt.error, duplicate=receipt.duplicate)
-            M.CAMPAIGN_DELIVERIES.labels(action.channel.value, receipt.status).inc()
+            M.CAMPAIGN_DELIVERIES.labels(action.channel.value, status).inc()
             if receipt.status == "delivered" and event_at:
                 M.CAMPAIGN_LATENCY.observe(max(0.0, time.time() - event_at / 1000))
         record["at_ms"] = int(time.time() * 1000)

@@ -51,6 +51,11 @@ class ConfigView:
         await asyncio.wait_for(self.ready.wait(), timeout=120)
 
     @property
+    def failed(self) -> bool:
+        """Its reader started and ended (an error: views follow their topic until stopped)."""
+        return self._task is not None and self._task.done()
+
+    @property
     def following(self) -> bool:
         """Whether the view still follows its topic (a reader that died sees no further change)."""
         return self._task is not None and not self._task.done()

@@ -135,7 +135,11 @@ async def test_with_a_deadline_transient_failures_are_retried_past_the_attempt_l
     r.fail_times = 1000
     late = await deliverer(server, session).deliver(action(), give_up_at=time.time() + 0.2)
     assert late.status == "failed" and late.http_status == 503  # the action went stale
-    calls = []
+    calls = []  # the first call is the check before the first attempt
     killed = await deliverer(server, session).deliver(action(), give_up_at=time.time() + 30,
-                                                      abort=lambda: calls.append(1) or len(calls) >= 2)
-    assert killed.status == "failed" and killed.attempts == 2  # the kill switch, thrown between two retries
+                                                      abort=lambda: calls.append(1) or len(calls) >= 3)
+    assert killed.status == "aborted" and killed.attempts == 2  # the kill switch, thrown between two retries
+    before = await deliverer(server, session).deliver(action(), give_up_at=time.time() + 30, abort=lambda: True)
+    assert (before.status, before.attempts) == ("aborted", 0)  # thrown while it waited for a slot: never sent
+    gone = await deliverer(server, session).deliver(action(), give_up_at=time.time() - 1)
+    assert (gone.status, gone.attempts) == ("failed", 0)

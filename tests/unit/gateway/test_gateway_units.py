@@ -171,26 +171,33 @@ def test_a_scheduled_jackpot_shows_whether_its_window_is_open_as_the_engine_appl
 
 
 class _Conn:
-    def __init__(self) -> None:
+    def __init__(self, jackpots: frozenset[str] = frozenset()) -> None:
+        from jackpot.gateway.subscription import Subscription
+
         self.frames: list = []
+        self.sub = Subscription(jackpots=jackpots)
 
     def offer_event(self, frame) -> None:
         self.frames.append(frame)
 
 
-def test_campaign_surfaces_go_to_every_page_or_the_jackpots_widgets_once_per_action():
+def test_campaign_surfaces_go_to_the_connections_following_the_jackpot_once_per_action():
     import json
 
     from jackpot.gateway.ticker import Hub
 
     hub = Hub(_directory())
-    page, widget = _Conn(), _Conn()
-    hub.conns = {page, widget}
-    hub.by_jackpot["jp-w"] = {widget}
-    banner = {"action_id": "a1", "channel": "lobby_banner", "template": "Grand is On Fire", "jackpot_id": "jp-w"}
+    page, widget, other = _Conn(), _Conn(frozenset({"id-1"})), _Conn(frozenset({"id-2"}))
+    hub.conns = {page, widget, other}
+    hub.wildcard = {page}
+    hub.by_jackpot["id-1"] = {widget}
+    hub.by_jackpot["id-2"] = {other}
+    banner = {"action_id": "a1", "channel": "lobby_banner", "template": "Grand is On Fire", "jackpot_id": "id-1"}
     hub.on_campaign(banner)
     hub.on_campaign(banner)  # replayed by a restarted campaigns process: shown once
     hub.on_campaign({**banner, "action_id": "a2", "channel": "in_game_overlay"})
     hub.on_campaign({**banner, "action_id": "a3", "channel": "push"})  # never a player's notification
-    assert [json.loads(f.body)["campaign"]["action_id"] for f in page.frames] == ["a1"]
+    hub.on_campaign({**banner, "action_id": "a4", "jackpot_id": "a-draft"})  # not public: not shown
+    assert [json.loads(f.body)["campaign"]["action_id"] for f in page.frames] == ["a1", "a2"]
     assert [json.loads(f.body)["campaign"]["channel"] for f in widget.frames] == ["lobby_banner", "in_game_overlay"]
+    assert other.frames == []  # a widget of another jackpot (or brand) gets nothing
