@@ -518,7 +518,7 @@ def ledger_samples(sent: dict[str, float], seen: list, ledger_topic: str) -> lis
     return _stamp_samples(sent, seen, ledger_topic, LEDGER)
 
 
-async def open_loop(run: BenchRun, records: list, rate: float, k: int) -> dict:
+async def open_loop(run: BenchRun, records: list, rate: float, k: int | str) -> dict:
     """Send ``records`` at ``rate`` from a process of its own (``bench/openloop.py``); its report,
     with every bet's scheduled send time."""
     path, report = run.tmp / f"openloop-{k}.pkl", run.tmp / f"openloop-{k}.json"
@@ -540,8 +540,23 @@ async def open_loop(run: BenchRun, records: list, rate: float, k: int) -> dict:
     return json.loads(report.read_text())
 
 
+HOP_PROBE_RATE = 50.0  # messages/s of the broker-hop probe sent beside each offered rate
+
+
+def hop_records(topic: str, n: int, k: int) -> list[tuple[str, bytes, bytes, str]]:
+    """The broker-hop probe's messages, as ``open_loop`` sends them: small, keyed, each named."""
+    return [(topic, f"{k}:{i}".encode(), b"x" * 64, f"hop-{k}:{i}") for i in range(n)]
+
+
+def hop_samples(sent: dict[str, float], seen: list, topic: str) -> list[float]:
+    """Per probe message: ms from its scheduled send to its receipt by the bench's watcher, the
+    same path as a PoolUpdated's last hop (one produce, one fetch through the same broker)."""
+    return [(recv - sent[f"hop-{m.key.decode()}"]) * 1000 for recv, m in seen
+            if m.topic == topic and f"hop-{m.key.decode()}" in sent]
+
+
 def rate_point(share: float, capacity: float, sender: dict, pool_ms: list[float], ws_ms: list[float],
-               ledger_ms: list[float] = (), router_ms: list[float] = ()) -> dict:
+               ledger_ms: list[float] = (), router_ms: list[float] = (), hop_ms: list[float] = ()) -> dict:
     """One offered rate's figures, as ``latency_capacity_share`` lists them."""
     def q(ms: list[float], p: float) -> float | None:
         return round(pct(ms, p), 2) if ms else None
@@ -552,18 +567,25 @@ def rate_point(share: float, capacity: float, sender: dict, pool_ms: list[float]
             "ws_p50_ms": q(ws_ms, 0.5), "ws_p99_ms": q(ws_ms, 0.99), "ws_max_ms": q(ws_ms, 1.0),
             "ledger_p50_ms": q(list(ledger_ms), 0.5), "ledger_p99_ms": q(list(ledger_ms), 0.99),
             "router_p50_ms": q(list(router_ms), 0.5), "router_p99_ms": q(list(router_ms), 0.99),
+            "hop_p50_ms": q(list(hop_ms), 0.5), "hop_p99_ms": q(list(hop_ms), 0.99),
             "send_late_p99_ms": sender["late_p99_ms"]}
 
 
 async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway: Process | None,
                   capacity: float, out) -> list[Result]:
-    """Open-loop latency at each of ``LATENCY_SHARES`` of ``capacity`` (bets/s)."""
+    """Open-loop latency at each of ``LATENCY_SHARES`` of ``capacity`` (bets/s).
+
+    Beside each rate, a second open-loop sender puts ``HOP_PROBE_RATE`` small messages a second
+    on a probe topic that nothing but the bench reads: their latency is one bare broker hop under
+    the same load, the floor any path through this broker sits on (a bet takes three: bets to
+    the router, contributions to the jackpot agent, PoolUpdated to the gateway)."""
     s = run.settings
     pool_topic, ledger_topic = run.topic(T.POOL_UPDATED), run.topic(T.LEDGER)
     contributions_topic = run.topic(T.CONTRIBUTIONS)
     if not capacity > 0:
         raise RuntimeError("latency: no capacity measured to offer a share of")
-    watcher = TopicWatcher(s, [pool_topic, ledger_topic, contributions_topic])
+    hop_topic = await _create_topic(run, s.topic("bench-hop-probe"))
+    watcher = TopicWatcher(s, [pool_topic, ledger_topic, contributions_topic, hop_topic])
     await watcher.start()
     frames: list = []
     ws_task = None
@@ -581,7 +603,9 @@ async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway:
                                   run.topic(T.BETS))
             seen_from, frames_from = len(watcher.seen), len(frames)
             log(out, f"latency: {n} bets at {rate:,.0f}/s ({share:.0%} of {capacity:,.0f}), open loop")
-            sender = await open_loop(run, records, rate, k)
+            probes = hop_records(hop_topic, max(1, round(HOP_PROBE_RATE * sizes.latency_s)), k)
+            sender, probe = await asyncio.gather(open_loop(run, records, rate, k),
+                                                 open_loop(run, probes, HOP_PROBE_RATE, f"hop-{k}"))
             await run.wait_consumed([run.topic(T.BETS), run.topic(T.CONTRIBUTIONS)], timeout=_patience(n),
                                     procs=[worker])
             await asyncio.sleep(1.0)  # the last PoolUpdated and frames in flight
@@ -592,9 +616,10 @@ async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway:
             samples[share] = (pool_ms, ws_ms)
             ledger_ms = ledger_samples(sender["scheduled"], watcher.seen[seen_from:], ledger_topic)
             router_ms = router_samples(sender["scheduled"], watcher.seen[seen_from:], contributions_topic)
-            points.append(rate_point(share, capacity, sender, pool_ms, ws_ms, ledger_ms, router_ms))
+            hop_ms = hop_samples(probe["scheduled"], watcher.seen[seen_from:], hop_topic)
+            points.append(rate_point(share, capacity, sender, pool_ms, ws_ms, ledger_ms, router_ms, hop_ms))
             log(out, f"latency: p99 {points[-1]['pool_p99_ms']} ms to PoolUpdated, {points[-1]['ws_p99_ms']} ms to "
-                     f"the WebSocket frame")
+                     f"the WebSocket frame; a bare broker hop beside it p99 {points[-1]['hop_p99_ms']} ms")
     finally:
         await watcher.stop()
         if ws_task is not None:
@@ -603,14 +628,17 @@ async def latency(run: BenchRun, sizes: Sizes, brands, worker: Process, gateway:
                 await ws_task
     results = [Result("latency_capacity_share", capacity_share(points), "share", detail={
         "capacity_bets_s": round(capacity, 1), "target_p99_ms": LATENCY_TARGET_MS, "to": "WebSocket frame",
-        "seconds_per_rate": sizes.latency_s, "rates": points,
-        "method": "open loop: a sender process of its own, latency from each bet's scheduled send time"})]
+        "seconds_per_rate": sizes.latency_s, "rates": points, "hop_probe_msgs_s": HOP_PROBE_RATE,
+        "method": "open loop: a sender process of its own, latency from each bet's scheduled send time; "
+                  "hop: a bare produce-to-fetch through the same broker at the same time"})]
     mid = 0.5 if 0.5 in samples else LATENCY_SHARES[len(LATENCY_SHARES) // 2]
     point = next(p for p in points if p["share"] == mid)
     pool_ms, ws_ms = samples[mid]
 
     def result(name: str, ms: list[float], to: str) -> Result:
-        return Result(name, pct(ms, 0.99), "ms", detail={
+        # baseline: a bare broker hop's p99 at the same time (the ratio: how many hops' worth)
+        return Result(name, pct(ms, 0.99), "ms", baseline=point["hop_p99_ms"], baseline_label="bare broker hop p99",
+                      detail={
             "to": to, "p50_ms": round(pct(ms, 0.5), 2), "max_ms": round(max(ms), 2), "samples": len(ms),
             "rate": round(point["offered_bets_s"]), "share": mid, "open_loop": True,
             "target_p99_ms": LATENCY_TARGET_MS})

@@ -24,7 +24,7 @@ UNITS = {"e2e_throughput": "bets/s", "cpu_per_bet_vs_faust": "us/bet", "hot_jack
          "latency_capacity_share": "share", "latency_pool_p99_ms": "ms", "latency_ws_p99_ms": "ms", "recovery_s": "s",
          "sink_vs_copy": "rows/s", "worker_rss_mb": "MB", "campaign_latency_p99_ms": "ms"}
 WITH_BASELINE = {"e2e_throughput", "cpu_per_bet_vs_faust", "hot_jackpot_vs_rowlock", "sink_vs_copy",
-                 "campaign_latency_p99_ms"}
+                 "campaign_latency_p99_ms", "latency_pool_p99_ms", "latency_ws_p99_ms"}
 # a valid figure may be 0: no offered rate met the latency target
 MAY_BE_ZERO = {"latency_capacity_share"}
 
@@ -95,10 +95,13 @@ async def test_bench_quick_prints_a_table_and_one_json_line_per_benchmark(stack)
         assert r["samples"] > 0 and r["pool_p50_ms"] <= r["pool_p99_ms"], r
         assert r["ws_p99_ms"] is not None and r["ws_p50_ms"] <= r["ws_p99_ms"], r
         assert r["offered_bets_s"] == pytest.approx(r["share"] * share["detail"]["capacity_bets_s"], rel=1e-2), r
+        # a bare broker hop measured beside each rate: the floor of any path through the broker
+        assert 0 < r["hop_p50_ms"] <= r["hop_p99_ms"], r
     assert share["value"] == capacity_share(rates, share["detail"]["target_p99_ms"])
     half = next(r for r in rates if r["share"] == 0.5)
     assert by_name["latency_pool_p99_ms"]["value"] == pytest.approx(half["pool_p99_ms"], abs=0.01)
     assert by_name["latency_ws_p99_ms"]["value"] == pytest.approx(half["ws_p99_ms"], abs=0.01)
+    assert by_name["latency_ws_p99_ms"]["baseline"] == pytest.approx(half["hop_p99_ms"], abs=0.01)
     # the chart of offered rate against p99 latency, beside the JSON lines
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the run removed its own topics

@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from jackpot.bench.benchmarks import (LATENCY_SHARES, NAMES, Result, capacity_share, latency_samples, ledger_samples,
-                                      level_shares, median, passthrough_window, pct, per_bet_us, rate_point,
+                                      hop_records, hop_samples, level_shares, median, passthrough_window, pct, per_bet_us,
+                                      rate_point,
                                       read_status, table)
 from jackpot.bench.chart import chart_points, latency_chart
 from jackpot.bench.harness import HOT_BRAND, bench_portfolio, cpu_from_stat, process_cpu_s, with_database
@@ -184,6 +185,19 @@ def test_ledger_latency_is_from_the_send_to_the_ledger_record_timestamp():
             (100.9, Msg("pool", b"jp-1", _pool("jp-1", "L", 6), 100_801)),
             (101.0, Msg("ledger", b"jp-1", _ledger(str(uuid.uuid4()), "jp-1", "L", "1"), 100_900))]
     assert sorted(ledger_samples(sent, seen, "ledger")) == pytest.approx([250.0, 300.0])
+
+
+def test_hop_probe_latency_is_from_each_probe_send_to_its_receipt_and_ignores_other_records():
+    probes = hop_records("hop", 3, 1)
+    assert [(t, k) for t, k, _, _ in probes] == [("hop", b"1:0"), ("hop", b"1:1"), ("hop", b"1:2")]
+    sent = {name: 10.0 + i for i, (_, _, _, name) in enumerate(probes)}
+    seen = [(10.004, Msg("hop", b"1:0", b"x", 10_000)), (11.020, Msg("hop", b"1:1", b"x", 11_000)),
+            (11.5, Msg("pool", b"1:2", b"x", 11_400)),  # another topic under a probe's key
+            (12.0, Msg("hop", b"0:7", b"x", 12_000))]  # an earlier rate's probe
+    assert hop_samples(sent, seen, "hop") == pytest.approx([4.0, 20.0])
+    p = rate_point(0.5, 100.0, {"achieved_rate": 50.0, "late_p99_ms": 0.0}, [1.0], [], [], [],
+                   [float(i) for i in range(1, 101)])
+    assert p["hop_p50_ms"] in (50.0, 51.0) and p["hop_p99_ms"] == 99.0
 
 
 def _latency_result(ws: list[float | None]) -> Result:
