@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from jackpot.engine.privacy import mask_player
 
 from .contacts import Contact, record, refusal
-from .rules import NOTIFICATION_CHANNELS, PLAYER_CHANNELS, Action, Channel, Conditions, Limits, Rule
+from .rules import NOTIFICATION_CHANNELS, PLAYER_CHANNELS, PUBLIC_CHANNELS, Action, Channel, Conditions, Limits, Rule
 from .signals import Signal
 
 __all__ = ["Member", "Planned", "FirePlan", "trigger_fires", "condition_refusal", "fire_id", "plan_fire", "plan_fires"]
@@ -233,7 +233,8 @@ def plan_fire(rule: Rule, signal: Signal, previous: Signal | None, audience: Ite
     plan = FirePlan("dry_run" if rule.dry_run else "send", fire_id=fire)
     if rule.player_channels:
         _plan_players(plan, rule, signal, audience, contacts, limits)
-    if plan.audience > limits.approval_threshold and not approved:
+    public = any(a.channel in PUBLIC_CHANNELS for a in rule.actions)
+    if (plan.audience > limits.approval_threshold or public) and not approved:
         if not rule.dry_run:
             return FirePlan("awaiting_approval", fire_id=fire, reason="approval_required", audience=plan.audience,
                             skipped=plan.skipped)

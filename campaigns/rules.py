@@ -61,6 +61,9 @@ class Channel(StrEnum):
 
 # sent to each player of the audience; the others are one action per fire (a surface, a partner)
 PLAYER_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS, Channel.CRM_TAG})
+# reach the public or partners beyond the jackpot's own players: a live rule sends them only from
+# an approved version, whatever its audience
+PUBLIC_CHANNELS = frozenset({Channel.HOMEPAGE_TAKEOVER, Channel.SOCIAL_POST, Channel.WEBHOOK, Channel.ACTIVATE_TEMPLATE})
 # reach the player's device or inbox: consent and opt-out are checked before each one
 NOTIFICATION_CHANNELS = frozenset({Channel.PUSH, Channel.EMAIL, Channel.SMS})
 # shown by the public gateway (the Universe page and the widgets), not posted to an endpoint
@@ -72,6 +75,10 @@ class _Model(BaseModel):
 
 
 # the states a level enters on the way up; Calm is never entered by an event (a new cycle starts there)
+MAX_INT64 = 2**63 - 1  # amounts and counts travel as 64-bit integers (JSON and Avro longs)
+MAX_ACTIONS = 20  # actions of one rule
+MAX_JACKPOTS = 500  # jackpot ids one rule names (every jackpot: leave it out)
+
 ENTERED_WARN_STATES = tuple(s for s in WARN_STATES if s != "calm")
 
 
@@ -100,7 +107,7 @@ class PoolThresholdTrigger(_Model):
     """A level's visible pool crossed ``amount`` upwards (the crossing, not each update above it)."""
 
     kind: Literal["pool_threshold"] = "pool_threshold"
-    amount: StrictInt = Field(gt=0, description="micros of the pool's currency")
+    amount: StrictInt = Field(gt=0, le=MAX_INT64, description="micros of the pool's currency")
     currency: str
 
     @field_validator("currency")
@@ -120,7 +127,7 @@ class PlayerCountTrigger(_Model):
     """The jackpot's active players reached ``at_least``."""
 
     kind: Literal["player_count"] = "player_count"
-    at_least: int = Field(gt=0)
+    at_least: int = Field(gt=0, le=MAX_INT64)
 
 
 class JackpotWonTrigger(_Model):
@@ -184,8 +191,9 @@ class Conditions(_Model):
     brands: frozenset[str] | None = Field(None, min_length=1, description="jackpots and players of these brands")
     levels: frozenset[str] | None = Field(None, min_length=1, description="level ids; None: every level")
     segments: frozenset[str] | None = Field(None, min_length=1, description="players in any of these segments")
-    cooldown_s: StrictInt = Field(0, ge=0, description="minimum time between two fires of the rule on a jackpot")
-    min_pool: StrictInt | None = Field(None, gt=0, description="micros: the signal's visible pool at least this")
+    cooldown_s: StrictInt = Field(0, ge=0, le=366 * 24 * 3600,
+                                  description="minimum time between two fires of the rule on a jackpot")
+    min_pool: StrictInt | None = Field(None, gt=0, le=MAX_INT64, description="micros: the signal's visible pool at least this")
     min_pool_currency: str | None = None
 
     @field_validator("timezone")
@@ -236,6 +244,8 @@ def webhook_host(url: str) -> str | None:
         return None
     if u.scheme != "https" or not u.host or port is None or not 0 < port < 65536:
         return None
+    if u.user is not None or u.password is not None:
+        return None  # credentials in a URL end up in every view and log of the rule
     return u.host.lower()
 
 
@@ -252,7 +262,8 @@ class Action(_Model):
             raise ValueError(f"a {self.channel.value} action needs a target ({needs[self.channel]})")
         if self.channel is Channel.WEBHOOK:
             if webhook_host(str(self.target)) is None:
-                raise ValueError("a webhook target must be an https:// URL with a host (and a valid port)")
+                raise ValueError("a webhook target must be an https:// URL with a host (and a valid port), "
+                                 "and no user or password in it (the receiver checks the signature)")
         return self
 
 
@@ -267,10 +278,11 @@ class Rule(_Model):
     rule_id: UUID
     version: int = Field(ge=1)
     name: str = Field(min_length=1, max_length=200)
-    jackpot_ids: frozenset[str] | None = Field(None, min_length=1, description="None: every jackpot")
+    jackpot_ids: frozenset[str] | None = Field(None, min_length=1, max_length=MAX_JACKPOTS,
+                                               description="None: every jackpot")
     trigger: Trigger
     conditions: Conditions = Conditions()
-    actions: tuple[Action, ...] = Field(min_length=1)
+    actions: tuple[Action, ...] = Field(min_length=1, max_length=MAX_ACTIONS)
     enabled: bool = True
     dry_run: bool = Field(True, description="new rules report what they would send, and send nothing")
 

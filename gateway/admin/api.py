@@ -293,6 +293,8 @@ def _validate_json(model: type[BaseModel], raw: bytes) -> BaseModel:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "malformed-json", f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser goes: no body of ours is
+        raise Problem(400, "malformed-json", "the request body is nested too deeply") from None
     bad = _unstorable_text(doc, ["body"])
     if bad is not None:
         location, why = bad

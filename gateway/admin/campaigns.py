@@ -17,16 +17,17 @@ import datetime as dt
 import json
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jackpot.campaigns.rules import KILL_SWITCH, Action, Conditions, Rule, Trigger, kill_switch_entry, rule_entry
+from jackpot.campaigns.rules import (KILL_SWITCH, MAX_ACTIONS, MAX_INT64, MAX_JACKPOTS, Action, Channel, Conditions,
+                                     Rule, Trigger, kill_switch_entry, rule_entry, webhook_host)
 from jackpot.streams import topics as T
 
 from .api import Ctx
-from .problems import Problem
+from .problems import Problem, from_validation
 from .publication import enqueue
 from .rbac import Permission as P
 from .registry import api, check_scope, jackpot_brands
@@ -44,22 +45,23 @@ class RulePath(_In):
 
 class VersionPath(_In):
     rule_id: uuid.UUID
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class LogQuery(_In):
     limit: int = Field(100, ge=1, le=1000)
-    before_id: int | None = Field(None, ge=1, description="entries older than this id (paging)")
+    before_id: int | None = Field(None, ge=1, le=MAX_INT64, description="entries older than this id (paging)")
 
 
 class RuleBody(_In):
     """A rule as its author writes it: the version is the server's (each save is the next)."""
 
     name: str = Field(min_length=1, max_length=200)
-    jackpot_ids: list[str] | None = Field(None, min_length=1, description="None: every jackpot (needs every brand)")
+    jackpot_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, min_length=1, max_length=MAX_JACKPOTS, description="None: every jackpot (needs every brand)")
     trigger: Trigger
     conditions: Conditions = Conditions()
-    actions: list[Action] = Field(min_length=1)
+    actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS)
     enabled: bool = True
     dry_run: bool = Field(True, description="a new rule reports what it would send, and sends nothing")
 
@@ -189,7 +191,9 @@ async def _save(ctx: Ctx, rule_id: str, body: RuleBody, *, new: bool) -> dict[st
         try:
             rule = Rule.model_validate({**body.model_dump(mode="json"), "rule_id": rule_id, "version": version})
         except ValidationError as exc:
-            raise Problem(422, "invalid-rule", str(exc).splitlines()[0]) from None
+            invalid = from_validation(exc, "rule")
+            raise Problem(422, "invalid-rule", invalid.detail, errors=invalid.errors) from None
+        _check_webhook_hosts(ctx, rule)
         doc = rule.model_dump(mode="json")
         await _check_rule_scope(ctx, doc)
         await conn.execute("INSERT INTO campaign_rules (rule_id, version, doc, created_by) VALUES ($1, $2, $3::jsonb, $4)",
@@ -282,14 +286,30 @@ async def approve_campaign_rule(ctx: Ctx, path: VersionPath) -> dict[str, Any]:
             "SELECT created_by FROM campaign_rules WHERE rule_id = $1", path.rule_id)}
         if ctx.actor in authors:  # any version: a re-save by someone else does not launder one's own content
             raise Problem(403, "four-eyes", "a rule is approved by someone who wrote none of its versions")
-        await conn.execute("INSERT INTO campaign_approvals (rule_id, version, approved_by) VALUES ($1, $2, $3) "
-                           "ON CONFLICT DO NOTHING", path.rule_id, path.version, ctx.actor)
+        first = await conn.fetchval("INSERT INTO campaign_approvals (rule_id, version, approved_by) VALUES ($1, $2, $3) "
+                                    "ON CONFLICT DO NOTHING RETURNING approved_by", path.rule_id, path.version, ctx.actor)
+        if first is None:  # approved before: one approval per version, and the trail names who gave it
+            by = await conn.fetchval("SELECT approved_by FROM campaign_approvals WHERE rule_id = $1 AND version = $2",
+                                     path.rule_id, path.version)
+            raise Problem(409, "already-approved", f"version {path.version} of rule {rule_id} was approved by {by}")
         approved = await _approved(conn, rule_id)
         await _publish(ctx, conn, Rule.model_validate(_doc(current["doc"])), rule_id, approved)
         await s.trail.record(ctx.principal, action="campaign_rule_approved", jackpot_id=None, request_id=ctx.request_id,
                              detail={"rule_id": rule_id, "version": path.version}, conn=conn)
     await s.outbox.kick()
     return _view(current, approved)
+
+
+def _check_webhook_hosts(ctx: Any, rule: Rule) -> None:
+    """A webhook may only aim at the partners' hosts the campaigns process delivers to
+    (``JACKPOT_CAMPAIGN_WEBHOOK_HOSTS``): refused here, not at every fire."""
+    allowed = {h.strip().lower() for h in ctx.services.settings.campaign_webhook_hosts.split(",") if h.strip()}
+    for i, action in enumerate(rule.actions):
+        if action.channel is Channel.WEBHOOK and webhook_host(str(action.target)) not in allowed:
+            raise Problem(422, "invalid-rule", f"actions.{i}.target: webhook host {webhook_host(str(action.target))!r} "
+                          f"is not among the allowed partner hosts {sorted(allowed)}",
+                          errors=[{"location": ["rule", "actions", str(i), "target"], "code": "webhook_host",
+                                   "message": "not an allowed partner host"}])
 
 
 # ------------------------------------------------------------------ log and preview

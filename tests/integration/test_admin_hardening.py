@@ -350,3 +350,47 @@ def test_cli_token_and_enrolment_changes_are_audited(settings):
     assert mine[2][1] == "revoke_token" and mine[2][0].startswith("cli:")
     assert Role.VIEWER.value == next(b["after"]["role"] for _, b in rows if b["action"] == "create_token"
                                      and b["after"]["token_id"] == issued["token_id"])
+
+
+async def test_hostile_campaign_bodies_get_4xx_problems_and_an_approval_is_given_once(admin, http):
+    brand = admin.brand("camp")
+    first, second = f"manager-{uuid.uuid4().hex[:6]}", f"manager-{uuid.uuid4().hex[:6]}"
+    manager = await admin.token("manager", [brand], actor=first)
+    operator = await admin.token("operator", [brand])
+    jp = await _live_jackpot(admin, http, manager, brand)
+    url = f"{admin.url}/v1/campaigns/rules"
+    rule = {"name": "On Fire", "jackpot_ids": [jp["jackpot_id"]], "trigger": {"kind": "warn_state", "to": ["on_fire"]},
+            "actions": [{"channel": "push", "template": "Hot!"}]}
+    # nested deeper than the JSON parser goes: a 400 problem, not a 500
+    async with http.post(url, data=b"[" * 5000 + b"]" * 5000, headers={
+            "Authorization": f"Bearer {operator}", "Content-Type": "application/json"}) as resp:
+        prob = await resp.json(content_type=None)
+        assert resp.status == 400 and prob["type"].endswith("malformed-json"), prob
+    # an amount beyond 64 bits is refused before anything is saved or published
+    huge = {**rule, "trigger": {"kind": "pool_threshold", "amount": 10**30, "currency": "EUR"}}
+    status, prob, _ = await call(http, "POST", url, operator, json_body=huge)
+    assert status == 422 and "less than or equal" in prob["detail"], prob
+    # a webhook to a host that is not an allowed partner: refused at the save, with the field named
+    hook = {**rule, "actions": [{"channel": "webhook", "template": "x", "target": "https://169.254.169.254/latest"}]}
+    status, prob, _ = await call(http, "POST", url, operator, json_body=hook)
+    assert status == 422 and prob["errors"][0]["location"] == ["rule", "actions", "0", "target"], prob
+    # a rule's validation errors name the field and the reason
+    twice = {**rule, "actions": [{"channel": "push", "template": "a"}, {"channel": "push", "template": "b"}]}
+    status, prob, _ = await call(http, "POST", url, operator, json_body=twice)
+    assert status == 422 and "each player channel once" in prob["detail"] and prob["errors"], prob
+    # one approval per version: a second manager's is a 409 naming the first, with no audit entry of its own
+    status, saved, _ = await call(http, "POST", url, operator, json_body=rule)
+    assert status == 201, saved
+    approve = f"{url}/{saved['rule']['rule_id']}/versions/1/approve"
+    status, doc, _ = await call(http, "POST", approve, manager)
+    assert status == 200 and doc["approved_versions"] == [1], doc
+    status, prob, _ = await call(http, "POST", approve, await admin.token("manager", [brand], actor=second))
+    assert status == 409 and prob["type"].endswith("already-approved") and first in prob["detail"], prob
+    conn = await _db(admin)
+    try:
+        approvals = dict(await conn.fetch("SELECT actor, count(*) FROM audit_log WHERE event_type = 'AdminAction' "
+                                          "AND body::jsonb ->> 'action' = 'campaign_rule_approved' "
+                                          "AND actor = ANY($1::text[]) GROUP BY actor", [first, second]))
+        assert approvals == {first: 1}
+    finally:
+        await conn.close()

@@ -225,9 +225,20 @@ def test_two_surface_actions_of_one_channel_get_two_ids_and_a_player_is_counted_
     rule = on_fire_rule(actions=[{"channel": "webhook", "template": "x", "target": "https://a.example/h"},
                                  {"channel": "webhook", "template": "x", "target": "https://b.example/h"},
                                  {"channel": "push", "template": "p"}])
-    plan = fire(rule, audience=players(1) + players(1))
+    plan = fire(rule, audience=players(1) + players(1), approved=True)
     assert len({a.action_id for a in plan.actions}) == len(plan.actions) == 3
     assert plan.audience == 1
+
+
+@pytest.mark.parametrize("channel, target", [("homepage_takeover", None), ("social_post", None),
+                                             ("webhook", "https://a.example/h"), ("activate_template", "tpl-1")])
+def test_a_live_rule_reaching_beyond_its_players_waits_for_approval_whatever_its_audience(channel, target):
+    rule = on_fire_rule(actions=[{"channel": channel, "template": "x", "target": target}])
+    waiting = fire(rule, audience=players(1))
+    assert waiting.status == "awaiting_approval" and waiting.reason == "approval_required" and not waiting.actions
+    assert fire(rule, audience=players(1), approved=True).status == "send"
+    # a lobby banner shows only on pages that follow the jackpot: no approval below the threshold
+    assert fire(on_fire_rule(actions=[{"channel": "lobby_banner", "template": "x"}]), audience=players(1)).status == "send"
 
 
 def test_rules_firing_on_one_event_never_reach_a_player_twice_within_the_cooldown():

@@ -57,6 +57,15 @@ def test_an_approval_cannot_be_written_into_the_rule():
     ({"jackpot_ids": []}, "at least 1 item"),
     ({"trigger": {"kind": "lifecycle", "to": ["sleeping"]}}, "unknown jackpot states"),
     ({"trigger": {"kind": "lifecycle", "scope": "level", "to": ["ACTIVE"]}}, "unknown level states"),
+    # what travels as a 64-bit integer is refused beyond it (else the publication fails later)
+    ({"trigger": {"kind": "pool_threshold", "amount": 10**30, "currency": "EUR"}}, "less than or equal to"),
+    ({"trigger": {"kind": "player_count", "at_least": 2**63}}, "less than or equal to"),
+    ({"conditions": {"cooldown_s": 10**20}}, "less than or equal to"),
+    # credentials in a webhook URL would show in every view and log of the rule
+    ({"actions": [{"channel": "webhook", "template": "x", "target": "https://u:pw@hooks.partner.example/x"}]},
+     "no user or password"),
+    ({"actions": [{"channel": "lobby_banner", "template": "x"}] * 21}, "at most 20 items"),
+    ({"jackpot_ids": [f"jp-{i}" for i in range(501)]}, "at most 500 items"),
 ])
 def test_a_bad_rule_is_refused_with_its_reason(bad, why):
     with pytest.raises(ValidationError, match=why):
