@@ -1,7 +1,9 @@
 """A reference receiver for campaign deliveries: what a push, email, SMS, CRM or webhook
 endpoint must do, runnable for the demo and the tests (``jackpot campaign-receiver``).
 
-It checks the signature (401 otherwise), applies each ``Idempotency-Key`` once (a repeat is
+It checks the signature (401 otherwise) and that the body's channel is the endpoint's own (400
+otherwise: one signing key serves every channel, so a partner holding a signed webhook body must
+not be able to replay it to the push endpoint), applies each ``Idempotency-Key`` once (a repeat is
 answered 200 with ``Idempotent-Replayed: true`` and not recorded again), records what it got,
 and can be told to fail: ``POST /_control/fail {"status": 503, "times": 2, "retry_after": 1}``
 makes the next two deliveries fail that way.  ``GET /_control/received`` lists the deliveries
@@ -43,13 +45,17 @@ class Receiver:
             self.fail_times -= 1
             headers = {"Retry-After": str(self.fail_retry_after)} if self.fail_retry_after is not None else None
             return _problem(self.fail_status, "failing on request (/_control/fail)", headers)
-        if key in self.keys:
-            self.replays += 1
-            return web.json_response({"duplicate": True}, headers={"Idempotent-Replayed": "true"})
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return _problem(400, "body is not JSON")
+        if not isinstance(payload, dict) or payload.get("channel") != request.match_info.get("channel"):
+            # one signing key serves every channel: a body signed for one (a partner's webhook)
+            # must not be accepted by another's endpoint
+            return _problem(400, "the body is for another channel than this endpoint's")
+        if key in self.keys:
+            self.replays += 1
+            return web.json_response({"duplicate": True}, headers={"Idempotent-Replayed": "true"})
         self.keys.add(key)
         self.received.append({"key": key, "path": request.path, "at": time.time(), "body": payload})
         return web.json_response({"duplicate": False})

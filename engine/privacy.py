@@ -8,6 +8,6 @@ __all__ = ["mask_player"]
 def mask_player(player_id: str) -> str:
     """``De***so``: enough to recognise yourself, never enough to identify someone else."""
     s = str(player_id)
-    if len(s) <= 4:
+    if len(s) <= 6:  # four characters of five or six would all but name the player
         return (s[:1] or "*") + "***"
     return f"{s[:2]}***{s[-2:]}"

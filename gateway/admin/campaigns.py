@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jackpot.campaigns.rules import (KILL_SWITCH, MAX_ACTIONS, MAX_INT64, MAX_JACKPOTS, Action, Channel, Conditions,
                                      Rule, Trigger, kill_switch_entry, rule_entry, webhook_host)
+from jackpot.engine.privacy import mask_player
 from jackpot.streams import topics as T
 
 from .api import Ctx
@@ -321,13 +322,44 @@ async def campaign_rule_log(ctx: Ctx, path: RulePath, query: LogQuery) -> list[d
     rows = await ctx.services.pool.fetch(
         "SELECT id, kind, fire_id, status, doc, logged_at FROM campaign_log WHERE rule_id = $1 "
         "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3", str(path.rule_id), query.before_id, query.limit)
+    # decisions and deliveries name their fire, the fire its jackpot
+    fires = dict(await ctx.services.pool.fetch(
+        "SELECT fire_id, doc ->> 'jackpot_id' FROM campaign_log WHERE kind = 'fire' AND fire_id = ANY($1::text[])",
+        list({r["fire_id"] for r in rows if r["fire_id"]})))
+    seen = _JackpotScope(ctx)
     return [{"id": r["id"], "kind": r["kind"], "fire_id": r["fire_id"], "status": r["status"],
-             "entry": _masked(_doc(r["doc"])), "logged_at": r["logged_at"]} for r in rows]
+             "entry": _masked(doc), "logged_at": r["logged_at"]}
+            for r in rows if await seen.allows((doc := _doc(r["doc"])).get("jackpot_id") or fires.get(r["fire_id"]))]
+
+
+class _JackpotScope:
+    """Whether a log entry's jackpot is in the caller's brands.  A rule's scope is checked on its
+    current version, but its log keeps the fires of earlier versions, which may have named
+    jackpots of other brands (a rule narrowed since): those entries are left out."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.known: dict[str, bool] = {}
+
+    async def allows(self, jackpot_id: Any) -> bool:
+        p = self.ctx.principal
+        if p is None or p.all_brands or not jackpot_id:
+            return p is not None
+        if jackpot_id not in self.known:
+            brands = await jackpot_brands(self.ctx, str(jackpot_id))
+            self.known[jackpot_id] = brands is not None and p.in_scope(brands)
+        return self.known[jackpot_id]
 
 
 def _masked(entry: dict[str, Any]) -> dict[str, Any]:
-    """The log as the API shows it: players masked (the raw ids stay in PostgreSQL for audits)."""
-    return {k: v for k, v in entry.items() if k != "player_id"}
+    """The log as the API shows it: players masked (the raw ids stay in PostgreSQL for audits),
+    also inside free text such as a receiver's error answer, which may echo the body it got."""
+    player = entry.get("player_id")
+    out = {k: v for k, v in entry.items() if k != "player_id"}
+    if player:
+        hidden = mask_player(str(player))
+        out = {k: v.replace(str(player), hidden) if isinstance(v, str) else v for k, v in out.items()}
+    return out
 
 
 @api.op("GET", "/v1/campaigns/rules/{rule_id}/preview",
@@ -337,8 +369,13 @@ async def campaign_rule_preview(ctx: Ctx, path: RulePath) -> dict[str, Any]:
     rule_id = str(path.rule_id)
     await _visible(ctx, rule_id)
     pool = ctx.services.pool
-    fire = await pool.fetchrow("SELECT fire_id, doc FROM campaign_log WHERE rule_id = $1 AND kind = 'fire' "
-                               "AND (doc->>'dry_run')::boolean ORDER BY id DESC LIMIT 1", rule_id)
+    seen = _JackpotScope(ctx)
+    fire = None
+    for row in await pool.fetch("SELECT fire_id, doc FROM campaign_log WHERE rule_id = $1 AND kind = 'fire' "
+                                "AND (doc->>'dry_run')::boolean ORDER BY id DESC LIMIT 50", rule_id):
+        if await seen.allows(_doc(row["doc"]).get("jackpot_id")):
+            fire = row
+            break
     if fire is None:
         return {"fire_id": None, "reason": "no dry-run fire yet: the rule's trigger has not fired in dry-run mode"}
     f = _doc(fire["doc"])

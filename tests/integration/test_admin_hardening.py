@@ -394,3 +394,40 @@ async def test_hostile_campaign_bodies_get_4xx_problems_and_an_approval_is_given
         assert approvals == {first: 1}
     finally:
         await conn.close()
+
+
+async def test_a_rules_log_shows_a_brand_scoped_reader_only_its_own_jackpots_fires(admin, http):
+    """A rule for two brands' jackpots, narrowed since to one: a reader of that brand sees that
+    jackpot's fires and decisions, not the other brand's (jackpot, audience, players, errors)."""
+    mine, theirs = admin.brand("log-a"), admin.brand("log-b")
+    boss = await admin.token("admin", all_brands=True)
+    jp_a = (await _live_jackpot(admin, http, boss, mine))["jackpot_id"]
+    jp_b = (await _live_jackpot(admin, http, boss, theirs))["jackpot_id"]
+    url = f"{admin.url}/v1/campaigns/rules"
+    rule = {"name": "Both", "jackpot_ids": [jp_a, jp_b], "trigger": {"kind": "warn_state", "to": ["on_fire"]},
+            "actions": [{"channel": "push", "template": "Hot!"}]}
+    status, saved, _ = await call(http, "POST", url, boss, json_body=rule)
+    assert status == 201, saved
+    rule_id = saved["rule"]["rule_id"]
+    conn = await _db(admin)
+    try:
+        for jp, fire in ((jp_a, f"fire-a-{rule_id}"), (jp_b, f"fire-b-{rule_id}")):
+            await conn.execute("INSERT INTO campaign_log (entry_key, rule_id, kind, fire_id, status, doc) VALUES "
+                               "($1, $2, 'fire', $3, 'dry_run', $4::jsonb), ($5, $2, 'dry_run', $3, NULL, $6::jsonb)",
+                               f"{fire}-f", rule_id, fire, json.dumps({"jackpot_id": jp, "dry_run": True, "audience": 1}),
+                               f"{fire}-d", json.dumps({"player": "pl***01", "player_id": f"player-of-{jp}",
+                                                        "channels": ["push"]}))
+    finally:
+        await conn.close()
+    status, narrowed, _ = await call(http, "PUT", f"{url}/{rule_id}", boss, json_body={**rule, "jackpot_ids": [jp_a]})
+    assert status == 200, narrowed
+    viewer = await admin.token("viewer", [mine])
+    status, entries, _ = await call(http, "GET", f"{url}/{rule_id}/log", viewer)
+    assert status == 200, entries
+    assert {e["fire_id"] for e in entries} == {f"fire-a-{rule_id}"} and len(entries) == 2
+    assert jp_b not in json.dumps(entries) and "player-of-" not in json.dumps(entries)
+    status, preview, _ = await call(http, "GET", f"{url}/{rule_id}/preview", viewer)
+    assert status == 200 and preview["jackpot_id"] == jp_a, preview
+    # the all-brands caller sees both
+    status, entries, _ = await call(http, "GET", f"{url}/{rule_id}/log", boss)
+    assert {e["fire_id"] for e in entries} == {f"fire-a-{rule_id}", f"fire-b-{rule_id}"}

@@ -110,6 +110,20 @@ async def test_a_webhook_goes_to_its_own_target(receiver, session):
     assert (await bad.deliver(action())).status == "failed"
 
 
+async def test_a_body_signed_for_one_channel_is_refused_by_another_channels_endpoint(receiver, session):
+    """A partner that got a signed webhook body replays it, within the signature's 300 s, to the
+    push endpoint: refused, nothing recorded."""
+    r, server = receiver
+    hook = action(Channel.WEBHOOK, None, target="https://hooks.partner.example/h")
+    body = b'{"action_id":"%s","channel":"webhook","player_id":null}' % hook.action_id.encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": hook.action_id, "X-Jackpot-Signature": sign(SECRET, body)}
+    async with session.post(server.make_url("/push"), data=body, headers=headers) as resp:
+        assert resp.status == 400 and "another channel" in (await resp.json(content_type=None))["detail"]
+    async with session.post(server.make_url("/webhook"), data=body, headers=headers) as resp:
+        assert resp.status == 200
+    assert [x["path"] for x in r.received] == ["/webhook"]
+
+
 def test_endpoints_need_http_urls_and_real_secrets():
     with pytest.raises(ValueError, match="http"):
         Endpoint("ftp://x", SECRET)
