@@ -15,6 +15,7 @@ COPY bench ./bench
 COPY avro ./avro
 COPY simulation ./simulation
 COPY campaigns ./campaigns
+COPY fraud ./fraud
 RUN python -m build --wheel --outdir /wheels . \
  && pip wheel --no-cache-dir --wheel-dir /wheels /wheels/jackpot-*.whl
 
