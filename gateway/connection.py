@@ -67,6 +67,20 @@ def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Sequ
     return addr
 
 
+def address_bucket(addr: str) -> str:
+    """What the per-IP limit counts: an IPv4 address, or the /64 of an IPv6 one (whoever holds an
+    address of a /64 usually holds all of it)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def normalise_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
@@ -99,6 +113,9 @@ class Connection:
         self.close_reason = ""
         self.frames_sent = 0
         self.snapshot_queued = False
+        # a snapshot may be larger than the buffer cap: the reaper allows it on top until it drains
+        self.snapshot_allowance = 0
+        self.last_subscribe = float("-inf")  # loop time of the last subscribe (one a second)
         self.loop = asyncio.get_running_loop()
         self._inbound: collections.deque[float] = collections.deque()
 
@@ -126,6 +143,18 @@ class Connection:
             return True
         self._wake_at(self.loop.time() + lag_s)
         return False
+
+    def offer_snapshot(self, frame) -> None:
+        """A snapshot: every ticker the subscription covers, in one frame that can outgrow the
+        buffer cap for a big portfolio; a slow link still gets it whole."""
+        self.snapshot_allowance = max(self.snapshot_allowance, len(getattr(frame, "body", frame)) + 16)
+        self.offer_event(frame)
+
+    def over_buffer(self, cap: int) -> bool:
+        buffered = self.buffered()
+        if buffered <= cap:
+            self.snapshot_allowance = 0
+        return buffered > cap + self.snapshot_allowance
 
     def offer_event(self, frame, flush: bool = True) -> None:
         if self.closed:

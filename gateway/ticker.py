@@ -40,13 +40,14 @@ from jackpot.streams.kafka import client_options
 
 from .admin import problems
 from .admin.problems import Problem
-from .connection import CLIENT_IP, Connection, SSEConnection, WSConnection, _rng, client_address, origin_allowed
+from .connection import (CLIENT_IP, Connection, SSEConnection, WSConnection, _rng, address_bucket, client_address,
+                         origin_allowed)
 from .player_views import PlayerViews
 from .directory import Directory
 from .mystery import MYSTERY_LEVEL, masked, unified_view
 from .frame import Frame
 from .options import GatewayOptions
-from .subscription import Subscription
+from .subscription import BadSubscription, Subscription
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -63,6 +64,7 @@ CONFIGS_TOPIC = "jackpot-configs"
 SURFACES_TOPIC = "campaign-surfaces"
 SURFACE_CHANNELS = frozenset({"lobby_banner", "homepage_takeover", "in_game_overlay"})
 RECENT_WINS = 50
+SUBSCRIBE_EVERY_S = 1.0  # a client may change its subscription once a second (each change costs a snapshot)
 TASK_DIED = 70  # exit code of a gateway whose Kafka follow task (or another of its tasks) died (EX_SOFTWARE)
 
 
@@ -164,11 +166,18 @@ class Hub:
         self.pools[key] = view
         self.dirty_pools[key] = view
 
+    def shown(self, jackpot_id: str) -> bool:
+        """Only public jackpots reach the public: a draft's, an archived one's or an unknown id's
+        pools, states and events stay in Redis and in the hub, never in a frame."""
+        return jackpot_id in self.directory.public
+
     def fanout(self) -> int:
         """Offer every changed ticker to its audience, then flush the clients with frames due now."""
         pending, self.dirty_pools = self.dirty_pools, {}
         due: set[Connection] = set()
         for view in self.public_pools(pending.values()):
+            if not self.shown(view["jackpot_id"]):
+                continue
             audience = self.audience(view["jackpot_id"])
             if not audience:
                 continue
@@ -237,6 +246,8 @@ class Hub:
             "cycle_number": e["cycle_number"]}})
 
     def _event(self, jid: str, level_id, currency, msg: dict) -> None:
+        if not self.shown(jid):
+            return
         frame = _dumps(msg)
         level_name = self.directory.level_names.get(level_id or "")
         for c in self.audience(jid):
@@ -249,7 +260,7 @@ class Hub:
         action_id, channel, jid = str(doc["action_id"]), str(doc["channel"]), str(doc["jackpot_id"])
         if channel not in SURFACE_CHANNELS or action_id in self.campaign_ids:
             return
-        if jid not in self.directory.public:
+        if not self.shown(jid):
             return  # a draft's or an archived jackpot's: nothing to show the public
         self.campaign_ids.append(action_id)
         frame = _dumps({"type": "campaign", "campaign": {"action_id": action_id, "channel": channel,
@@ -283,8 +294,8 @@ class Hub:
             paid = {k: str(v.quantize(Decimal("0.01"))) for k, v in acc.items()}
         return {
             "pools_total": {k: str(v.quantize(Decimal("1"))) for k, v in totals.items()},
-            "players": self.players,
-            "players_chasing": sum(self.players.get(j, 0) for j in (active or self.players)),
+            "players": {j: n for j, n in self.players.items() if j in active},
+            "players_chasing": sum(self.players.get(j, 0) for j in active),
             "won_today": won,
             "paid_today": paid,
             "at": int(time.time() * 1000),
@@ -292,17 +303,19 @@ class Hub:
 
     def snapshot(self, sub: Subscription) -> dict:
         names = self.directory.level_names
+        shown = self.shown
         pools = [self.pool_frame_view(v) for v in self.public_pools(self.pools.values())
-                 if sub.wants(v["jackpot_id"], v["level_id"], v["currency"], names.get(v["level_id"]))]
+                 if shown(v["jackpot_id"]) and sub.wants(v["jackpot_id"], v["level_id"], v["currency"], names.get(v["level_id"]))]
         return {
             "type": "snapshot",
             "jackpots": [j for j in self.directory.listing() if not sub.jackpots or j["jackpot_id"] in sub.jackpots],
             "pools": pools,
-            "warn": [w for w in self.public_warn() if sub.wants(w["jackpot_id"], w["level_id"], w["currency"],
-                                                                names.get(w["level_id"]))],
+            "warn": [w for w in self.public_warn() if shown(w["jackpot_id"]) and sub.wants(
+                w["jackpot_id"], w["level_id"], w["currency"], names.get(w["level_id"]))],
             "states": [s for (j, lv), s in self.states.items()
-                       if sub.wants(j) and not (lv != "*" and j in self.directory.mystery)],
-            "winners": [self.win_frame_view(w) for w in self.wins if sub.wants(w["jackpot_id"], w["level_id"], w["currency"], names.get(w["level_id"]))],
+                       if shown(j) and sub.wants(j) and not (lv != "*" and j in self.directory.mystery)],
+            "winners": [self.win_frame_view(w) for w in self.wins if shown(w["jackpot_id"]) and sub.wants(
+                w["jackpot_id"], w["level_id"], w["currency"], names.get(w["level_id"]))],
             "stats": self.stats(),
             "smoothing": {j: {"lag_min_ms": s.lag_min_ms, "lag_max_ms": s.lag_max_ms, "round_to": str(s.round_to)}
                           for j, s in self.directory.smoothing.items() if s.enabled},
@@ -559,7 +572,7 @@ class TickerGateway:
                     continue
                 if c.send_started is not None and now - c.send_started > self.options.send_timeout_s:
                     c.abort(f"send blocked for more than {self.options.send_timeout_s:.0f}s", cause="send_timeout")
-                elif c.buffered() > self.options.max_buffer_bytes:
+                elif c.over_buffer(self.options.max_buffer_bytes):
                     c.abort("write buffer overflow", cause="buffer_overflow")
 
     # -------------------------------------------------------------- http side
@@ -568,8 +581,8 @@ class TickerGateway:
             return web.json_response({"error": "shutting down"}, status=503)
         if len(self.hub.conns) >= self.options.max_connections:
             return web.json_response({"error": "gateway full"}, status=503, headers={"Retry-After": "5"})
-        ip = request[CLIENT_IP] = client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                                 self.options.trusted_proxies)
+        ip = request[CLIENT_IP] = address_bucket(client_address(
+            request.remote, request.headers.getall("X-Forwarded-For", []), self.options.trusted_proxies))
         if self.hub.per_ip[ip] >= self.options.max_per_ip:
             return web.json_response({"error": "too many connections from this address"}, status=429,
                                      headers={"Retry-After": "5"})
@@ -601,7 +614,7 @@ class TickerGateway:
         two. (Callers refresh from Redis before admitting the client.)"""
         frame = _dumps(self.hub.snapshot(conn.sub))
         self.hub.add(conn)
-        conn.offer_event(frame)
+        conn.offer_snapshot(frame)
 
     async def ws_handler(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -612,11 +625,16 @@ class TickerGateway:
         refused = self._admit(request)
         if refused is not None:
             return refused
+        try:
+            sub = self._subscription(dict(request.query))
+        except BadSubscription as exc:
+            return problems.response(Problem(400, "bad-subscription", str(exc)), request.path,
+                                     request.headers.get("X-Request-Id", ""))
         ws = web.WebSocketResponse(heartbeat=self.options.heartbeat_s, max_msg_size=self.options.max_msg_bytes,
                                    compress=False)
         await ws.prepare(request)
         self._tune_socket(request)
-        conn = WSConnection(request, ws, self._subscription(dict(request.query)), self.options.max_queue)
+        conn = WSConnection(request, ws, sub, self.options.max_queue)
         try:
             self._join(conn)
             async for msg in ws:
@@ -638,16 +656,25 @@ class TickerGateway:
         try:
             msg = json.loads(data)
             kind = msg.get("type")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             conn.offer_event(_dumps({"type": "error", "reason": "message is not a JSON object"}))
             return
         if kind == "subscribe":
-            sub = self._subscription(msg)
+            now = asyncio.get_running_loop().time()
+            if now - conn.last_subscribe < SUBSCRIBE_EVERY_S:  # each one costs a snapshot
+                conn.offer_event(_dumps({"type": "error", "reason": "at most one subscribe a second"}))
+                return
+            try:
+                sub = self._subscription(msg)
+            except BadSubscription as exc:
+                conn.offer_event(_dumps({"type": "error", "reason": f"bad subscription: {exc}"}))
+                return
+            conn.last_subscribe = now
             await self._refresh_snapshot_source()
             self.hub.resubscribe(conn, sub)  # then the snapshot, with no await between (see _join)
             if not conn.snapshot_queued:  # one pending snapshot at a time, built when it is sent
                 conn.snapshot_queued = True
-                conn.offer_event(_dumps(self.hub.snapshot(conn.sub)))
+                conn.offer_snapshot(_dumps(self.hub.snapshot(conn.sub)))
         elif kind == "ping":
             conn.offer_event(_dumps({"type": "pong", "at": int(time.time() * 1000)}))
         else:
@@ -658,11 +685,16 @@ class TickerGateway:
         refused = self._admit(request)
         if refused is not None:
             return refused
+        try:
+            sub = self._subscription(dict(request.query))
+        except BadSubscription as exc:
+            return problems.response(Problem(400, "bad-subscription", str(exc)), request.path,
+                                     request.headers.get("X-Request-Id", ""))
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
         await resp.prepare(request)
         self._tune_socket(request)
-        conn = SSEConnection(request, resp, self._subscription(dict(request.query)), self.options.max_queue)
+        conn = SSEConnection(request, resp, sub, self.options.max_queue)
         try:
             await resp.write(b"retry: 2000\n\n")
             self._join(conn)
@@ -680,9 +712,9 @@ class TickerGateway:
 
     # ------------------------------------------------------------- plain http
     async def health(self, request: web.Request) -> web.Response:
-        if self.failed:
-            return web.json_response({"status": "failed", "error": self.failed}, status=503)
-        return web.json_response({"status": "ok", "clients": len(self.hub.conns)})
+        if self.failed:  # the cause is in the logs and on the internal port, not for the public
+            return web.json_response({"status": "failed"}, status=503)
+        return web.json_response({"status": "ok"})
 
     async def readiness(self, request: web.Request) -> web.Response:
         if not self.is_ready():

@@ -35,14 +35,15 @@ async def rules(request: web.Request) -> web.Response:
         lang = request.query.get("lang")
         if lang is not None and not LANG_RE.match(lang):
             raise Problem(400, "bad-language", "lang must be a language code such as en or ro")
-        try:
+        try:  # the pool connects on its first query: both are where PostgreSQL may be down
             pool = await _pool(request.app)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise Problem(503, "unavailable", f"the rules are not readable right now ({type(exc).__name__})") from None
-        row = await pool.fetchrow(
-            "SELECT v.config, v.status, a.presentation FROM jackpot_configs c "
-            "JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND v.version = c.current_version "
-            "LEFT JOIN admin_jackpots a ON a.jackpot_id = c.jackpot_id WHERE c.jackpot_id = $1", jackpot_id)
+            row = await pool.fetchrow(
+                "SELECT v.config, v.status, a.presentation FROM jackpot_configs c "
+                "JOIN jackpot_config_versions v ON v.jackpot_id = c.jackpot_id AND v.version = c.current_version "
+                "LEFT JOIN admin_jackpots a ON a.jackpot_id = c.jackpot_id WHERE c.jackpot_id = $1", jackpot_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise Problem(503, "unavailable", f"the rules are not readable right now ({type(exc).__name__})",
+                          headers={"Retry-After": "5"}) from None
         if row is None or row["status"] in ("DRAFT", "ARCHIVED"):
             raise Problem(404, "not-found", "no such jackpot")
         config = json.loads(row["config"]) if isinstance(row["config"], str) else row["config"]

@@ -10,7 +10,9 @@
   const WARN_LABEL = {calm: "", heating: "Heating", on_fire: "On Fire 🔥", must_drop: "Must Drop"};
   const WARN_RANK = {calm: 0, heating: 1, on_fire: 2, must_drop: 3};
   const esc = s => String(s == null ? "" : s).replace(/[&<>"']/g, c => "&#" + c.charCodeAt(0) + ";");
-  const fmt = (v, ccy) => { try { return new Intl.NumberFormat(undefined, {style: "currency", currency: ccy, maximumFractionDigits: 2}).format(+v); } catch (e) { return (+v).toFixed(2) + " " + ccy; } };
+  // an element by its level id, compared as data, never spliced into a selector
+  const byLevel = (root, id) => [...root.querySelectorAll("[data-level]")].find(e => e.dataset.level === String(id));
+  const fmt = (v, ccy) => { try { return new Intl.NumberFormat(undefined, {style: "currency", currency: ccy, maximumFractionDigits: 2}).format(+v); } catch (e) { return (+v).toFixed(2) + " " + esc(ccy); } };
 
   class Live {
     constructor(origin) {
@@ -153,7 +155,7 @@ display:block;font-family:var(--jp-font);color:var(--jp-fg);contain:content}
     update() {  // cheap path for a pool frame: only the amounts move
       const r = this.shadowRoot, j = this.jp(); if (!j) return this.render();
       for (const x of this.live.levels(j, this.ccy(j))) {
-        const el = r.querySelector(`[data-level="${x.level.level_id}"]`);
+        const el = byLevel(r, x.level.level_id);
         if (el && x.pool) setAmount(el, x.pool.visible_amount, x.currency); else if (x.pool) return this.render();
       }
     }
@@ -190,7 +192,7 @@ display:block;font-family:var(--jp-font);color:var(--jp-fg);contain:content}
       this.setAttribute("data-status", L.status);
       const js = j ? [j] : [...L.jackpots.values()];
       for (const jj of js) for (const x of L.levels(jj, this.ccy(jj))) {
-        const el = this.shadowRoot.querySelector(`[data-level="${x.level.level_id}"]`);
+        const el = byLevel(this.shadowRoot, x.level.level_id);
         if (el && x.pool) setAmount(el, x.pool.visible_amount, x.currency);
       }
     }

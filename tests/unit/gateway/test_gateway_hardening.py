@@ -14,6 +14,8 @@ from jackpot.gateway.ticker import TASK_DIED, TickerGateway
 from jackpot.settings import Settings
 
 LB = parse_networks("10.0.0.0/8, 2001:db8::/32")
+PUBLIC_J1 = {"jackpot_id": "j1", "name": "Crown Fortune", "status": "ACTIVE",
+             "levels": [{"level_id": "l1", "name": "Grand", "display_order": 1}]}
 
 
 def test_the_limit_counts_the_right_most_address_not_a_trusted_proxy():
@@ -117,6 +119,7 @@ async def test_a_new_client_gets_its_snapshot_first_even_when_events_arrive_whil
     from aiohttp.test_utils import TestServer
 
     gw = TickerGateway(Settings())
+    assert gw.directory.apply("j1", PUBLIC_J1)  # its states reach the public
     first = {"jackpot_id": "j1", "level_id": None, "state": "ACTIVE", "timestamp": 1}
 
     async def refresh_with_events() -> None:  # what the real refresh does, with a pause in Redis
@@ -134,4 +137,36 @@ async def test_a_new_client_gets_its_snapshot_first_even_when_events_arrive_whil
             frame = json.loads((await s.receive(timeout=5)).data)
             assert frame["type"] == "snapshot"
             await s.close()
+    await gw.live.close()
+
+
+async def test_odd_client_messages_get_an_error_frame_and_the_connection_lives_on():
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    gw = TickerGateway(Settings())
+    assert gw.directory.apply("j1", PUBLIC_J1)
+
+    async def no_redis() -> None:
+        return None
+
+    gw._refresh_from_redis = no_redis
+    app = web.Application()
+    app.router.add_get("/ws", gw.ws_handler)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        async with http.get(server.make_url("/ws"), params={"jackpots": ",".join(f"j{i}" for i in range(200))},
+                            headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}) as resp:
+            assert resp.status == 400 and (await resp.json(content_type=None))["type"].endswith("bad-subscription")
+        ws = await http.ws_connect(server.make_url("/ws"))
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+        for bad in ('{"type":"subscribe","jackpots":5}', '{"type":"subscribe","brands":true}',
+                    "[" * 2000 + "]" * 2000, '{"type":"subscribe","levels":1.5}'):
+            await ws.send_str(bad)
+            frame = json.loads((await ws.receive(timeout=5)).data)
+            assert frame["type"] == "error", frame
+        await ws.send_str('{"type":"ping"}')  # still served
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "pong"
+        await ws.close()
     await gw.live.close()

@@ -180,6 +180,13 @@ class _Conn:
     def offer_event(self, frame) -> None:
         self.frames.append(frame)
 
+    def offer_ticker(self, key, sequence, frame, lag_s) -> bool:
+        self.frames.append(frame)
+        return False
+
+    def flush(self) -> None:
+        pass
+
 
 def test_campaign_surfaces_go_to_the_connections_following_the_jackpot_once_per_action():
     import json
@@ -201,3 +208,52 @@ def test_campaign_surfaces_go_to_the_connections_following_the_jackpot_once_per_
     assert [json.loads(f.body)["campaign"]["action_id"] for f in page.frames] == ["a1", "a2"]
     assert [json.loads(f.body)["campaign"]["channel"] for f in widget.frames] == ["lobby_banner", "in_game_overlay"]
     assert other.frames == []  # a widget of another jackpot (or brand) gets nothing
+
+
+def test_only_public_jackpots_reach_the_public_in_snapshots_frames_and_stats():
+    import json
+
+    from jackpot.gateway.ticker import Hub
+
+    hub = Hub(_directory())
+    page = _Conn()
+    hub.conns, hub.wildcard = {page}, {page}
+    for jid in ("id-1", "a-draft"):  # Redis and the topics carry every jackpot's values
+        hub.on_pool({"jackpot_id": jid, "level_id": f"{jid}-g", "currency": "EUR", "visible_amount": "7",
+                     "state": "ACTIVE", "sequence": 1, "timestamp": 1})
+        hub.on_state({"jackpot_id": jid, "level_id": None, "state": "ACTIVE", "timestamp": 1})
+    hub.players = {"id-1": 3, "a-draft": 9}
+    hub.fanout()
+    snap = hub.snapshot(Subscription())
+    assert {p["jackpot_id"] for p in snap["pools"]} == {"id-1"}
+    assert {s["jackpot_id"] for s in snap["states"]} == {"id-1"}
+    assert snap["stats"]["players"] == {"id-1": 3} and snap["stats"]["players_chasing"] == 3
+    sent = [json.loads(f.body) for f in page.frames]
+    assert sent and all("a-draft" not in json.dumps(m) for m in sent)
+    # subscribing to a draft by id gets nothing of it either
+    assert hub.snapshot(Subscription(jackpots=frozenset({"a-draft"})))["pools"] == []
+
+
+def test_a_subscription_is_strings_within_limits_and_a_brand_matching_nothing_is_nothing():
+    from jackpot.gateway.subscription import NONE, BadSubscription
+
+    d = _directory()
+    for bad in ({"jackpots": 5}, {"brands": True}, {"levels": 1.5}, {"jackpots": [{"x": 1}]},
+                {"jackpots": [f"j{i}" for i in range(101)]}, {"currencies": "x" * 101}):
+        with pytest.raises(BadSubscription):
+            Subscription.parse(bad, d.resolve, d.jackpots_for_brands)
+    with pytest.raises(BadSubscription):
+        Subscription.parse(["not", "an", "object"], d.resolve, d.jackpots_for_brands)
+    # brand b1 and a jackpot of brand b2: no jackpot, never every jackpot
+    none = Subscription.parse({"brands": "b1", "jackpots": "id-2"}, d.resolve, d.jackpots_for_brands)
+    assert none.jackpots == {NONE} and not none.wants("id-1") and not none.wants("id-2")
+    assert Subscription.parse({"brands": "no-such-brand"}, d.resolve, d.jackpots_for_brands).jackpots == {NONE}
+
+
+def test_the_per_address_limit_counts_an_ipv6_client_by_its_64():
+    from jackpot.gateway.connection import address_bucket
+
+    assert address_bucket("2001:db8::1") == address_bucket("2001:db8::ffff:1") == "2001:db8::/64"
+    assert address_bucket("2001:db8:0:1::1") != address_bucket("2001:db8::1")
+    assert address_bucket("::ffff:10.0.0.7") == "10.0.0.7" and address_bucket("10.0.0.7") == "10.0.0.7"
+    assert address_bucket("?") == "?"
