@@ -208,9 +208,31 @@ def _no_float(v: Any) -> Any:
     return v
 
 
+MAX_INTEGER_DIGITS = 14  # the wire's decimal(20,6) and the ledger's numeric(20,6)
+MAX_SIGNIFICANT_DIGITS = 40  # exact, and cheap to turn into a Fraction
+
+
+def zone_known(name: str) -> bool:
+    """An IANA time zone name this machine knows.  ZoneInfo reads files: a folder ("America"),
+    a name too long for the file system or nested past recursion must read as unknown, not raise."""
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError, RecursionError):
+        return False
+    return True
+
+
 def _finite(v: Decimal) -> Decimal:
+    """A finite number of bounded size: an exponent of a million costs minutes and megabytes in
+    every later format, Fraction or quantize, so it is refused here, in its short form."""
     if not v.is_finite():
         raise ValueError(f"{v} is not a finite number")
+    if v and (v.adjusted() >= MAX_INTEGER_DIGITS or v.adjusted() < -18
+              or len(v.as_tuple().digits) > MAX_SIGNIFICANT_DIGITS):
+        raise ValueError(f"{v:.6e} is out of range: at most {MAX_INTEGER_DIGITS} integer digits, "
+                         f"18 decimal places and {MAX_SIGNIFICANT_DIGITS} significant digits")
     return v
 
 
@@ -559,10 +581,8 @@ class ScheduleConfig(_Model):
         p: list[str] = []
         if self.carry_over_to is not None and self.end_action != "carry_over":
             p.append("schedule: carry_over_to is for end_action carry_over")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            p.append(f"schedule: unknown timezone {self.timezone!r}")
+        if not zone_known(self.timezone):
+            p.append(f"schedule: unknown timezone {self.timezone[:64]!r}")
         if self.start_at and self.end_at and self.end_at <= self.start_at:
             p.append(f"schedule: end_at {self.end_at.isoformat()} must be after start_at {self.start_at.isoformat()}")
         if self.recurrence == "daily":
@@ -614,10 +634,8 @@ class DropWindows(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "DropWindows":
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"drop windows: unknown timezone {self.timezone!r}") from None
+        if not zone_known(self.timezone):
+            raise ValueError(f"drop windows: unknown timezone {self.timezone[:64]!r}")
         return self
 
 

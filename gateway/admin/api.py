@@ -277,7 +277,16 @@ async def _read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Problem(413, "body-too-large", f"request body is larger than {MAX_BODY} bytes")
     ctype = request.headers.get("Content-Type", "")
-    raw = await request.content.read(MAX_BODY + 1)
+    # read() returns what has arrived so far: a body split over packets (or sent after a
+    # 100-continue) needs reading to its end, and its size checked as it comes
+    chunks, size = [], 0
+    while size <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    raw = b"".join(chunks)
     if len(raw) > MAX_BODY:
         raise Problem(413, "body-too-large", f"request body is larger than {MAX_BODY} bytes")
     if raw and ctype and not re.match(r"^application/([a-z.+-]*\+)?json\b", ctype.lower()):

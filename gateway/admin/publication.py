@@ -35,6 +35,8 @@ from jackpot.sinks import audit
 from jackpot.sinks.events import config_hash
 from jackpot.streams.publish import normalise
 
+from .problems import Problem
+
 log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key of the outbox senders ("outbox" in ASCII)
@@ -68,8 +70,18 @@ def _value(value: bytes | None) -> bytes | None:
     return None if value is None else bytes(value)  # None: a tombstone (a deleted campaign rule)
 
 
+MAX_RECORD_BYTES = 900_000  # under the producer's and the broker's 1 MiB message limit, with room for headers
+
+
 async def enqueue(conn: asyncpg.Connection, *, kind: str, ref: str, topic: str, key: bytes, value: bytes | None) -> int:
-    """Queue one Kafka record in the caller's transaction; it is sent once that commits."""
+    """Queue one Kafka record in the caller's transaction; it is sent once that commits.
+
+    A record the broker would refuse (over ``MAX_RECORD_BYTES``) is refused here, with the
+    request that made it: queued, it could never be sent, and every later row waits behind it
+    (rows go out in order), pauses and shutdowns included."""
+    if value is not None and len(value) + len(key) > MAX_RECORD_BYTES:
+        raise Problem(422, "too-large", f"this {kind} would be a {len(value):,}-byte message; the bus takes at most "
+                      f"{MAX_RECORD_BYTES:,} (fewer games, excluded players or texts)")
     return await conn.fetchval(
         "INSERT INTO outbox (kind, ref, topic, key, value) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         kind, ref, topic, key, value)

@@ -33,7 +33,9 @@ PREFIX = "jpa_"
 
 
 def hash_token(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # surrogateescape: a header's undecodable bytes (aiohttp keeps them as lone surrogates) hash
+    # to a digest no token has, so the caller gets its 401 instead of a 500
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_secret() -> str:
@@ -169,6 +171,8 @@ class TokenStore:
         if scheme.lower() != "bearer" or not secret.strip():
             raise _unauthorized("the Authorization header must be 'Bearer <token>'")
         secret = secret.strip()
+        if not secret.isascii() or not secret.isprintable():  # tokens and JWTs are printable ASCII
+            raise _unauthorized("unknown token")
         if self.jwt is not None and not secret.startswith(PREFIX) and secret.count(".") == 2:
             grant = await self.jwt.verify(secret)
             person = await self.pool.fetchval(

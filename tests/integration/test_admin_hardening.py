@@ -431,3 +431,51 @@ async def test_a_rules_log_shows_a_brand_scoped_reader_only_its_own_jackpots_fir
     # the all-brands caller sees both
     status, entries, _ = await call(http, "GET", f"{url}/{rule_id}/log", boss)
     assert {e["fire_id"] for e in entries} == {f"fire-a-{rule_id}", f"fire-b-{rule_id}"}
+
+
+async def test_hostile_headers_numbers_zones_and_split_bodies_get_4xx_or_succeed(admin, http):
+    from .test_admin_support import LEVELS
+
+    manager = await admin.token("manager", [admin.brand("hostile")])
+    url = f"{admin.url}/v1/jackpots"
+    # bytes that are not UTF-8 in the token: a 401 like any unknown token, not a 500
+    async with http.get(url, headers={"Authorization": "Bearer jpa_\xff\xfe"}) as resp:
+        assert resp.status == 401, await resp.text()
+    # numbers with exponents of a million: refused at once in their short form, not expanded
+    for field, value in (("seed_from", "1e999999"), ("seed_from", "-1e49999999"), ("contribution_split", "1e-1000000")):
+        levels = {**LEVELS, "levels": [{**LEVELS["levels"][0], field: value}]}
+        draft = {**full_draft([admin.brand("hostile")], f"Hostile {uuid.uuid4().hex[:6]}"), "levels": levels}
+        async with http.post(url, json=draft, headers={"Authorization": f"Bearer {manager}"}) as resp:
+            body = await resp.read()
+            assert resp.status == 422 and len(body) < 20_000 and b"out of range" in body, (field, resp.status, body[:300])
+    # a time zone that is a folder of the zone database, or nests past recursion
+    for zone in ("America", "a/" * 2000 + "x"):
+        draft = full_draft([admin.brand("hostile")], f"Zone {uuid.uuid4().hex[:6]}")
+        draft["trigger"] = {"drop_windows": {"timezone": zone}}
+        status, prob, _ = await call(http, "POST", url, manager, json_body=draft)
+        assert status == 422, prob
+    # a body that arrives in two pieces (as after a 100-continue) is read whole
+
+    async def in_pieces():
+        raw = json.dumps(full_draft([admin.brand("hostile")], f"Pieces {uuid.uuid4().hex[:6]}")).encode()
+        yield raw[:50]
+        await asyncio.sleep(0.2)
+        yield raw[50:]
+
+    async with http.post(url, data=in_pieces(), headers={"Authorization": f"Bearer {manager}",
+                                                         "Content-Type": "application/json"}) as resp:
+        assert resp.status == 201, await resp.text()
+
+
+async def test_a_record_the_bus_would_refuse_is_refused_with_its_request():
+    from jackpot.gateway.admin.problems import Problem
+    from jackpot.gateway.admin.publication import MAX_RECORD_BYTES, enqueue
+
+    class Conn:
+        async def fetchval(self, *args):
+            return 1
+
+    assert await enqueue(Conn(), kind="config", ref="j", topic="t", key=b"j", value=b"x" * 1000) == 1
+    with pytest.raises(Problem) as refused:
+        await enqueue(Conn(), kind="config", ref="j", topic="t", key=b"j", value=b"x" * MAX_RECORD_BYTES)
+    assert refused.value.status == 422 and refused.value.kind == "too-large"
