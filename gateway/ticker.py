@@ -281,7 +281,7 @@ class Hub:
         active = set(self.directory.public)
         totals: dict[str, Decimal] = collections.defaultdict(Decimal)
         for (jid, _, ccy), v in self.pools.items():
-            if not active or jid in active:
+            if jid in active:  # only public jackpots count (none before the configs are read)
                 totals[ccy] += Decimal(v["visible_amount"])
         today_ms = int(time.time() // 86400 * 86400 * 1000)
         local_wins = [w for w in self.wins if w["timestamp"] >= today_ms]
