@@ -1,6 +1,6 @@
 """The ``FraudAlert`` a detector raises: the pattern, who, where, and the evidence an operator
-investigates.  Its id is deterministic (the pattern, the subject and the window the evidence
-starts in), so a replay of the same inputs raises the same alert, not a second one."""
+investigates.  Its id is deterministic (the pattern, the subject and the cooldown bucket the alert
+falls in), so a replay of the same inputs raises the same alert, not a second one."""
 
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ class FraudAlert:
     at_ms: int
     since_ms: int  # the start of the evidence
     evidence: dict[str, Any] = field(default_factory=dict)
+    bucket_ms: int = 3_600_000  # the engine's cooldown: at most one alert per subject per bucket
 
     @property
     def alert_id(self) -> str:
-        return str(uuid.uuid5(NAMESPACE, f"{self.pattern.value}|{self.subject}|{self.since_ms}"))
+        """The pattern, the subject and the cooldown bucket the alert falls in: alerts of one
+        subject a cooldown apart differ, the same alert raised again by a replay does not."""
+        return str(uuid.uuid5(NAMESPACE, f"{self.pattern.value}|{self.subject}|{self.at_ms // self.bucket_ms}"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"alert_id": self.alert_id, "pattern": self.pattern.value, "subject": self.subject,

@@ -66,11 +66,11 @@ class Population:
             network = self.rng.choice(households) if self.rng.random() < 0.3 else f"net-{pid}"
             self._honest_player(pid, f"dev-{pid}", network)
         n = self.per_pattern
-        for g in range(max(1, n // 3)):  # multi-accounting: groups of three accounts on one device
+        for g in range(max(1, n // 4)):  # multi-accounting: groups of four accounts on one device
             device, network = f"dev-farm-{g}", f"net-farm-{g}"
             jp = self.rng.choice(self.jackpot_ids)
             start = self._start(90 * MINUTE_MS)
-            for a in range(3):
+            for a in range(4):
                 pid = f"multi-{g}-{a}"
                 self.labels[pid] = Pattern.MULTI_ACCOUNTING
                 self._session(pid, device, network, start + a * 20_000, 30 * MINUTE_MS, [jp], fast=1.0)

@@ -27,7 +27,8 @@ class BetSeen:
     ``min_bet_micros`` is the jackpot's minimum qualifying bet; ``win_chance`` the engine's own
     probability that this bet wins a level of the jackpot (0 when it cannot: the sum over a
     player's bets is the number of wins the odds explain); ``near_trigger`` whether the jackpot
-    was in a trigger window when the bet arrived (a warn state, or a pool close to its target).
+    was in a trigger window when the bet arrived (a warn state, or a pool close to its target);
+    ``autoplay`` whether the provider's autoplay placed it.
     """
 
     bet_id: str
@@ -40,6 +41,7 @@ class BetSeen:
     session_id: str | None = None
     win_chance: float = 0.0
     near_trigger: bool = False
+    autoplay: bool = False  # the game's autoplay placed it: regular by design, not a bot
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ _ids = iter(range(10**9))
 
 
 def bet(player: str, at: int, *, jackpot: str = "jp", game: str = "g1", amount: int = 5 * MIN, chance: float = 0.0,
-        hot: bool = False, bet_id: str | None = None) -> BetSeen:
-    return BetSeen(bet_id or f"b{next(_ids)}", player, jackpot, game, amount, MIN, at, None, chance, hot)
+        hot: bool = False, bet_id: str | None = None, session: str | None = None, autoplay: bool = False) -> BetSeen:
+    return BetSeen(bet_id or f"b{next(_ids)}", player, jackpot, game, amount, MIN, at, session, chance, hot, autoplay)
 
 
 def human_times(rng: random.Random, start: int, n: int, mean_ms: float = 8_000) -> list[int]:
@@ -32,26 +32,38 @@ def human_times(rng: random.Random, start: int, n: int, mean_ms: float = 8_000) 
     return out
 
 
-def test_multi_accounting_needs_three_accounts_of_one_device_on_one_jackpot_within_the_window():
+def test_multi_accounting_needs_four_accounts_of_one_device_on_one_jackpot_within_the_window():
     d = MultiAccounting(T)
-    for i in range(3):
+    for i in range(4):
         d.on_session(SessionSeen(f"p{i}", f"s{i}", 0, device="dev-x", network=f"net-{i}"))
-    assert d.on_bet(bet("p0", 1_000)) == [] and d.on_bet(bet("p1", 2_000)) == []
-    assert d.on_bet(bet("p2", 3_000, jackpot="other")) == []  # another jackpot
-    [alert] = d.on_bet(bet("p2", 4_000))
-    assert alert.pattern is Pattern.MULTI_ACCOUNTING and alert.player_ids == ("p0", "p1", "p2")
-    assert alert.evidence["shared"] == "device" and alert.evidence["accounts"] == 3
-    # the first account's bet is older than the window now: two accounts left
-    assert d.on_bet(bet("p2", 1_000 + T.multi_window_ms + 1)) == []
+    assert [a for i in range(3) for a in d.on_bet(bet(f"p{i}", 1_000 * (i + 1), session=f"s{i}"))] == []  # a household
+    assert d.on_bet(bet("p3", 3_500, jackpot="other", session="s3")) == []  # another jackpot
+    [alert] = d.on_bet(bet("p3", 4_000, session="s3"))
+    assert alert.pattern is Pattern.MULTI_ACCOUNTING and alert.player_ids == ("p0", "p1", "p2", "p3")
+    assert alert.evidence["shared"] == "device" and alert.evidence["accounts"] == 4
+    # the first account's bet is older than the window now: three accounts left
+    assert d.on_bet(bet("p3", 1_000 + T.multi_window_ms + 1, session="s3")) == []
 
 
-def test_a_shared_network_alone_needs_five_accounts():
+def test_a_bet_counts_where_its_own_session_came_from():
     d = MultiAccounting(T)
-    for i in range(5):
+    for i in range(4):
+        d.on_session(SessionSeen(f"p{i}", f"tablet-{i}", 0, device="dev-shared"))
+    d.on_session(SessionSeen("p3", "phone-3", 500, device="dev-phone"))  # p3 also opens a phone session
+    for i in range(3):
+        d.on_bet(bet(f"p{i}", 1_000 + i, session=f"tablet-{i}"))
+    assert d.on_bet(bet("p3", 2_000, session="phone-3")) == []  # from the phone: not the shared tablet
+    [alert] = d.on_bet(bet("p3", 2_500, session="tablet-3"))  # still betting from the tablet too
+    assert alert.evidence["hash"] == "dev-shared"
+
+
+def test_a_shared_network_alone_needs_eight_accounts():
+    d = MultiAccounting(T)
+    for i in range(8):
         d.on_session(SessionSeen(f"p{i}", f"s{i}", 0, device=f"dev-{i}", network="net-cafe"))
-    assert all(d.on_bet(bet(f"p{i}", 1_000 * i)) == [] for i in range(4))
-    [alert] = d.on_bet(bet("p4", 5_000))
-    assert alert.evidence == {"shared": "network", "hash": "net-cafe", "accounts": 5, "window_ms": T.multi_window_ms}
+    assert all(d.on_bet(bet(f"p{i}", 1_000 * i, session=f"s{i}")) == [] for i in range(7))  # a carrier's NAT
+    [alert] = d.on_bet(bet("p7", 8_000, session="s7"))
+    assert alert.evidence == {"shared": "network", "hash": "net-cafe", "accounts": 8, "window_ms": T.multi_window_ms}
 
 
 def test_bot_play_is_a_cadence_too_regular_for_a_person():
@@ -161,3 +173,90 @@ def test_the_engine_raises_one_alert_per_subject_per_cooldown_with_ids_a_replay_
     assert len(first) == 1 + span // Thresholds().cooldown_ms
     assert [a.alert_id for a in first] == [a.alert_id for a in again]
     assert first[0].to_dict()["pattern"] == "bot_play"
+
+
+def test_a_bets_copies_for_other_jackpots_are_one_bet_however_they_interleave_and_autoplay_is_not_a_bot():
+    d = BotPlay(T)
+    alerts, previous = [], None
+    for i in range(60):
+        b = bet("bot", i * 5_000)
+        alerts += d.on_bet(b)
+        if previous is not None:  # the previous bet's copy for a second jackpot arrives one bet late
+            alerts += d.on_bet(BetSeen(previous.bet_id, "bot", "jp-2", "g1", previous.amount_micros, MIN, previous.at_ms))
+        previous = b
+    assert alerts
+    auto = BotPlay(T)
+    assert [a for i in range(60) for a in auto.on_bet(bet("spinner", i * 2_500, autoplay=True))] == []
+
+
+def test_alert_ids_differ_per_subject_and_cooldown_bucket_and_repeat_for_the_same_alert():
+    e = FraudEngine()
+    for i in range(2000):  # 0.1 wins explained
+        e.on_bet(bet("lucky", i * 1_000, chance=5e-5))
+    alerts = [a for k in range(12) for a in e.on_win(WinSeen("lucky", "jp", 2_000_000 + k * 40 * MINUTE_MS, f"w{k}"))]
+    ids = [a.alert_id for a in alerts]
+    assert len(alerts) >= 3 and len(set(ids)) == len(ids)  # an hour apart: separate alerts
+    assert len({a.alert_id for a in alerts} | {FraudEngine()._fresh([alerts[0]])[0].alert_id}) == len(ids)
+    bots = [a for a in run_bot("bot-a")] + [a for a in run_bot("bot-b")]
+    assert len({a.alert_id for a in bots}) == len(bots) == 2
+
+
+def run_bot(player: str) -> list:
+    e = FraudEngine()
+    return [a for i in range(100) for a in e.on_bet(bet(player, i * 5_000, bet_id=f"{player}-{i}"))]
+
+
+def test_binomial_tail_against_closed_forms():
+    from jackpot.fraud.detectors import binomial_tail
+
+    assert binomial_tail(10, 10, 0.5) == pytest.approx(1 / 1024)
+    assert binomial_tail(0, 10, 0.3) == 1.0 and binomial_tail(11, 10, 0.3) == 0.0
+    assert binomial_tail(1, 10, 0.3) == pytest.approx(1 - 0.7 ** 10)
+    assert binomial_tail(100, 100, 0.63) == pytest.approx(0.63 ** 100, rel=1e-9)
+
+
+def test_collusion_in_lockstep_is_caught_at_any_pace_and_a_crowd_closing_a_round_is_not():
+    rng = random.Random(4)
+    for pace in (3_000, 5_000, 9_000):
+        d = Collusion(T)
+        at, alerts = 0, []
+        for _ in range(150):
+            at += int(pace * rng.uniform(0.7, 1.3))
+            for who in ("c1", "c2", "c3"):
+                alerts += d.on_bet(bet(who, at + int(rng.gauss(0, 150))))
+        assert {a.player_ids for a in alerts} == {("c1", "c2", "c3")}, pace
+    live = Collusion(T)
+    alerts = []
+    for r in range(40):  # a live game: 20 players each bet in the last second of a 30 s round
+        for p in range(20):
+            alerts += live.on_bet(bet(f"live{p}", r * 30_000 + 29_000 + rng.randint(0, 900)))
+    assert alerts == []
+
+
+def test_a_slow_player_warming_up_is_not_a_velocity_spike():
+    rng = random.Random(8)
+    assert _steady_then(VelocitySpike(T), rng, 9_000) == []  # a bet a minute, then one every 9 s
+
+
+def test_win_frequency_compares_the_last_thirty_days_only():
+    d = WinFrequency(T)
+    day = 24 * 60 * MINUTE_MS
+    for i in range(1000):
+        d.on_bet(bet("p", i * 1_000, chance=1e-4))
+    for k in range(4):
+        d.on_win(WinSeen("p", "jp", 2_000_000 + k, f"old{k}"))  # four wins long ago
+    later = 40 * day
+    for i in range(1000):
+        d.on_bet(bet("p", later + i * 1_000, chance=1e-4))
+    assert d.on_win(WinSeen("p", "jp", later + 1_000_001, "new")) == []  # one win in the window
+
+
+def test_idle_state_is_swept_so_memory_follows_the_active_players():
+    e = FraudEngine()
+    for i in range(300):
+        e.on_session(SessionSeen(f"p{i}", f"s{i}", i, device=f"d{i}", network=f"n{i}"))
+    for at, i in sorted((i * 100 + k * 7_000, i) for i in range(300) for k in range(20)):  # in time order
+        e.on_bet(bet(f"p{i}", at, session=f"s{i}", chance=1e-5))
+    busy = e.size()
+    e.on_bet(bet("late", 60 * 24 * 60 * MINUTE_MS))  # two months later, one player
+    assert busy > 1000 and e.size() < 10
