@@ -232,6 +232,12 @@ class Conditions(_Model):
         return self
 
 
+def allowed_webhook_hosts(setting: str) -> frozenset[str]:
+    """The partner hosts a webhook may aim at, from ``JACKPOT_CAMPAIGN_WEBHOOK_HOSTS`` (a comma-
+    separated list): the admin API checks a rule against them when saved, delivery when sent."""
+    return frozenset(h.strip().lower() for h in setting.split(",") if h.strip())
+
+
 def webhook_host(url: str) -> str | None:
     """The host of an https URL with a valid port, lower case; None for anything else."""
     try:

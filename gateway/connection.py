@@ -25,6 +25,7 @@ from aiohttp import web
 
 from jackpot.metrics import WS_DISCONNECTS, WS_FRAMES_SENT, WS_QUEUE_OVERFLOWS
 
+from .frame import Frame
 from .outbox import Outbox, Overflow
 from .subscription import Subscription
 
@@ -144,10 +145,10 @@ class Connection:
         self._wake_at(self.loop.time() + lag_s)
         return False
 
-    def offer_snapshot(self, frame) -> None:
+    def offer_snapshot(self, frame: Frame) -> None:
         """A snapshot: every ticker the subscription covers, in one frame that can outgrow the
-        buffer cap for a big portfolio; a slow link still gets it whole."""
-        self.snapshot_allowance = max(self.snapshot_allowance, len(getattr(frame, "body", frame)) + 16)
+        buffer cap for a big portfolio; a slow link still gets it whole (16: the frame's header)."""
+        self.snapshot_allowance = max(self.snapshot_allowance, len(frame.body) + 16)
         self.offer_event(frame)
 
     def over_buffer(self, cap: int) -> bool:

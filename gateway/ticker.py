@@ -591,6 +591,14 @@ class TickerGateway:
     def _subscription(self, doc: dict) -> Subscription:
         return Subscription.parse(doc, self.directory.resolve, self.directory.jackpots_for_brands)
 
+    def _query_subscription(self, request: web.Request) -> Subscription | web.Response:
+        """The subscription in a connection's query string, or the 400 problem that refuses it."""
+        try:
+            return self._subscription(dict(request.query))
+        except BadSubscription as exc:
+            return problems.response(Problem(400, "bad-subscription", str(exc)), request.path,
+                                     request.headers.get("X-Request-Id", ""))
+
     def _tune_socket(self, request: web.Request) -> None:
         tr = request.transport
         sock = tr.get_extra_info("socket") if tr is not None else None
@@ -625,11 +633,9 @@ class TickerGateway:
         refused = self._admit(request)
         if refused is not None:
             return refused
-        try:
-            sub = self._subscription(dict(request.query))
-        except BadSubscription as exc:
-            return problems.response(Problem(400, "bad-subscription", str(exc)), request.path,
-                                     request.headers.get("X-Request-Id", ""))
+        sub = self._query_subscription(request)
+        if isinstance(sub, web.Response):
+            return sub
         ws = web.WebSocketResponse(heartbeat=self.options.heartbeat_s, max_msg_size=self.options.max_msg_bytes,
                                    compress=False)
         await ws.prepare(request)
@@ -685,11 +691,9 @@ class TickerGateway:
         refused = self._admit(request)
         if refused is not None:
             return refused
-        try:
-            sub = self._subscription(dict(request.query))
-        except BadSubscription as exc:
-            return problems.response(Problem(400, "bad-subscription", str(exc)), request.path,
-                                     request.headers.get("X-Request-Id", ""))
+        sub = self._query_subscription(request)
+        if isinstance(sub, web.Response):
+            return sub
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
         await resp.prepare(request)
@@ -712,7 +716,7 @@ class TickerGateway:
 
     # ------------------------------------------------------------- plain http
     async def health(self, request: web.Request) -> web.Response:
-        if self.failed:  # the cause is in the logs and on the internal port, not for the public
+        if self.failed:  # the cause is in the logs, not for the public
             return web.json_response({"status": "failed"}, status=503)
         return web.json_response({"status": "ok"})
 

@@ -42,7 +42,8 @@ from jackpot.campaigns.audience import Audience, Velocity, member_of
 from jackpot.campaigns.delivery import Deliverer, Endpoint, Receipt
 from jackpot.campaigns.evaluate import JackpotCampaignState, Position, handled, on_signal
 from jackpot.campaigns.plan import FirePlan, Member, Planned
-from jackpot.campaigns.rules import KILL_SWITCH, SURFACE_CHANNELS, Channel, Limits, Rule, kill_switch_entry, parse_rule_entry, rule_entry
+from jackpot.campaigns.rules import (KILL_SWITCH, SURFACE_CHANNELS, Channel, Limits, Rule, allowed_webhook_hosts,
+                                     kill_switch_entry, parse_rule_entry, rule_entry)
 from jackpot.campaigns.signals import Signal, deadline_signal, from_event, velocity_signal
 from jackpot.engine.privacy import mask_player
 from jackpot.engine.timing import has_deadlines, schedule_deadline
@@ -491,7 +492,7 @@ class Campaigns:
             base = self.settings.campaign_endpoint.rstrip("/")
             secret = self.settings.campaign_secret.encode()
             endpoints = {ch: Endpoint(f"{base}/{ch.value}", secret) for ch in Channel} if base else {}
-            hosts = frozenset(h.strip() for h in self.settings.campaign_webhook_hosts.split(",") if h.strip())
+            hosts = allowed_webhook_hosts(self.settings.campaign_webhook_hosts)
             self.deliverer = Deliverer(endpoints, self.session, webhook_hosts=hosts)
         return self.deliverer
 

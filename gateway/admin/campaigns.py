@@ -23,7 +23,8 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jackpot.campaigns.rules import (KILL_SWITCH, MAX_ACTIONS, MAX_INT64, MAX_JACKPOTS, Action, Channel, Conditions,
-                                     Rule, Trigger, kill_switch_entry, rule_entry, webhook_host)
+                                     Rule, Trigger, allowed_webhook_hosts, kill_switch_entry, rule_entry,
+                                     webhook_host)
 from jackpot.engine.privacy import mask_player
 from jackpot.streams import topics as T
 
@@ -301,13 +302,14 @@ async def approve_campaign_rule(ctx: Ctx, path: VersionPath) -> dict[str, Any]:
     return _view(current, approved)
 
 
-def _check_webhook_hosts(ctx: Any, rule: Rule) -> None:
+def _check_webhook_hosts(ctx: Ctx, rule: Rule) -> None:
     """A webhook may only aim at the partners' hosts the campaigns process delivers to
     (``JACKPOT_CAMPAIGN_WEBHOOK_HOSTS``): refused here, not at every fire."""
-    allowed = {h.strip().lower() for h in ctx.services.settings.campaign_webhook_hosts.split(",") if h.strip()}
+    allowed = allowed_webhook_hosts(ctx.services.settings.campaign_webhook_hosts)
     for i, action in enumerate(rule.actions):
-        if action.channel is Channel.WEBHOOK and webhook_host(str(action.target)) not in allowed:
-            raise Problem(422, "invalid-rule", f"actions.{i}.target: webhook host {webhook_host(str(action.target))!r} "
+        host = webhook_host(str(action.target))
+        if action.channel is Channel.WEBHOOK and host not in allowed:
+            raise Problem(422, "invalid-rule", f"actions.{i}.target: webhook host {host!r} "
                           f"is not among the allowed partner hosts {sorted(allowed)}",
                           errors=[{"location": ["rule", "actions", str(i), "target"], "code": "webhook_host",
                                    "message": "not an allowed partner host"}])
